@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+
+/** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
+export const commands: Array<(program: Command) => void> = [];
