@@ -1,4 +1,7 @@
 import type { Command } from 'commander';
+import { register as bench } from './bench.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
-export const commands: Array<(program: Command) => void> = [];
+export const commands: Array<(program: Command) => void> = [
+  bench,
+];

@@ -1,0 +1,38 @@
+/** Shared helpers for the benchmarks: timing, and running the plain-PyTorch baselines in bench/python/. */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const PYTHON = process.env.MPL_BENCH_PYTHON ?? '/usr/bin/python3';
+
+export function benchDir(): string {
+  let dir = __dirname;
+  while (!fs.existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
+  return path.join(dir, 'bench');
+}
+
+/** True when the baseline interpreter can import torch. */
+export function torchAvailable(): boolean {
+  if (!fs.existsSync(PYTHON)) return false;
+  return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+}
+
+/** Runs bench/python/<script> with args and parses the last JSON line it prints. */
+export function runPython(script: string, args: string[], timeoutMs = 30 * 60 * 1000): Record<string, number | string> {
+  const r = spawnSync(PYTHON, [path.join(benchDir(), 'python', script), ...args], {
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  if (r.status !== 0) throw new Error(`${script} failed: ${r.stderr || r.error}`);
+  const line = r.stdout.trim().split('\n').pop() ?? '';
+  return JSON.parse(line) as Record<string, number | string>;
+}
+
+/** Mean milliseconds per call of fn over `reps` runs, after `warmup` runs. */
+export function timeMs(fn: () => void, reps: number, warmup = 2): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < reps; i++) fn();
+  return Number(process.hrtime.bigint() - t0) / 1e6 / reps;
+}

@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { UserError } from '../../util/errors.js';
+
+/** `mpl bench <what>`: the benchmarks of bench/, with the plain-PyTorch baseline when available. */
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description('run a benchmark (engine, zeroshot, train) beside plain PyTorch when /usr/bin/python3 has torch')
+    .argument('<what>', 'engine | zeroshot | train')
+    .option('--json', 'print one JSON object')
+    .option('--reps <n>', 'timed repetitions', (v) => Number.parseInt(v, 10))
+    .option('--no-python', 'skip the PyTorch baseline')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mpl bench engine            one ViT-B/16 block, forward and forward+backward, ms and GFLOP/s
+  mpl bench engine --json     {"fwd_ms", "fwdbwd_ms", "torch_fwd_ms", "torch_fwdbwd_ms", ...}
+  mpl bench zeroshot --json   zero-shot evaluation images/s of a random ViT-B/16, batch 100
+  mpl bench train --json      one MPL training epoch and one evaluation pass, images/s`,
+    )
+    .action(async (what: string, opts: { json?: boolean; reps?: number; python: boolean }) => {
+      let result: unknown;
+      let text: string;
+      if (what === 'engine') {
+        const m = await import('../../../bench/engine.js');
+        const r = m.runEngineBench({ reps: opts.reps, python: opts.python });
+        result = r;
+        text = m.formatEngineBench(r);
+      } else {
+        throw new UserError(`unknown benchmark '${what}' (engine, zeroshot or train)`);
+      }
+      process.stdout.write((opts.json ? JSON.stringify(result) : text) + '\n');
+    });
+}

@@ -1,0 +1,45 @@
+/**
+ * CLIP's residual attention block (pre-LN): x = x + attn(ln_1(x)); x = x + mlp(ln_2(x)), with
+ * mlp = c_fc -> QuickGELU -> c_proj. Batch-first layout [B, L, D] (the official code runs sequence-first;
+ * the arithmetic is the same). Frozen weights never require grad, so only the prompts build a graph.
+ */
+import { Tensor, nn, tidy } from '../torch/index.js';
+
+export interface BlockWeights {
+  ln1Weight: Tensor;
+  ln1Bias: Tensor;
+  attn: nn.AttentionWeights;
+  ln2Weight: Tensor;
+  ln2Bias: Tensor;
+  fcWeight: Tensor; // c_fc [4D, D]
+  fcBias: Tensor;
+  projWeight: Tensor; // c_proj [D, 4D]
+  projBias: Tensor;
+}
+
+export function residualBlock(x: Tensor, w: BlockWeights, heads: number, mask?: Tensor | null): Tensor {
+  return tidy(() => {
+    const a = nn.selfAttention(nn.layerNorm(x, w.ln1Weight, w.ln1Bias), w.attn, heads, mask);
+    const x1 = x.add(a);
+    const hdn = nn.quickGelu(nn.linear(nn.layerNorm(x1, w.ln2Weight, w.ln2Bias), w.fcWeight, w.fcBias));
+    return x1.add(nn.linear(hdn, w.projWeight, w.projBias));
+  });
+}
+
+/** Every tensor of a block, in a fixed order (for disposing or counting). */
+export function blockTensors(w: BlockWeights): Tensor[] {
+  return [
+    w.ln1Weight,
+    w.ln1Bias,
+    w.attn.inProjWeight,
+    w.attn.inProjBias,
+    w.attn.outProjWeight,
+    w.attn.outProjBias,
+    w.ln2Weight,
+    w.ln2Bias,
+    w.fcWeight,
+    w.fcBias,
+    w.projWeight,
+    w.projBias,
+  ];
+}

@@ -1,0 +1,98 @@
+/** Functional building blocks over the engine's ops: what CLIP and the prompt methods are made of. */
+import { native } from './native.js';
+import { Tensor, type Reduction } from './tensor.js';
+
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
+  return new Tensor(native.linear(x.handle, weight.handle, bias?.handle ?? null));
+}
+
+export function conv2d(
+  x: Tensor,
+  weight: Tensor,
+  bias: Tensor | null,
+  stride: [number, number] = [1, 1],
+  padding: [number, number] = [0, 0],
+): Tensor {
+  return new Tensor(native.conv2d(x.handle, weight.handle, bias?.handle ?? null, stride, padding));
+}
+
+export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+  const n = weight ? weight.shape : [x.shape[x.ndim - 1]];
+  return new Tensor(native.layerNorm(x.handle, n, weight?.handle ?? null, bias?.handle ?? null, eps));
+}
+
+/** CLIP's QuickGELU: x * sigmoid(1.702 x). */
+export function quickGelu(x: Tensor): Tensor {
+  const s = x.mul(1.702);
+  const g = s.sigmoid();
+  s.dispose();
+  const out = x.mul(g);
+  g.dispose();
+  return out;
+}
+
+export function baddbmm(input: Tensor, b1: Tensor, b2: Tensor, beta = 1, alpha = 1): Tensor {
+  return new Tensor(native.baddbmm(input.handle, b1.handle, b2.handle, beta, alpha));
+}
+
+/** L2-normalises along the last dimension exactly as CLIP does: x / x.norm(dim=-1, keepdim=True). */
+export function l2normalize(x: Tensor): Tensor {
+  const n = x.norm(2, -1, true);
+  const out = x.div(n);
+  n.dispose();
+  return out;
+}
+
+/** Mean cross-entropy of logits [N, C] against int64 targets [N] (F.cross_entropy). */
+export function crossEntropy(logits: Tensor, target: Tensor, reduction: Reduction = 'mean', labelSmoothing = 0): Tensor {
+  return new Tensor(native.crossEntropy(logits.handle, target.handle, reduction, labelSmoothing));
+}
+
+/** F.kl_div(input, target, reduction, log_target): input is log-probabilities. */
+export function klDiv(input: Tensor, target: Tensor, reduction: Reduction = 'mean', logTarget = false): Tensor {
+  return new Tensor(native.klDiv(input.handle, target.handle, reduction, logTarget));
+}
+
+export function l1Loss(a: Tensor, b: Tensor, reduction: Reduction = 'mean'): Tensor {
+  return new Tensor(native.l1Loss(a.handle, b.handle, reduction));
+}
+
+export function mseLoss(a: Tensor, b: Tensor, reduction: Reduction = 'mean'): Tensor {
+  return new Tensor(native.mseLoss(a.handle, b.handle, reduction));
+}
+
+/** The additive causal mask CLIP's text encoder uses: -inf above the diagonal, 0 elsewhere ([L, L]). */
+export function causalMask(length: number): Tensor {
+  const full = new Tensor(native.full([length, length], -Infinity, 'float32', null));
+  const m = full.triu(1);
+  full.dispose();
+  return m;
+}
+
+export interface AttentionWeights {
+  inProjWeight: Tensor; // [3D, D], q, k, v stacked
+  inProjBias: Tensor; // [3D]
+  outProjWeight: Tensor; // [D, D]
+  outProjBias: Tensor; // [D]
+}
+
+/**
+ * Multi-head self-attention over batch-first x [B, L, D], the computation of PyTorch's
+ * nn.MultiheadAttention (packed in-projection, q scaled by 1/sqrt(head_dim) before q·kᵀ, optional additive
+ * mask [L, L], softmax, out-projection). The caller runs it inside a tidy() scope.
+ */
+export function selfAttention(x: Tensor, w: AttentionWeights, heads: number, mask?: Tensor | null): Tensor {
+  const [B, L, D] = x.shape;
+  const hd = D / heads;
+  const qkv = linear(x, w.inProjWeight, w.inProjBias); // [B, L, 3D]
+  // [B, L, 3, H, hd] -> [3, B, H, L, hd]
+  const parts = qkv.view([B, L, 3, heads, hd]).permute([2, 0, 3, 1, 4]);
+  const q = parts.select(0, 0).mul(1 / Math.sqrt(hd)).reshape([B * heads, L, hd]);
+  const k = parts.select(0, 1).reshape([B * heads, L, hd]);
+  const v = parts.select(0, 2).reshape([B * heads, L, hd]);
+  const kt = k.transpose(1, 2);
+  const scores = mask ? baddbmm(mask.expand([B * heads, L, L]), q, kt) : q.bmm(kt);
+  const attn = scores.softmax(-1);
+  const ctx = attn.bmm(v).view([B, heads, L, hd]).permute([0, 2, 1, 3]).reshape([B, L, D]);
+  return linear(ctx, w.outProjWeight, w.outProjBias);
+}
