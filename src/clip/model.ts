@@ -1,0 +1,385 @@
+/**
+ * CLIP's two encoders over the engine, exact to openai/CLIP's `model.py` (ViT variant), in batch-first layout.
+ *
+ * The encoders know nothing about prompt-learning methods. They expose two hook points that prompt plans
+ * (src/prompting) use to insert, carry and remove tokens:
+ *   - `afterEmbedding(x)`: the sequence after the positional embedding (vision: before ln_pre), where
+ *     shallow prompts are appended (so they get no positional embedding, as in the official code);
+ *   - `beforeBlock(i, x)`: the sequence entering block i, where deep prompts are added/removed/replaced.
+ * The text encoder can start from token embeddings built by a prompt learner (encodeTextEmbeddings).
+ */
+import { Generator, Tensor, cat, nn, noGrad, ones, randn, tensor, tidy, zeros, type DType, type Device } from '../torch/index.js';
+import { blockTensors, residualBlock, type BlockWeights } from './transformer.js';
+
+export interface VisionConfig {
+  width: number;
+  layers: number;
+  heads: number;
+  patch_size: number;
+  image_size: number;
+}
+
+export interface TextConfig {
+  width: number;
+  layers: number;
+  heads: number;
+  context_length: number;
+  vocab_size: number;
+}
+
+export interface ClipArchitecture {
+  vision: VisionConfig;
+  text: TextConfig;
+  embed_dim: number;
+}
+
+/** A stored tensor as the weight readers return it: raw little-endian bytes, contiguous. */
+export interface RawTensorLike {
+  dtype: DType;
+  shape: number[];
+  data: Uint8Array;
+}
+
+export interface EncoderHooks {
+  /** the sequence after the positional embedding ([B, L, D]); return the (possibly longer) sequence */
+  afterEmbedding?(x: Tensor): Tensor;
+  /** the sequence entering block `layer` (0-based); return the sequence the block should see */
+  beforeBlock?(layer: number, x: Tensor): Tensor;
+  /** observer: the sequence length entering each block, after beforeBlock (for `mpl plan` and tests) */
+  onBlockInput?(layer: number, length: number): void;
+}
+
+interface VisionWeights {
+  conv1: Tensor; // [W, 3, P, P]
+  classEmbedding: Tensor; // [W]
+  positionalEmbedding: Tensor; // [1 + g², W]
+  lnPreWeight: Tensor;
+  lnPreBias: Tensor;
+  blocks: BlockWeights[];
+  lnPostWeight: Tensor;
+  lnPostBias: Tensor;
+  proj: Tensor; // [W, E]
+}
+
+interface TextWeights {
+  tokenEmbedding: Tensor; // [V, W]
+  positionalEmbedding: Tensor; // [C, W]
+  blocks: BlockWeights[];
+  lnFinalWeight: Tensor;
+  lnFinalBias: Tensor;
+  projection: Tensor; // [W, E]
+}
+
+function blockKeys(prefix: string): Record<string, string> {
+  return {
+    ln1Weight: `${prefix}.ln_1.weight`,
+    ln1Bias: `${prefix}.ln_1.bias`,
+    inProjWeight: `${prefix}.attn.in_proj_weight`,
+    inProjBias: `${prefix}.attn.in_proj_bias`,
+    outProjWeight: `${prefix}.attn.out_proj.weight`,
+    outProjBias: `${prefix}.attn.out_proj.bias`,
+    ln2Weight: `${prefix}.ln_2.weight`,
+    ln2Bias: `${prefix}.ln_2.bias`,
+    fcWeight: `${prefix}.mlp.c_fc.weight`,
+    fcBias: `${prefix}.mlp.c_fc.bias`,
+    projWeight: `${prefix}.mlp.c_proj.weight`,
+    projBias: `${prefix}.mlp.c_proj.bias`,
+  };
+}
+
+/** Canonical (OpenAI) names and shapes of every tensor of a CLIP with this architecture. */
+export function canonicalShapes(a: ClipArchitecture): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  const v = a.vision;
+  const t = a.text;
+  const grid = v.image_size / v.patch_size;
+  const block = (prefix: string, d: number) => {
+    const k = blockKeys(prefix);
+    m.set(k.ln1Weight, [d]).set(k.ln1Bias, [d]).set(k.inProjWeight, [3 * d, d]).set(k.inProjBias, [3 * d]);
+    m.set(k.outProjWeight, [d, d]).set(k.outProjBias, [d]).set(k.ln2Weight, [d]).set(k.ln2Bias, [d]);
+    m.set(k.fcWeight, [4 * d, d]).set(k.fcBias, [4 * d]).set(k.projWeight, [d, 4 * d]).set(k.projBias, [d]);
+  };
+  m.set('visual.conv1.weight', [v.width, 3, v.patch_size, v.patch_size]);
+  m.set('visual.class_embedding', [v.width]);
+  m.set('visual.positional_embedding', [grid * grid + 1, v.width]);
+  m.set('visual.ln_pre.weight', [v.width]).set('visual.ln_pre.bias', [v.width]);
+  for (let i = 0; i < v.layers; i++) block(`visual.transformer.resblocks.${i}`, v.width);
+  m.set('visual.ln_post.weight', [v.width]).set('visual.ln_post.bias', [v.width]);
+  m.set('visual.proj', [v.width, a.embed_dim]);
+  m.set('token_embedding.weight', [t.vocab_size, t.width]);
+  m.set('positional_embedding', [t.context_length, t.width]);
+  for (let i = 0; i < t.layers; i++) block(`transformer.resblocks.${i}`, t.width);
+  m.set('ln_final.weight', [t.width]).set('ln_final.bias', [t.width]);
+  m.set('text_projection', [t.width, a.embed_dim]);
+  m.set('logit_scale', []);
+  return m;
+}
+
+export interface ClipLoadOptions {
+  /** compute dtype (float32 default; float16/bfloat16 where the device supports them) */
+  dtype?: DType;
+  device?: Device;
+}
+
+export class ClipModel {
+  private constructor(
+    readonly arch: ClipArchitecture,
+    private readonly visual: VisionWeights,
+    private readonly text: TextWeights,
+    /** the stored logit_scale (a log); logits use exp(logit_scale) */
+    readonly logitScale: number,
+    readonly dtype: DType,
+    readonly device: Device,
+    private readonly owned: Tensor[],
+  ) {}
+
+  /**
+   * Builds the model from tensors under canonical OpenAI key names (src/clip/weights.ts produces them from
+   * OpenAI, open_clip or Hugging Face files). Every tensor is checked against the architecture's shapes.
+   */
+  static fromTensors(arch: ClipArchitecture, tensors: Map<string, RawTensorLike>, options: ClipLoadOptions = {}): ClipModel {
+    const dtype = options.dtype ?? 'float32';
+    const device = options.device ?? 'cpu';
+    const owned: Tensor[] = [];
+    const shapes = canonicalShapes(arch);
+    const get = (name: string): Tensor => {
+      const raw = tensors.get(name);
+      if (!raw) throw new Error(`missing tensor ${name}`);
+      const want = shapes.get(name)!;
+      if (raw.shape.join(',') !== want.join(',')) {
+        throw new Error(`tensor ${name} has shape [${raw.shape}], expected [${want}]`);
+      }
+      const t = tidy(() => {
+        const stored = tensor(raw.data, raw.shape, raw.dtype);
+        return stored.dtype === dtype && device === 'cpu' ? stored : stored.to(dtype, device);
+      }).keep();
+      owned.push(t);
+      return t;
+    };
+    return ClipModel.assemble(arch, get, dtype, device, owned, () => {
+      const raw = tensors.get('logit_scale');
+      if (!raw) throw new Error('missing tensor logit_scale');
+      return tidy(() => tensor(raw.data, raw.shape, raw.dtype).to('float32').item());
+    });
+  }
+
+  /**
+   * A CLIP with random weights (N(0, 0.02) matrices, unit layer norms, logit_scale ln(1/0.07)) for benchmarks
+   * and tests of speed or plumbing; never for accuracy.
+   */
+  static random(arch: ClipArchitecture, seed = 0, options: ClipLoadOptions = {}): ClipModel {
+    const dtype = options.dtype ?? 'float32';
+    const device = options.device ?? 'cpu';
+    const g = new Generator(seed);
+    const owned: Tensor[] = [];
+    const shapes = canonicalShapes(arch);
+    const get = (name: string): Tensor => {
+      const shape = shapes.get(name)!;
+      const t = tidy(() => {
+        let x: Tensor;
+        if (/ln_|ln\d|_norm/.test(name) && name.endsWith('weight')) x = ones(shape);
+        else if (name.endsWith('bias')) x = zeros(shape);
+        else x = randn(shape, g).mul(0.02);
+        return x.dtype === dtype && device === 'cpu' ? x : x.to(dtype, device);
+      }).keep();
+      owned.push(t);
+      return t;
+    };
+    return ClipModel.assemble(arch, get, dtype, device, owned, () => Math.log(1 / 0.07));
+  }
+
+  private static assemble(
+    arch: ClipArchitecture,
+    get: (name: string) => Tensor,
+    dtype: DType,
+    device: Device,
+    owned: Tensor[],
+    logitScale: () => number,
+  ): ClipModel {
+    try {
+      const block = (prefix: string): BlockWeights => {
+        const k = blockKeys(prefix);
+        return {
+          ln1Weight: get(k.ln1Weight),
+          ln1Bias: get(k.ln1Bias),
+          attn: {
+            inProjWeight: get(k.inProjWeight),
+            inProjBias: get(k.inProjBias),
+            outProjWeight: get(k.outProjWeight),
+            outProjBias: get(k.outProjBias),
+          },
+          ln2Weight: get(k.ln2Weight),
+          ln2Bias: get(k.ln2Bias),
+          fcWeight: get(k.fcWeight),
+          fcBias: get(k.fcBias),
+          projWeight: get(k.projWeight),
+          projBias: get(k.projBias),
+        };
+      };
+      const visual: VisionWeights = {
+        conv1: get('visual.conv1.weight'),
+        classEmbedding: get('visual.class_embedding'),
+        positionalEmbedding: get('visual.positional_embedding'),
+        lnPreWeight: get('visual.ln_pre.weight'),
+        lnPreBias: get('visual.ln_pre.bias'),
+        blocks: Array.from({ length: arch.vision.layers }, (_, i) => block(`visual.transformer.resblocks.${i}`)),
+        lnPostWeight: get('visual.ln_post.weight'),
+        lnPostBias: get('visual.ln_post.bias'),
+        proj: get('visual.proj'),
+      };
+      const text: TextWeights = {
+        tokenEmbedding: get('token_embedding.weight'),
+        positionalEmbedding: get('positional_embedding'),
+        blocks: Array.from({ length: arch.text.layers }, (_, i) => block(`transformer.resblocks.${i}`)),
+        lnFinalWeight: get('ln_final.weight'),
+        lnFinalBias: get('ln_final.bias'),
+        projection: get('text_projection'),
+      };
+      return new ClipModel(arch, visual, text, logitScale(), dtype, device, owned);
+    } catch (e) {
+      for (const t of owned) t.dispose();
+      throw e;
+    }
+  }
+
+  /** Frees every weight. */
+  dispose(): void {
+    for (const t of this.owned) t.dispose();
+    this.owned.length = 0;
+  }
+
+  /** Number of parameters (every stored tensor, logit_scale included, as PyTorch counts them). */
+  get parameterCount(): number {
+    let n = 1; // logit_scale
+    for (const t of this.owned) n += t.numel;
+    return n;
+  }
+
+  get visionWidth(): number {
+    return this.arch.vision.width;
+  }
+  get textWidth(): number {
+    return this.arch.text.width;
+  }
+  /** Number of image tokens (class token + patches) before any prompt. */
+  get visionTokens(): number {
+    const g = this.arch.vision.image_size / this.arch.vision.patch_size;
+    return g * g + 1;
+  }
+
+  // ---- vision -----------------------------------------------------------------------------------
+
+  /** Image features [B, E] (not normalised) for preprocessed images [B, 3, S, S]. */
+  encodeImage(images: Tensor, hooks: EncoderHooks = {}): Tensor {
+    return tidy(() => {
+      const v = this.visual;
+      const W = this.arch.vision.width;
+      const P = this.arch.vision.patch_size;
+      const input = images.dtype === this.dtype ? images : images.to(this.dtype);
+      const B = input.shape[0];
+      const patches = nn.conv2d(input, v.conv1, null, [P, P]); // [B, W, g, g]
+      const n = patches.shape[2] * patches.shape[3];
+      let x = patches.reshape([B, W, n]).permute([0, 2, 1]); // [B, n, W]
+      x = cat([v.classEmbedding.view([1, 1, W]).expand([B, 1, W]), x], 1);
+      x = x.add(v.positionalEmbedding);
+      if (hooks.afterEmbedding) x = hooks.afterEmbedding(x);
+      x = nn.layerNorm(x, v.lnPreWeight, v.lnPreBias);
+      x = this.runBlocks(x, v.blocks, this.arch.vision.heads, null, hooks);
+      const cls = nn.layerNorm(x.select(1, 0), v.lnPostWeight, v.lnPostBias);
+      return cls.matmul(v.proj);
+    });
+  }
+
+  // ---- text -------------------------------------------------------------------------------------
+
+  /** Token embeddings [N, L, W] for token ids [N, L] (int64). */
+  tokenEmbedding(ids: Tensor): Tensor {
+    return tidy(() => {
+      const [N, L] = ids.shape;
+      return this.text.tokenEmbedding.indexSelect(0, ids.reshape([N * L])).view([N, L, this.arch.text.width]);
+    });
+  }
+
+  /**
+   * Text features [N, E] (not normalised) from prompt embeddings [N, L, W] and the end-of-text position of
+   * each row. The text encoder is causal, so nothing after the last end-of-text token can change the
+   * pooled features: the sequence is cut to max(eot)+1 tokens before the transformer (exact, and several
+   * times less compute than the fixed 77). `truncate: false` runs the full length (for tests).
+   */
+  encodeTextEmbeddings(embeddings: Tensor, eot: number[], hooks: EncoderHooks = {}, truncate = true): Tensor {
+    return tidy(() => {
+      const t = this.text;
+      const [N, L0] = embeddings.shape;
+      if (eot.length !== N) throw new Error(`encodeText: ${eot.length} end-of-text positions for ${N} prompts`);
+      const L = truncate ? Math.min(L0, Math.max(...eot) + 1) : L0;
+      let x = L < L0 ? embeddings.narrow(1, 0, L) : embeddings;
+      if (x.dtype !== this.dtype) x = x.to(this.dtype);
+      x = x.add(t.positionalEmbedding.narrow(0, 0, L));
+      if (hooks.afterEmbedding) x = hooks.afterEmbedding(x);
+      const mask = this.causalMask(x.shape[1]);
+      x = this.runBlocks(x, t.blocks, this.arch.text.heads, mask, hooks);
+      x = nn.layerNorm(x, t.lnFinalWeight, t.lnFinalBias);
+      const Lx = x.shape[1];
+      const rows = tensor(eot.map((e, i) => i * Lx + e), [N], 'int64', this.device === 'cpu' ? undefined : this.device);
+      const pooled = x.reshape([N * Lx, this.arch.text.width]).indexSelect(0, rows);
+      return pooled.matmul(t.projection);
+    });
+  }
+
+  /** Text features [N, E] for token ids [N, L] (int64) with their end-of-text positions. */
+  encodeText(ids: Tensor, eot: number[], truncate = true): Tensor {
+    return tidy(() => this.encodeTextEmbeddings(this.tokenEmbedding(ids), eot, {}, truncate));
+  }
+
+  // ---- logits -----------------------------------------------------------------------------------
+
+  /** exp(logit_scale) · normalise(image) · normalise(text)ᵀ: [B, N]. */
+  logits(imageFeatures: Tensor, textFeatures: Tensor): Tensor {
+    return tidy(() =>
+      nn.l2normalize(imageFeatures).matmul(nn.l2normalize(textFeatures).T).mul(Math.exp(this.logitScale)),
+    );
+  }
+
+  /** Runs fn with gradients off: the frozen backbone alone never needs a graph. */
+  static frozen<T>(fn: () => T): T {
+    return noGrad(fn);
+  }
+
+  // ---- internals --------------------------------------------------------------------------------
+
+  private maskCache = new Map<number, Tensor>();
+
+  private causalMask(length: number): Tensor {
+    let m = this.maskCache.get(length);
+    if (!m) {
+      m = tidy(() => {
+        const mask = nn.causalMask(length);
+        return mask.dtype === this.dtype && this.device === 'cpu' ? mask : mask.to(this.dtype, this.device);
+      }).keep();
+      this.maskCache.set(length, m);
+      this.owned.push(m);
+    }
+    return m;
+  }
+
+  private runBlocks(x: Tensor, blocks: BlockWeights[], heads: number, mask: Tensor | null, hooks: EncoderHooks): Tensor {
+    for (let i = 0; i < blocks.length; i++) {
+      if (hooks.beforeBlock) x = hooks.beforeBlock(i, x);
+      hooks.onBlockInput?.(i, x.shape[1]);
+      x = residualBlock(x, blocks[i], heads, mask);
+    }
+    return x;
+  }
+
+  /** Every weight tensor (for memory accounting). */
+  weights(): Tensor[] {
+    return [...this.owned];
+  }
+
+  /** @internal block weights, for benchmarks that time one block */
+  blockWeights(which: 'vision' | 'text', i: number): BlockWeights {
+    return (which === 'vision' ? this.visual.blocks : this.text.blocks)[i];
+  }
+
+  static blockTensors = blockTensors;
+}

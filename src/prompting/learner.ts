@@ -1,0 +1,426 @@
+/**
+ * A prompt learner: a method's design bound to a loaded CLIP and a set of class names. It owns the
+ * trainable tensors (under the official state-dict keys), builds the text prompts, runs both encoders with
+ * the plan's hooks, and computes logits and the method's loss.
+ */
+import { ClipModel, type EncoderHooks } from '../clip/model.js';
+import { Generator, Tensor, cat, nn, noGrad, randn, rand, tensor, tidy, type DType } from '../torch/index.js';
+import { UserError } from '../util/errors.js';
+import { designMethod, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods.js';
+import { planLayout, validatePlan, type PromptPlan, type Source } from './plan.js';
+import type { PlanLayout } from './layout.js';
+import { CUSTOM_TEMPLATES, DEFAULT_TEMPLATE, IMAGENET_TEMPLATES_SELECT, PROMPTSRC_TEMPLATES, fill } from './templates.js';
+
+export const SOT = 49406;
+export const EOT = 49407;
+
+/** What the learner needs of a tokenizer: CLIP BPE ids of a string, without start/end tokens. */
+export interface Tokenizer {
+  encode(text: string): number[];
+}
+
+/** Token ids [N, context] (start, BPE, end, zero padding) and each row's end-of-text index. */
+export function tokenizeBatch(tok: Tokenizer, texts: string[], context = 77): { ids: Tensor; eot: number[] } {
+  const ids = new BigInt64Array(texts.length * context);
+  const eot: number[] = [];
+  texts.forEach((t, i) => {
+    let body = tok.encode(t);
+    if (body.length + 2 > context) body = body.slice(0, context - 2); // OpenAI's truncate: keep the end token last
+    const row = [SOT, ...body, EOT];
+    row.forEach((v, j) => (ids[i * context + j] = BigInt(v)));
+    eot.push(row.length - 1);
+  });
+  return { ids: tensor(ids, [texts.length, context], 'int64'), eot };
+}
+
+export interface ForwardOutput {
+  logits: Tensor;
+  loss?: Tensor;
+  /** PromptSRC's loss terms (already weighted), each a scalar tensor */
+  terms?: Record<string, Tensor>;
+}
+
+export interface LearnerOptions extends MethodOptions {
+  /** dataset key for the zero-shot template (CUSTOM_TEMPLATES) */
+  dataset?: string;
+  /** seed of the parameter initialisation */
+  seed?: number;
+}
+
+export class PromptLearner {
+  readonly design: MethodDesign;
+  readonly plan: PromptPlan;
+  readonly params = new Map<string, Tensor>();
+  private textBuffers: { prefix: Tensor; suffix: Tensor; eot: number[]; nameLens: number[] } | null = null;
+  private fixedText: Tensor | null = null; // normalised, for zero-shot / VPT
+  private teacherText: Tensor | null = null; // PromptSRC: normalised template-ensemble features
+  private _classnames: string[] = [];
+  /** the vision sequence length entering each block in the last forward pass */
+  lastVisionLengths: number[] = [];
+
+  constructor(
+    readonly model: ClipModel,
+    readonly tokenizer: Tokenizer,
+    method: MethodName,
+    classnames: string[],
+    readonly options: LearnerOptions = {},
+  ) {
+    this.design = designMethod(method, options, model.arch);
+    this.plan = this.design.plan;
+    validatePlan(this.plan, model.arch);
+    this.initParams(options.seed ?? 1, classnames.length);
+    this.setClassnames(classnames);
+  }
+
+  get method(): MethodName {
+    return this.design.method;
+  }
+  get classnames(): string[] {
+    return this._classnames;
+  }
+  get trainableParameters(): number {
+    let n = 0;
+    for (const t of this.params.values()) n += t.numel;
+    return n;
+  }
+  parameters(): Tensor[] {
+    return [...this.params.values()];
+  }
+  layout(): PlanLayout {
+    return planLayout(this.plan, this.model.arch, this.trainableParameters);
+  }
+
+  // ---- parameters -------------------------------------------------------------------------------
+
+  private initParams(seed: number, nClasses: number): void {
+    const g = new Generator(seed);
+    for (const spec of this.design.params) {
+      const t = tidy(() => this.initOne(spec, g, nClasses)).keep();
+      t.requiresGrad = true;
+      this.params.set(spec.key, t);
+    }
+  }
+
+  private initOne(spec: ParamSpec, g: Generator, nClasses: number): Tensor {
+    const shape = spec.shape.map((s) => (s === -1 ? nClasses : s));
+    const init = spec.init;
+    const dtype: DType = this.model.dtype;
+    switch (init.kind) {
+      case 'words': {
+        // embeddings of the context words (or "X" placeholders): token positions 1..n of the prompt prefix
+        const d = this.design.text;
+        if (d.kind !== 'learned') throw new Error('word init without a text prompt');
+        const { ids } = tokenizeBatch(this.tokenizer, [d.promptPrefix]);
+        return noGrad(() => this.model.tokenEmbedding(ids).select(0, 0).narrow(0, 1, d.nCtx).clone());
+      }
+      case 'normal':
+        return randn(shape, g).mul(init.std).to(dtype);
+      case 'linear-weight':
+      case 'linear-bias': {
+        if (init.cloneOf) {
+          const src = this.params.get(init.cloneOf);
+          if (!src) throw new Error(`clone source ${init.cloneOf} not initialised before ${spec.key}`);
+          return src.detach().clone();
+        }
+        // nn.Linear's default: kaiming_uniform(a=√5) for the weight, U(±1/√fan_in) for the bias — both U(±1/√fan_in)
+        const bound = 1 / Math.sqrt(init.fanIn);
+        return rand(shape, g).mul(2 * bound).sub(bound).to(dtype);
+      }
+    }
+  }
+
+  /** The trainable tensors under the official state-dict keys. */
+  stateDict(): Map<string, Tensor> {
+    return new Map(this.params);
+  }
+
+  /**
+   * Loads tensors by key (copies; extra keys such as token_prefix/suffix are ignored like the official
+   * load_model with strict=False, but a missing or mis-shaped trainable tensor is an error naming it).
+   */
+  loadStateDict(tensors: Map<string, { dtype: DType; shape: number[]; data: Uint8Array } | Tensor>, origin = 'state dict'): void {
+    for (const [key, p] of this.params) {
+      const src = tensors.get(key);
+      if (!src) throw new UserError(`${origin}: missing tensor ${key} for method ${this.method}`);
+      const shape = src instanceof Tensor ? src.shape : src.shape;
+      if (shape.join(',') !== p.shape.join(',')) {
+        throw new UserError(`${origin}: tensor ${key} has shape [${shape}], method ${this.method} with these options needs [${p.shape}]`);
+      }
+      noGrad(() =>
+        tidy(() => {
+          const t = src instanceof Tensor ? src : tensor(src.data, src.shape, src.dtype);
+          p.copy_(t.to(p.dtype));
+        }),
+      );
+    }
+  }
+
+  dispose(): void {
+    for (const t of this.params.values()) t.dispose();
+    this.params.clear();
+    this.disposeText();
+  }
+
+  private disposeText(): void {
+    this.textBuffers?.prefix.dispose();
+    this.textBuffers?.suffix.dispose();
+    this.textBuffers = null;
+    this.fixedText?.dispose();
+    this.fixedText = null;
+    this.teacherText?.dispose();
+    this.teacherText = null;
+  }
+
+  // ---- text prompts -----------------------------------------------------------------------------
+
+  /** Sets the classes (e.g. base → new) and rebuilds the frozen parts of the text prompts. */
+  setClassnames(classnames: string[]): void {
+    if (classnames.length === 0) throw new UserError('no class names');
+    if (this.design.text.kind === 'learned' && this.design.text.csc && this.textBuffers && classnames.length !== this._classnames.length) {
+      throw new UserError('class-specific context (CSC) prompts cannot be moved to a different number of classes');
+    }
+    this.disposeText();
+    this._classnames = classnames;
+    const names = classnames.map((n) => n.replace(/_/g, ' '));
+    const d = this.design.text;
+    noGrad(() => {
+      if (d.kind === 'learned') {
+        const prompts = names.map((n) => `${d.promptPrefix} ${n}.`);
+        const { ids, eot } = tokenizeBatch(this.tokenizer, prompts);
+        const L = Math.max(...eot) + 1; // nothing after the last end token matters (causal text encoder)
+        const emb = tidy(() => this.model.tokenEmbedding(ids.narrow(1, 0, L)));
+        ids.dispose();
+        const prefix = emb.narrow(1, 0, 1).contiguous().keep();
+        const suffix = emb.narrow(1, 1 + d.nCtx, L - 1 - d.nCtx).contiguous().keep();
+        emb.dispose();
+        this.textBuffers = { prefix, suffix, eot, nameLens: names.map((n) => this.tokenizer.encode(n).length) };
+      } else {
+        this.fixedText = this.templateFeatures(names, this.fixedTemplates()).keep();
+      }
+      if (this.method === 'promptsrc') {
+        // the frozen teacher: mean of the un-normalised features over the 60 templates, then normalised
+        this.teacherText = tidy(() => {
+          const feats = PROMPTSRC_TEMPLATES.map((t) => this.encodeFixed(names.map((n) => fill(t, n))));
+          const mean = feats.reduce((a, b) => a.add(b)).div(feats.length);
+          return nn.l2normalize(mean);
+        }).keep();
+      }
+    });
+  }
+
+  private fixedTemplates(): string[] {
+    const o = this.design.options;
+    const custom = o.template ?? (this.options.dataset ? templateFor(this.options.dataset) : DEFAULT_TEMPLATE);
+    if (this.method === 'zeroshot' && o.ensemble) {
+      const isImagenet = (this.options.dataset ?? '').startsWith('imagenet');
+      return isImagenet ? IMAGENET_TEMPLATES_SELECT : [...IMAGENET_TEMPLATES_SELECT, custom];
+    }
+    // VPT's text side is the fixed "a photo of a {}." unless a template is given
+    return [this.method === 'vpt' ? o.template ?? DEFAULT_TEMPLATE : custom];
+  }
+
+  /** Un-normalised frozen text features [N, E] of plain strings. */
+  private encodeFixed(texts: string[]): Tensor {
+    return tidy(() => {
+      const { ids, eot } = tokenizeBatch(this.tokenizer, texts);
+      return this.model.encodeText(ids, eot);
+    });
+  }
+
+  /** Normalised features of each class, averaged over templates (ZeroshotCLIP2 rule), re-normalised. */
+  private templateFeatures(names: string[], templates: string[]): Tensor {
+    return tidy(() => {
+      const per = templates.map((t) => nn.l2normalize(this.encodeFixed(names.map((n) => fill(t, n)))));
+      return per.length === 1 ? per[0] : nn.l2normalize(per.reduce((a, b) => a.add(b)).div(per.length));
+    });
+  }
+
+  /** Resolves a token source to a [count, width] tensor (in the current scope). */
+  private resolve(src: Source): Tensor {
+    const get = (k: string) => {
+      const t = this.params.get(k);
+      if (!t) throw new Error(`plan refers to unknown parameter ${k}`);
+      return t;
+    };
+    if (src.kind === 'param') return get(src.key);
+    return nn.linear(get(src.input), get(src.weight), get(src.bias));
+  }
+
+  private textHooks(): EncoderHooks {
+    const steps = new Map(this.plan.text.steps.map((s) => [s.layer, s]));
+    const n = this.plan.text.ctxTokens;
+    return {
+      beforeBlock: (layer, x) => {
+        const s = steps.get(layer);
+        if (!s) return x;
+        const [N, L, W] = x.shape;
+        const p = this.resolve(s.replace.source).unsqueeze(0).expand([N, n, W]);
+        return cat([x.narrow(1, 0, 1), p, x.narrow(1, 1 + n, L - 1 - n)], 1);
+      },
+    };
+  }
+
+  private visionHooks(record = true): EncoderHooks {
+    const steps = new Map(this.plan.vision.steps.map((s) => [s.layer, s]));
+    const lengths: number[] = [];
+    const groups = (gs: { source: Source }[]) => (gs.length === 1 ? this.resolve(gs[0].source) : cat(gs.map((g) => this.resolve(g.source)), 0));
+    return {
+      afterEmbedding: (x) => {
+        if (this.plan.vision.shallow.length === 0) return x;
+        const [B, , W] = x.shape;
+        const p = groups(this.plan.vision.shallow);
+        return cat([x, p.unsqueeze(0).expand([B, p.shape[0], W])], 1);
+      },
+      beforeBlock: (layer, x) => {
+        const s = steps.get(layer);
+        if (!s) return x;
+        const [B, L, W] = x.shape;
+        const kept = s.remove ? x.narrow(1, 0, L - s.remove) : x; // O_rm: drop the most recent prompts; O_carry: the rest
+        if (s.add.length === 0) return kept;
+        const p = groups(s.add); // O_add: new prompts at the end
+        return cat([kept, p.unsqueeze(0).expand([B, p.shape[0], W])], 1);
+      },
+      onBlockInput: (layer, length) => {
+        if (!record) return;
+        lengths[layer] = length;
+        if (layer === this.model.arch.vision.layers - 1) this.lastVisionLengths = lengths.slice();
+      },
+    };
+  }
+
+  /** The learned prompts [C, L, W] for the current classes (text context inserted). */
+  private textPrompts(ctxOverride?: Tensor): Tensor {
+    const b = this.textBuffers!;
+    const d = this.design.text;
+    if (d.kind !== 'learned') throw new Error('no learned text prompt');
+    const C = this._classnames.length;
+    let ctx = ctxOverride ?? this.params.get('prompt_learner.ctx')!;
+    const W = this.model.textWidth;
+    if (ctx.ndim === 2) ctx = ctx.unsqueeze(0).expand([C, d.nCtx, W]);
+    if (d.position === 'end') return cat([b.prefix, ctx, b.suffix], 1);
+    // CoOp's middle/front positions: per class, the class-name tokens move next to the context
+    const rows: Tensor[] = [];
+    for (let i = 0; i < C; i++) {
+      const len = b.nameLens[i];
+      const pre = b.prefix.narrow(0, i, 1);
+      const cls = b.suffix.narrow(0, i, 1).narrow(1, 0, len);
+      const rest = b.suffix.narrow(0, i, 1).narrow(1, len, b.suffix.shape[1] - len);
+      const c = ctx.narrow(0, i, 1);
+      if (d.position === 'middle') {
+        const half = Math.floor(d.nCtx / 2);
+        rows.push(cat([pre, c.narrow(1, 0, half), cls, c.narrow(1, half, d.nCtx - half), rest], 1));
+      } else {
+        rows.push(cat([pre, cls, c, rest], 1));
+      }
+    }
+    return cat(rows, 0);
+  }
+
+  // ---- features and logits ----------------------------------------------------------------------
+
+  /** Normalised text features [C, E] of the current prompts (not for CoCoOp, whose text depends on the image). */
+  textFeatures(): Tensor {
+    return tidy(() => {
+      if (this.fixedText) return this.fixedText.clone();
+      if (this.design.metaNet) throw new Error('CoCoOp text features depend on the image');
+      const b = this.textBuffers!;
+      return nn.l2normalize(this.model.encodeTextEmbeddings(this.textPrompts(), b.eot, this.textHooks()));
+    });
+  }
+
+  /** Normalised image features [B, E] with the plan's vision prompts. */
+  imageFeatures(images: Tensor): Tensor {
+    return tidy(() => nn.l2normalize(this.model.encodeImage(images, this.visionHooks())));
+  }
+
+  private get scale(): number {
+    return Math.exp(this.model.logitScale);
+  }
+
+  /** Logits [B, C] from normalised image features and a precomputed text-feature matrix (evaluation). */
+  logitsWithText(images: Tensor, textFeatures: Tensor): Tensor {
+    return tidy(() => this.imageFeatures(images).matmul(textFeatures.T).mul(this.scale));
+  }
+
+  /** CoCoOp: logits for each image with its own image-conditioned prompts. */
+  private cocoopLogits(imageFeatures: Tensor): Tensor {
+    const b = this.textBuffers!;
+    const C = this._classnames.length;
+    const W = this.model.textWidth;
+    const [B] = imageFeatures.shape;
+    const p = (k: string) => this.params.get(`prompt_learner.meta_net.${k}`)!;
+    const bias = nn.linear(nn.linear(imageFeatures, p('linear1.weight'), p('linear1.bias')).relu(), p('linear2.weight'), p('linear2.bias')); // [B, W]
+    const ctx = this.params.get('prompt_learner.ctx')!; // [n, W]
+    const n = ctx.shape[0];
+    const shifted = ctx.unsqueeze(0).add(bias.unsqueeze(1)); // [B, n, W]
+    // all images' prompts in one text-encoder batch: [B·C, L, W]
+    const ctxAll = shifted.unsqueeze(1).expand([B, C, n, W]).reshape([B * C, n, W]);
+    const L = b.suffix.shape[1];
+    const prompts = cat(
+      [b.prefix.unsqueeze(0).expand([B, C, 1, W]).reshape([B * C, 1, W]), ctxAll, b.suffix.unsqueeze(0).expand([B, C, L, W]).reshape([B * C, L, W])],
+      1,
+    );
+    const eot = Array.from({ length: B }, () => b.eot).flat();
+    const text = nn.l2normalize(this.model.encodeTextEmbeddings(prompts, eot)).view([B, C, -1]);
+    return imageFeatures.unsqueeze(1).bmm(text.transpose(1, 2)).squeeze(1).mul(this.scale);
+  }
+
+  /**
+   * The method's forward pass. With labels: training mode, returns the loss (cross-entropy; PromptSRC adds
+   * its self-regulating terms). Without: evaluation-mode logits.
+   */
+  forward(images: Tensor, labels?: Tensor): ForwardOutput {
+    return tidy(() => {
+      const img = this.imageFeatures(images);
+      let logits: Tensor;
+      if (this.design.metaNet) logits = this.cocoopChunks(img);
+      else logits = img.matmul(this.textFeatures().T).mul(this.scale);
+      if (!labels) return { logits };
+      const ce = nn.crossEntropy(logits, labels);
+      if (this.method !== 'promptsrc') return { logits, loss: ce };
+      return this.promptsrcLoss(images, img, logits, ce);
+    });
+  }
+
+  private cocoopChunks(img: Tensor): Tensor {
+    // bound memory at evaluation: at most 8 images' prompt sets at once
+    const B = img.shape[0];
+    if (B <= 8) return this.cocoopLogits(img);
+    const parts: Tensor[] = [];
+    for (let s = 0; s < B; s += 8) parts.push(this.cocoopLogits(img.narrow(0, s, Math.min(8, B - s))));
+    return cat(parts, 0);
+  }
+
+  private promptsrcLoss(images: Tensor, img: Tensor, logits: Tensor, ce: Tensor): ForwardOutput {
+    const o = this.design.options;
+    const text = this.textFeatures();
+    const teacherText = this.teacherText!;
+    const [zsImg, zsLogits] = noGrad(() => {
+      const f = nn.l2normalize(this.model.encodeImage(images));
+      return [f, f.matmul(teacherText.T).mul(this.scale)];
+    });
+    const sclText = nn.l1Loss(text, teacherText).mul(o.textLossWeight);
+    const sclImage = nn.l1Loss(img, zsImg).mul(o.imageLossWeight);
+    const sclLogits = nn.klDiv(logits.logSoftmax(1), zsLogits.logSoftmax(1), 'sum', true).div(logits.numel);
+    const total = ce.add(sclLogits).add(sclText).add(sclImage);
+    return { logits, loss: total, terms: { ce, scl_text: sclText, scl_image: sclImage, scl_logits: sclLogits, total } };
+  }
+
+  /** PromptSRC's frozen text teacher (normalised), for tests and inspection. */
+  teacherTextFeatures(): Tensor | null {
+    return this.teacherText;
+  }
+}
+
+function templateFor(dataset: string): string {
+  return CUSTOM_TEMPLATES[dataset] ?? DEFAULT_TEMPLATE;
+}
+
+/** Gaussian prompt-aggregation weights of PromptSRC: N(e; mean, std) for e = 1..epochs, normalised to sum 1. */
+export function gpaWeights(epochs: number, mean: number, std: number): number[] {
+  const g = (x: number) => (1 / (std * Math.sqrt(2 * Math.PI))) * Math.exp(-0.5 * ((x - mean) / std) ** 2);
+  const w = Array.from({ length: epochs }, (_, i) => g(i + 1));
+  const s = w.reduce((a, b) => a + b, 0);
+  return w.map((x) => x / s);
+}
+
