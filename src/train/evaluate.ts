@@ -1,0 +1,58 @@
+/**
+ * Evaluation: top-1 accuracy and per-class accuracy. Class text features are computed once per prompt
+ * state (not per batch), then every batch costs one image-encoder pass; CoCoOp, whose text depends on
+ * each image, runs its full forward per batch.
+ */
+import type { PromptLearner } from '../prompting/learner.js';
+import { noGrad, tensor, tidy, type Tensor } from '../torch/index.js';
+import { silentReporter, type Reporter } from '../util/reporter.js';
+import type { BatchSource } from './batches.js';
+
+export interface EvalResult {
+  accuracy: number;
+  correct: number;
+  total: number;
+  /** accuracy (%) per class name */
+  perClass: Record<string, number>;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export async function evaluate(learner: PromptLearner, data: BatchSource, reporter: Reporter = silentReporter): Promise<EvalResult> {
+  const t0 = Date.now();
+  const C = learner.classnames.length;
+  const hits = new Array<number>(C).fill(0);
+  const counts = new Array<number>(C).fill(0);
+  const imageConditioned = learner.method === 'cocoop';
+  const text: Tensor | null = imageConditioned ? null : noGrad(() => learner.textFeatures()).keep();
+  const bar = reporter.progress('evaluating', data.batchesPerEpoch(), 'batches');
+  let done = 0;
+  try {
+    for await (const batch of data.batches(0)) {
+      const pred = noGrad(() =>
+        tidy(() => {
+          const images = tensor(batch.images, [batch.size, 3, batch.imageSize, batch.imageSize]);
+          const logits = text ? learner.logitsWithText(images, text) : learner.forward(images).logits;
+          return logits.argmax(1).toArray();
+        }),
+      );
+      pred.forEach((p, i) => {
+        const y = batch.labels[i];
+        counts[y]++;
+        if (p === y) hits[y]++;
+      });
+      bar.update(++done);
+    }
+  } finally {
+    bar.stop();
+    text?.dispose();
+  }
+  const total = counts.reduce((a, b) => a + b, 0);
+  const correct = hits.reduce((a, b) => a + b, 0);
+  const perClass: Record<string, number> = {};
+  learner.classnames.forEach((n, i) => {
+    if (counts[i] > 0) perClass[n] = (100 * hits[i]) / counts[i];
+  });
+  const seconds = (Date.now() - t0) / 1000;
+  return { accuracy: total ? (100 * correct) / total : 0, correct, total, perClass, seconds, imagesPerSecond: total / Math.max(seconds, 1e-9) };
+}
