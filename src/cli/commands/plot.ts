@@ -1,0 +1,129 @@
+import type { Command } from 'commander';
+import { UserError } from '../../util/errors.js';
+import type { Protocol } from '../../eval/results.js';
+import { collect, parseProtocol, reportProtocols, type Report } from '../../eval/report/collect.js';
+import { PROTOCOL_TITLES } from '../../eval/report/format.js';
+import { readPlanLayout, renderLayoutSvg } from '../../eval/report/layout-svg.js';
+import { datasetDisplayName } from '../../eval/report/names.js';
+import { renderDatasetsSvg, renderTimeSvg } from '../../eval/report/plots.js';
+import { PNG_SCALE, writeFigure } from '../../eval/report/svg.js';
+import { accuracyViews, b2nView, parseB2NMetric, timePoints, type MetricView } from '../../eval/report/views.js';
+
+interface PlotOptions {
+  kind?: string;
+  out?: string;
+  protocol?: string;
+  metric?: string;
+  layout?: string;
+  source?: string;
+  title?: string;
+  scale?: number;
+}
+
+const KINDS = ['time', 'datasets', 'layout'];
+
+const METRIC_LABELS: Record<string, string> = {
+  base: 'base-class accuracy',
+  new: 'new-class accuracy',
+  hm: 'HM',
+  source: 'source accuracy',
+  targets: 'target accuracy',
+  accuracy: 'accuracy',
+};
+
+/** --protocol, or base2new when present, else the first protocol the results have. */
+function pickProtocol(report: Report, requested: Protocol | undefined): Protocol {
+  if (requested) return requested;
+  const present = reportProtocols(report);
+  return present.includes('base2new') ? 'base2new' : present[0];
+}
+
+function timeFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | undefined): string {
+  const report = collect(dirs, { protocol });
+  const p = pickProtocol(report, protocol);
+  const { metric, points } = timePoints(report, p, opts.metric);
+  const nd = new Set(points.map((q) => q.n_datasets));
+  const over = nd.size === 1 ? ` over ${[...nd][0]} dataset${[...nd][0] === 1 ? '' : 's'}` : '';
+  return renderTimeSvg(points, {
+    yLabel: `Average ${METRIC_LABELS[metric]} (%)`,
+    title: opts.title ?? `${PROTOCOL_TITLES[p]}: average ${METRIC_LABELS[metric]}${over} vs. training time`,
+  });
+}
+
+function datasetsFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | undefined): string {
+  const report = collect(dirs, { protocol });
+  const p = pickProtocol(report, protocol);
+  let view: MetricView;
+  if (p === 'base2new') {
+    view = b2nView(report, parseB2NMetric(opts.metric ?? 'hm'));
+  } else {
+    if (opts.metric !== undefined && opts.metric !== 'accuracy') {
+      throw new UserError(`--metric: ${p} bars show accuracy per dataset; leave --metric out`);
+    }
+    const views = accuracyViews(report, p);
+    if (opts.source !== undefined) {
+      const v = views.find((x) => x.source === opts.source);
+      if (!v) {
+        const have = views.map((x) => x.source).filter(Boolean).join(', ');
+        throw new UserError(`--source: no ${p} runs trained on '${opts.source}'${have ? ` (have: ${have})` : ''}`);
+      }
+      view = v;
+    } else {
+      view = views[0];
+      if (views.length > 1) {
+        process.stderr.write(`${p} has runs from ${views.length} source datasets; plotting ${view.source} (choose with --source)\n`);
+      }
+    }
+  }
+  const what = METRIC_LABELS[view.metric];
+  const where = view.source ? `, trained on ${datasetDisplayName(view.source)}` : '';
+  return renderDatasetsSvg(view, {
+    yLabel: `${what[0].toUpperCase()}${what.slice(1)} (%)`,
+    title: opts.title ?? `${PROTOCOL_TITLES[p]}: ${what} per dataset${where}`,
+  });
+}
+
+/** `mpl plot`: the paper's Figure 2, per-dataset bars, or a prompt plan's token layout, as SVG or PNG. */
+export function register(program: Command): void {
+  program
+    .command('plot')
+    .description('draw a figure from result.json files (or a plan layout) as .svg or .png')
+    .argument('[dirs...]', 'folders searched recursively for result.json (not needed for --kind layout)')
+    .requiredOption('--kind <kind>', 'time (accuracy vs training time), datasets (bars per dataset) or layout')
+    .requiredOption('--out <file>', 'figure file; .svg or .png (PNG rendered from the SVG through sharp)')
+    .option('--protocol <protocol>', 'base2new (default when present), xd, dg, fewshot or zeroshot')
+    .option('--metric <metric>', 'base2new: base, new or hm (default hm); time with xd/dg/fewshot/zeroshot: source or targets')
+    .option('--source <dataset>', 'datasets with xd/dg: which training dataset (when runs have several)')
+    .option('--layout <file>', 'layout: a PlanLayout JSON file (as `mpl plan --json` writes)')
+    .option('--title <text>', 'figure title instead of the generated one')
+    .option('--scale <n>', `PNG pixels per SVG unit (default ${PNG_SCALE})`, (v) => Number(v))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mpl plot runs/ --kind time --out fig2.png              average HM vs average training time per method (Figure 2)
+  mpl plot runs/ --kind time --metric new --out t.svg    the same with new-class accuracy
+  mpl plot runs/ --kind time --protocol xd --out xd.svg  average target accuracy vs training time
+  mpl plot runs/ --kind datasets --out hm.png            HM per dataset, one bar per method, ±std whiskers
+  mpl plot runs/ --kind datasets --protocol xd --out xd-bars.svg
+  mpl plot --kind layout --layout plan.json --out layout.png   per-layer token layout of a prompt plan`,
+    )
+    .action(async (dirs: string[], opts: PlotOptions) => {
+      if (!KINDS.includes(opts.kind!)) throw new UserError(`--kind: unknown figure '${opts.kind}' (time, datasets or layout)`);
+      if (!/\.(svg|png)$/i.test(opts.out!)) throw new UserError(`--out ${opts.out}: the figure file must end in .svg or .png`);
+      const scale = opts.scale ?? PNG_SCALE;
+      if (!(scale > 0 && scale <= 16)) throw new UserError('--scale: expected a number in (0, 16]');
+      const protocol = opts.protocol === undefined ? undefined : parseProtocol(opts.protocol);
+      let svg: string;
+      if (opts.kind === 'layout') {
+        if (!opts.layout) throw new UserError('--kind layout needs --layout FILE (a PlanLayout JSON file)');
+        if (dirs.length) throw new UserError('--kind layout takes no result folders');
+        svg = renderLayoutSvg(readPlanLayout(opts.layout));
+      } else {
+        if (dirs.length === 0) throw new UserError(`--kind ${opts.kind} needs at least one result folder`);
+        svg = opts.kind === 'time' ? timeFigure(dirs, opts, protocol) : datasetsFigure(dirs, opts, protocol);
+      }
+      await writeFigure(svg, opts.out!, scale);
+      process.stderr.write(`wrote ${opts.out}\n`);
+    });
+}

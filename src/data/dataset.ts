@@ -1,0 +1,140 @@
+/**
+ * Loading a dataset the way the official code does: read the lists (split file or folders), check the
+ * images exist, draw the few-shot subset for the run seed (on ALL classes, before base/new, so base and
+ * new runs of one seed share it), then keep the base or new half of the classes.
+ */
+import * as path from 'node:path';
+import { UserError, fileError } from '../util/errors.js';
+import { silentReporter, type Reporter } from '../util/reporter.js';
+import { generatedSplitName, makeContext, type DatasetContext, type DatasetDef, type ReadOptions } from './datasets/common.js';
+import { jsonlistContext } from './datasets/custom.js';
+import { getDataset } from './datasets/index.js';
+import { fewshotWithCache, subsampleClasses } from './fewshot.js';
+import { GENERATED_MARKER_KEY, checkImageFiles, classnamesByLabel, isFile, toData, writeSplitFile, type GeneratedMarker } from './splits.js';
+import type { Datum, LoadedDataset, SplitEntry, Subsample } from './types.js';
+
+export interface LoadOptions extends ReadOptions {
+  /** CoOp's $DATA (the folder holding `eurosat/`, `dtd/`, ...); the dataset itself for custom datasets. */
+  root: string;
+  /** Shots per class for training (and min(K, 4) for val); 0 or undefined = the full lists. */
+  shots?: number;
+  /** The run seed (few-shot subset). Default 1. */
+  seed?: number;
+  /** 'base' / 'new' half of the classes (base-to-new protocol), or 'all' (default). */
+  subsample?: Subsample;
+  /** Check that every image of a split file exists (Dassl asserts it). Default true. */
+  checkFiles?: boolean;
+  /** Read/write `split_fewshot/shot_K-seed_S.json`. Default true. */
+  cacheFewshot?: boolean;
+  reporter?: Reporter;
+}
+
+export function datasetContext(def: DatasetDef, root: string, reporter: Reporter = silentReporter): DatasetContext {
+  if (def.name === 'jsonlist') return { ...jsonlistContext(root), reporter };
+  return makeContext(def, root, reporter);
+}
+
+function checkSeed(seed: number): void {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new UserError(`seed must be a non-negative integer, got ${seed}`);
+}
+
+export function loadDataset(name: string, options: LoadOptions): LoadedDataset {
+  const def = getDataset(name);
+  const reporter = options.reporter ?? silentReporter;
+  const ctx = datasetContext(def, options.root, reporter);
+  const raw = def.read(ctx, options);
+  if (raw.fromSplitFile && options.checkFiles !== false) checkImageFiles(raw, ctx.imageDir, raw.source);
+
+  const shots = options.shots ?? 0;
+  const seed = options.seed ?? 1;
+  checkSeed(seed);
+  if (!Number.isInteger(shots) || shots < 0) throw new UserError(`shots must be a non-negative integer, got ${shots}`);
+  const subsample = options.subsample ?? 'all';
+  if (!['all', 'base', 'new'].includes(subsample)) throw new UserError(`subsample must be all, base or new, got "${subsample}"`);
+
+  let train: SplitEntry[] = raw.train;
+  let val: SplitEntry[] = raw.val;
+  let test: SplitEntry[] = raw.test;
+  let fewshot: LoadedDataset['fewshot'];
+  if (def.testOnly) {
+    if (subsample !== 'all') throw new UserError(`${def.name} is a test-only dataset; base/new subsampling does not apply (use --subsample all)`);
+  } else if (shots >= 1) {
+    const fs = fewshotWithCache({
+      train,
+      val,
+      shots,
+      seed,
+      datasetDir: ctx.datasetDir,
+      source: raw.source,
+      sampleVal: !def.fewshotTrainOnly,
+      cache: options.cacheFewshot,
+      reporter,
+    });
+    train = fs.train;
+    val = fs.val;
+    fewshot = { shots, seed, cacheFile: fs.cacheFile, fromCache: fs.fromCache };
+  }
+  [train, val, test] = subsampleClasses(subsample, train, val, test);
+
+  const classSource = def.testOnly ? test : train;
+  const classnames = classnamesByLabel(classSource, raw.source);
+  const data = (list: SplitEntry[]): Datum[] => toData(list, ctx.imageDir);
+  return {
+    name: def.name,
+    displayName: def.displayName,
+    root: ctx.imageDir,
+    classnames,
+    train: data(train),
+    val: data(val),
+    test: data(test),
+    template: def.template,
+    source: raw.source,
+    fewshot,
+    subsample,
+  };
+}
+
+export interface GenerateResult {
+  file: string;
+  counts: { train: number; val: number; test: number; classes: number };
+}
+
+/**
+ * Makes a split the way CoOp does when the official file is missing (seeded with `seed`, default 1) and
+ * writes it as `split_mpl_generated_<Name>.json` with a top-level marker, never under the official
+ * name: it is not the official split, and is only read with `allowGeneratedSplit`.
+ */
+export function generateSplit(
+  name: string,
+  options: { root: string; seed?: number; force?: boolean; reporter?: Reporter },
+): GenerateResult {
+  const def = getDataset(name);
+  if (!def.generateSplit) {
+    const why = def.testOnly
+      ? 'it is test-only and reads its folders directly'
+      : def.splitFile === undefined
+        ? 'it needs no split file (its own lists or folders are the split)'
+        : 'CoOp has no generation procedure for it';
+    throw new UserError(`${def.name}: no split to generate; ${why}`);
+  }
+  const seed = options.seed ?? 1;
+  checkSeed(seed);
+  const ctx = datasetContext(def, options.root, options.reporter);
+  const file = path.join(ctx.datasetDir, generatedSplitName(def.displayName));
+  if (isFile(file) && !options.force) throw fileError(file, 'already exists; pass --force to overwrite it');
+  const split = def.generateSplit(ctx, seed);
+  const marker: GeneratedMarker = {
+    note:
+      'NOT the official CoOp split: generated by mpl with the CoOp procedure on sorted file lists. ' +
+      'Results on it are not comparable with published numbers.',
+    dataset: def.displayName,
+    seed,
+    rule: def.generateRule ?? '',
+    created: new Date().toISOString(),
+  };
+  writeSplitFile(file, split, marker);
+  const classes = new Set(split.train.map((e) => e.label)).size;
+  return { file, counts: { train: split.train.length, val: split.val.length, test: split.test.length, classes } };
+}
+
+export { GENERATED_MARKER_KEY };

@@ -1,0 +1,140 @@
+/**
+ * ImageNet and its four test-only variants (CoOp `imagenet.py`, `imagenetv2.py`, `imagenet_sketch.py`,
+ * `imagenet_a.py`, `imagenet_r.py`). No split files: the lists come from the folders, class names from
+ * `classnames.txt` ("<wnid> <class name>" per line, the names of CLIP's notebook).
+ *
+ * Image lists are sorted; CoOp uses `os.listdir` order, which differs between file systems, so CoOp's
+ * ImageNet few-shot subsets are machine-dependent anyway (only the shared pickle makes them agree).
+ */
+import * as path from 'node:path';
+import { fileError } from '../../util/errors.js';
+import type { SplitEntry } from '../types.js';
+import { listImages, listSubdirs, readLines, type DatasetContext, type DatasetDef, type RawLists } from './common.js';
+
+const IMAGENET_TEMPLATE = 'a photo of a {}.';
+
+/** `ImageNet.read_classnames`: ordered map wnid → class name. */
+export function readClassnames(file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  readLines(file, 'ImageNet class-name list (classnames.txt)').forEach((line, i) => {
+    const parts = line.split(' ');
+    if (parts.length < 2) throw fileError(file, `line ${i + 1} should be "<folder> <class name>"; got "${line}"`);
+    out.set(parts[0], parts.slice(1).join(' '));
+  });
+  return out;
+}
+
+/** Every image of `<dir>/<folder>/` for the given folders, label = position in `folders`. */
+function readFolders(
+  dir: string,
+  folders: string[],
+  classnames: Map<string, string>,
+  classFile: string,
+  classnameOf: (names: Map<string, string>, folder: string, label: number) => string | undefined = (names, f) => names.get(f),
+): SplitEntry[] {
+  const items: SplitEntry[] = [];
+  folders.forEach((folder, label) => {
+    const classname = classnameOf(classnames, folder, label);
+    if (classname === undefined) throw fileError(path.join(dir, folder), `class folder "${folder}" is not listed in ${classFile}`);
+    for (const im of listImages(path.join(dir, folder))) items.push({ relpath: `${folder}/${im}`, label, classname });
+  });
+  return items;
+}
+
+export const imagenet: DatasetDef = {
+  name: 'imagenet',
+  displayName: 'ImageNet',
+  aliases: ['imagenet1k', 'ilsvrc2012', 'in1k'],
+  template: IMAGENET_TEMPLATE,
+  dirName: 'imagenet',
+  imageDir: 'images',
+  fewshotTrainOnly: true,
+  layout: '<root>/imagenet/images/train/<wnid>/*.JPEG, <root>/imagenet/images/val/<wnid>/*.JPEG and <root>/imagenet/classnames.txt',
+  read(ctx: DatasetContext): RawLists {
+    const classFile = path.join(ctx.datasetDir, 'classnames.txt');
+    const classnames = readClassnames(classFile);
+    const read = (split: string) => {
+      const dir = path.join(ctx.imageDir, split);
+      return readFolders(dir, listSubdirs(dir, `ImageNet ${split} folder`), classnames, classFile).map((e) => ({
+        ...e,
+        relpath: `${split}/${e.relpath}`,
+      }));
+    };
+    const train = read('train');
+    // "Follow standard practice to perform evaluation on the val set", also used as val.
+    const test = read('val');
+    return { train, val: test, test, source: `${ctx.imageDir}/{train,val} folders`, fromSplitFile: false };
+  },
+};
+
+function variant(spec: {
+  name: string;
+  displayName: string;
+  aliases: string[];
+  dirName: string;
+  imageDir: string;
+  layout: string;
+  folders(ctx: DatasetContext, classnames: Map<string, string>): string[];
+  /** Class name of a folder; default: classnames.txt entry of the folder's wnid. */
+  classnameOf?(classnames: Map<string, string>, folder: string, label: number): string | undefined;
+}): DatasetDef {
+  return {
+    name: spec.name,
+    displayName: spec.displayName,
+    aliases: spec.aliases,
+    template: IMAGENET_TEMPLATE,
+    dirName: spec.dirName,
+    imageDir: spec.imageDir,
+    testOnly: true,
+    layout: spec.layout,
+    read(ctx) {
+      const classFile = path.join(ctx.datasetDir, 'classnames.txt');
+      const classnames = readClassnames(classFile);
+      const test = readFolders(ctx.imageDir, spec.folders(ctx, classnames), classnames, classFile, spec.classnameOf);
+      return { train: [], val: [], test, source: `${ctx.imageDir} folders`, fromSplitFile: false };
+    },
+  };
+}
+
+/** ImageNetV2: folders are "0".."999" (the label); label i takes the i-th name of classnames.txt. */
+export const imagenetV2 = variant({
+  name: 'imagenet_v2',
+  displayName: 'ImageNetV2',
+  aliases: ['imagenetv2', 'imagenet-v2', 'inv2'],
+  dirName: 'imagenetv2',
+  imageDir: 'imagenetv2-matched-frequency-format-val',
+  layout: '<root>/imagenetv2/imagenetv2-matched-frequency-format-val/{0..999}/*.jpeg and <root>/imagenetv2/classnames.txt',
+  folders: (_ctx, classnames) => [...classnames.keys()].map((_, i) => String(i)),
+  classnameOf: (classnames, _folder, label) => [...classnames.values()][label],
+});
+
+export const imagenetSketch = variant({
+  name: 'imagenet_sketch',
+  displayName: 'ImageNetSketch',
+  aliases: ['imagenetsketch', 'imagenet-sketch', 'sketch'],
+  dirName: 'imagenet-sketch',
+  imageDir: 'images',
+  layout: '<root>/imagenet-sketch/images/<wnid>/*.JPEG and <root>/imagenet-sketch/classnames.txt',
+  folders: (ctx) => listSubdirs(ctx.imageDir, 'ImageNet-Sketch image folder'),
+});
+
+/** ImageNet-A and -R: 200 wnid folders, sorted and relabelled 0..199 (README.txt ignored). */
+export const imagenetA = variant({
+  name: 'imagenet_a',
+  displayName: 'ImageNetA',
+  aliases: ['imageneta', 'imagenet-a', 'imagenet-adversarial'],
+  dirName: 'imagenet-adversarial',
+  imageDir: 'imagenet-a',
+  layout: '<root>/imagenet-adversarial/imagenet-a/<wnid>/*.jpg (200 folders) and <root>/imagenet-adversarial/classnames.txt',
+  folders: (ctx) => listSubdirs(ctx.imageDir, 'ImageNet-A image folder'),
+});
+
+export const imagenetR = variant({
+  name: 'imagenet_r',
+  displayName: 'ImageNetR',
+  aliases: ['imagenetr', 'imagenet-r', 'imagenet-rendition'],
+  dirName: 'imagenet-rendition',
+  imageDir: 'imagenet-r',
+  layout: '<root>/imagenet-rendition/imagenet-r/<wnid>/*.jpg (200 folders) and <root>/imagenet-rendition/classnames.txt',
+  folders: (ctx) => listSubdirs(ctx.imageDir, 'ImageNet-R image folder'),
+});

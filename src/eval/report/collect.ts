@@ -1,0 +1,492 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileError, UserError } from '../../util/errors.js';
+import { harmonicMean, type Protocol, type RunResult } from '../results.js';
+import { sameDataset, sortDatasets, sortMethods } from './names.js';
+
+/**
+ * Reading every result.json under some folders and aggregating them the way the papers do
+ * (spec/mpl-spec.md §2.5):
+ *  - a number per dataset is the mean over seeds; its spread is the population std (numpy's np.std, ddof 0);
+ *  - base-to-new HM per dataset is the HM of the seed-mean base and new accuracy (not the mean of per-seed HMs);
+ *  - the "Average" over datasets is the mean of the dataset means for base and new, and its HM is the HM of
+ *    those two averages (MaPLe: 2·82.28·75.14/(82.28+75.14) = 78.55), not the mean of per-dataset HMs.
+ * Nothing here rounds: tables round for display only.
+ */
+
+export const PROTOCOLS: readonly Protocol[] = ['base2new', 'xd', 'dg', 'fewshot', 'zeroshot'];
+/** The protocols that report top-1 accuracy per evaluated dataset (`RunResult.accuracy`). */
+export type AccuracyProtocol = Exclude<Protocol, 'base2new'>;
+
+export interface LoadedResult {
+  file: string;
+  result: RunResult;
+}
+
+export interface B2NTriple {
+  base: number;
+  new: number;
+  hm: number;
+}
+
+export interface B2NSeed extends B2NTriple {
+  seed: number;
+  train_seconds: number;
+  file: string;
+}
+
+/** One method on one dataset, base-to-new. */
+export interface B2NCell {
+  /** per-seed results, ascending seed */
+  seeds: B2NSeed[];
+  n_seeds: number;
+  /** base and new: mean over seeds; hm: HM of mean.base and mean.new (the papers' rule) */
+  mean: B2NTriple;
+  /** population std over seeds (np.std); std.hm is the spread of the per-seed HMs */
+  std: B2NTriple;
+  /** mean of the per-seed HMs: for reference only, tables use mean.hm */
+  mean_seed_hm: number;
+  /** mean training wall-clock seconds over seeds */
+  train_seconds: number;
+  shots: number;
+  backbone: string;
+}
+
+/** The "Average" column of a base-to-new table for one method. */
+export interface B2NAverage extends B2NTriple {
+  /** how many datasets were averaged, and which (a method missing some datasets is not comparable) */
+  n_datasets: number;
+  datasets: string[];
+  /** mean over datasets of the per-dataset mean training seconds */
+  train_seconds: number;
+}
+
+export interface B2NMethodReport {
+  /** the report key: the method name, or `method@variant` (see variantKeys) */
+  key: string;
+  method: string;
+  shots: number;
+  backbone: string;
+  /** dataset name → cell, in the papers' column order */
+  datasets: Record<string, B2NCell>;
+  average: B2NAverage;
+}
+
+export interface AccSeed {
+  seed: number;
+  accuracy: Record<string, number>;
+  train_seconds: number;
+  file: string;
+}
+
+/** One method trained on one (source) dataset, evaluated on one or more datasets. */
+export interface AccCell {
+  seeds: AccSeed[];
+  n_seeds: number;
+  /** evaluated dataset → mean / population std over the seeds that evaluated it, and how many did */
+  mean: Record<string, number>;
+  std: Record<string, number>;
+  n: Record<string, number>;
+  /** the evaluated dataset that is the training dataset itself (null when it was not evaluated) */
+  source: string | null;
+  /** mean[source], or null */
+  source_accuracy: number | null;
+  /** mean of mean[t] over every evaluated t except the source (Table III's "Avg"); null when there is none */
+  target_average: number | null;
+  train_seconds: number;
+  shots: number;
+  backbone: string;
+}
+
+export interface AccAverage {
+  /** mean over training datasets of source_accuracy (in-domain accuracy: few-shot, zero-shot) */
+  source: number | null;
+  /** mean over training datasets of target_average (transfer accuracy: cross-dataset, DG) */
+  targets: number | null;
+  n_datasets: number;
+  datasets: string[];
+  train_seconds: number;
+}
+
+export interface AccMethodReport {
+  key: string;
+  method: string;
+  shots: number;
+  backbone: string;
+  /** training (source) dataset → cell */
+  datasets: Record<string, AccCell>;
+  average: AccAverage;
+}
+
+export interface Report {
+  /** the folders that were searched */
+  sources: string[];
+  /** how many result files were read */
+  n_results: number;
+  /** method key → report, in the papers' row order; a protocol with no results is absent */
+  base2new?: Record<string, B2NMethodReport>;
+  accuracy: Partial<Record<AccuracyProtocol, Record<string, AccMethodReport>>>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Finding and validating files
+
+/**
+ * Every file named `result.json` under the given folders (recursively), sorted, each real file once even
+ * when folders overlap or are given twice. A path that is itself a result file is accepted too.
+ */
+export function findResultFiles(dirs: string[]): string[] {
+  const found = new Map<string, string>(); // realpath → path as found
+  const seenDirs = new Set<string>();
+  const walk = (dir: string): void => {
+    const real = fs.realpathSync(dir);
+    if (seenDirs.has(real)) return; // symlink cycles, overlapping arguments
+    seenDirs.add(real);
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, entry.name);
+      let isDir = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        const st = fs.statSync(p, { throwIfNoEntry: false });
+        isDir = Boolean(st?.isDirectory());
+        isFile = Boolean(st?.isFile());
+      }
+      if (isDir) walk(p);
+      else if (isFile && entry.name === 'result.json') {
+        const r = fs.realpathSync(p);
+        if (!found.has(r)) found.set(r, p);
+      }
+    }
+  };
+  for (const dir of dirs) {
+    const st = fs.statSync(dir, { throwIfNoEntry: false });
+    if (!st) throw fileError(dir, 'no such file or folder');
+    if (st.isFile()) {
+      const r = fs.realpathSync(dir);
+      if (!found.has(r)) found.set(r, dir);
+    } else walk(dir);
+  }
+  return [...found.values()].sort();
+}
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Parses and validates one result file; anything wrong is a UserError that starts with the path. */
+export function readResultFile(file: string): RunResult {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw fileError(file, `cannot read (${(e as Error).message})`);
+  }
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw fileError(file, `not valid JSON (${(e as Error).message})`);
+  }
+  return validateResult(v, file);
+}
+
+/** Checks the fields the reports rely on; `where` names the source in error messages. */
+export function validateResult(v: unknown, where: string): RunResult {
+  const bad = (what: string): never => {
+    throw fileError(where, what);
+  };
+  if (!isObj(v)) return bad('not a JSON object');
+  if (v.schema !== 'mpl-result/1') bad(`schema is ${JSON.stringify(v.schema)}, expected "mpl-result/1"`);
+  if (!PROTOCOLS.includes(v.protocol as Protocol)) {
+    bad(`protocol is ${JSON.stringify(v.protocol)}, expected one of ${PROTOCOLS.join(', ')}`);
+  }
+  for (const key of ['method', 'dataset', 'backbone'] as const) {
+    if (typeof v[key] !== 'string' || v[key] === '') bad(`"${key}" must be a non-empty string`);
+  }
+  if (!Number.isInteger(v.seed)) bad('"seed" must be an integer');
+  if (!Number.isInteger(v.shots)) bad('"shots" must be an integer');
+  if (!isNum(v.train_seconds) || v.train_seconds < 0) bad('"train_seconds" must be a number ≥ 0');
+  if (v.eval_seconds !== undefined && !isNum(v.eval_seconds)) bad('"eval_seconds" must be a number');
+  if (v.protocol === 'base2new') {
+    for (const key of ['base', 'new'] as const) {
+      if (!isNum(v[key])) bad(`base2new result without a numeric "${key}" accuracy`);
+    }
+    if (v.hm !== undefined && !isNum(v.hm)) bad('"hm" must be a number');
+  } else {
+    if (!isObj(v.accuracy) || Object.keys(v.accuracy).length === 0) {
+      bad(`${String(v.protocol)} result without an "accuracy" object (dataset → top-1 %)`);
+    }
+    for (const [k, a] of Object.entries(v.accuracy as Record<string, unknown>)) {
+      if (!isNum(a)) bad(`accuracy["${k}"] must be a number`);
+    }
+  }
+  if (v.dataset === 'average' || v.method === 'average') bad('"average" is reserved for the averages in reports');
+  return v as unknown as RunResult;
+}
+
+/** Finds and validates every result file under the folders. Throws a UserError when there is none. */
+export function loadResults(dirs: string[]): LoadedResult[] {
+  if (dirs.length === 0) throw new UserError('no result folder given');
+  const files = findResultFiles(dirs);
+  if (files.length === 0) throw new UserError(`no result.json found under ${dirs.join(', ')}`);
+  return files.map((file) => ({ file, result: readResultFile(file) }));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Aggregation
+
+export function mean(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  let s = 0;
+  for (const x of xs) s += x;
+  return s / xs.length;
+}
+
+/** Population standard deviation (divides by n, like np.std), as the papers' parse_test_res.py reports. */
+export function populationStd(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const m = mean(xs);
+  let s = 0;
+  for (const x of xs) s += (x - m) * (x - m);
+  return Math.sqrt(s / xs.length);
+}
+
+/**
+ * The report key of every result. Runs of one protocol and method are normally one row, keyed by the method
+ * name. When the same protocol and method were run with different shots or backbones (few-shot curves, a
+ * ViT-B/32 comparison), averaging them together would be wrong, so each setting becomes its own row keyed
+ * `method@<shots>shot` and/or `method@<backbone>` (only the parts that differ).
+ */
+function variantKeys(results: LoadedResult[]): string[] {
+  const settings = new Map<string, { shots: Set<number>; backbones: Set<string> }>();
+  for (const { result: r } of results) {
+    const id = `${r.protocol}\u0000${r.method}`;
+    let s = settings.get(id);
+    if (!s) settings.set(id, (s = { shots: new Set(), backbones: new Set() }));
+    s.shots.add(r.shots);
+    s.backbones.add(r.backbone);
+  }
+  return results.map(({ result: r }) => {
+    const s = settings.get(`${r.protocol}\u0000${r.method}`)!;
+    const parts: string[] = [];
+    if (s.shots.size > 1) parts.push(`${r.shots}shot`);
+    if (s.backbones.size > 1) parts.push(r.backbone);
+    return parts.length ? `${r.method}@${parts.join(',')}` : r.method;
+  });
+}
+
+/**
+ * Groups results by protocol / method key / dataset, with seeds ascending. Two files for the same run
+ * (same protocol, method, dataset, seed and setting) are an error: silently picking one would hide a mistake
+ * in how result folders were merged.
+ */
+function group(results: LoadedResult[]): Map<Protocol, Map<string, Map<string, LoadedResult[]>>> {
+  const keys = variantKeys(results);
+  const out = new Map<Protocol, Map<string, Map<string, LoadedResult[]>>>();
+  results.forEach((lr, i) => {
+    const r = lr.result;
+    let byMethod = out.get(r.protocol);
+    if (!byMethod) out.set(r.protocol, (byMethod = new Map()));
+    let byDataset = byMethod.get(keys[i]);
+    if (!byDataset) byMethod.set(keys[i], (byDataset = new Map()));
+    let runs = byDataset.get(r.dataset);
+    if (!runs) byDataset.set(r.dataset, (runs = []));
+    const dup = runs.find((x) => x.result.seed === r.seed);
+    if (dup) {
+      throw new UserError(
+        `two results for ${r.protocol} ${keys[i]} ${r.dataset} seed ${r.seed}: ${dup.file} and ${lr.file}`,
+      );
+    }
+    runs.push(lr);
+  });
+  for (const byMethod of out.values()) {
+    for (const byDataset of byMethod.values()) {
+      for (const runs of byDataset.values()) runs.sort((a, b) => a.result.seed - b.result.seed);
+    }
+  }
+  return out;
+}
+
+function b2nCell(runs: LoadedResult[]): B2NCell {
+  const seeds: B2NSeed[] = runs.map(({ file, result: r }) => ({
+    seed: r.seed,
+    base: r.base!,
+    new: r.new!,
+    // The file's own HM when it has one (it is harmonicMean(base, new) for files this tool writes).
+    hm: isNum(r.hm) ? r.hm : harmonicMean(r.base!, r.new!),
+    train_seconds: r.train_seconds,
+    file,
+  }));
+  const base = mean(seeds.map((s) => s.base));
+  const novel = mean(seeds.map((s) => s.new));
+  return {
+    seeds,
+    n_seeds: seeds.length,
+    mean: { base, new: novel, hm: harmonicMean(base, novel) },
+    std: {
+      base: populationStd(seeds.map((s) => s.base)),
+      new: populationStd(seeds.map((s) => s.new)),
+      hm: populationStd(seeds.map((s) => s.hm)),
+    },
+    mean_seed_hm: mean(seeds.map((s) => s.hm)),
+    train_seconds: mean(seeds.map((s) => s.train_seconds)),
+    shots: runs[0].result.shots,
+    backbone: runs[0].result.backbone,
+  };
+}
+
+function accCell(dataset: string, runs: LoadedResult[]): AccCell {
+  const seeds: AccSeed[] = runs.map(({ file, result: r }) => ({
+    seed: r.seed,
+    accuracy: { ...r.accuracy! },
+    train_seconds: r.train_seconds,
+    file,
+  }));
+  const targets = sortDatasets(new Set(seeds.flatMap((s) => Object.keys(s.accuracy))));
+  const meanBy: Record<string, number> = {};
+  const stdBy: Record<string, number> = {};
+  const nBy: Record<string, number> = {};
+  for (const t of targets) {
+    const xs = seeds.filter((s) => t in s.accuracy).map((s) => s.accuracy[t]);
+    meanBy[t] = mean(xs);
+    stdBy[t] = populationStd(xs);
+    nBy[t] = xs.length;
+  }
+  const source = targets.find((t) => sameDataset(t, dataset)) ?? null;
+  const others = targets.filter((t) => t !== source);
+  return {
+    seeds,
+    n_seeds: seeds.length,
+    mean: meanBy,
+    std: stdBy,
+    n: nBy,
+    source,
+    source_accuracy: source === null ? null : meanBy[source],
+    target_average: others.length ? mean(others.map((t) => meanBy[t])) : null,
+    train_seconds: mean(seeds.map((s) => s.train_seconds)),
+    shots: runs[0].result.shots,
+    backbone: runs[0].result.backbone,
+  };
+}
+
+const nullableMean = (xs: Array<number | null>): number | null => {
+  const ys = xs.filter((x): x is number => x !== null);
+  return ys.length ? mean(ys) : null;
+};
+
+/** Aggregates loaded results; `sources` is recorded in the report as given. */
+export function aggregate(results: LoadedResult[], sources: string[] = []): Report {
+  const report: Report = { sources, n_results: results.length, accuracy: {} };
+  const grouped = group(results);
+  for (const protocol of PROTOCOLS) {
+    const byMethod = grouped.get(protocol);
+    if (!byMethod) continue;
+    if (protocol === 'base2new') {
+      const methods: Record<string, B2NMethodReport> = {};
+      for (const key of sortMethods(byMethod.keys())) {
+        const byDataset = byMethod.get(key)!;
+        const datasets: Record<string, B2NCell> = {};
+        for (const d of sortDatasets(byDataset.keys())) datasets[d] = b2nCell(byDataset.get(d)!);
+        const cells = Object.values(datasets);
+        const base = mean(cells.map((c) => c.mean.base));
+        const novel = mean(cells.map((c) => c.mean.new));
+        const first = byDataset.values().next().value![0].result;
+        methods[key] = {
+          key,
+          method: first.method,
+          shots: first.shots,
+          backbone: first.backbone,
+          datasets,
+          average: {
+            base,
+            new: novel,
+            hm: harmonicMean(base, novel), // HM of the averages (spec §2.5), not the mean of the HMs
+            n_datasets: cells.length,
+            datasets: Object.keys(datasets),
+            train_seconds: mean(cells.map((c) => c.train_seconds)),
+          },
+        };
+      }
+      report.base2new = methods;
+    } else {
+      const methods: Record<string, AccMethodReport> = {};
+      for (const key of sortMethods(byMethod.keys())) {
+        const byDataset = byMethod.get(key)!;
+        const datasets: Record<string, AccCell> = {};
+        for (const d of sortDatasets(byDataset.keys())) datasets[d] = accCell(d, byDataset.get(d)!);
+        const cells = Object.values(datasets);
+        const first = byDataset.values().next().value![0].result;
+        methods[key] = {
+          key,
+          method: first.method,
+          shots: first.shots,
+          backbone: first.backbone,
+          datasets,
+          average: {
+            source: nullableMean(cells.map((c) => c.source_accuracy)),
+            targets: nullableMean(cells.map((c) => c.target_average)),
+            n_datasets: cells.length,
+            datasets: Object.keys(datasets),
+            train_seconds: mean(cells.map((c) => c.train_seconds)),
+          },
+        };
+      }
+      report.accuracy[protocol] = methods;
+    }
+  }
+  return report;
+}
+
+/** Finds, validates and aggregates every result under the folders; `protocol` keeps only that protocol. */
+export function collect(dirs: string[], options: { protocol?: Protocol } = {}): Report {
+  let results = loadResults(dirs);
+  if (options.protocol) {
+    const p = options.protocol;
+    results = results.filter((r) => r.result.protocol === p);
+    if (results.length === 0) throw new UserError(`no ${p} results under ${dirs.join(', ')}`);
+  }
+  return aggregate(results, dirs);
+}
+
+/** Parses a --protocol value. */
+export function parseProtocol(value: string): Protocol {
+  if (!PROTOCOLS.includes(value as Protocol)) {
+    throw new UserError(`--protocol: unknown protocol '${value}' (${PROTOCOLS.join(', ')})`);
+  }
+  return value as Protocol;
+}
+
+/** The protocols present in a report, in the fixed order base2new, xd, dg, fewshot, zeroshot. */
+export function reportProtocols(report: Report): Protocol[] {
+  return PROTOCOLS.filter((p) => (p === 'base2new' ? report.base2new : report.accuracy[p]) !== undefined);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The JSON interface of `mpl table --json` (documented in docs/reports.md)
+
+export const REPORT_SCHEMA = 'mpl-report/1';
+
+/**
+ * The report as `mpl table --json` prints it: one key per protocol present, each
+ * `{ "<method>": { "<dataset>": cell, ..., "average": {...} } }`, where a base-to-new cell is
+ * `{ seeds: [{seed, base, new, hm, train_seconds, file}], n_seeds, mean: {base,new,hm}, std: {base,new,hm},
+ * mean_seed_hm, train_seconds, shots, backbone }`. Datasets and methods keep the papers' order.
+ */
+export function reportToJson(report: Report): Record<string, unknown> {
+  const out: Record<string, unknown> = {
+    schema: REPORT_SCHEMA,
+    sources: report.sources,
+    n_results: report.n_results,
+  };
+  const flatten = (methods: Record<string, { datasets: Record<string, unknown>; average: unknown }>) => {
+    const o: Record<string, unknown> = {};
+    for (const [key, m] of Object.entries(methods)) o[key] = { ...m.datasets, average: m.average };
+    return o;
+  };
+  if (report.base2new) out.base2new = flatten(report.base2new);
+  for (const p of PROTOCOLS) {
+    if (p === 'base2new') continue;
+    const m = report.accuracy[p];
+    if (m) out[p] = flatten(m);
+  }
+  return out;
+}

@@ -1,0 +1,216 @@
+import { UserError } from '../../util/errors.js';
+import type { Protocol } from '../results.js';
+import { populationStd, PROTOCOLS, reportProtocols, reportToJson, type AccuracyProtocol, type Report } from './collect.js';
+import { datasetDisplayName, methodDisplayName } from './names.js';
+import { accuracyViews, b2nView, B2N_METRICS, type B2NMetric, type MetricView, type ViewCell } from './views.js';
+
+/**
+ * The three renderings of a report that `mpl table` prints: Markdown (paper-style, two decimals), CSV (one
+ * row per number, full precision) and JSON (reportToJson, full precision).
+ */
+export type TableFormat = 'md' | 'csv' | 'json';
+export const TABLE_FORMATS: readonly TableFormat[] = ['md', 'csv', 'json'];
+
+export const PROTOCOL_TITLES: Record<Protocol, string> = {
+  base2new: 'Base-to-new generalisation',
+  xd: 'Cross-dataset transfer',
+  dg: 'Domain generalisation',
+  fewshot: 'Few-shot learning',
+  zeroshot: 'Zero-shot CLIP',
+};
+
+const METRIC_TITLES: Record<B2NMetric, string> = { base: 'Base', new: 'New', hm: 'HM' };
+
+export interface MarkdownOptions {
+  /** base2new: one table for this metric only (default: Base, New and HM tables) */
+  metric?: B2NMetric;
+  /** base2new: one MaPLe-style table instead, rows = datasets + Average, cells "B / N / HM" */
+  combined?: boolean;
+}
+
+const fmt2 = (x: number): string => x.toFixed(2);
+
+/** "82.28 ± 0.31" with more than one seed (the papers' convention), "82.28" with one. */
+function fmtCell(c: ViewCell | null | undefined, sep = ' ± '): string {
+  if (!c) return '–';
+  return c.n_seeds > 1 ? `${fmt2(c.mean)}${sep}${fmt2(c.std)}` : fmt2(c.mean);
+}
+
+/** Markdown table text: pipes in names would break the table, so they are escaped. */
+const mdText = (s: string): string => s.replace(/\|/g, '\\|');
+
+function seedNote(counts: number[]): string {
+  const lo = Math.min(...counts);
+  const hi = Math.max(...counts);
+  if (hi <= 1) return 'one seed';
+  const n = lo === hi ? `${hi}` : `${lo}–${hi}`;
+  return `mean ± population std over ${n} seeds`;
+}
+
+/** One paper table: rows = methods, columns = datasets + Avg; the best mean of each column in bold. */
+function viewTable(view: MetricView): string {
+  const header = ['Method', ...view.columns.map((c) => (c === view.source ? `${datasetDisplayName(c)} (source)` : datasetDisplayName(c))), 'Avg'];
+  const align = ['---', ...view.columns.map(() => '---:'), '---:'];
+  const best = (values: Array<number | null>): number => {
+    const xs = values.filter((x): x is number => x !== null);
+    return view.rows.length > 1 && xs.length > 1 ? Math.max(...xs) : NaN;
+  };
+  const colBest = view.columns.map((_, j) => best(view.rows.map((r) => r.cells[j]?.mean ?? null)));
+  const avgBest = best(view.rows.map((r) => (r.partial ? null : r.average)));
+  const lines = [`| ${header.map(mdText).join(' | ')} |`, `|${align.join('|')}|`];
+  for (const row of view.rows) {
+    const cells = row.cells.map((c, j) => {
+      const s = fmtCell(c);
+      return c && c.mean === colBest[j] ? `**${s}**` : s;
+    });
+    let avg = row.average === null ? '–' : fmt2(row.average);
+    if (row.average !== null && !row.partial && row.average === avgBest) avg = `**${avg}**`;
+    if (row.partial && row.average !== null) avg += '\\*';
+    lines.push(`| ${[mdText(methodDisplayName(row.key)), ...cells, avg].join(' | ')} |`);
+  }
+  const notes: string[] = [];
+  if (view.rows.some((r) => r.partial)) {
+    notes.push('\\* averaged over the datasets this method has results for: not comparable with the other rows.');
+  }
+  return lines.join('\n') + (notes.length ? '\n\n' + notes.join('\n') : '');
+}
+
+function b2nCombined(report: Report): string {
+  const methods = Object.values(report.base2new!);
+  const views = Object.fromEntries(B2N_METRICS.map((m) => [m, b2nView(report, m)])) as Record<B2NMetric, MetricView>;
+  const columns = views.hm.columns;
+  const lines = [
+    `| ${['Dataset', ...methods.map((m) => mdText(methodDisplayName(m.key)))].join(' | ')} |`,
+    `|${['---', ...methods.map(() => '---:')].join('|')}|`,
+  ];
+  columns.forEach((d, j) => {
+    const cells = methods.map((_, i) => {
+      const parts = B2N_METRICS.map((m) => views[m].rows[i].cells[j]);
+      return parts[0] ? parts.map((c) => fmtCell(c, '±')).join(' / ') : '–';
+    });
+    lines.push(`| ${[mdText(datasetDisplayName(d)), ...cells].join(' | ')} |`);
+  });
+  const avg = methods.map((m) => {
+    const s = [m.average.base, m.average.new, m.average.hm].map(fmt2).join(' / ');
+    return m.average.n_datasets < columns.length ? `${s}\\*` : s;
+  });
+  lines.push(`| ${['**Average**', ...avg].join(' | ')} |`);
+  if (methods.some((m) => m.average.n_datasets < columns.length)) {
+    lines.push('', '\\* averaged over the datasets this method has results for: not comparable with the other columns.');
+  }
+  return lines.join('\n');
+}
+
+/** The Markdown report: one section per protocol present, paper-style tables. */
+export function formatMarkdown(report: Report, options: MarkdownOptions = {}): string {
+  const out: string[] = ['# Results', ''];
+  out.push(`${report.n_results} result file${report.n_results === 1 ? '' : 's'}` +
+    (report.sources.length ? ` under ${report.sources.map((s) => `\`${s}\``).join(', ')}` : '') + '.');
+  for (const protocol of reportProtocols(report)) {
+    if (protocol === 'base2new') {
+      const methods = Object.values(report.base2new!);
+      const counts = methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds));
+      const title = PROTOCOL_TITLES.base2new;
+      const rule =
+        'HM per dataset is the HM of the seed-mean base and new accuracy; the Avg HM is the HM of the ' +
+        'averaged base and new (spec §2.5).';
+      if (options.combined) {
+        out.push('', `## ${title}: Base / New / HM (%), ${seedNote(counts)}`, '', b2nCombined(report), '', rule);
+      } else {
+        const metrics = options.metric ? [options.metric] : B2N_METRICS;
+        for (const m of metrics) {
+          out.push('', `## ${title}: ${METRIC_TITLES[m]} (%), ${seedNote(counts)}`, '', viewTable(b2nView(report, m)));
+        }
+        out.push('', rule);
+      }
+    } else {
+      const methods = Object.values(report.accuracy[protocol]!);
+      const counts = methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds));
+      for (const view of accuracyViews(report, protocol)) {
+        const where = view.source ? ` trained on ${datasetDisplayName(view.source)},` : '';
+        out.push('', `## ${PROTOCOL_TITLES[protocol]}:${where} accuracy (%), ${seedNote(counts)}`, '', viewTable(view));
+        if (view.source) out.push('', 'Avg is the mean over the target datasets, the source excluded.');
+      }
+    }
+  }
+  return out.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// CSV
+
+export const CSV_HEADER = ['protocol', 'method', 'dataset', 'target', 'metric', 'row', 'seed', 'value', 'std', 'n_seeds'];
+
+/** RFC 4180 quoting: fields with a comma, quote or line break are quoted, quotes doubled. */
+export function csvField(v: string | number | null | undefined): string {
+  if (v === null || v === undefined) return '';
+  const s = typeof v === 'number' ? String(v) : v;
+  return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+/**
+ * One row per number, full precision (see docs/reports.md for the columns):
+ *  row=mean    the aggregate over seeds of one method × dataset (× target) × metric, with std and n_seeds;
+ *  row=seed    one seed's value;
+ *  row=average the averages over datasets (dataset "average"), and for xd/dg the mean over targets of one
+ *              source (target "average").
+ * metric is base, new, hm (base2new), accuracy (the others) or train_seconds.
+ */
+export function formatCsv(report: Report): string {
+  const rows: Array<Array<string | number | null>> = [CSV_HEADER];
+  const stat = (p: string, m: string, d: string, t: string, metric: string, seeds: Array<[number, number]>, mu: number, sd: number) => {
+    rows.push([p, m, d, t, metric, 'mean', null, mu, sd, seeds.length]);
+    for (const [seed, v] of seeds) rows.push([p, m, d, t, metric, 'seed', seed, v, null, 1]);
+  };
+  if (report.base2new) {
+    for (const [key, mr] of Object.entries(report.base2new)) {
+      for (const [d, c] of Object.entries(mr.datasets)) {
+        for (const metric of B2N_METRICS) {
+          stat('base2new', key, d, '', metric, c.seeds.map((s) => [s.seed, s[metric]]), c.mean[metric], c.std[metric]);
+        }
+        const ts = c.seeds.map((s): [number, number] => [s.seed, s.train_seconds]);
+        stat('base2new', key, d, '', 'train_seconds', ts, c.train_seconds, populationStd(ts.map(([, v]) => v)));
+      }
+      for (const metric of [...B2N_METRICS, 'train_seconds'] as const) {
+        rows.push(['base2new', key, 'average', '', metric, 'average', null, mr.average[metric], null, null]);
+      }
+    }
+  }
+  for (const p of PROTOCOLS) {
+    if (p === 'base2new') continue;
+    const methods = report.accuracy[p as AccuracyProtocol];
+    if (!methods) continue;
+    for (const [key, mr] of Object.entries(methods)) {
+      for (const [d, c] of Object.entries(mr.datasets)) {
+        for (const t of Object.keys(c.mean)) {
+          const seeds = c.seeds.filter((s) => t in s.accuracy).map((s): [number, number] => [s.seed, s.accuracy[t]]);
+          stat(p, key, d, t, 'accuracy', seeds, c.mean[t], c.std[t]);
+        }
+        if (c.target_average !== null) rows.push([p, key, d, 'average', 'accuracy', 'average', null, c.target_average, null, null]);
+        const ts = c.seeds.map((s): [number, number] => [s.seed, s.train_seconds]);
+        stat(p, key, d, '', 'train_seconds', ts, c.train_seconds, populationStd(ts.map(([, v]) => v)));
+      }
+      if (mr.average.source !== null) rows.push([p, key, 'average', 'source', 'accuracy', 'average', null, mr.average.source, null, null]);
+      if (mr.average.targets !== null) rows.push([p, key, 'average', 'targets', 'accuracy', 'average', null, mr.average.targets, null, null]);
+      rows.push([p, key, 'average', '', 'train_seconds', 'average', null, mr.average.train_seconds, null, null]);
+    }
+  }
+  return rows.map((r) => r.map(csvField).join(',')).join('\n') + '\n';
+}
+
+export function formatJson(report: Report): string {
+  return JSON.stringify(reportToJson(report), null, 2) + '\n';
+}
+
+export function formatReport(report: Report, format: TableFormat, options: MarkdownOptions = {}): string {
+  switch (format) {
+    case 'md':
+      return formatMarkdown(report, options);
+    case 'csv':
+      return formatCsv(report);
+    case 'json':
+      return formatJson(report);
+    default:
+      throw new UserError(`unknown table format '${String(format)}' (md, csv or json)`);
+  }
+}

@@ -1,0 +1,142 @@
+import * as path from 'node:path';
+import { UserError } from '../../util/errors.js';
+import { writeFileAtomic } from '../../util/fs.js';
+
+/**
+ * Small helpers for hand-written SVG figures. The figures are plain SVG 1.1 (no scripts, no CSS beyond
+ * presentation attributes, generic `sans-serif` font) so that every viewer and librsvg (sharp's SVG
+ * renderer) draw them the same way.
+ */
+
+export const FONT = 'sans-serif';
+
+/** Escapes text and attribute values: names come from result files and may hold anything. */
+export function esc(s: string | number): string {
+  return String(s)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;');
+}
+
+/** Rounds coordinates to 0.01 px: shorter files, no float noise like 12.000000000001. */
+export const r2 = (x: number): string => String(Math.round(x * 100) / 100);
+
+/**
+ * Approximate rendered width of a text in a sans-serif font (DejaVu Sans-like metrics). There is no text
+ * measurement without a font engine; this estimate only decides margins and label placement, so being a few
+ * percent off is harmless.
+ */
+export function textWidth(text: string, size: number): number {
+  let w = 0;
+  for (const ch of text) {
+    if ('il.,:;!|\'`'.includes(ch)) w += 0.3;
+    else if ('fjrt()[] -'.includes(ch)) w += 0.4;
+    else if ('mwMW@%'.includes(ch)) w += 0.9;
+    else if (ch >= 'A' && ch <= 'Z') w += 0.72;
+    else w += 0.62;
+  }
+  return w * size;
+}
+
+/** Colour-blind-safe palette (Okabe & Ito), then a few extra distinct colours for long method lists. */
+export const PALETTE = [
+  '#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#7F3C8D', '#000000',
+  '#11A579', '#3969AC', '#F2B701', '#E73F74', '#80BA5A', '#999999',
+];
+
+/** Black or white, whichever reads better on the background colour (#rrggbb). */
+export function textColourOn(fill: string): string {
+  const n = Number.parseInt(fill.slice(1), 16);
+  const [r, g, b] = [(n >> 16) & 255, (n >> 8) & 255, n & 255];
+  return 0.299 * r + 0.587 * g + 0.114 * b > 150 ? '#000000' : '#ffffff';
+}
+
+/**
+ * "Nice" axis ticks covering [lo, hi]: steps of 1, 2, 2.5 or 5 × 10^k, about `count` of them. Returns the
+ * tick values, the first ≤ lo and the last ≥ hi, so the axis range is the first and last tick.
+ */
+export function niceTicks(lo: number, hi: number, count = 5): number[] {
+  if (!(hi > lo)) {
+    const pad = Math.abs(lo) > 0 ? Math.abs(lo) * 0.05 : 1;
+    lo -= pad;
+    hi += pad;
+  }
+  const raw = (hi - lo) / Math.max(1, count);
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((f) => f * mag).find((s) => s >= raw) ?? 10 * mag;
+  const first = Math.floor(lo / step + 1e-9) * step;
+  const ticks: number[] = [];
+  for (let v = first; v < hi + step * (1 - 1e-9); v += step) ticks.push(Number(v.toPrecision(12)));
+  if (ticks.length < 2) ticks.push(Number((first + step).toPrecision(12)));
+  return ticks;
+}
+
+/** Tick label with as many decimals as the tick step needs (step 2.5 → one decimal, step 20 → none). */
+export function tickLabel(v: number, ticks: number[]): string {
+  const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : 1;
+  let decimals = 0;
+  while (decimals < 6 && Math.abs(Math.round(step * 10 ** decimals) - step * 10 ** decimals) > 1e-6) decimals++;
+  return v.toFixed(decimals);
+}
+
+/** The SVG root element with a viewBox, a white background and the generic font. */
+export function svgDocument(width: number, height: number, body: string[], title?: string): string {
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${r2(width)}" height="${r2(height)}" viewBox="0 0 ${r2(width)} ${r2(height)}" font-family="${FONT}">`,
+    title ? `<title>${esc(title)}</title>` : '',
+    `<rect x="0" y="0" width="${r2(width)}" height="${r2(height)}" fill="#ffffff"/>`,
+    ...body,
+    '</svg>',
+    '',
+  ]
+    .filter((l) => l !== '')
+    .join('\n');
+}
+
+export interface TextOptions {
+  size?: number;
+  anchor?: 'start' | 'middle' | 'end';
+  weight?: 'normal' | 'bold';
+  fill?: string;
+  /** rotation in degrees around (x, y) */
+  rotate?: number;
+  /** vertical alignment relative to y: 'middle' centres the text on y (dominant-baseline is not used by
+   *  every renderer, so this shifts y by about a third of the font size instead) */
+  valign?: 'baseline' | 'middle';
+}
+
+export function text(x: number, y: number, s: string, o: TextOptions = {}): string {
+  const size = o.size ?? 12;
+  const yy = o.valign === 'middle' ? y + size * 0.35 : y;
+  const attrs = [
+    `x="${r2(x)}"`,
+    `y="${r2(yy)}"`,
+    `font-size="${size}"`,
+    o.anchor && o.anchor !== 'start' ? `text-anchor="${o.anchor}"` : '',
+    o.weight === 'bold' ? 'font-weight="bold"' : '',
+    o.fill ? `fill="${o.fill}"` : '',
+    o.rotate ? `transform="rotate(${o.rotate} ${r2(x)} ${r2(y)})"` : '',
+  ].filter(Boolean);
+  return `<text ${attrs.join(' ')}>${esc(s)}</text>`;
+}
+
+/** Pixel scale of PNG output: 2 px per SVG unit, sharp enough for slides and papers. */
+export const PNG_SCALE = 2;
+
+/** Renders an SVG to PNG bytes through sharp (librsvg); `scale` multiplies the SVG's width and height. */
+export async function svgToPng(svg: string, scale = PNG_SCALE): Promise<Buffer> {
+  // sharp is loaded lazily: it is a native module, and only figures need it.
+  const { default: sharp } = await import('sharp');
+  return sharp(Buffer.from(svg), { density: 72 * scale }).png().toBuffer();
+}
+
+/** Writes a figure atomically as .svg or .png, chosen by the file's extension. */
+export async function writeFigure(svg: string, out: string, scale = PNG_SCALE): Promise<void> {
+  const ext = path.extname(out).toLowerCase();
+  if (ext === '.svg') writeFileAtomic(out, svg);
+  else if (ext === '.png') writeFileAtomic(out, await svgToPng(svg, scale));
+  else throw new UserError(`--out ${out}: the figure file must end in .svg or .png`);
+}

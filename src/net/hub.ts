@@ -1,0 +1,351 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../util/errors.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import { silentReporter, type Reporter } from '../util/reporter.js';
+import { hubCacheDir } from './cache.js';
+import { DownloadError, downloadFile, hashFile, isOfflineError, normalizeHex, type FirstResponse } from './download.js';
+
+/**
+ * Pretrained CLIP weights from the Hugging Face hub, by model name (`ViT-B/16`, ...), cached under
+ * `<cache>/hub/<repo>/<revision>/model.safetensors` with a JSON sidecar. A cached file is used without
+ * touching the network.
+ *
+ * Integrity: for LFS files the hub's `resolve` response (the one that redirects to the CDN) carries the
+ * file's sha256 as `X-Linked-Etag` and its size as `X-Linked-Size`; every download is checked against
+ * them. Where a sha256 could be confirmed from public sources it is also pinned below, so a changed or
+ * substituted file on the hub is caught too.
+ */
+
+/** One place a model's `model.safetensors` can be fetched from: a revision, with its pinned digest if known. */
+export interface HubRevision {
+  revision: string;
+  /** sha256 of the file at this revision, confirmed from public sources (not the hub response). */
+  sha256?: string;
+  size?: number;
+}
+
+export interface ClipModelSpec {
+  /** The name users type, as in OpenAI's `clip.load`. */
+  name: string;
+  aliases: string[];
+  repo: string;
+  file: string;
+  /**
+   * Revisions tried in order until one has the file (HTTP 404 → next). Only safetensors are loaded by this
+   * project, and the official `openai/clip-vit-base-*` repos ship only `pytorch_model.bin` on `main`; the
+   * hub's safetensors conversions of them live on pull-request refs (`refs/pr/N`), whose digests are
+   * pinned here so that the unofficial ref cannot serve anything else.
+   */
+  revisions: HubRevision[];
+}
+
+/*
+ * Sources of the pinned digests (all read from the hub's own "Git LFS / Large File Pointer details" pages
+ * or from independent manifests that pin the same file):
+ * - openai/clip-vit-large-patch14 @ 32bd64288804d66eefd0ccbe215aa642df71cc41, model.safetensors:
+ *   sha256 a2bf730a…6dcb, 1,710,540,580 bytes (identical in several independent manifests and in copies
+ *   of the repo).
+ * - openai/clip-vit-base-patch16 @ refs/pr/10 and refs/pr/4 (SFconvertbot "Adding safetensors variant"):
+ *   846bf12e…209e and 5147d2a4…bd95 (the hub's file pages for those refs). `main` is tried first, unpinned,
+ *   in case the official repo gains the file; then only the hub's header checks it.
+ * - openai/clip-vit-base-patch32: no digest could be confirmed and no safetensors ref is known; `main` is
+ *   tried and verified against the hub's header only. If it has no model.safetensors, the error says what
+ *   to do (--revision refs/pr/N or --weights).
+ */
+export const CLIP_MODELS: readonly ClipModelSpec[] = [
+  {
+    name: 'ViT-B/16',
+    aliases: ['vit-b-16', 'vit-b16', 'openai/clip-vit-base-patch16'],
+    repo: 'openai/clip-vit-base-patch16',
+    file: 'model.safetensors',
+    revisions: [
+      { revision: 'main' },
+      { revision: 'refs/pr/10', sha256: '846bf12e84b91c2a65b44833a915241443b39356f1000ac1345c61d7bf8a209e' },
+      { revision: 'refs/pr/4', sha256: '5147d2a4e6211123df2534cabb78d22ba27166022a0110517277ca7415ecbd95' },
+    ],
+  },
+  {
+    name: 'ViT-B/32',
+    aliases: ['vit-b-32', 'vit-b32', 'openai/clip-vit-base-patch32'],
+    repo: 'openai/clip-vit-base-patch32',
+    file: 'model.safetensors',
+    revisions: [{ revision: 'main' }],
+  },
+  {
+    name: 'ViT-L/14',
+    aliases: ['vit-l-14', 'vit-l14', 'openai/clip-vit-large-patch14'],
+    repo: 'openai/clip-vit-large-patch14',
+    file: 'model.safetensors',
+    revisions: [
+      {
+        revision: '32bd64288804d66eefd0ccbe215aa642df71cc41',
+        sha256: 'a2bf730a0c7debf160f7a6b50b3aaf3703e7e88ac73de7a314903141db026dcb',
+        size: 1710540580,
+      },
+    ],
+  },
+];
+
+/** The spec for a model name (case-insensitive; `ViT-B/16`, `vit-b-16` and the repo id all work). */
+export function findClipModel(name: string, models: readonly ClipModelSpec[] = CLIP_MODELS): ClipModelSpec {
+  const key = name.trim().toLowerCase();
+  const spec = models.find((m) => m.name.toLowerCase() === key || m.aliases.includes(key));
+  if (!spec) {
+    throw new UserError(`unknown model '${name}': known models are ${models.map((m) => m.name).join(', ')} (or pass --weights FILE)`);
+  }
+  return spec;
+}
+
+export interface HubOptions {
+  /** `--revision`: only this revision is tried (its pinned digest is used if it is one of the table's). */
+  revision?: string;
+  reporter?: Reporter;
+  /** Environment to read MPL_CACHE / XDG_CACHE_HOME / HF_ENDPOINT / HF_TOKEN / HF_HUB_OFFLINE from. */
+  env?: NodeJS.ProcessEnv;
+  /** Re-hash a cached file instead of trusting its sidecar (size and digest recorded when it was verified). */
+  verify?: boolean;
+  /** The model table (tests use their own). */
+  models?: readonly ClipModelSpec[];
+  /** Passed to the downloader (tests make retries fast). */
+  retries?: number;
+  retryDelayMs?: number;
+  timeoutMs?: number;
+}
+
+export interface FetchedModel {
+  path: string;
+  repo: string;
+  revision: string;
+  sha256: string;
+  size: number;
+  fromCache: boolean;
+}
+
+/** What is stored beside a cached file. */
+export interface HubSidecar {
+  repo: string;
+  revision: string;
+  /** The commit the hub resolved the revision to (X-Repo-Commit), when it said. */
+  commit?: string;
+  file: string;
+  url: string;
+  sha256: string;
+  size: number;
+  /** What the digest was checked against: a digest pinned in this program, the hub's header, or nothing. */
+  verified_against: 'pinned' | 'hub-header' | 'pinned+hub-header' | 'none';
+  fetched_at: string;
+}
+
+export function hubEndpoint(env: NodeJS.ProcessEnv = process.env): string {
+  return (env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
+}
+
+/** `{endpoint}/{repo}/resolve/{revision}/{file}`; the revision is URL-encoded (refs/pr/4 → refs%2Fpr%2F4) as the hub expects. */
+export function hubFileUrl(repo: string, revision: string, file: string, env: NodeJS.ProcessEnv = process.env): string {
+  return `${hubEndpoint(env)}/${repo}/resolve/${encodeURIComponent(revision)}/${file}`;
+}
+
+/** `<cache>/hub/<repo>/<revision>/<file>`; slashes in a revision become `--` so it stays one folder. */
+export function hubCachePath(repo: string, revision: string, file: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(hubCacheDir(env), ...repo.split('/'), revision.replace(/\//g, '--'), file);
+}
+
+/**
+ * The local path of a model's weights, downloading them into the cache when needed. Tries the spec's
+ * revisions in order (or only `options.revision`).
+ */
+export async function fetchModel(name: string, options: HubOptions = {}): Promise<FetchedModel> {
+  const env = options.env ?? process.env;
+  const reporter = options.reporter ?? silentReporter;
+  const spec = findClipModel(name, options.models);
+  const candidates: HubRevision[] = options.revision
+    ? [spec.revisions.find((r) => r.revision === options.revision) ?? { revision: options.revision }]
+    : spec.revisions;
+
+  // 1. The cache, without network.
+  for (const cand of candidates) {
+    const cached = await readCache(spec, cand, env, options.verify ?? false);
+    if (cached) return cached;
+  }
+
+  // 2. The hub.
+  if (env.HF_HUB_OFFLINE && env.HF_HUB_OFFLINE !== '0') {
+    throw offlineError(spec, candidates, env, 'HF_HUB_OFFLINE is set');
+  }
+  const missing: string[] = [];
+  for (const cand of candidates) {
+    try {
+      return await downloadRevision(spec, cand, env, reporter, options);
+    } catch (err) {
+      if (err instanceof DownloadError && err.kind === 'http' && err.status === 404) {
+        missing.push(cand.revision);
+        continue;
+      }
+      if (isOfflineError(err)) throw offlineError(spec, candidates, env, (err as DownloadError).message);
+      if (err instanceof DownloadError && err.kind === 'http' && (err.status === 401 || err.status === 403)) {
+        const token = env.HF_TOKEN
+          ? 'HF_TOKEN is set but the hub refused it: check that the token is valid and that its account has accepted the repository\'s terms'
+          : 'set HF_TOKEN to an access token (https://huggingface.co/settings/tokens) of an account that has accepted the repository\'s terms';
+        throw new UserError(
+          `${err.url}: HTTP ${err.status} from the hub — the repository ${spec.repo} may be gated or private; ${token}. Or download ${spec.file} yourself and pass --weights FILE.`,
+        );
+      }
+      throw err;
+    }
+  }
+  const tried = missing.map((r) => `'${r}'`).join(', ');
+  throw new UserError(
+    `${spec.repo} has no ${spec.file} at revision ${tried} on ${hubEndpoint(env)} (HTTP 404). ` +
+      `This project loads safetensors only; if the repository ships only pytorch_model.bin, use the hub's safetensors conversion: ` +
+      `open ${hubEndpoint(env)}/${spec.repo}/discussions, find the "Adding \`safetensors\` variant" pull request #N and run ` +
+      `'mpl fetch-model ${spec.name} --revision refs/pr/N'; or convert the weights yourself and pass --weights FILE.`,
+  );
+}
+
+/** A cached file if it is there and checks out; undefined otherwise (the caller downloads). */
+async function readCache(spec: ClipModelSpec, cand: HubRevision, env: NodeJS.ProcessEnv, verify: boolean): Promise<FetchedModel | undefined> {
+  const file = hubCachePath(spec.repo, cand.revision, spec.file, env);
+  if (!fs.existsSync(file)) return undefined;
+  const stat = fs.statSync(file);
+  const sidecarPath = file + '.json';
+  let sidecar: HubSidecar | undefined;
+  try {
+    sidecar = JSON.parse(fs.readFileSync(sidecarPath, 'utf8')) as HubSidecar;
+  } catch {
+    sidecar = undefined;
+  }
+  const base = { path: file, repo: spec.repo, revision: cand.revision, fromCache: true };
+  if (sidecar && !verify && sidecar.size === stat.size && (!cand.sha256 || sidecar.sha256 === cand.sha256)) {
+    // Verified when it was written (sha256 and size); re-hashing 600 MB on every run is not worth it.
+    return { ...base, sha256: sidecar.sha256, size: sidecar.size };
+  }
+  // No sidecar (placed by hand, as the offline message suggests), or --verify: hash it now.
+  const sha256 = await hashFile(file, 'sha256');
+  if ((cand.sha256 && sha256 !== cand.sha256) || (cand.size !== undefined && stat.size !== cand.size) || (sidecar && !cand.sha256 && sidecar.sha256 !== sha256)) {
+    const expected = cand.sha256 ?? sidecar?.sha256;
+    throw new UserError(
+      `${file}: cached ${spec.file} does not match (sha256 ${sha256}${expected ? `, expected ${expected}` : ''}, ${stat.size} bytes). Delete it and run again to download a fresh copy.`,
+    );
+  }
+  const url = hubFileUrl(spec.repo, cand.revision, spec.file, env);
+  writeJsonAtomic(sidecarPath, {
+    repo: spec.repo,
+    revision: cand.revision,
+    commit: sidecar?.commit,
+    file: spec.file,
+    url,
+    sha256,
+    size: stat.size,
+    verified_against: cand.sha256 ? 'pinned' : sidecar ? sidecar.verified_against : 'none',
+    fetched_at: sidecar?.fetched_at ?? new Date().toISOString(),
+  } satisfies HubSidecar);
+  return { ...base, sha256, size: stat.size };
+}
+
+async function downloadRevision(
+  spec: ClipModelSpec,
+  cand: HubRevision,
+  env: NodeJS.ProcessEnv,
+  reporter: Reporter,
+  options: HubOptions,
+): Promise<FetchedModel> {
+  const url = hubFileUrl(spec.repo, cand.revision, spec.file, env);
+  const dest = hubCachePath(spec.repo, cand.revision, spec.file, env);
+  const headers: Record<string, string> = {};
+  if (env.HF_TOKEN) headers.Authorization = `Bearer ${env.HF_TOKEN}`;
+  let headerSha: string | undefined;
+  let commit: string | undefined;
+
+  const onFirstResponse = (res: FirstResponse): { sha256?: string; size?: number } | void => {
+    if (res.status === 404) return;
+    // The hub's LFS digest: X-Linked-Etag on the redirecting response (ETag when served directly). A
+    // 40-hex ETag is a git blob id, not a sha256 of the content: ignored.
+    const etag = normalizeHex(header(res, 'x-linked-etag')) ?? normalizeHex(header(res, 'etag'));
+    const sizeText = header(res, 'x-linked-size');
+    commit = header(res, 'x-repo-commit') ?? commit;
+    const sha = etag && /^[0-9a-f]{64}$/.test(etag) ? etag : undefined;
+    if (sha && cand.sha256 && sha !== cand.sha256) {
+      throw new UserError(
+        `${url}: the hub now serves a different ${spec.file} (sha256 ${sha}) than the one this program pins for ${spec.name} at '${cand.revision}' (${cand.sha256}). Nothing was downloaded. Pass --weights FILE with weights you trust, or a --revision you have checked.`,
+      );
+    }
+    headerSha = sha ?? headerSha;
+    const size = sizeText !== undefined && /^\d+$/.test(sizeText) ? Number(sizeText) : undefined;
+    return { sha256: sha, size };
+  };
+
+  if (!cand.sha256) {
+    reporter.info(`downloading ${spec.name} weights from ${url}`);
+  }
+  const result = await downloadFile({
+    url,
+    dest,
+    sha256: cand.sha256,
+    expectedSize: cand.size,
+    headers,
+    reporter,
+    label: `${spec.name} ${spec.file}`,
+    onFirstResponse,
+    retries: options.retries,
+    retryDelayMs: options.retryDelayMs,
+    timeoutMs: options.timeoutMs,
+  });
+  const verified: HubSidecar['verified_against'] =
+    cand.sha256 && headerSha ? 'pinned+hub-header' : cand.sha256 ? 'pinned' : headerSha ? 'hub-header' : 'none';
+  if (verified === 'none') {
+    reporter.warn(`${url}: the hub sent no sha256 for this file; only its size was checked`);
+  }
+  writeJsonAtomic(dest + '.json', {
+    repo: spec.repo,
+    revision: cand.revision,
+    commit,
+    file: spec.file,
+    url,
+    sha256: result.sha256,
+    size: result.size,
+    verified_against: verified,
+    fetched_at: new Date().toISOString(),
+  } satisfies HubSidecar);
+  return { path: dest, repo: spec.repo, revision: cand.revision, sha256: result.sha256, size: result.size, fromCache: false };
+}
+
+function header(res: FirstResponse, name: string): string | undefined {
+  const v = res.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** The offline message: which file, from which URL, where to put it, or --weights. */
+function offlineError(spec: ClipModelSpec, candidates: HubRevision[], env: NodeJS.ProcessEnv, reason: string): UserError {
+  // Recommend a revision known to have the file (a pinned one) over one that only might.
+  const cand = candidates.find((c) => c.sha256) ?? candidates[0]!;
+  const url = hubFileUrl(spec.repo, cand.revision, spec.file, env);
+  const dest = hubCachePath(spec.repo, cand.revision, spec.file, env);
+  const digest = cand.sha256 ? ` (sha256 ${cand.sha256})` : '';
+  return new UserError(
+    `cannot download the ${spec.name} weights: ${reason}. On a machine with internet access download ${url}${digest} and place it at ${dest} (it is checked on first use), or pass --weights FILE with a CLIP ${spec.file}.`,
+  );
+}
+
+export interface ResolveWeightsOptions extends HubOptions {
+  /** `--model NAME`: download (or reuse) pretrained weights by name. */
+  model?: string;
+  /** `--weights FILE`: a local safetensors file; only checked to exist. Wins over `model`. */
+  weights?: string;
+}
+
+/** The local path of the CLIP weights a command should load: `--weights FILE` as is, or `--model NAME` fetched. */
+export async function resolveWeights(options: ResolveWeightsOptions): Promise<string> {
+  if (options.weights) {
+    const file = path.resolve(options.weights);
+    if (!fs.existsSync(file)) {
+      throw new UserError(`${file}: weights file not found (--weights expects a CLIP .safetensors file; or use --model ${CLIP_MODELS[0]!.name} to download one)`);
+    }
+    if (!fs.statSync(file).isFile()) {
+      throw new UserError(`${file}: --weights expects a file, not a folder`);
+    }
+    return file;
+  }
+  if (options.model) return (await fetchModel(options.model, options)).path;
+  throw new UserError(`no CLIP weights given: pass --model NAME (${CLIP_MODELS.map((m) => m.name).join(', ')}) or --weights FILE`);
+}
