@@ -24,8 +24,8 @@ export interface LoadOptions extends ReadOptions {
   subsample?: Subsample;
   /** Check that every image of a split file exists (Dassl asserts it). Default true. */
   checkFiles?: boolean;
-  /** Read/write `split_fewshot/shot_K-seed_S.json`. Default true. */
-  cacheFewshot?: boolean;
+  /** Read/write `split_fewshot/shot_K-seed_S.json` (default true); 'read-only' never writes it. */
+  cacheFewshot?: boolean | 'read-only';
   reporter?: Reporter;
 }
 
@@ -138,3 +138,80 @@ export function generateSplit(
 }
 
 export { GENERATED_MARKER_KEY };
+
+export interface DatasetInfo {
+  name: string;
+  displayName: string;
+  datasetDir: string;
+  imageDir: string;
+  source: string;
+  generatedSplit: boolean;
+  template: string;
+  testOnly: boolean;
+  classnames: string[];
+  /** Base / new halves (labels 0..m-1 / m..n-1 of the full class list); empty for test-only datasets. */
+  baseClasses: string[];
+  newClasses: string[];
+  counts: { train: number; val: number; test: number };
+  /** Images per class in train (full lists), by label. */
+  trainPerClass: number[];
+  fewshot?: { shots: number; seed: number; train: string[]; val: string[]; cacheFile?: string; fromCache: boolean };
+}
+
+/**
+ * What `mpl data info` shows: class list, base/new halves, list sizes and, with `shots`, the few-shot
+ * subset of the seed (paths relative to the image folder). Reads an existing few-shot cache but never
+ * writes one.
+ */
+export function describeDataset(name: string, options: LoadOptions): DatasetInfo {
+  const def = getDataset(name);
+  const reporter = options.reporter ?? silentReporter;
+  const ctx = datasetContext(def, options.root, reporter);
+  const raw = def.read(ctx, options);
+  if (raw.fromSplitFile && options.checkFiles !== false) checkImageFiles(raw, ctx.imageDir, raw.source);
+  const full = def.testOnly ? raw.test : raw.train;
+  const classnames = classnamesByLabel(full, raw.source);
+  const m = Math.ceil(classnames.length / 2);
+  const trainPerClass = new Array<number>(classnames.length).fill(0);
+  for (const e of raw.train) trainPerClass[e.label]++;
+  const info: DatasetInfo = {
+    name: def.name,
+    displayName: def.displayName,
+    datasetDir: ctx.datasetDir,
+    imageDir: ctx.imageDir,
+    source: raw.source,
+    generatedSplit: Boolean(raw.generated),
+    template: def.template,
+    testOnly: Boolean(def.testOnly),
+    classnames,
+    baseClasses: def.testOnly ? [] : classnames.slice(0, m),
+    newClasses: def.testOnly ? [] : classnames.slice(m),
+    counts: { train: raw.train.length, val: raw.val.length, test: raw.test.length },
+    trainPerClass,
+  };
+  const shots = options.shots ?? 0;
+  if (shots >= 1 && !def.testOnly) {
+    const seed = options.seed ?? 1;
+    checkSeed(seed);
+    const fs = fewshotWithCache({
+      train: raw.train,
+      val: raw.val,
+      shots,
+      seed,
+      datasetDir: ctx.datasetDir,
+      source: raw.source,
+      sampleVal: !def.fewshotTrainOnly,
+      cache: options.cacheFewshot === false ? false : 'read-only',
+      reporter,
+    });
+    info.fewshot = {
+      shots,
+      seed,
+      train: fs.train.map((e) => e.relpath),
+      val: def.fewshotTrainOnly ? [] : fs.val.map((e) => e.relpath),
+      cacheFile: fs.cacheFile,
+      fromCache: fs.fromCache,
+    };
+  }
+  return info;
+}

@@ -705,34 +705,41 @@ async function extractTar(archive: string, dest: string, reporter: Reporter, lab
       cb(null, chunk);
     },
   });
+  const unpack = tar.x({
+    cwd: dest,
+    // Warnings (a truncated or corrupt archive, odd entry types) are errors: datasets are plain tars.
+    strict: true,
+    // Running as root would otherwise restore the archive's uid/gid.
+    preserveOwner: false,
+    filter: (entryPath, entry) => {
+      const reason = unsafeEntryReason(entryPath);
+      if (reason) {
+        rejected.push(`'${entryPath}' (${reason})`);
+        return false;
+      }
+      const e = entry as tar.ReadEntry;
+      if ((e.type === 'SymbolicLink' || e.type === 'Link') && e.linkpath) {
+        // A link may only point inside the archive's own tree.
+        const target = path.posix.normalize(path.posix.join(path.posix.dirname(entryPath), e.linkpath));
+        if (e.linkpath.startsWith('/') || target.startsWith('../') || target === '..') {
+          rejected.push(`'${entryPath}' (link to ${e.linkpath} outside the archive)`);
+          return false;
+        }
+      }
+      return true;
+    },
+  });
   try {
-    await pipeline(
-      fs.createReadStream(archive, { highWaterMark: 1 << 20 }),
-      counter,
-      tar.x({
-        cwd: dest,
-        strict: true,
-        // Running as root would otherwise restore the archive's uid/gid.
-        preserveOwner: false,
-        filter: (entryPath, entry) => {
-          const reason = unsafeEntryReason(entryPath);
-          if (reason) {
-            rejected.push(`'${entryPath}' (${reason})`);
-            return false;
-          }
-          const e = entry as tar.ReadEntry;
-          if ((e.type === 'SymbolicLink' || e.type === 'Link') && e.linkpath) {
-            // A link may only point inside the archive's own tree.
-            const target = path.posix.normalize(path.posix.join(path.posix.dirname(entryPath), e.linkpath));
-            if (e.linkpath.startsWith('/') || target.startsWith('../') || target === '..') {
-              rejected.push(`'${entryPath}' (link to ${e.linkpath} outside the archive)`);
-              return false;
-            }
-          }
-          return true;
-        },
-      }),
-    );
+    // tar's Unpack is written to with pipe() (it is not a Node stream that pipeline() can wait on); it
+    // emits 'close' once every entry is on disk.
+    await new Promise<void>((resolve, reject) => {
+      const input = fs.createReadStream(archive, { highWaterMark: 1 << 20 });
+      input.on('error', reject);
+      counter.on('error', reject);
+      unpack.on('error', reject);
+      unpack.on('close', () => resolve());
+      input.pipe(counter).pipe(unpack);
+    });
   } catch (err) {
     throw new UserError(`${archive}: cannot extract: ${(err as Error).message}. Delete the file and run again.`);
   } finally {

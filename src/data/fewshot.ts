@@ -100,7 +100,8 @@ export function fewshotWithCache(args: {
   datasetDir: string;
   source: string;
   sampleVal?: boolean;
-  cache?: boolean;
+  /** false: neither read nor write the cache; 'read-only': reuse it but never write one. */
+  cache?: boolean | 'read-only';
   reporter?: Reporter;
 }): { train: SplitEntry[]; val: SplitEntry[]; cacheFile?: string; fromCache: boolean } {
   const reporter = args.reporter ?? silentReporter;
@@ -116,7 +117,7 @@ export function fewshotWithCache(args: {
     reporter.warn(`${file} was drawn from other lists than ${args.source}; drawing the ${args.shots}-shot subset again`);
   }
   const drawn = sampleFewshot(args.train, args.val, args.shots, args.seed, { sampleVal });
-  if (args.cache === false) return { ...drawn, fromCache: false };
+  if (args.cache === false || args.cache === 'read-only') return { ...drawn, fromCache: false };
   const cache: FewshotCache = {
     format: 'mpl-fewshot-v1',
     shots: args.shots,

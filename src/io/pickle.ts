@@ -140,6 +140,11 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
     p = end + 1;
     return s;
   };
+  // A function, not `stack.push(...)` inline: `stack.push(popMark())` would bind the old stack before
+  // popMark() swaps it.
+  const push = (v: unknown) => {
+    stack.push(v);
+  };
   const pop = () => {
     if (stack.length === 0) throw new PickleError(`pickle stack underflow at byte ${p - 1}`);
     return stack.pop();
@@ -204,101 +209,101 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
         popMark();
         break;
       case 0x32: // DUP
-        stack.push(top());
+        push(top());
         break;
       // --- constants and numbers
       case 0x4e: // NONE
-        stack.push(null);
+        push(null);
         break;
       case 0x88: // NEWTRUE
-        stack.push(true);
+        push(true);
         break;
       case 0x89: // NEWFALSE
-        stack.push(false);
+        push(false);
         break;
       case 0x4a: // BININT
-        stack.push(i32());
+        push(i32());
         break;
       case 0x4b: // BININT1
-        stack.push(u8());
+        push(u8());
         break;
       case 0x4d: // BININT2
-        stack.push(u16());
+        push(u16());
         break;
       case 0x8a: // LONG1
-        stack.push(decodeLong(take(u8())));
+        push(decodeLong(take(u8())));
         break;
       case 0x8b: // LONG4
-        stack.push(decodeLong(take(i32())));
+        push(decodeLong(take(i32())));
         break;
       case 0x49: {
         // INT (text); I01/I00 are True/False in protocol 0
         const s = line().trim();
-        if (s === '01') stack.push(true);
-        else if (s === '00') stack.push(false);
-        else stack.push(toInt(BigInt(s)));
+        if (s === '01') push(true);
+        else if (s === '00') push(false);
+        else push(toInt(BigInt(s)));
         break;
       }
       case 0x4c: // LONG (text, trailing L)
-        stack.push(toInt(BigInt(line().trim().replace(/L$/, ''))));
+        push(toInt(BigInt(line().trim().replace(/L$/, ''))));
         break;
       case 0x46: // FLOAT (text)
-        stack.push(parseFloat(line()));
+        push(parseFloat(line()));
         break;
       case 0x47: // BINFLOAT (big-endian double)
         need(8);
-        stack.push(view.getFloat64(p, false));
+        push(view.getFloat64(p, false));
         p += 8;
         break;
       // --- strings and bytes
       case 0x58: // BINUNICODE
-        stack.push(utf8.decode(take(u32())));
+        push(utf8.decode(take(u32())));
         break;
       case 0x8c: // SHORT_BINUNICODE
-        stack.push(utf8.decode(take(u8())));
+        push(utf8.decode(take(u8())));
         break;
       case 0x8d: // BINUNICODE8
-        stack.push(utf8.decode(take(u64())));
+        push(utf8.decode(take(u64())));
         break;
       case 0x56: // UNICODE (raw-unicode-escape text)
-        stack.push(line().replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, a: string, b: string) => String.fromCodePoint(parseInt(a ?? b, 16))));
+        push(line().replace(/\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})/g, (_m, a: string, b: string) => String.fromCodePoint(parseInt(a ?? b, 16))));
         break;
       case 0x53: {
         // STRING (quoted text): a Python 2 str; decoded as text
         const s = line().trim();
-        stack.push(unescapePyString(s.slice(1, -1)));
+        push(unescapePyString(s.slice(1, -1)));
         break;
       }
       case 0x54: // BINSTRING
-        stack.push(utf8.decode(take(i32())));
+        push(utf8.decode(take(i32())));
         break;
       case 0x55: // SHORT_BINSTRING
-        stack.push(utf8.decode(take(u8())));
+        push(utf8.decode(take(u8())));
         break;
       case 0x42: // BINBYTES
-        stack.push(take(u32()));
+        push(take(u32()));
         break;
       case 0x43: // SHORT_BINBYTES
-        stack.push(take(u8()));
+        push(take(u8()));
         break;
       case 0x8e: // BINBYTES8
-        stack.push(take(u64()));
+        push(take(u64()));
         break;
       case 0x96: // BYTEARRAY8
-        stack.push(Uint8Array.from(take(u64())));
+        push(Uint8Array.from(take(u64())));
         break;
       // --- containers
       case 0x29: // EMPTY_TUPLE
-        stack.push([]);
+        push([]);
         break;
       case 0x85: // TUPLE1
-        stack.push([pop()]);
+        push([pop()]);
         break;
       case 0x86: {
         // TUPLE2
         const b = pop();
         const a = pop();
-        stack.push([a, b]);
+        push([a, b]);
         break;
       }
       case 0x87: {
@@ -306,17 +311,17 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
         const c = pop();
         const b = pop();
         const a = pop();
-        stack.push([a, b, c]);
+        push([a, b, c]);
         break;
       }
       case 0x74: // TUPLE
-        stack.push(popMark());
+        push(popMark());
         break;
       case 0x5d: // EMPTY_LIST
-        stack.push([]);
+        push([]);
         break;
       case 0x6c: // LIST
-        stack.push(popMark());
+        push(popMark());
         break;
       case 0x61: {
         // APPEND
@@ -331,14 +336,14 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
         break;
       }
       case 0x7d: // EMPTY_DICT
-        stack.push(new Map());
+        push(new Map());
         break;
       case 0x64: {
         // DICT
         const items = popMark();
         const d = new Map();
         for (let i = 0; i + 1 < items.length; i += 2) d.set(items[i], items[i + 1]);
-        stack.push(d);
+        push(d);
         break;
       }
       case 0x73: {
@@ -356,7 +361,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
         break;
       }
       case 0x8f: // EMPTY_SET
-        stack.push(new Set());
+        push(new Set());
         break;
       case 0x90: {
         // ADDITEMS
@@ -365,7 +370,7 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
         break;
       }
       case 0x91: // FROZENSET
-        stack.push(new Set(popMark()));
+        push(new Set(popMark()));
         break;
       // --- memo
       case 0x70: // PUT (text)
@@ -381,20 +386,20 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
         memo.set(memo.size, top());
         break;
       case 0x67: // GET (text)
-        stack.push(memoGet(parseInt(line(), 10)));
+        push(memoGet(parseInt(line(), 10)));
         break;
       case 0x68: // BINGET
-        stack.push(memoGet(u8()));
+        push(memoGet(u8()));
         break;
       case 0x6a: // LONG_BINGET
-        stack.push(memoGet(u32()));
+        push(memoGet(u32()));
         break;
       // --- globals, calls, objects (never executed unless allow-listed)
       case 0x63: {
         // GLOBAL "module\nname\n"
         const module = line();
         const name = line();
-        stack.push(findGlobal(module, name));
+        push(findGlobal(module, name));
         break;
       }
       case 0x93: {
@@ -402,21 +407,21 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
         const name = pop();
         const module = pop();
         if (typeof module !== 'string' || typeof name !== 'string') throw new PickleError('pickle STACK_GLOBAL needs two strings');
-        stack.push(findGlobal(module, name));
+        push(findGlobal(module, name));
         break;
       }
       case 0x52: {
         // REDUCE
         const args = pop();
         const fn = pop();
-        stack.push(call(fn, args));
+        push(call(fn, args));
         break;
       }
       case 0x81: {
         // NEWOBJ  cls.__new__(cls, *args)
         const args = pop();
         const cls = pop();
-        stack.push(call(cls, args));
+        push(call(cls, args));
         break;
       }
       case 0x92: {
@@ -424,19 +429,19 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
         const kwargs = pop();
         const args = pop();
         const cls = pop();
-        stack.push(call(cls, args, kwargs));
+        push(call(cls, args, kwargs));
         break;
       }
       case 0x69: {
         // INST "module\nname\n" (protocol 0): instance from the args after MARK
         const cls = findGlobal(line(), line());
-        stack.push(call(cls, popMark()));
+        push(call(cls, popMark()));
         break;
       }
       case 0x6f: {
         // OBJ: MARK cls args... OBJ
         const items = popMark();
-        stack.push(call(items[0], items.slice(1)));
+        push(call(items[0], items.slice(1)));
         break;
       }
       case 0x62: {
@@ -449,11 +454,11 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
       }
       case 0x50: // PERSID (text)
         if (!opts.persistentLoad) throw new PickleError('pickle uses persistent ids but no loader was given');
-        stack.push(opts.persistentLoad(line()));
+        push(opts.persistentLoad(line()));
         break;
       case 0x51: // BINPERSID
         if (!opts.persistentLoad) throw new PickleError('pickle uses persistent ids but no loader was given');
-        stack.push(opts.persistentLoad(pop()));
+        push(opts.persistentLoad(pop()));
         break;
       case 0x82:
       case 0x83:

@@ -156,7 +156,7 @@ export function designMethod(method: MethodName, options: MethodOptions, arch: C
   const o = resolveOptions(method, options);
   const dt = arch.text.width;
   const dv = arch.vision.width;
-  const bad = (msg: string) => new UserError(`${method}: ${msg}`);
+  const bad = (msg: string) => new UserError(`method ${method}: ${msg}`);
   const checkDepth = (d: number, layers: number, what: string) => {
     if (!Number.isInteger(d) || d < 1) throw bad(`${what} must be at least 1 (got ${d})`);
     if (d > layers) throw bad(`${what} ${d} is beyond the model's ${layers} layers`);

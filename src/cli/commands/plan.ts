@@ -1,0 +1,47 @@
+import type { Command } from 'commander';
+import { knownArchitectures, type ClipConfig } from '../../clip/config.js';
+import { designMethod, countParameters } from '../../prompting/methods.js';
+import { describeLayout, planLayout, validatePlan } from '../../prompting/plan.js';
+import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
+import { architectureOf } from '../model.js';
+
+/** `mpl plan`: the per-layer token layout of a method on a model, and its trainable parameter count. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('plan')
+    .description("print a method's prompt plan: each layer's token layout for both encoders and the trainable parameters")
+    .option('--arch <name>', `a known architecture without weights (${Object.keys(knownArchitectures).join(', ')})`)
+    .option('--weights <file>', 'infer the architecture from a weights file')
+    .option('--json', 'print {"trainable_parameters", "vision_lengths", "text_lengths", "layout"}');
+  addMethodOptions(cmd, 'mpl')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mpl plan --method mpl --arch ViT-B/16                 MPL defaults: 6,702,336 parameters, lengths 198..206
+  mpl plan --method maple --arch ViT-B/16 --json
+  mpl plan --method mpl --arch ViT-B/16 --schedule "1-4:add3,rm2;5-8:add1,rm1"
+  mpl plan --method mpl --weights model.safetensors --n-ctx 2 --n-add 2 --n-rm 1`,
+    )
+    .action(async (opts: MethodFlags & { arch?: string; weights?: string; json?: boolean }) => {
+      const arch: ClipConfig = await architectureOf(opts);
+      const { method, options } = methodFrom(opts);
+      const design = designMethod(method, options, arch);
+      const lengths = validatePlan(design.plan, arch);
+      const params = countParameters(design);
+      const layout = planLayout(design.plan, arch, params);
+      if (opts.json) {
+        process.stdout.write(
+          JSON.stringify({
+            method,
+            trainable_parameters: params,
+            vision_lengths: lengths,
+            text_lengths: Array.from({ length: arch.text.layers }, () => arch.text.context_length),
+            layout,
+          }) + '\n',
+        );
+      } else {
+        process.stdout.write(describeLayout(layout) + '\n');
+      }
+    });
+}

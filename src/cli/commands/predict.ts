@@ -1,0 +1,132 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { ClipTokenizer } from '../../clip/tokenizer.js';
+import { IMAGE_EXTENSIONS } from '../../data/datasets/common.js';
+import { loadEvalImage } from '../../data/image.js';
+import { PromptLearner } from '../../prompting/learner.js';
+import { loadPrompts } from '../../prompting/checkpoint.js';
+import type { MethodOptions } from '../../prompting/methods.js';
+import { noGrad, tensor, tidy } from '../../torch/index.js';
+import { UserError } from '../../util/errors.js';
+import { addMethodOptions, int, methodFrom, type MethodFlags } from '../method-options.js';
+import { modelFrom } from '../model.js';
+
+/** Image files given directly or found (recursively, sorted) in folders. */
+export function listImages(inputs: string[]): string[] {
+  const out: string[] = [];
+  const walk = (p: string) => {
+    if (!fs.existsSync(p)) throw new UserError(`${p}: no such file or folder`);
+    if (fs.statSync(p).isDirectory()) {
+      for (const e of fs.readdirSync(p).sort()) if (!e.startsWith('.')) walk(path.join(p, e));
+    } else if (IMAGE_EXTENSIONS.has(path.extname(p).toLowerCase()) || inputs.includes(p)) out.push(p);
+  };
+  inputs.forEach(walk);
+  if (out.length === 0) throw new UserError('no images given (files or folders with .jpg/.png/.webp/.gif/.tif images)');
+  return out;
+}
+
+interface ClassifyFlags extends MethodFlags {
+  weights?: string;
+  model?: string;
+  classes?: string;
+  prompts?: string;
+  top: number;
+  json?: boolean;
+}
+
+async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | 'predict'): Promise<void> {
+  let method = 'zeroshot' as ReturnType<typeof methodFrom>['method'];
+  let options: MethodOptions = { template: f.template, ensemble: f.ensemble };
+  let classnames = f.classes ? f.classes.split(',').map((c) => c.trim()).filter(Boolean) : [];
+  let prompts: ReturnType<typeof loadPrompts> | null = null;
+  if (mode === 'predict') {
+    if (!f.prompts) throw new UserError('--prompts FILE is required (prompts.safetensors or an official model.pth.tar-N)');
+    prompts = loadPrompts(f.prompts);
+    const cfg = prompts.config;
+    if (cfg && !f.method) {
+      method = cfg.method;
+      options = { ...cfg.options };
+    } else {
+      ({ method, options } = methodFrom({ ...f, method: f.method ?? cfg?.method }));
+    }
+    if (classnames.length === 0 && cfg) classnames = cfg.classnames;
+  }
+  if (classnames.length === 0) throw new UserError('--classes "a,b,c" is required');
+  const files = listImages(images);
+  const loaded = await modelFrom(f);
+  const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, classnames, options);
+  try {
+    if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
+    const size = loaded.model.arch.vision.image_size;
+    const results: Array<{ image: string; probabilities: Record<string, number> }> = [];
+    const text = noGrad(() => learner.method === 'cocoop' ? null : learner.textFeatures());
+    text?.keep();
+    for (let s = 0; s < files.length; s += 32) {
+      const chunk = files.slice(s, s + 32);
+      const pixels = await Promise.all(chunk.map((file) => loadEvalImage(file, size)));
+      const probs = noGrad(() =>
+        tidy(() => {
+          const batch = new Float32Array(pixels.length * 3 * size * size);
+          pixels.forEach((p, i) => batch.set(p, i * p.length));
+          const x = tensor(batch, [pixels.length, 3, size, size]);
+          const logits = text ? learner.logitsWithText(x, text) : learner.forward(x).logits;
+          return logits.softmax(-1).toFloat32();
+        }),
+      );
+      chunk.forEach((file, i) => {
+        const p: Record<string, number> = {};
+        classnames.forEach((c, j) => (p[c] = probs[i * classnames.length + j]));
+        results.push({ image: file, probabilities: p });
+      });
+    }
+    text?.dispose();
+    if (f.json) {
+      process.stdout.write(JSON.stringify(results) + '\n');
+    } else {
+      for (const r of results) {
+        const top = Object.entries(r.probabilities).sort((a, b) => b[1] - a[1]).slice(0, f.top);
+        process.stdout.write(`${r.image}\n${top.map(([c, p]) => `  ${(100 * p).toFixed(2).padStart(6)}%  ${c}`).join('\n')}\n`);
+      }
+    }
+  } finally {
+    learner.dispose();
+    loaded.model.dispose();
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('zeroshot')
+    .description('classify images with zero-shot CLIP (a hand-crafted template per class)')
+    .argument('<images...>', 'image files or folders')
+    .option('--weights <file>', 'CLIP weights file')
+    .option('--model <name>', 'pretrained CLIP by name (ViT-B/16, ...)')
+    .requiredOption('--classes <list>', 'comma-separated class names')
+    .option('--template <text>', 'the template, {} = class name', 'a photo of a {}.')
+    .option('--ensemble', 'average the 7-template ensemble (ZeroshotCLIP2)')
+    .option('--top <k>', 'classes shown per image', int('--top'), 5)
+    .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}}] in the order given')
+    .addHelpText('after', `\nExample:\n  mpl zeroshot --model ViT-B/16 --classes "cat,dog,car" photos/ --json`)
+    .action((images: string[], f: ClassifyFlags) => classify(images, f, 'zeroshot'));
+
+  const predict = program
+    .command('predict')
+    .description('classify images with learned prompts (prompts.safetensors from a run, or an official Dassl checkpoint)')
+    .argument('<images...>', 'image files or folders')
+    .option('--weights <file>', 'CLIP weights file')
+    .option('--model <name>', 'pretrained CLIP by name (ViT-B/16, ...)')
+    .option('--prompts <file>', 'learned prompts: prompts.safetensors (its prompts.json beside it makes method flags optional) or model.pth.tar-N')
+    .option('--classes <list>', 'comma-separated class names (default: the classes the prompts were trained on)')
+    .option('--top <k>', 'classes shown per image', int('--top'), 5)
+    .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}}] in the order given');
+  addMethodOptions(predict)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  mpl predict --model ViT-B/16 --prompts output/base2new/eurosat/mpl/seed1/prompts.safetensors photos/
+  mpl predict --weights clip.safetensors --prompts model.pth.tar-5 --method mpl --n-ctx 1 --n-add 2 --n-rm 1 --depth 9 --classes "a,b,c" --json img.jpg`,
+    )
+    .action((images: string[], f: ClassifyFlags) => classify(images, f, 'predict'));
+}

@@ -1,0 +1,43 @@
+/**
+ * One call from a name or a file to a ready model, as open_clip's create_model_and_transforms sets the
+ * expectation: `loadClip("ViT-B/16")` fetches (and caches) the Hugging Face weights; `loadClip({ weights })`
+ * reads a local safetensors or OpenAI .pt file (OpenAI, open_clip or Hugging Face key names).
+ */
+import * as path from 'node:path';
+import { checkBlas, type DType, type Device } from '../torch/index.js';
+import { resolveWeights } from '../net/hub.js';
+import { silentReporter, type Reporter } from '../util/reporter.js';
+import { UserError } from '../util/errors.js';
+import { ClipModel } from './model.js';
+import { loadClipWeights } from './weights.js';
+
+export interface LoadClipOptions {
+  /** a known model name (ViT-B/32, ViT-B/16, ViT-L/14), fetched from the Hugging Face hub into the cache */
+  model?: string;
+  /** a local weights file; wins over `model` */
+  weights?: string;
+  dtype?: DType;
+  device?: Device;
+  reporter?: Reporter;
+}
+
+export interface LoadedClip {
+  model: ClipModel;
+  /** the model name, or the weights file's base name */
+  backbone: string;
+  file: string;
+}
+
+export async function loadClip(spec: string | LoadClipOptions): Promise<LoadedClip> {
+  const o: LoadClipOptions = typeof spec === 'string' ? { model: spec } : spec;
+  if (!o.model && !o.weights) throw new UserError('give a model name (--model ViT-B/16) or a weights file (--weights FILE)');
+  checkBlas();
+  const file = await resolveWeights({ model: o.weights ? undefined : o.model, weights: o.weights, reporter: o.reporter ?? silentReporter });
+  const loaded = loadClipWeights(file);
+  try {
+    const model = ClipModel.fromTensors(loaded.config, loaded.tensors, { dtype: o.dtype, device: o.device });
+    return { model, backbone: o.weights ? path.basename(o.weights) : o.model!, file };
+  } catch (e) {
+    throw new UserError(`${file}: ${(e as Error).message}`);
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Learned prompts on disk. `prompts.safetensors` holds the trainable tensors under the official state-dict
+ * keys (prompt_learner.ctx, prompt_learner.compound_prompts_text.0, image_encoder.VPT, ...), so they load
+ * into the official PyTorch code; `prompts.json` beside it holds the method, its resolved options, the class
+ * names and the backbone, so `mpl predict` needs no flags. Official Dassl checkpoints (`model.pth.tar-N`, a
+ * zip with a pickled dict) are read without executing pickle code (src/io/torchzip.ts).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import type { RawTensor } from '../io/tensor.js';
+import { readTorchCheckpoint, sniffFormat } from '../io/torchzip.js';
+import { UserError, fileError } from '../util/errors.js';
+import { writeJsonAtomic } from '../util/fs.js';
+import type { PromptLearner } from './learner.js';
+import type { MethodName, MethodOptions } from './methods.js';
+
+export interface PromptsConfig {
+  format: 'mpl-prompts/1';
+  method: MethodName;
+  options: MethodOptions;
+  classnames: string[];
+  backbone?: string;
+  dataset?: string;
+  seed?: number;
+  trainable_parameters: number;
+}
+
+export const PROMPTS_FILE = 'prompts.safetensors';
+
+/** Writes prompts.safetensors and prompts.json (both atomically) into `dir`; returns the tensor file. */
+export function savePrompts(dir: string, learner: PromptLearner, meta: { backbone?: string; dataset?: string; seed?: number } = {}): string {
+  const tensors = new Map<string, RawTensor>();
+  for (const [k, t] of learner.params) {
+    const f = t.toFloat32();
+    tensors.set(k, { dtype: 'float32', shape: t.shape, data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) });
+  }
+  const file = path.join(dir, PROMPTS_FILE);
+  const config: PromptsConfig = {
+    format: 'mpl-prompts/1',
+    method: learner.method,
+    options: learner.design.options as unknown as MethodOptions,
+    classnames: learner.classnames,
+    trainable_parameters: learner.trainableParameters,
+    ...meta,
+  };
+  writeSafetensors(file, tensors, { format: 'mpl-prompts/1', method: learner.method });
+  writeJsonAtomic(configPathFor(file), config);
+  return file;
+}
+
+/** The JSON config that sits beside a prompts file (prompts.safetensors -> prompts.json). */
+export function configPathFor(promptsFile: string): string {
+  return promptsFile.replace(/\.safetensors$/, '') + '.json';
+}
+
+export interface LoadedPrompts {
+  tensors: Map<string, RawTensor>;
+  /** the config saved beside the file by this tool, when present */
+  config: PromptsConfig | null;
+  epoch?: number;
+}
+
+/**
+ * Reads learned prompts from our safetensors (+ JSON config), from any safetensors with official keys, or
+ * from an official Dassl checkpoint (model.pth.tar-N). token_prefix/token_suffix are dropped as the
+ * official load_model does (they depend on the class names).
+ */
+export function loadPrompts(file: string): LoadedPrompts {
+  if (!fs.existsSync(file)) throw fileError(file, 'prompts file not found');
+  const head = Buffer.alloc(16);
+  const fd = fs.openSync(file, 'r');
+  fs.readSync(fd, head, 0, 16, 0);
+  fs.closeSync(fd);
+  const kind = sniffFormat(head);
+  let tensors: Map<string, RawTensor>;
+  let epoch: number | undefined;
+  if (kind === 'safetensors') tensors = readSafetensors(file).tensors;
+  else if (kind === 'zip' || kind === 'legacy-torch') {
+    const ck = readTorchCheckpoint(file);
+    tensors = ck.tensors;
+    epoch = ck.epoch;
+  } else throw fileError(file, 'not a safetensors file nor a PyTorch checkpoint');
+  for (const k of [...tensors.keys()]) {
+    if (k.endsWith('token_prefix') || k.endsWith('token_suffix')) tensors.delete(k);
+    // nn.DataParallel checkpoints carry a module. prefix
+    if (k.startsWith('module.')) {
+      tensors.set(k.slice(7), tensors.get(k)!);
+      tensors.delete(k);
+    }
+  }
+  const cfgPath = configPathFor(file);
+  let config: PromptsConfig | null = null;
+  if (kind === 'safetensors' && fs.existsSync(cfgPath)) {
+    try {
+      config = JSON.parse(fs.readFileSync(cfgPath, 'utf8')) as PromptsConfig;
+    } catch (e) {
+      throw fileError(cfgPath, `unreadable prompts config: ${(e as Error).message}`);
+    }
+    if (config.format !== 'mpl-prompts/1') throw fileError(cfgPath, `not a prompts config written by mpl (format ${String(config.format)})`);
+  }
+  if (tensors.size === 0) throw new UserError(`${file}: holds no tensors`);
+  return { tensors, config, epoch };
+}
