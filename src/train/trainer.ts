@@ -152,6 +152,8 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       log(`epoch ${epoch} lr ${lr} loss ${summary.loss.toFixed(5)} acc ${summary.accuracy.toFixed(2)} ${summary.imagesPerSecond.toFixed(1)} img/s`);
       if (ckpt) saveCheckpoint(ckpt, learner, opt, keys, epoch, history, gpaSum);
       options.onEpoch?.(summary);
+      // fault injection for the resume test: die like `kill -9` right after this epoch's checkpoint
+      if (process.env.MPL_KILL_AFTER_EPOCH && Number(process.env.MPL_KILL_AFTER_EPOCH) === epoch) process.kill(process.pid, 'SIGKILL');
     }
     if (gpaSum) {
       // load the aggregated prompts (PromptSRC evaluates the GPA model)

@@ -1,0 +1,154 @@
+/**
+ * End to end through the `mpl` binary: a generated image folder, the golden tiny CLIP, base-to-new over two
+ * seeds, the reports, prediction with the learned prompts, resume after SIGKILL, help and bad arguments.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import sharp from 'sharp';
+import { readSafetensors } from '../../src/io/safetensors.js';
+import { goldenDir, repoRoot, tmpDir } from '../helpers.js';
+
+const weights = path.join(goldenDir, 'tiny_clip.safetensors');
+const work = tmpDir('mpl-e2e-');
+const root = path.join(work, 'images');
+const classes = ['red_square', 'green_field', 'blue_sky', 'yellow_sun'];
+
+function mpl(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, MPL_NUM_THREADS: '1', ...env },
+    timeout: 120_000,
+  });
+}
+
+function ok(r: ReturnType<typeof mpl>, what: string): string {
+  assert.equal(r.status, 0, `${what} failed (${r.status}, ${r.signal}): ${r.stderr}`);
+  return r.stdout;
+}
+
+test.before(async () => {
+  const colours = [[200, 30, 30], [30, 200, 30], [30, 30, 200], [220, 220, 30]];
+  for (let c = 0; c < classes.length; c++) {
+    fs.mkdirSync(path.join(root, classes[c]), { recursive: true });
+    for (let i = 0; i < 10; i++) {
+      const px = Buffer.alloc(40 * 40 * 3);
+      for (let p = 0; p < 1600; p++) {
+        px[p * 3] = Math.min(255, colours[c][0] + ((p * 7 + i * 13) % 40));
+        px[p * 3 + 1] = Math.min(255, colours[c][1] + ((p * 3 + i) % 30));
+        px[p * 3 + 2] = colours[c][2];
+      }
+      await sharp(px, { raw: { width: 40, height: 40, channels: 3 } }).png().toFile(path.join(root, classes[c], `${i}.png`));
+    }
+  }
+});
+
+const train = (out: string, extra: string[] = []) => [
+  'base2new', '--weights', weights, '--dataset', 'imagefolder', '--root', root, '--method', 'mpl', '--depth', '3',
+  '--epochs', '3', '--out', out, '--workers', '1', '--quiet', ...extra,
+];
+
+test('base2new over two seeds, then table, plot and predict', () => {
+  const out = path.join(work, 'runs');
+  ok(mpl(train(out, ['--seeds', '1,2'])), 'base2new');
+  for (const seed of [1, 2]) {
+    const dir = path.join(out, 'base2new', 'imagefolder', 'mpl', `seed${seed}`);
+    const r = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8'));
+    assert.equal(r.seed, seed);
+    assert.equal(r.protocol, 'base2new');
+    for (const k of ['base', 'new', 'hm']) assert.ok(r[k] >= 0 && r[k] <= 100, `${k} = ${r[k]}`);
+    assert.ok(Math.abs(r.hm - (r.base + r.new === 0 ? 0 : (2 * r.base * r.new) / (r.base + r.new))) < 1e-9);
+    assert.equal(r.config.method, 'mpl');
+    // prompts under the official key names
+    const keys = [...readSafetensors(path.join(dir, 'prompts.safetensors')).tensors.keys()];
+    assert.ok(keys.includes('prompt_learner.ctx') && keys.includes('prompt_learner.txt2img_proj.1.1.weight'), keys.join(','));
+  }
+  const table = JSON.parse(ok(mpl(['table', out, '--json']), 'table --json'));
+  const cell = table.base2new.mpl.imagefolder;
+  assert.equal(cell.seeds.length, 2);
+  for (const k of ['base', 'new', 'hm']) {
+    assert.equal(typeof cell.mean[k], 'number');
+    assert.equal(typeof cell.std[k], 'number');
+  }
+  const md = ok(mpl(['table', out]), 'table');
+  assert.match(md, /\| MPL \|/);
+  assert.match(md, /±/);
+  ok(mpl(['table', out, '--format', 'csv', '--out', path.join(work, 't.csv')]), 'table csv');
+  assert.match(fs.readFileSync(path.join(work, 't.csv'), 'utf8').split('\n')[0], /method/);
+  for (const ext of ['svg', 'png']) {
+    const f = path.join(work, `time.${ext}`);
+    ok(mpl(['plot', out, '--kind', 'time', '--out', f]), `plot ${ext}`);
+    const bytes = fs.readFileSync(f);
+    if (ext === 'png') assert.deepEqual([...bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
+    else assert.match(bytes.toString('utf8'), /<svg[^>]*viewBox/);
+  }
+  const prompts = path.join(out, 'base2new', 'imagefolder', 'mpl', 'seed1', 'prompts.safetensors');
+  const img = path.join(root, 'blue_sky', '0.png');
+  const pred = JSON.parse(ok(mpl(['predict', '--weights', weights, '--prompts', prompts, '--json', img]), 'predict'));
+  assert.equal(pred.length, 1);
+  assert.equal(pred[0].image, img);
+  const probs = Object.values(pred[0].probabilities) as number[];
+  assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+  // the same prompts with explicit flags and explicit classes
+  const flags = ['--method', 'mpl', '--n-ctx', '1', '--n-add', '2', '--n-rm', '1', '--depth', '3', '--classes', 'x,y,z'];
+  const pred2 = JSON.parse(ok(mpl(['predict', '--weights', weights, '--prompts', prompts, ...flags, '--json', img]), 'predict with flags'));
+  assert.deepEqual(Object.keys(pred2[0].probabilities), ['x', 'y', 'z']);
+});
+
+test('a run killed with SIGKILL after epoch 1 and resumed ends with the same prompts', () => {
+  const a = path.join(work, 'uninterrupted');
+  const b = path.join(work, 'killed');
+  ok(mpl(train(a, ['--seeds', '1'])), 'uninterrupted run');
+  const killed = mpl(train(b, ['--seeds', '1']), { MPL_KILL_AFTER_EPOCH: '1' });
+  assert.equal(killed.signal, 'SIGKILL');
+  const dir = path.join(b, 'base2new', 'imagefolder', 'mpl', 'seed1');
+  assert.ok(fs.existsSync(path.join(dir, 'checkpoint.safetensors')));
+  assert.ok(!fs.existsSync(path.join(dir, 'result.json')));
+  ok(mpl(train(b, ['--seeds', '1', '--resume'])), 'resumed run');
+  const pa = readSafetensors(path.join(a, 'base2new', 'imagefolder', 'mpl', 'seed1', 'prompts.safetensors')).tensors;
+  const pb = readSafetensors(path.join(dir, 'prompts.safetensors')).tensors;
+  assert.deepEqual([...pa.keys()].sort(), [...pb.keys()].sort());
+  for (const [k, t] of pa) assert.ok(Buffer.from(t.data).equals(Buffer.from(pb.get(k)!.data)), `${k} differs after resume`);
+  assert.match(fs.readFileSync(path.join(dir, 'log.txt'), 'utf8'), /resume after epoch 1/);
+});
+
+test('every command has --help with examples; bad arguments exit non-zero with a one-line reason', () => {
+  for (const cmd of ['plan', 'base2new', 'xd', 'dg', 'fewshot', 'zeroshot', 'predict', 'table', 'plot', 'bench', 'info', 'data']) {
+    const r = mpl([cmd, '--help']);
+    assert.equal(r.status, 0, `${cmd} --help: ${r.stderr}`);
+    assert.match(r.stdout, /Example/i, `${cmd} --help has examples`);
+  }
+  const bad: string[][] = [
+    ['plan', '--method', 'nope', '--arch', 'ViT-B/16'],
+    ['plan', '--method', 'mpl', '--arch', 'ViT-B/16', '--n-rm', '5'],
+    ['plan', '--method', 'mpl', '--arch', 'ViT-B/16', '--depth', '13'],
+    ['base2new', '--weights', weights, '--dataset', 'nosuchset', '--root', root],
+    ['predict', '--weights', path.join(work, 'missing.safetensors'), '--prompts', 'x', 'a.png'],
+  ];
+  for (const args of bad) {
+    const r = mpl(args);
+    assert.notEqual(r.status, 0, args.join(' '));
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, `one line for ${args.join(' ')}: ${r.stderr}`);
+    assert.match(lines[0], /^(mpl: |error: )/);
+  }
+});
+
+test('mpl plan reports the published parameter counts and sequence lengths', () => {
+  const mplPlan = JSON.parse(ok(mpl(['plan', '--method', 'mpl', '--arch', 'ViT-B/16', '--json']), 'plan mpl'));
+  assert.equal(mplPlan.trainable_parameters, 6702336);
+  assert.deepEqual(mplPlan.vision_lengths, [198, 199, 200, 201, 202, 203, 204, 205, 206, 206, 206, 206]);
+  const maple = JSON.parse(ok(mpl(['plan', '--method', 'maple', '--arch', 'ViT-B/16', '--json']), 'plan maple'));
+  assert.equal(maple.trainable_parameters, 3555072);
+  const custom = JSON.parse(ok(mpl(['plan', '--method', 'mpl', '--arch', 'ViT-B/16', '--schedule', '1:add3,rm1;2-4:add3,rm2;5-8:add1,rm1', '--json']), 'plan schedule'));
+  assert.deepEqual(custom.vision_lengths, [198, 200, 201, 202, 203, 203, 203, 203, 203, 203, 203, 203]);
+  // the issue's example removes 2 at block 1, where only the single shallow prompt exists: rejected, not patches deleted
+  const rejected = mpl(['plan', '--method', 'mpl', '--arch', 'ViT-B/16', '--schedule', '1-4:add3,rm2;5-8:add1,rm1']);
+  assert.notEqual(rejected.status, 0);
+  assert.match(rejected.stderr, /layer 1 removes 2 tokens but only 1 prompt tokens/);
+  const tiny = JSON.parse(ok(mpl(['plan', '--method', 'mpl', '--weights', weights, '--depth', '4', '--json']), 'plan from weights'));
+  assert.deepEqual(tiny.vision_lengths, [18, 19, 20, 21]);
+});
