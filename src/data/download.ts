@@ -479,30 +479,33 @@ export async function downloadDataset(name: string, options: DataDownloadOptions
   }
 
   const downloads = path.join(root, '.mpl-downloads', entry.dir);
-  for (const file of entry.files) {
-    if (isFilePresent(file, dir)) {
-      reporter.info(`${entry.name}: ${file.file} already in place; skipped`);
-      result.skipped.push(file.file);
-      continue;
+  try {
+    for (const file of entry.files) {
+      if (isFilePresent(file, dir)) {
+        reporter.info(`${entry.name}: ${file.file} already in place; skipped`);
+        result.skipped.push(file.file);
+        continue;
+      }
+      const local = path.join(downloads, file.file);
+      if (fs.existsSync(local)) {
+        // A finished download is only ever renamed into place after verification: reuse it.
+        reporter.info(`${entry.name}: reusing the verified download ${local}`);
+      } else {
+        await fetchWithMirrors(entry, file, local, path.join(dir, file.to ?? file.file), reporter, options);
+      }
+      if (file.kind === 'file') {
+        moveInto(local, path.join(dir, file.to ?? file.file));
+      } else {
+        await extractAndPlace(entry, file, local, root, dir, reporter);
+        if (!options.keepArchives) fs.rmSync(local, { force: true });
+      }
+      result.downloaded.push(file.file);
     }
-    fs.mkdirSync(dir, { recursive: true });
-    const local = path.join(downloads, file.file);
-    if (fs.existsSync(local)) {
-      // A finished download is only ever renamed into place after verification: reuse it.
-      reporter.info(`${entry.name}: reusing the verified download ${local}`);
-    } else {
-      await fetchWithMirrors(entry, file, local, reporter, options);
-    }
-    if (file.kind === 'file') {
-      moveInto(local, path.join(dir, file.to ?? file.file));
-    } else {
-      await extractAndPlace(entry, file, local, root, dir, reporter);
-      if (!options.keepArchives) fs.rmSync(local, { force: true });
-    }
-    result.downloaded.push(file.file);
+  } finally {
+    // Leave no empty bookkeeping folders behind (a .part file of an interrupted download stays).
+    removeIfEmpty(downloads);
+    removeIfEmpty(path.dirname(downloads));
   }
-  removeIfEmpty(downloads);
-  removeIfEmpty(path.dirname(downloads));
 
   for (const step of entry.manual ?? []) {
     if (step.path === undefined ? !isComplete(entry, dir) : !fs.existsSync(path.join(dir, step.path))) {
@@ -544,6 +547,7 @@ async function fetchWithMirrors(
   entry: DatasetEntry,
   file: DatasetFile,
   local: string,
+  placed: string,
   reporter: Reporter,
   options: DataDownloadOptions,
 ): Promise<void> {
@@ -572,8 +576,11 @@ async function fetchWithMirrors(
     }
   }
   const lines = failures.length > 1 ? ` Tried ${failures.length} mirrors: ${failures.join(' | ')}` : ` ${failures[0]}`;
+  // A plain file goes straight to its final place; an archive where this command looks for it before extracting.
+  const where = file.kind === 'file' ? placed : local;
+  const digest = file.sha256 ? `sha256 ${file.sha256}` : file.md5 ? `md5 ${file.md5}` : undefined;
   throw new UserError(
-    `${entry.name}: could not download ${file.file}.${lines} You can fetch it yourself and put it at ${local}, then run the command again.`,
+    `${entry.name}: could not download ${file.file}.${lines} You can fetch it yourself from ${file.urls[0]}${digest ? ` (${digest})` : ''}, put it at ${where} and run the command again.`,
   );
 }
 

@@ -139,7 +139,6 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
   const part = options.dest + '.part';
   const retries = options.retries ?? 4;
   const retryDelay = options.retryDelayMs ?? 1000;
-  fs.mkdirSync(path.dirname(options.dest), { recursive: true });
 
   const ctx: Ctx = {
     options,
@@ -159,7 +158,7 @@ export async function downloadFile(options: DownloadOptions): Promise<DownloadRe
       try {
         return await attemptDownload(ctx);
       } catch (err) {
-        const e = toDownloadError(err, ctx.currentUrl ?? options.url);
+        const e = toDownloadError(err, shownUrl(ctx), ctx.currentUrl ?? options.url);
         if (!isRetryable(e) || attempt >= retries) {
           if (e.kind === 'network' || (e.kind === 'http' && isRetryable(e))) {
             const kept = fs.existsSync(part) ? ` The partial file ${part} is kept; running again resumes from it.` : '';
@@ -192,6 +191,12 @@ interface Ctx {
   /** Hash state of the part file's bytes, kept across retries so a resume does not re-read the part. */
   hashes: HashState | undefined;
   currentUrl?: string;
+}
+
+/** Messages name the URL that was asked for (a CDN URL after a redirect is long and signed): its host is enough. */
+function shownUrl(ctx: Ctx): string {
+  const asked = ctx.options.url;
+  return ctx.currentUrl && ctx.currentUrl !== asked ? `${asked} (via ${safeHost(ctx.currentUrl)})` : asked;
 }
 
 function newHashes(wantMd5: boolean): HashState {
@@ -233,7 +238,7 @@ async function attemptDownload(ctx: Ctx): Promise<DownloadResult> {
     };
     if (offset > 0) headers.Range = `bytes=${offset}-`;
     const res = await requestFollowingRedirects(ctx, headers);
-    const url = ctx.currentUrl ?? options.url;
+    const url = shownUrl(ctx);
 
     if (res.statusCode === 416 && offset > 0) {
       // Range not satisfiable: either the part is already complete, or it is not a prefix of this file.
@@ -296,6 +301,8 @@ async function attemptDownload(ctx: Ctx): Promise<DownloadResult> {
 
     // Stream the body to the part file, hashing as it goes. The hash state is saved after every chunk so
     // that a retry after a dropped connection continues without re-reading the part.
+    // The folder is made only now, so that a failed request (404, offline) leaves no empty folders behind.
+    fs.mkdirSync(path.dirname(options.dest), { recursive: true });
     const fd = fs.openSync(part, offset > 0 ? 'a' : 'w');
     ctx.hashes = state;
     try {
@@ -443,18 +450,24 @@ function isRetryable(e: DownloadError): boolean {
   return false;
 }
 
-function toDownloadError(err: unknown, url: string): DownloadError {
+/** Codes of connection-level failures (as opposed to our own file-system errors, which are rethrown). */
+function isNetworkCode(code: string): boolean {
+  return (
+    RETRYABLE_CODES.has(code) ||
+    OFFLINE_CODES.has(code) ||
+    code === 'EPROTO' ||
+    /^(HPE_|ERR_SSL|ERR_TLS|UND_ERR)|CERT/.test(code)
+  );
+}
+
+function toDownloadError(err: unknown, url: string, requested: string): DownloadError {
   if (err instanceof DownloadError) return err;
   // Any other error (a caller's UserError from onFirstResponse, a full disk) is not ours to retry: rethrown.
   if (err instanceof UserError) throw err;
   const e = err as NodeJS.ErrnoException;
-  const code = e?.code;
-  if (code && /^E[A-Z_]+$|^ERR_|^UND_ERR/.test(code) && !code.startsWith('ERR_INVALID')) {
-    // Connection-level failures. (File-system errors on our side are not network errors: rethrown below.)
-    if (!['ENOSPC', 'EACCES', 'EPERM', 'EROFS', 'EISDIR', 'EMFILE'].includes(code)) {
-      const reason = code === 'ENOTFOUND' ? `cannot resolve host ${safeHost(url)}` : `${e.message}`;
-      return new DownloadError(`${url}: network error: ${reason} (${code})`, 'network', url, undefined, code);
-    }
+  if (e?.code && isNetworkCode(e.code)) {
+    const reason = e.code === 'ENOTFOUND' ? `cannot resolve host ${safeHost(requested)}` : e.message;
+    return new DownloadError(`${url}: network error: ${reason} (${e.code})`, 'network', url, undefined, e.code);
   }
   throw err;
 }

@@ -275,9 +275,7 @@ async function downloadRevision(
     return { sha256: sha, size };
   };
 
-  if (!cand.sha256) {
-    reporter.info(`downloading ${spec.name} weights from ${url}`);
-  }
+  reporter.info(`downloading ${spec.name} weights (${spec.repo} @ ${cand.revision}) from ${url}`);
   const result = await downloadFile({
     url,
     dest,
@@ -323,7 +321,7 @@ function offlineError(spec: ClipModelSpec, candidates: HubRevision[], env: NodeJ
   const dest = hubCachePath(spec.repo, cand.revision, spec.file, env);
   const digest = cand.sha256 ? ` (sha256 ${cand.sha256})` : '';
   return new UserError(
-    `cannot download the ${spec.name} weights: ${reason}. On a machine with internet access download ${url}${digest} and place it at ${dest} (it is checked on first use), or pass --weights FILE with a CLIP ${spec.file}.`,
+    `cannot download the ${spec.name} weights: ${reason.replace(/\.$/, '')}. On a machine with internet access download ${url}${digest} and place it at ${dest} (it is checked on first use), or pass --weights FILE with a CLIP ${spec.file}.`,
   );
 }
 

@@ -54,6 +54,12 @@ describe('downloadFile against a local server', () => {
         }
         return sendFile(req, res, log, data);
       }
+      if (url === '/stall.bin') {
+        // Headers and a little data, then silence: only the idle timeout ends this.
+        res.writeHead(200, { 'Content-Length': String(data.length) });
+        res.write(data.subarray(0, 1000));
+        return;
+      }
       if (url === '/busy.bin') {
         if (failing++ < 2) {
           res.writeHead(503);
@@ -205,6 +211,17 @@ describe('downloadFile against a local server', () => {
     await downloadFile({ url: `${server.base}/busy.bin`, dest, sha256: sha256(data), retryDelayMs: 5 });
     assert.equal(server.log.length - n, 3);
     assert.deepEqual(fs.readFileSync(dest), data);
+  });
+
+  it('times out a stalled transfer and keeps the part for the next run', async () => {
+    const dest = path.join(dir, 'stall.bin');
+    await assert.rejects(
+      downloadFile({ url: `${server.base}/stall.bin`, dest, timeoutMs: 150, retries: 0 }),
+      (e: unknown) =>
+        e instanceof DownloadError && e.kind === 'network' && e.code === 'ETIMEDOUT' && /partial file .*stall\.bin\.part is kept/.test(e.message),
+    );
+    assert.equal(fs.statSync(dest + '.part').size, 1000);
+    assert.equal(fs.existsSync(dest), false);
   });
 
   it('rejects a server that reports a size other than the expected one', async () => {

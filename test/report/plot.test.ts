@@ -123,6 +123,19 @@ describe('figures', () => {
     // Vision and text rows: 3 + 3 layers; one rect per segment with a tooltip.
     const segRects = (svg.match(/<rect [^>]*><title>layer /g) ?? []).length;
     assert.equal(segRects, 3 + 4 + 4 + 4 * 3);
+    // Adjacent one-token segments of one kind (tokens of different coupling maps) get one count for the run.
+    const split: PlanLayout = {
+      method: 'mpl',
+      trainable_parameters: 1,
+      vision: [{ layer: 1, length: 200, segments: [
+        { kind: 'cls', count: 1 }, { kind: 'patch', count: 196 }, { kind: 'prompt-carried', count: 1 },
+        { kind: 'prompt-added', count: 1, label: 'a0^1' }, { kind: 'prompt-added', count: 1, label: 'a1^1' },
+      ] }],
+      text: [],
+    };
+    const splitTexts = xmlTexts(checkSvg(renderLayoutSvg(split)));
+    assert.ok(splitTexts.includes('2'), 'run of two added tokens labelled 2');
+    assert.equal(splitTexts.filter((t) => t === '1').length, 1, 'single tokens carry no count (the one "1" is the layer)');
     // A plan with no text prompting layers still renders.
     checkSvg(renderLayoutSvg({ ...layout, text: [] }));
   });
@@ -151,6 +164,10 @@ describe('figures', () => {
     const bad = path.join(out, 'bad-plan.json');
     fs.writeFileSync(bad, JSON.stringify({ ...layout, vision: [{ layer: 0, length: 1, segments: [{ kind: 'pixel', count: 1 }] }] }));
     assert.throws(() => readPlanLayout(bad), (e: Error) => e instanceof UserError && e.message.startsWith(bad) && /pixel/.test(e.message));
+    // The output of `mpl plan --json` holds the layout under "layout".
+    const wrapped = path.join(out, 'plan-cli.json');
+    fs.writeFileSync(wrapped, JSON.stringify({ method: 'mpl', trainable_parameters: 12345, vision_lengths: [], text_lengths: [], layout }));
+    assert.deepEqual(readPlanLayout(wrapped), layout);
     assert.throws(() => readPlanLayout(path.join(out, 'missing.json')), (e: Error) => e instanceof UserError && /missing\.json: no such file/.test(e.message));
   });
 });

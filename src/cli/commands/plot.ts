@@ -42,11 +42,14 @@ function timeFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | unde
   const report = collect(dirs, { protocol });
   const p = pickProtocol(report, protocol);
   const { metric, points } = timePoints(report, p, opts.metric);
+  // In-domain protocols have no targets: their "source" accuracy is simply the accuracy.
+  const what = metric === 'source' && (p === 'fewshot' || p === 'zeroshot') ? 'accuracy' : METRIC_LABELS[metric];
   const nd = new Set(points.map((q) => q.n_datasets));
-  const over = nd.size === 1 ? ` over ${[...nd][0]} dataset${[...nd][0] === 1 ? '' : 's'}` : '';
+  // "over N datasets" counts training datasets; for transfer (targets) that number would mislead.
+  const over = nd.size === 1 && metric !== 'targets' ? ` over ${[...nd][0]} dataset${[...nd][0] === 1 ? '' : 's'}` : '';
   return renderTimeSvg(points, {
-    yLabel: `Average ${METRIC_LABELS[metric]} (%)`,
-    title: opts.title ?? `${PROTOCOL_TITLES[p]}: average ${METRIC_LABELS[metric]}${over} vs. training time`,
+    yLabel: `Average ${what} (%)`,
+    title: opts.title ?? `${PROTOCOL_TITLES[p]}: average ${what}${over} vs. training time`,
   });
 }
 

@@ -75,6 +75,33 @@ function panel(
     const ry = y0 + i * (ROW_H + ROW_GAP);
     body.push(text(x + labelW - 8, ry + ROW_H / 2, String(layer.layer), { size: 11, anchor: 'end', valign: 'middle' }));
     let sx = x + labelW;
+    // Plans list tokens made by different maps as separate segments (a0^3, a1^3); a run of adjacent
+    // segments of one kind gets one count over the whole run instead of a count per segment.
+    const runs: Array<{ x0: number; x1: number; count: number; segments: number; fill: string }> = [];
+    let prevKind: string | null = null;
+    for (const s of layer.segments) {
+      if (s.count <= 0) continue;
+      const { w, compressed } = segWidth(s, unit, compressAbove);
+      const last = runs[runs.length - 1];
+      if (!compressed && last && prevKind === s.kind) {
+        last.x1 += w;
+        last.count += s.count;
+        last.segments++;
+      } else {
+        runs.push({ x0: 0, x1: w, count: s.count, segments: compressed ? 0 : 1, fill: TOKEN_COLOURS[s.kind] ?? '#ffffff' });
+      }
+      prevKind = compressed ? null : s.kind;
+    }
+    {
+      let rx = x + labelW;
+      for (const run of runs) {
+        const w = run.x1;
+        run.x0 = rx;
+        run.x1 = rx + w;
+        rx += w;
+      }
+    }
+    const inMultiRun = (px: number): boolean => runs.some((r) => r.segments > 1 && px >= r.x0 - 0.01 && px < r.x1 - 0.01);
     for (const s of layer.segments) {
       if (s.count <= 0) continue;
       const { w, compressed } = segWidth(s, unit, compressAbove);
@@ -104,10 +131,16 @@ function panel(
         const label = String(s.count);
         const lx = textWidth(label, 10) < w / 2 - 10 ? sx + (w / 2 - 8) / 2 : cx;
         body.push(text(lx, ry + ROW_H / 2, label, { size: 10, anchor: 'middle', valign: 'middle', fill: textColourOn(fill) }));
-      } else if (s.count > 1 && textWidth(String(s.count), 10) + 4 < w) {
+      } else if (s.count > 1 && !inMultiRun(sx) && textWidth(String(s.count), 10) + 4 < w) {
         body.push(text(sx + w / 2, ry + ROW_H / 2, String(s.count), { size: 10, anchor: 'middle', valign: 'middle', fill: textColourOn(fill), weight: 'bold' }));
       }
       sx += w;
+    }
+    for (const run of runs) {
+      if (run.segments > 1 && textWidth(String(run.count), 10) + 4 < run.x1 - run.x0) {
+        const c = textColourOn(run.fill);
+        body.push(text((run.x0 + run.x1) / 2, ry + ROW_H / 2, String(run.count), { size: 10, anchor: 'middle', valign: 'middle', fill: c, weight: 'bold' }));
+      }
     }
     body.push(text(x + labelW + maxRow + 8, ry + ROW_H / 2, String(layer.length), { size: 11, valign: 'middle' }));
   });
@@ -143,7 +176,11 @@ export function renderLayoutSvg(layout: PlanLayout, options: LayoutFigureOptions
   // Legend: the kinds that appear, in a fixed order, wrapped to the figure's width.
   const used = TOKEN_KINDS.filter((k) => [...layout.vision, ...layout.text].some((l) => l.segments.some((s) => s.kind === k && s.count > 0)));
   const title = `${methodDisplayName(layout.method)}: token layout per layer`;
-  const width = Math.max(x - 36 + margin, textWidth(title, 16) + 2 * margin, 360);
+  const compressed = [...layout.vision, ...layout.text].some((l) => l.segments.some((s) => s.count > compressAbove));
+  const note = compressed
+    ? `Segments longer than ${compressAbove} tokens are drawn shortened (break mark); numbers are token counts.`
+    : 'Numbers are token counts; each tick is one token.';
+  const width = Math.max(x - 36 + margin, textWidth(title, 16) + 2 * margin, textWidth(note, 10) + 2 * margin, 360);
   let lx = margin;
   let ly = top + maxH + 18;
   for (const k of used) {
@@ -156,7 +193,6 @@ export function renderLayoutSvg(layout: PlanLayout, options: LayoutFigureOptions
     body.push(text(lx + 20, ly, TOKEN_NAMES[k], { size: 11, valign: 'middle' }));
     lx += itemW;
   }
-  const note = `Segments longer than ${compressAbove} tokens are drawn shortened (break mark); numbers are token counts.`;
   ly += 24;
   body.push(text(margin, ly, note, { size: 10, fill: '#555555' }));
   const height = ly + 16;
@@ -168,7 +204,7 @@ export function renderLayoutSvg(layout: PlanLayout, options: LayoutFigureOptions
   return svgDocument(width, height, body, title);
 }
 
-/** Reads and checks a PlanLayout JSON file (as `mpl plan --json` writes it); errors name the file. */
+/** Reads and checks a PlanLayout JSON file, or the output of `mpl plan --json` (which holds one under "layout"). */
 export function readPlanLayout(file: string): PlanLayout {
   let v: unknown;
   try {
@@ -184,7 +220,12 @@ export function validatePlanLayout(v: unknown, where: string): PlanLayout {
     throw fileError(where, `not a plan layout: ${what}`);
   };
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return bad('expected a JSON object');
-  const o = v as Record<string, unknown>;
+  let o = v as Record<string, unknown>;
+  // `mpl plan --json` wraps the layout: {method, trainable_parameters, vision_lengths, text_lengths, layout}.
+  if (typeof o.layout === 'object' && o.layout !== null && !Array.isArray(o.layout) && !('vision' in o)) {
+    o = o.layout as Record<string, unknown>;
+    v = o;
+  }
   if (typeof o.method !== 'string') bad('"method" must be a string');
   if (typeof o.trainable_parameters !== 'number') bad('"trainable_parameters" must be a number');
   for (const enc of ['vision', 'text'] as const) {

@@ -59,7 +59,8 @@ export function methodDisplayName(key: string): string {
   const [method, variant] = splitMethodKey(key);
   const i = methodIndex.get(method.toLowerCase());
   const name = i === undefined ? method : METHODS[i][1];
-  return variant ? `${name} (${variant})` : name;
+  // "coop@4shot" → "CoOp (4-shot)"
+  return variant ? `${name} (${variant.replace(/\b(\d+)shot\b/g, '$1-shot')})` : name;
 }
 
 /**

@@ -40,11 +40,11 @@ export function textWidth(text: string, size: number): number {
   return w * size;
 }
 
-/** Colour-blind-safe palette (Okabe & Ito), then a few extra distinct colours for long method lists. */
-export const PALETTE = [
-  '#0072B2', '#E69F00', '#009E73', '#D55E00', '#CC79A7', '#56B4E9', '#7F3C8D', '#000000',
-  '#11A579', '#3969AC', '#F2B701', '#E73F74', '#80BA5A', '#999999',
-];
+/**
+ * Colours for methods without a fixed colour (names.ts gives the known methods theirs, Okabe & Ito based):
+ * distinct from those fixed ones, so a new method never looks like MaPLe.
+ */
+export const PALETTE = ['#8C564B', '#E73F74', '#3969AC', '#BCBD22', '#17BECF', '#444444', '#F2B701', '#80BA5A'];
 
 /** Black or white, whichever reads better on the background colour (#rrggbb). */
 export function textColourOn(fill: string): string {
