@@ -63,8 +63,6 @@ export class PickleError extends Error {
   }
 }
 
-const MARK = Symbol('mark');
-
 function toInt(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
@@ -132,7 +130,12 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
     if (v > BigInt(n)) throw new PickleError(`pickle length ${v} exceeds the data`);
     return Number(v);
   };
-  const take = (k: number) => (need(k), (p += k), bytes.subarray(p - k, p));
+  const take = (k: number) => {
+    if (k < 0) throw new PickleError(`negative pickle length ${k} at byte ${p}`);
+    need(k);
+    p += k;
+    return bytes.subarray(p - k, p);
+  };
   const line = () => {
     const end = bytes.indexOf(0x0a, p);
     if (end < 0) throw new PickleError(`pickle data truncated at byte ${p} (no newline)`);

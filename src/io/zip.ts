@@ -21,6 +21,17 @@ export class ZipArchive {
   readonly entries = new Map<string, ZipEntry>();
 
   constructor(readonly bytes: Uint8Array, readonly file: string) {
+    try {
+      this.parse();
+    } catch (e) {
+      // A corrupt length field can point outside the buffer; report it as a bad file, not a crash.
+      if (e instanceof RangeError) throw fileError(file, `truncated or corrupt zip archive (${e.message})`);
+      throw e;
+    }
+  }
+
+  private parse(): void {
+    const { bytes, file } = this;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const len = bytes.byteLength;
     // End of central directory: 22 bytes + a comment of up to 65535 bytes, searched from the end.
@@ -49,6 +60,7 @@ export class ZipArchive {
     let p = cdOffset;
     for (let i = 0; i < count; i++) {
       if (p + 46 > len || view.getUint32(p, true) !== 0x02014b50) throw fileError(file, 'corrupt zip archive (bad central directory entry)');
+      if (p + 46 + view.getUint16(p + 28, true) + view.getUint16(p + 30, true) > len) throw fileError(file, 'truncated zip archive (central directory entry out of range)');
       const flags = view.getUint16(p + 8, true);
       const method = view.getUint16(p + 10, true);
       let compressedSize = view.getUint32(p + 20, true);
@@ -94,7 +106,13 @@ export class ZipArchive {
     }
     const raw = this.bytes.subarray(start, end);
     if (e.method === 0) return raw;
-    if (e.method === 8) return zlib.inflateRawSync(raw);
+    if (e.method === 8) {
+      try {
+        return zlib.inflateRawSync(raw);
+      } catch (err) {
+        throw fileError(this.file, `corrupt zip entry "${name}" (${(err as Error).message})`);
+      }
+    }
     throw fileError(this.file, `zip entry "${name}" uses unsupported compression method ${e.method}`);
   }
 }

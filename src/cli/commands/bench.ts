@@ -6,7 +6,7 @@ export function register(program: Command): void {
   program
     .command('bench')
     .description('run a benchmark (engine, zeroshot, train) beside plain PyTorch when /usr/bin/python3 has torch')
-    .argument('<what>', 'engine | zeroshot | train')
+    .argument('<what>', 'engine | zeroshot | train | data')
     .option('--json', 'print one JSON object')
     .option('--reps <n>', 'timed repetitions', (v) => Number.parseInt(v, 10))
     .option('--no-python', 'skip the PyTorch baseline')
@@ -27,8 +27,23 @@ Examples:
         const r = m.runEngineBench({ reps: opts.reps, python: opts.python });
         result = r;
         text = m.formatEngineBench(r);
+      } else if (what === 'zeroshot') {
+        const m = await import('../../../bench/zeroshot.js');
+        const r = m.runZeroshotBench({ reps: opts.reps, python: opts.python });
+        result = r;
+        text = m.formatZeroshotBench(r);
+      } else if (what === 'train') {
+        const m = await import('../../../bench/train.js');
+        const r = await m.runTrainBench({ python: opts.python });
+        result = r;
+        text = m.formatTrainBench(r);
+      } else if (what === 'data') {
+        const m = await import('../../../bench/data.js');
+        const r = await m.runDataBench();
+        result = r;
+        text = m.formatDataBench(r);
       } else {
-        throw new UserError(`unknown benchmark '${what}' (engine, zeroshot or train)`);
+        throw new UserError(`unknown benchmark '${what}' (engine, zeroshot, train or data)`);
       }
       process.stdout.write((opts.json ? JSON.stringify(result) : text) + '\n');
     });

@@ -19,4 +19,5 @@ export const commands: Array<(program: Command) => void> = [
   plan,
   protocols,
   predict,
+  info,
 ];

@@ -8,6 +8,8 @@ function knownName(config: ClipConfig): string | undefined {
   return Object.entries(knownArchitectures).find(([, c]) => JSON.stringify(c) === same)?.[0];
 }
 
+const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+
 /** `mpl info <weights>`: reads a CLIP weights file, validates every tensor, prints the inferred architecture. */
 export function register(program: Command): void {
   program
@@ -41,8 +43,8 @@ Examples:
       const lines = [
         `file        ${w.file}`,
         `format      ${w.container}, ${names} key names; ${w.tensors.size} tensors (${dtypes})`,
-        `vision      width ${v.width}, ${v.layers} layers, ${v.heads} heads, patch ${v.patch_size}, image ${v.image_size} (${g}x${g} patches + class token), MLP ${v.mlp_width}`,
-        `text        width ${t.width}, ${t.layers} layers, ${t.heads} heads, context ${t.context_length}, vocabulary ${t.vocab_size}, MLP ${t.mlp_width}`,
+        `vision      width ${v.width}, ${plural(v.layers, 'layer')}, ${plural(v.heads, 'head')}, patch ${v.patch_size}, image ${v.image_size} (${g}x${g} patches + class token), MLP ${v.mlp_width}`,
+        `text        width ${t.width}, ${plural(t.layers, 'layer')}, ${plural(t.heads, 'head')}, context ${t.context_length}, vocabulary ${t.vocab_size}, MLP ${t.mlp_width}`,
         `embedding   ${w.config.embed_dim}`,
         `parameters  ${w.parameters.toLocaleString('en-US')} (${(storedBytes(w) / 1e6).toFixed(1)} MB as stored)`,
       ];
