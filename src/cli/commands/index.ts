@@ -8,6 +8,7 @@ import { register as info } from './info.js';
 import { register as plan } from './plan.js';
 import { register as protocols } from './protocols.js';
 import { register as predict } from './predict.js';
+import { register as quickstart } from './quickstart.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
 export const commands: Array<(program: Command) => void> = [
@@ -19,5 +20,6 @@ export const commands: Array<(program: Command) => void> = [
   plan,
   protocols,
   predict,
+  quickstart,
   info,
 ];
