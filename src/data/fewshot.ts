@@ -151,7 +151,7 @@ export function readFewshotCache(file: string): FewshotCache {
     throw fileError(file, 'not an mpl few-shot cache (format "mpl-fewshot-v1"); delete it to draw the subset again');
   }
   // Same entry format as a split file; reuse its checks (a dummy empty test list).
-  const lists = parseSplit({ train: json.train, val: json.val, test: [] }, file);
+  const lists = parseSplit({ train: json.train, val: json.val, test: [] }, file, { requireLabelsInTrain: false });
   return {
     format: 'mpl-fewshot-v1',
     shots: Number(json.shots),

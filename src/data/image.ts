@@ -128,10 +128,10 @@ export function normalizeInto(img: RgbImage, out: Float32Array, offset: number, 
  */
 export function evalTransform(img: RgbImage, size: number, out?: Float32Array, offset = 0): Float32Array {
   const [w, h] = resizeShorterSide(img.width, img.height, size);
-  const resized = resizeBicubicPil(img, w, h);
   const top = pyRound((h - size) / 2);
   const left = pyRound((w - size) / 2);
-  const cropped = cropRgb(resized, left, top, size, size);
+  // Resize then centre-crop, computing only the pixels the crop keeps (identical result).
+  const cropped = resizeBicubicPil(img, w, h, undefined, { left, top, width: size, height: size });
   const target = out ?? new Float32Array(3 * size * size);
   normalizeInto(cropped, target, offset);
   return target;

@@ -71,6 +71,8 @@ interface Pending {
 interface PoolWorker {
   worker: Worker;
   outstanding: number;
+  /** Set once the thread failed or exited; it gets no more tasks. */
+  error?: Error;
 }
 
 /** A fixed pool of data-loader workers running BatchTasks. */
@@ -112,6 +114,7 @@ export class WorkerPool {
   }
 
   private failWorker(pw: PoolWorker, e: Error): void {
+    pw.error ??= e;
     for (const [id, p] of this.pending) {
       if (p.worker === pw) {
         this.pending.delete(id);
@@ -123,9 +126,11 @@ export class WorkerPool {
 
   run(task: BatchTask): Promise<BatchResult> {
     if (this.closed) return Promise.reject(new Error('data loader is closed'));
-    // The worker with the fewest queued tasks; ties go to the first.
-    let pw = this.workers[0];
-    for (const w of this.workers) if (w.outstanding < pw.outstanding) pw = w;
+    // The live worker with the fewest queued tasks; ties go to the first.
+    const live = this.workers.filter((w) => !w.error);
+    if (live.length === 0) return Promise.reject(this.workers[0]?.error ?? new Error('no data-loader workers'));
+    let pw = live[0];
+    for (const w of live) if (w.outstanding < pw.outstanding) pw = w;
     return new Promise<BatchResult>((resolve, reject) => {
       this.pending.set(task.id, { resolve, reject, worker: pw });
       if (pw.outstanding++ === 0) pw.worker.ref(); // keep the process alive while work is queued

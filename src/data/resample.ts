@@ -79,17 +79,22 @@ function clip8(v: number): number {
   return s < 0 ? 0 : s > 255 ? 255 : s;
 }
 
+export interface Rect {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
 /**
  * Resizes `src` (RGB) to outW x outH exactly like Pillow's `resize((outW, outH), BICUBIC)` on an RGB
  * image. `crop` optionally selects a source rectangle first (PIL `crop` followed by `resize`, which is
- * what torchvision's resized_crop does); the rectangle must lie inside the image.
+ * what torchvision's resized_crop does); it must lie inside the image. `window` optionally returns only
+ * a rectangle of the resized image (a centre crop after the resize): every output pixel depends only on
+ * its own row/column weights, so computing just the window gives exactly the pixels of resize-then-crop
+ * with less work.
  */
-export function resizeBicubicPil(
-  src: RgbImage,
-  outW: number,
-  outH: number,
-  crop?: { left: number; top: number; width: number; height: number },
-): RgbImage {
+export function resizeBicubicPil(src: RgbImage, outW: number, outH: number, crop?: Rect, window?: Rect): RgbImage {
   const left = crop ? crop.left : 0;
   const top = crop ? crop.top : 0;
   const inW = crop ? crop.width : src.width;
@@ -98,41 +103,50 @@ export function resizeBicubicPil(
   if (left < 0 || top < 0 || left + inW > src.width || top + inH > src.height) {
     throw new RangeError('resizeBicubicPil: crop outside the image');
   }
+  const wx = window ? window.left : 0;
+  const wy = window ? window.top : 0;
+  const ww = window ? window.width : outW;
+  const wh = window ? window.height : outH;
+  if (wx < 0 || wy < 0 || ww < 1 || wh < 1 || wx + ww > outW || wy + wh > outH) {
+    throw new RangeError('resizeBicubicPil: window outside the output');
+  }
   const stride = src.width * 3;
   const needH = outW !== inW;
   const needV = outH !== inH;
 
   if (!needH && !needV) {
     // Pillow returns a copy when the size does not change.
-    const out = new Uint8Array(outW * outH * 3);
-    for (let y = 0; y < outH; y++) {
-      const s = (top + y) * stride + left * 3;
-      out.set(src.data.subarray(s, s + outW * 3), y * outW * 3);
+    const out = new Uint8Array(ww * wh * 3);
+    for (let y = 0; y < wh; y++) {
+      const s = (top + wy + y) * stride + (left + wx) * 3;
+      out.set(src.data.subarray(s, s + ww * 3), y * ww * 3);
     }
-    return { width: outW, height: outH, data: out };
+    return { width: ww, height: wh, data: out };
   }
 
   const vert = precomputeCoeffs(inH, 0, inH, outH);
-  // Only the rows the vertical pass reads are resampled horizontally.
-  const yFirst = vert.bounds[0];
-  const yLast = vert.bounds[outH * 2 - 2] + vert.bounds[outH * 2 - 1];
 
-  // Horizontal pass (into a temporary image of outW x rows) or a plain view of the source rows.
+  // Horizontal pass (into a temporary image of ww x rows) or a plain view of the source rows.
   let tmp: Uint8Array;
-  let tmpW: number;
-  let tmpRowOffset: number; // row in tmp that corresponds to source row `top + yFirst`
+  let tmpRowOffset: number; // tmp row index = (source row relative to `top`) - tmpRowOffset
   let tmpStride: number;
   let tmpColOffset: number;
   if (needH) {
     const hor = precomputeCoeffs(inW, 0, inW, outW);
-    const rows = needV ? yLast - yFirst : inH;
-    const rowStart = needV ? yFirst : 0;
-    tmp = new Uint8Array(outW * rows * 3);
+    // Only the rows the vertical pass reads are resampled horizontally (Pillow does the same for the
+    // whole output; here for the window's rows).
+    const rowStart = needV ? vert.bounds[wy * 2] : wy;
+    const last = wy + wh - 1;
+    const rows = needV ? vert.bounds[last * 2] + vert.bounds[last * 2 + 1] - rowStart : wh;
+    tmp = new Uint8Array(ww * rows * 3);
     const { ksize, bounds, kk } = hor;
+    const sd = src.data; // locals: keeps the hot loop free of property loads
+    const td = tmp;
     for (let yy = 0; yy < rows; yy++) {
       const rowBase = (top + rowStart + yy) * stride + left * 3;
-      const outBase = yy * outW * 3;
-      for (let xx = 0; xx < outW; xx++) {
+      const outBase = yy * ww * 3;
+      for (let xo = 0; xo < ww; xo++) {
+        const xx = wx + xo;
         const xmin = bounds[xx * 2];
         const xmax = bounds[xx * 2 + 1];
         const kBase = xx * ksize;
@@ -142,53 +156,53 @@ export function resizeBicubicPil(
         let p = rowBase + xmin * 3;
         for (let x = 0; x < xmax; x++, p += 3) {
           const k = kk[kBase + x];
-          s0 += src.data[p] * k;
-          s1 += src.data[p + 1] * k;
-          s2 += src.data[p + 2] * k;
+          s0 += sd[p] * k;
+          s1 += sd[p + 1] * k;
+          s2 += sd[p + 2] * k;
         }
-        const o = outBase + xx * 3;
-        tmp[o] = clip8(s0);
-        tmp[o + 1] = clip8(s1);
-        tmp[o + 2] = clip8(s2);
+        const o = outBase + xo * 3;
+        td[o] = clip8(s0);
+        td[o + 1] = clip8(s1);
+        td[o + 2] = clip8(s2);
       }
     }
-    tmpW = outW;
-    tmpStride = outW * 3;
+    if (!needV) return { width: ww, height: wh, data: tmp };
+    tmpStride = ww * 3;
     tmpColOffset = 0;
-    tmpRowOffset = needV ? yFirst : 0;
-    if (!needV) return { width: outW, height: outH, data: tmp };
+    tmpRowOffset = rowStart;
   } else {
     tmp = src.data;
-    tmpW = inW;
     tmpStride = stride;
-    tmpColOffset = left * 3;
-    tmpRowOffset = -top; // tmp row r = source row r; vertical bounds are relative to `top`
+    tmpColOffset = (left + wx) * 3;
+    tmpRowOffset = -top; // tmp row r = source row r
   }
 
   // Vertical pass.
-  const out = new Uint8Array(tmpW * outH * 3);
+  const out = new Uint8Array(ww * wh * 3);
   const { ksize, bounds, kk } = vert;
-  for (let yy = 0; yy < outH; yy++) {
+  const td = tmp;
+  for (let yo = 0; yo < wh; yo++) {
+    const yy = wy + yo;
     const ymin = bounds[yy * 2] - tmpRowOffset;
     const ymax = bounds[yy * 2 + 1];
     const kBase = yy * ksize;
-    const outBase = yy * tmpW * 3;
-    for (let xx = 0; xx < tmpW; xx++) {
+    const outBase = yo * ww * 3;
+    for (let xo = 0; xo < ww; xo++) {
       let s0 = HALF;
       let s1 = HALF;
       let s2 = HALF;
-      let p = ymin * tmpStride + tmpColOffset + xx * 3;
+      let p = ymin * tmpStride + tmpColOffset + xo * 3;
       for (let y = 0; y < ymax; y++, p += tmpStride) {
         const k = kk[kBase + y];
-        s0 += tmp[p] * k;
-        s1 += tmp[p + 1] * k;
-        s2 += tmp[p + 2] * k;
+        s0 += td[p] * k;
+        s1 += td[p + 1] * k;
+        s2 += td[p + 2] * k;
       }
-      const o = outBase + xx * 3;
+      const o = outBase + xo * 3;
       out[o] = clip8(s0);
       out[o + 1] = clip8(s1);
       out[o + 2] = clip8(s2);
     }
   }
-  return { width: tmpW, height: outH, data: out };
+  return { width: ww, height: wh, data: out };
 }

@@ -27,6 +27,8 @@ export interface SplitFile extends SplitLists<SplitEntry> {
 export interface ReadSplitOptions {
   /** Accept a file without "val" (custom lists); official split files always have it. */
   allowMissingVal?: boolean;
+  /** Require every val/test label to occur in train (default true; off for few-shot caches). */
+  requireLabelsInTrain?: boolean;
 }
 
 const SETS = ['train', 'val', 'test'] as const;
@@ -116,7 +118,7 @@ export function parseSplit(json: unknown, file: string, options: ReadSplitOption
     split[set].forEach((e, i) => {
       const seen = names.get(e.label);
       if (seen === undefined) {
-        if (set !== 'train') {
+        if (set !== 'train' && options.requireLabelsInTrain !== false) {
           throw fileError(file, `${set}[${i}] has label ${e.label} ("${e.classname}"), which does not occur in "train"`);
         }
         names.set(e.label, { name: e.classname, where: `${set}[${i}]` });

@@ -109,7 +109,7 @@ Examples:
         if (opts.json) return printJson(info);
         const out: string[] = [];
         out.push(`${info.displayName} (${info.name})`);
-        out.push(`  images:    ${info.imageDir}`);
+        out.push(`  folder:    ${info.imageDir}`);
         out.push(`  lists:     ${info.source}${info.generatedSplit ? '  [GENERATED, not the official split]' : ''}`);
         out.push(`  template:  "${info.template}"`);
         out.push(`  classes:   ${info.classnames.length}${info.testOnly ? ' (test only)' : ` (base ${info.baseClasses.length} / new ${info.newClasses.length})`}`);

@@ -113,9 +113,25 @@ export function listSubdirs(dir: string, what: string): string[] {
  * differs between machines; sorting makes generated splits and folder datasets reproducible.
  */
 export function listImages(dir: string): string[] {
-  return listNoHidden(dir, 'image folder').filter(
-    (n) => IMAGE_EXTENSIONS.has(path.extname(n).toLowerCase()) && isFile(path.join(dir, n)),
-  );
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw fileError(dir, 'image folder not found');
+    if (code === 'ENOTDIR') throw fileError(dir, 'image folder is not a folder');
+    throw fileError(dir, `cannot list image folder (${(e as Error).message})`);
+  }
+  // Dirent types avoid one stat per file (ImageNet has 1.28M); symlinks are followed with a stat.
+  return entries
+    .filter(
+      (d) =>
+        !d.name.startsWith('.') &&
+        IMAGE_EXTENSIONS.has(path.extname(d.name).toLowerCase()) &&
+        (d.isFile() || (d.isSymbolicLink() && isFile(path.join(dir, d.name)))),
+    )
+    .map((d) => d.name)
+    .sort(comparePy);
 }
 
 /** Lines of a text file (trimmed, empty lines dropped); the error names the file. */
@@ -213,7 +229,14 @@ export function readSplitDataset(def: DatasetDef, ctx: DatasetContext, options: 
 export function readAndSplitData(
   imageDir: string,
   rng: PyRandom,
-  options: { ignored?: string[]; newCnames?: Record<string, string>; pTrn?: number; pVal?: number; allowEmptyVal?: boolean } = {},
+  options: {
+    ignored?: string[];
+    newCnames?: Record<string, string>;
+    pTrn?: number;
+    pVal?: number;
+    /** Custom folders: val may be empty, and a class too small for the rule gives test one image first. */
+    allowEmptyVal?: boolean;
+  } = {},
 ): SplitLists<SplitEntry> {
   const pTrn = options.pTrn ?? 0.5;
   const pVal = options.pVal ?? 0.2;
@@ -227,9 +250,15 @@ export function readAndSplitData(
     if (images.length === 0) throw fileError(dir, 'class folder has no images (.jpg, .jpeg, .png, .webp, .gif, .tif, .tiff)');
     rng.shuffle(images);
     const n = images.length;
-    const nTrain = pyRound(n * pTrn);
-    const nVal = pyRound(n * pVal);
-    const nTest = n - nTrain - nVal;
+    let nTrain = pyRound(n * pTrn);
+    let nVal = pyRound(n * pVal);
+    let nTest = n - nTrain - nVal;
+    if (options.allowEmptyVal && nTest <= 0 && n >= 2) {
+      // Custom folders with very few images: the test set gets one image first (from val, else train).
+      if (nVal > 0) nVal--;
+      else nTrain--;
+      nTest = n - nTrain - nVal;
+    }
     if (nTrain <= 0 || nTest <= 0 || (nVal <= 0 && !options.allowEmptyVal)) {
       throw fileError(
         dir,
