@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { registerDataDownload } from './download.js';
 import { UserError } from '../../util/errors.js';
 import { terminalReporter } from '../reporter.js';
 import { describeDataset, generateSplit, loadDataset } from '../../data/dataset.js';
@@ -48,8 +49,10 @@ Examples:
   mpl data info eurosat --root ~/data --shots 16 --seed 1
   mpl data fewshot --split ~/data/eurosat/split_zhou_EuroSAT.json --shots 16 --seed 1 --json
   mpl data split dtd --root ~/data --generate
-  mpl data check oxford_pets --root ~/data --shots 16 --seed 1`,
+  mpl data check oxford_pets --root ~/data --shots 16 --seed 1
+  mpl data download eurosat --root ~/data`,
     );
+  registerDataDownload(data);
 
   data
     .command('list')
