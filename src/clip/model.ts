@@ -363,12 +363,21 @@ export class ClipModel {
   }
 
   private runBlocks(x: Tensor, blocks: BlockWeights[], heads: number, mask: Tensor | null, hooks: EncoderHooks): Tensor {
+    // Each block's input is disposed once consumed (never the caller's x): the scope would otherwise hold
+    // every layer's activations until the end of the encoder. Autograd keeps what backward needs.
+    let cur = x;
     for (let i = 0; i < blocks.length; i++) {
-      if (hooks.beforeBlock) x = hooks.beforeBlock(i, x);
-      hooks.onBlockInput?.(i, x.shape[1]);
-      x = residualBlock(x, blocks[i], heads, mask);
+      if (hooks.beforeBlock) {
+        const next = hooks.beforeBlock(i, cur);
+        if (next !== cur && cur !== x) cur.dispose();
+        cur = next;
+      }
+      hooks.onBlockInput?.(i, cur.shape[1]);
+      const out = residualBlock(cur, blocks[i], heads, mask);
+      if (cur !== x) cur.dispose();
+      cur = out;
     }
-    return x;
+    return cur;
   }
 
   /** Every weight tensor (for memory accounting). */

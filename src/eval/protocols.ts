@@ -14,12 +14,12 @@ import * as path from 'node:path';
 import type { ClipModel } from '../clip/model.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
 import { loadDataset } from '../data/dataset.js';
-import { DataLoader } from '../data/loader.js';
 import type { Datum, LoadedDataset, Subsample } from '../data/types.js';
 import { PromptLearner } from '../prompting/learner.js';
 import { RECIPES, type MethodName, type MethodOptions } from '../prompting/methods.js';
 import { savePrompts } from '../prompting/checkpoint.js';
 import type { BatchSource } from '../train/batches.js';
+import { batchSource } from '../train/sources.js';
 import { evaluate, type EvalResult } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/fs.js';
@@ -62,16 +62,7 @@ export function strided<T>(items: T[], max?: number): T[] {
 }
 
 function source(items: Datum[], mode: 'train' | 'eval', o: ProtocolOptions, seed: number, batchSize: number, imageSize: number): BatchSource {
-  const loader = new DataLoader(
-    items.map((d) => ({ impath: d.impath, label: d.label })),
-    { mode, batchSize, seed, imageSize, skipBadImages: o.skipBadImages, numWorkers: o.numWorkers, reporter: o.reporter },
-  );
-  return {
-    length: items.length,
-    batches: (epoch) => loader.batches(epoch),
-    batchesPerEpoch: () => loader.length,
-    close: () => loader.close(),
-  };
+  return batchSource(items, { mode, batchSize, seed, imageSize, skipBadImages: o.skipBadImages, numWorkers: o.numWorkers, reporter: o.reporter });
 }
 
 function runDir(o: ProtocolOptions, protocol: Protocol, dataset: string, seed: number): string {

@@ -1,4 +1,8 @@
 import type { Command } from 'commander';
+import { countParameters, designMethod } from '../../prompting/methods.js';
+import { planLayout, validatePlan } from '../../prompting/plan.js';
+import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
+import { architectureOf } from '../model.js';
 import { UserError } from '../../util/errors.js';
 import type { Protocol } from '../../eval/results.js';
 import { collect, parseProtocol, reportProtocols, type Report } from '../../eval/report/collect.js';
@@ -88,7 +92,7 @@ function datasetsFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | 
 
 /** `mpl plot`: the paper's Figure 2, per-dataset bars, or a prompt plan's token layout, as SVG or PNG. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('plot')
     .description('draw a figure from result.json files (or a plan layout) as .svg or .png')
     .argument('[dirs...]', 'folders searched recursively for result.json (not needed for --kind layout)')
@@ -100,6 +104,9 @@ export function register(program: Command): void {
     .option('--layout <file>', 'layout: a PlanLayout JSON file (as `mpl plan --json` writes)')
     .option('--title <text>', 'figure title instead of the generated one')
     .option('--scale <n>', `PNG pixels per SVG unit (default ${PNG_SCALE})`, (v) => Number(v))
+    .option('--arch <name>', 'layout from --method: a known architecture (ViT-B/16, ...)')
+    .option('--weights <file>', 'layout from --method: the architecture of a weights file');
+  addMethodOptions(cmd)
     .addHelpText(
       'after',
       `
@@ -109,9 +116,10 @@ Examples:
   mpl plot runs/ --kind time --protocol xd --out xd.svg  average target accuracy vs training time
   mpl plot runs/ --kind datasets --out hm.png            HM per dataset, one bar per method, ±std whiskers
   mpl plot runs/ --kind datasets --protocol xd --out xd-bars.svg
-  mpl plot --kind layout --layout plan.json --out layout.png   per-layer token layout of a prompt plan`,
+  mpl plot --kind layout --layout plan.json --out layout.png   per-layer token layout of a prompt plan
+  mpl plot --kind layout --method mpl --arch ViT-B/16 --out mpl-layout.svg   the same, built from method flags`,
     )
-    .action(async (dirs: string[], opts: PlotOptions) => {
+    .action(async (dirs: string[], opts: PlotOptions & MethodFlags & { arch?: string; weights?: string }) => {
       if (!KINDS.includes(opts.kind!)) throw new UserError(`--kind: unknown figure '${opts.kind}' (time, datasets or layout)`);
       if (!/\.(svg|png)$/i.test(opts.out!)) throw new UserError(`--out ${opts.out}: the figure file must end in .svg or .png`);
       const scale = opts.scale ?? PNG_SCALE;
@@ -119,9 +127,17 @@ Examples:
       const protocol = opts.protocol === undefined ? undefined : parseProtocol(opts.protocol);
       let svg: string;
       if (opts.kind === 'layout') {
-        if (!opts.layout) throw new UserError('--kind layout needs --layout FILE (a PlanLayout JSON file)');
         if (dirs.length) throw new UserError('--kind layout takes no result folders');
-        svg = renderLayoutSvg(readPlanLayout(opts.layout));
+        if (opts.method) {
+          const arch = await architectureOf(opts);
+          const { method, options } = methodFrom(opts);
+          const design = designMethod(method, options, arch);
+          validatePlan(design.plan, arch);
+          svg = renderLayoutSvg(planLayout(design.plan, arch, countParameters(design)));
+        } else {
+          if (!opts.layout) throw new UserError('--kind layout needs --method (with --arch or --weights) or --layout FILE (a PlanLayout JSON file)');
+          svg = renderLayoutSvg(readPlanLayout(opts.layout));
+        }
       } else {
         if (dirs.length === 0) throw new UserError(`--kind ${opts.kind} needs at least one result folder`);
         svg = opts.kind === 'time' ? timeFigure(dirs, opts, protocol) : datasetsFigure(dirs, opts, protocol);
