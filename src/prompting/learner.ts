@@ -87,7 +87,7 @@ export class PromptLearner {
     return [...this.params.values()];
   }
   layout(): PlanLayout {
-    return planLayout(this.plan, this.model.arch, this.trainableParameters);
+    return planLayout(this.plan, this.model.arch, this.trainableParameters, textWordsOf(this.design, this.tokenizer));
   }
 
   // ---- parameters -------------------------------------------------------------------------------
@@ -414,6 +414,17 @@ export class PromptLearner {
 
 function templateFor(dataset: string): string {
   return CUSTOM_TEMPLATES[dataset] ?? DEFAULT_TEMPLATE;
+}
+
+/**
+ * The fixed tokens of a method's text prompt around the learnable context, for layouts: the words after the
+ * context (the rest of the template, a one-token class name, the full stop). Hand-crafted prompts count
+ * their template's tokens.
+ */
+export function textWordsOf(design: MethodDesign, tokenizer: Tokenizer): { before: number; after: number } {
+  const d = design.text;
+  if (d.kind === 'fixed') return { before: tokenizer.encode(fill(design.options.template ?? DEFAULT_TEMPLATE, 'class')).length, after: 0 };
+  return { before: 0, after: tokenizer.encode(`${d.promptPrefix} class.`).length - d.nCtx };
 }
 
 /** Gaussian prompt-aggregation weights of PromptSRC: N(e; mean, std) for e = 1..epochs, normalised to sum 1. */

@@ -85,6 +85,9 @@ test('base2new over two seeds, then table, plot and predict', () => {
     if (ext === 'png') assert.deepEqual([...bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47]);
     else assert.match(bytes.toString('utf8'), /<svg[^>]*viewBox/);
   }
+  const layout = path.join(work, 'layout.svg');
+  ok(mpl(['plot', '--kind', 'layout', '--method', 'mpl', '--arch', 'ViT-B/16', '--out', layout]), 'plot layout from method flags');
+  assert.match(fs.readFileSync(layout, 'utf8'), /206/);
   const prompts = path.join(out, 'base2new', 'imagefolder', 'mpl', 'seed1', 'prompts.safetensors');
   const img = path.join(root, 'blue_sky', '0.png');
   const pred = JSON.parse(ok(mpl(['predict', '--weights', weights, '--prompts', prompts, '--json', img]), 'predict'));

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { ClipTokenizer } from '../../clip/tokenizer.js';
+import { textWordsOf } from '../../prompting/learner.js';
 import { knownArchitectures, type ClipConfig } from '../../clip/config.js';
 import { designMethod, countParameters } from '../../prompting/methods.js';
 import { describeLayout, planLayout, validatePlan } from '../../prompting/plan.js';
@@ -29,7 +31,7 @@ Examples:
       const design = designMethod(method, options, arch);
       const lengths = validatePlan(design.plan, arch);
       const params = countParameters(design);
-      const layout = planLayout(design.plan, arch, params);
+      const layout = planLayout(design.plan, arch, params, textWordsOf(design, ClipTokenizer.default()));
       if (opts.json) {
         process.stdout.write(
           JSON.stringify({

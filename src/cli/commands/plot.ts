@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import { ClipTokenizer } from '../../clip/tokenizer.js';
+import { textWordsOf } from '../../prompting/learner.js';
 import { countParameters, designMethod } from '../../prompting/methods.js';
 import { planLayout, validatePlan } from '../../prompting/plan.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
@@ -133,7 +135,7 @@ Examples:
           const { method, options } = methodFrom(opts);
           const design = designMethod(method, options, arch);
           validatePlan(design.plan, arch);
-          svg = renderLayoutSvg(planLayout(design.plan, arch, countParameters(design)));
+          svg = renderLayoutSvg(planLayout(design.plan, arch, countParameters(design), textWordsOf(design, ClipTokenizer.default())));
         } else {
           if (!opts.layout) throw new UserError('--kind layout needs --method (with --arch or --weights) or --layout FILE (a PlanLayout JSON file)');
           svg = renderLayoutSvg(readPlanLayout(opts.layout));
