@@ -10,28 +10,10 @@
  */
 import { Generator, Tensor, cat, nn, noGrad, ones, randn, tensor, tidy, zeros, type DType, type Device } from '../torch/index.js';
 import { blockTensors, residualBlock, type BlockWeights } from './transformer.js';
+import { expectedShapes, type ClipConfig } from './config.js';
 
-export interface VisionConfig {
-  width: number;
-  layers: number;
-  heads: number;
-  patch_size: number;
-  image_size: number;
-}
-
-export interface TextConfig {
-  width: number;
-  layers: number;
-  heads: number;
-  context_length: number;
-  vocab_size: number;
-}
-
-export interface ClipArchitecture {
-  vision: VisionConfig;
-  text: TextConfig;
-  embed_dim: number;
-}
+/** The architecture (src/clip/config.ts): widths, layers, heads, patch and image size, text context. */
+export type ClipArchitecture = ClipConfig;
 
 /** A stored tensor as the weight readers return it: raw little-endian bytes, contiguous. */
 export interface RawTensorLike {
@@ -87,34 +69,6 @@ function blockKeys(prefix: string): Record<string, string> {
   };
 }
 
-/** Canonical (OpenAI) names and shapes of every tensor of a CLIP with this architecture. */
-export function canonicalShapes(a: ClipArchitecture): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  const v = a.vision;
-  const t = a.text;
-  const grid = v.image_size / v.patch_size;
-  const block = (prefix: string, d: number) => {
-    const k = blockKeys(prefix);
-    m.set(k.ln1Weight, [d]).set(k.ln1Bias, [d]).set(k.inProjWeight, [3 * d, d]).set(k.inProjBias, [3 * d]);
-    m.set(k.outProjWeight, [d, d]).set(k.outProjBias, [d]).set(k.ln2Weight, [d]).set(k.ln2Bias, [d]);
-    m.set(k.fcWeight, [4 * d, d]).set(k.fcBias, [4 * d]).set(k.projWeight, [d, 4 * d]).set(k.projBias, [d]);
-  };
-  m.set('visual.conv1.weight', [v.width, 3, v.patch_size, v.patch_size]);
-  m.set('visual.class_embedding', [v.width]);
-  m.set('visual.positional_embedding', [grid * grid + 1, v.width]);
-  m.set('visual.ln_pre.weight', [v.width]).set('visual.ln_pre.bias', [v.width]);
-  for (let i = 0; i < v.layers; i++) block(`visual.transformer.resblocks.${i}`, v.width);
-  m.set('visual.ln_post.weight', [v.width]).set('visual.ln_post.bias', [v.width]);
-  m.set('visual.proj', [v.width, a.embed_dim]);
-  m.set('token_embedding.weight', [t.vocab_size, t.width]);
-  m.set('positional_embedding', [t.context_length, t.width]);
-  for (let i = 0; i < t.layers; i++) block(`transformer.resblocks.${i}`, t.width);
-  m.set('ln_final.weight', [t.width]).set('ln_final.bias', [t.width]);
-  m.set('text_projection', [t.width, a.embed_dim]);
-  m.set('logit_scale', []);
-  return m;
-}
-
 export interface ClipLoadOptions {
   /** compute dtype (float32 default; float16/bfloat16 where the device supports them) */
   dtype?: DType;
@@ -141,7 +95,7 @@ export class ClipModel {
     const dtype = options.dtype ?? 'float32';
     const device = options.device ?? 'cpu';
     const owned: Tensor[] = [];
-    const shapes = canonicalShapes(arch);
+    const shapes = expectedShapes(arch);
     const get = (name: string): Tensor => {
       const raw = tensors.get(name);
       if (!raw) throw new Error(`missing tensor ${name}`);
@@ -172,7 +126,7 @@ export class ClipModel {
     const device = options.device ?? 'cpu';
     const g = new Generator(seed);
     const owned: Tensor[] = [];
-    const shapes = canonicalShapes(arch);
+    const shapes = expectedShapes(arch);
     const get = (name: string): Tensor => {
       const shape = shapes.get(name)!;
       const t = tidy(() => {

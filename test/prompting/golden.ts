@@ -10,7 +10,7 @@ import { goldenDir } from '../helpers.js';
 
 export function goldenArch(): ClipArchitecture {
   const c = JSON.parse(fs.readFileSync(path.join(goldenDir, 'config.json'), 'utf8'));
-  return { vision: c.vision, text: c.text, embed_dim: c.embed_dim };
+  return { vision: { ...c.vision, mlp_width: 4 * c.vision.width }, text: { ...c.text, mlp_width: 4 * c.text.width }, embed_dim: c.embed_dim };
 }
 
 let cached: ClipModel | null = null;
