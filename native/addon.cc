@@ -563,6 +563,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   });
   DEF(copy_, T(info, 0).copy_(T(info, 1)); return info[0];);
   DEF(zero_, T(info, 0).zero_(); return info[0];);
+  DEF(sigmoid_, T(info, 0).sigmoid_(); return info[0];);
   DEF(fill_, T(info, 0).fill_(SC(info, 1)); return info[0];);
 
   return exports;

@@ -3,7 +3,7 @@
  * mlp = c_fc -> QuickGELU -> c_proj. Batch-first layout [B, L, D] (the official code runs sequence-first;
  * the arithmetic is the same). Frozen weights never require grad, so only the prompts build a graph.
  */
-import { Tensor, nn, tidy } from '../torch/index.js';
+import { Tensor, isGradEnabled, nn, tidy } from '../torch/index.js';
 
 export interface BlockWeights {
   ln1Weight: Tensor;
@@ -24,8 +24,10 @@ export function residualBlock(x: Tensor, w: BlockWeights, heads: number, mask?: 
     const h1 = nn.layerNorm(x, w.ln1Weight, w.ln1Bias);
     const a = nn.selfAttention(h1, w.attn, heads, mask);
     h1.dispose();
-    const x1 = x.add(a);
-    a.dispose();
+    // without autograd the residual sums reuse the freshly computed buffers (fewer large allocations)
+    const inference = !isGradEnabled();
+    const x1 = inference ? a.add_(x) : x.add(a);
+    if (!inference) a.dispose();
     const h2 = nn.layerNorm(x1, w.ln2Weight, w.ln2Bias);
     const f = nn.linear(h2, w.fcWeight, w.fcBias);
     h2.dispose();
@@ -33,8 +35,8 @@ export function residualBlock(x: Tensor, w: BlockWeights, heads: number, mask?: 
     f.dispose();
     const p = nn.linear(g, w.projWeight, w.projBias);
     g.dispose();
-    const out = x1.add(p);
-    p.dispose();
+    const out = inference ? p.add_(x1) : x1.add(p);
+    if (!inference) p.dispose();
     x1.dispose();
     return out;
   });

@@ -1,7 +1,7 @@
 /** Functional building blocks over the engine's ops: what CLIP and the prompt methods are made of. */
 import { native } from './native.js';
 import { Tensor, type Reduction } from './tensor.js';
-import { tidy } from './scope.js';
+import { isGradEnabled, tidy } from './scope.js';
 
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
   return new Tensor(native.linear(x.handle, weight.handle, bias?.handle ?? null));
@@ -22,8 +22,12 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   return new Tensor(native.layerNorm(x.handle, n, weight?.handle ?? null, bias?.handle ?? null, eps));
 }
 
-/** CLIP's QuickGELU: x * sigmoid(1.702 x). */
+/**
+ * CLIP's QuickGELU: x * sigmoid(1.702 x). Without autograd it works in place on one new buffer (the MLP
+ * hidden layer is the largest activation: 1 allocation instead of 3 at evaluation).
+ */
 export function quickGelu(x: Tensor): Tensor {
+  if (!isGradEnabled()) return x.mul(1.702).sigmoid_().mul_(x);
   const s = x.mul(1.702);
   const g = s.sigmoid();
   s.dispose();

@@ -411,6 +411,10 @@ export class Tensor {
     native.copy_(this.handle, src.handle);
     return this;
   }
+  sigmoid_(): this {
+    native.sigmoid_(this.handle);
+    return this;
+  }
   zero_(): this {
     native.zero_(this.handle);
     return this;
