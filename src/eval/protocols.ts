@@ -77,7 +77,7 @@ function load(o: ProtocolOptions, name: string, seed: number, subsample: Subsamp
     subsample,
     reporter: o.reporter,
     allowGeneratedSplit: o.allowGeneratedSplit,
-  } as Parameters<typeof loadDataset>[1]);
+  });
 }
 
 async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, seed: number, dir: string): Promise<{ seconds: number; ips: number }> {

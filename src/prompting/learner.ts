@@ -289,12 +289,12 @@ export class PromptLearner {
   }
 
   /** The learned prompts [C, L, W] for the current classes (text context inserted). */
-  private textPrompts(ctxOverride?: Tensor): Tensor {
+  private textPrompts(): Tensor {
     const b = this.textBuffers!;
     const d = this.design.text;
     if (d.kind !== 'learned') throw new Error('no learned text prompt');
     const C = this._classnames.length;
-    let ctx = ctxOverride ?? this.params.get('prompt_learner.ctx')!;
+    let ctx = this.params.get('prompt_learner.ctx')!;
     const W = this.model.textWidth;
     if (ctx.ndim === 2) ctx = ctx.unsqueeze(0).expand([C, d.nCtx, W]);
     if (d.position === 'end') return cat([b.prefix, ctx, b.suffix], 1);
