@@ -5,7 +5,7 @@ import { UserError } from '../../util/errors.js';
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('run a benchmark (engine, zeroshot, train) beside plain PyTorch when /usr/bin/python3 has torch')
+    .description('run a benchmark (engine, zeroshot, train, data) beside plain PyTorch when /usr/bin/python3 has torch')
     .argument('<what>', 'engine | zeroshot | train | data')
     .option('--json', 'print one JSON object')
     .option('--reps <n>', 'timed repetitions', (v) => Number.parseInt(v, 10))
@@ -17,7 +17,8 @@ Examples:
   mpl bench engine            one ViT-B/16 block, forward and forward+backward, ms and GFLOP/s
   mpl bench engine --json     {"fwd_ms", "fwdbwd_ms", "torch_fwd_ms", "torch_fwdbwd_ms", ...}
   mpl bench zeroshot --json   zero-shot evaluation images/s of a random ViT-B/16, batch 100
-  mpl bench train --json      one MPL training epoch and one evaluation pass, images/s`,
+  mpl bench train --json      one MPL training epoch and one evaluation pass, images/s
+  mpl bench data              the image pipeline: decode + augment + batch, images/s`,
     )
     .action(async (what: string, opts: { json?: boolean; reps?: number; python: boolean }) => {
       let result: unknown;
