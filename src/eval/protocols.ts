@@ -249,10 +249,3 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
 export const XD_TARGETS = ['caltech101', 'oxford_pets', 'stanford_cars', 'oxford_flowers', 'food101', 'fgvc_aircraft', 'sun397', 'dtd', 'eurosat', 'ucf101'];
 export const DG_TARGETS = ['imagenet_v2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r'];
 export const FEWSHOT_SHOTS = [1, 2, 4, 8, 16];
-
-/** Mean and population standard deviation (np.std), as the papers' aggregation. */
-export function meanStd(xs: number[]): { mean: number; std: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / xs.length);
-  return { mean, std };
-}

@@ -13,7 +13,7 @@ import { addMethodOptions, int, methodFrom, type MethodFlags } from '../method-o
 import { modelFrom } from '../model.js';
 
 /** Image files given directly or found (recursively, sorted) in folders. */
-export function listImages(inputs: string[]): string[] {
+export function collectImageInputs(inputs: string[]): string[] {
   const out: string[] = [];
   const walk = (p: string) => {
     if (!fs.existsSync(p)) throw new UserError(`${p}: no such file or folder`);
@@ -53,7 +53,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
     if (classnames.length === 0 && cfg) classnames = cfg.classnames;
   }
   if (classnames.length === 0) throw new UserError('--classes "a,b,c" is required');
-  const files = listImages(images);
+  const files = collectImageInputs(images);
   const loaded = await modelFrom(f);
   const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, classnames, options);
   try {

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { runBase2New, runTransfer, meanStd, XD_TARGETS, DG_TARGETS, FEWSHOT_SHOTS, type ProtocolOptions } from '../../eval/protocols.js';
+import { runBase2New, runTransfer, XD_TARGETS, DG_TARGETS, FEWSHOT_SHOTS, type ProtocolOptions } from '../../eval/protocols.js';
+import { mean, populationStd } from '../../eval/report/collect.js';
 import type { RunResult } from '../../eval/results.js';
 import { UserError } from '../../util/errors.js';
 import { addMethodOptions, int, methodFrom, type MethodFlags } from '../method-options.js';
@@ -85,8 +86,7 @@ function summary(results: RunResult[], keys: string[]): string {
   for (const k of keys) {
     const xs = results.map((r) => (k in (r.accuracy ?? {}) ? r.accuracy![k] : (r as unknown as Record<string, number>)[k])).filter((x) => typeof x === 'number');
     if (xs.length === 0) continue;
-    const { mean, std } = meanStd(xs);
-    lines.push(`  ${k.padEnd(16)} ${mean.toFixed(2)} ± ${std.toFixed(2)}  (${xs.length} seed${xs.length > 1 ? 's' : ''})`);
+    lines.push(`  ${k.padEnd(16)} ${mean(xs).toFixed(2)} ± ${populationStd(xs).toFixed(2)}  (${xs.length} seed${xs.length > 1 ? 's' : ''})`);
   }
   return lines.join('\n');
 }
