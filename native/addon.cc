@@ -16,6 +16,8 @@
 #include <c10/core/GradMode.h>
 #include <torch/csrc/api/include/torch/version.h>
 
+#include <dlfcn.h>
+
 #include <atomic>
 #include <cstring>
 #include <sstream>
@@ -294,6 +296,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   DEF(manualSeed, at::manual_seed(uint64_t(I(info, 0))); return env.Undefined(););
   DEF(parallelInfo, return Napi::String::New(env, at::get_parallel_info()););
   DEF(showConfig, return Napi::String::New(env, at::show_config()););
+  // The shared library that provides the BLAS entry point libtorch calls (sgemm_), as the dynamic loader
+  // resolves it in this process (LD_PRELOAD and alternatives included); null when it cannot be told.
+  DEF(blasLibrary, {
+    void* sym = dlsym(RTLD_DEFAULT, "sgemm_");
+    Dl_info dl;
+    if (sym && dladdr(sym, &dl) && dl.dli_fname) return Napi::String::New(env, dl.dli_fname);
+    return env.Null();
+  });
 
   // ---- lifetime ---------------------------------------------------------------------------------
   DEF(dispose, {

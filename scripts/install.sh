@@ -9,7 +9,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 
 # libtorch (CPU) from Debian, OpenBLAS as the BLAS (the reference BLAS is ~25x slower), a C++ toolchain
 # for the addon, python3 for node-gyp. Node.js >= 20 must come from the distribution (Debian 13) or NodeSource.
-packages=(libtorch-dev libopenblas0-openmp g++ make python3)
+# libblas3 (the reference BLAS) is installed beside OpenBLAS only so the tests can check that a slow BLAS is
+# detected (LD_PRELOAD in a child process); OpenBLAS keeps the higher alternatives priority.
+packages=(libtorch-dev libopenblas0-openmp libblas3 g++ make python3)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
