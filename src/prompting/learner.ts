@@ -372,13 +372,12 @@ export class PromptLearner {
   forward(images: Tensor, labels?: Tensor): ForwardOutput {
     return tidy(() => {
       const img = this.imageFeatures(images);
-      let logits: Tensor;
-      if (this.design.metaNet) logits = this.cocoopChunks(img);
-      else logits = img.matmul(this.textFeatures().T).mul(this.scale);
+      const text = this.design.metaNet ? null : this.textFeatures();
+      const logits = text ? img.matmul(text.T).mul(this.scale) : this.cocoopChunks(img);
       if (!labels) return { logits };
       const ce = nn.crossEntropy(logits, labels);
       if (this.method !== 'promptsrc') return { logits, loss: ce };
-      return this.promptsrcLoss(images, img, logits, ce);
+      return this.promptsrcLoss(images, img, text!, logits, ce);
     });
   }
 
@@ -391,9 +390,8 @@ export class PromptLearner {
     return cat(parts, 0);
   }
 
-  private promptsrcLoss(images: Tensor, img: Tensor, logits: Tensor, ce: Tensor): ForwardOutput {
+  private promptsrcLoss(images: Tensor, img: Tensor, text: Tensor, logits: Tensor, ce: Tensor): ForwardOutput {
     const o = this.design.options;
-    const text = this.textFeatures();
     const teacherText = this.teacherText!;
     const [zsImg, zsLogits] = noGrad(() => {
       const f = nn.l2normalize(this.model.encodeImage(images));
