@@ -20,6 +20,8 @@ import { DownloadError, downloadFile, hashFile, isOfflineError, normalizeHex, ty
 /** One place a model's `model.safetensors` can be fetched from: a revision, with its pinned digest if known. */
 export interface HubRevision {
   revision: string;
+  /** the file at this revision when it is not the spec's (e.g. the official pytorch_model.bin) */
+  file?: string;
   /** sha256 of the file at this revision, confirmed from public sources (not the hub response). */
   sha256?: string;
   size?: number;
@@ -32,10 +34,11 @@ export interface ClipModelSpec {
   repo: string;
   file: string;
   /**
-   * Revisions tried in order until one has the file (HTTP 404 → next). Only safetensors are loaded by this
-   * project, and the official `openai/clip-vit-base-*` repos ship only `pytorch_model.bin` on `main`; the
-   * hub's safetensors conversions of them live on pull-request refs (`refs/pr/N`), whose digests are
-   * pinned here so that the unofficial ref cannot serve anything else.
+   * Revisions tried in order until one has the file (HTTP 404 → next). The official `openai/clip-vit-base-*`
+   * repos ship only `pytorch_model.bin` on `main`; the hub's safetensors conversions of them live on
+   * pull-request refs (`refs/pr/N`), whose digests are pinned here so that the unofficial ref cannot serve
+   * anything else. The official `pytorch_model.bin` (a torch.save zip, read without executing pickle code,
+   * src/io/torchzip.ts) is the last candidate.
    */
   revisions: HubRevision[];
 }
@@ -63,6 +66,7 @@ export const CLIP_MODELS: readonly ClipModelSpec[] = [
       { revision: 'main' },
       { revision: 'refs/pr/10', sha256: '846bf12e84b91c2a65b44833a915241443b39356f1000ac1345c61d7bf8a209e' },
       { revision: 'refs/pr/4', sha256: '5147d2a4e6211123df2534cabb78d22ba27166022a0110517277ca7415ecbd95' },
+      { revision: 'main', file: 'pytorch_model.bin' },
     ],
   },
   {
@@ -70,7 +74,7 @@ export const CLIP_MODELS: readonly ClipModelSpec[] = [
     aliases: ['vit-b-32', 'vit-b32', 'openai/clip-vit-base-patch32'],
     repo: 'openai/clip-vit-base-patch32',
     file: 'model.safetensors',
-    revisions: [{ revision: 'main' }],
+    revisions: [{ revision: 'main' }, { revision: 'main', file: 'pytorch_model.bin' }],
   },
   {
     name: 'ViT-L/14',
@@ -196,16 +200,25 @@ export async function fetchModel(name: string, options: HubOptions = {}): Promis
   }
   const tried = missing.map((r) => `'${r}'`).join(', ');
   throw new UserError(
-    `${spec.repo} has no ${spec.file} at revision ${tried} on ${hubEndpoint(env)} (HTTP 404). ` +
-      `This project loads safetensors only; if the repository ships only pytorch_model.bin, use the hub's safetensors conversion: ` +
-      `open ${hubEndpoint(env)}/${spec.repo}/discussions, find the "Adding \`safetensors\` variant" pull request #N and run ` +
-      `'mpl fetch-model ${spec.name} --revision refs/pr/N'; or convert the weights yourself and pass --weights FILE.`,
+    `${spec.repo} has ${files(spec, candidates)} at revision ${tried} on ${hubEndpoint(env)} (HTTP 404). ` +
+      `Pass --revision REV (e.g. a "safetensors variant" pull request: refs/pr/N) or download the weights yourself and pass --weights FILE.`,
   );
+}
+
+/** "no a" or "neither a nor b": the files the candidates looked for. */
+function files(spec: ClipModelSpec, candidates: HubRevision[]): string {
+  const names = [...new Set(candidates.map((c) => fileOf(spec, c)))];
+  return names.length === 1 ? `no ${names[0]}` : `neither ${names.join(' nor ')}`;
+}
+
+/** The file a candidate revision serves. */
+function fileOf(spec: ClipModelSpec, cand: HubRevision): string {
+  return cand.file ?? spec.file;
 }
 
 /** A cached file if it is there and checks out; undefined otherwise (the caller downloads). */
 async function readCache(spec: ClipModelSpec, cand: HubRevision, env: NodeJS.ProcessEnv, verify: boolean): Promise<FetchedModel | undefined> {
-  const file = hubCachePath(spec.repo, cand.revision, spec.file, env);
+  const file = hubCachePath(spec.repo, cand.revision, fileOf(spec, cand), env);
   if (!fs.existsSync(file)) return undefined;
   const stat = fs.statSync(file);
   const sidecarPath = file + '.json';
@@ -225,15 +238,15 @@ async function readCache(spec: ClipModelSpec, cand: HubRevision, env: NodeJS.Pro
   if ((cand.sha256 && sha256 !== cand.sha256) || (cand.size !== undefined && stat.size !== cand.size) || (sidecar && !cand.sha256 && sidecar.sha256 !== sha256)) {
     const expected = cand.sha256 ?? sidecar?.sha256;
     throw new UserError(
-      `${file}: cached ${spec.file} does not match (sha256 ${sha256}${expected ? `, expected ${expected}` : ''}, ${stat.size} bytes). Delete it and run again to download a fresh copy.`,
+      `${file}: cached ${fileOf(spec, cand)} does not match (sha256 ${sha256}${expected ? `, expected ${expected}` : ''}, ${stat.size} bytes). Delete it and run again to download a fresh copy.`,
     );
   }
-  const url = hubFileUrl(spec.repo, cand.revision, spec.file, env);
+  const url = hubFileUrl(spec.repo, cand.revision, fileOf(spec, cand), env);
   writeJsonAtomic(sidecarPath, {
     repo: spec.repo,
     revision: cand.revision,
     commit: sidecar?.commit,
-    file: spec.file,
+    file: fileOf(spec, cand),
     url,
     sha256,
     size: stat.size,
@@ -250,8 +263,8 @@ async function downloadRevision(
   reporter: Reporter,
   options: HubOptions,
 ): Promise<FetchedModel> {
-  const url = hubFileUrl(spec.repo, cand.revision, spec.file, env);
-  const dest = hubCachePath(spec.repo, cand.revision, spec.file, env);
+  const url = hubFileUrl(spec.repo, cand.revision, fileOf(spec, cand), env);
+  const dest = hubCachePath(spec.repo, cand.revision, fileOf(spec, cand), env);
   const headers: Record<string, string> = {};
   if (env.HF_TOKEN) headers.Authorization = `Bearer ${env.HF_TOKEN}`;
   let headerSha: string | undefined;
@@ -267,7 +280,7 @@ async function downloadRevision(
     const sha = etag && /^[0-9a-f]{64}$/.test(etag) ? etag : undefined;
     if (sha && cand.sha256 && sha !== cand.sha256) {
       throw new UserError(
-        `${url}: the hub now serves a different ${spec.file} (sha256 ${sha}) than the one this program pins for ${spec.name} at '${cand.revision}' (${cand.sha256}). Nothing was downloaded. Pass --weights FILE with weights you trust, or a --revision you have checked.`,
+        `${url}: the hub now serves a different ${fileOf(spec, cand)} (sha256 ${sha}) than the one this program pins for ${spec.name} at '${cand.revision}' (${cand.sha256}). Nothing was downloaded. Pass --weights FILE with weights you trust, or a --revision you have checked.`,
       );
     }
     headerSha = sha ?? headerSha;
@@ -283,7 +296,7 @@ async function downloadRevision(
     expectedSize: cand.size,
     headers,
     reporter,
-    label: `${spec.name} ${spec.file}`,
+    label: `${spec.name} ${fileOf(spec, cand)}`,
     onFirstResponse,
     retries: options.retries,
     retryDelayMs: options.retryDelayMs,
@@ -298,7 +311,7 @@ async function downloadRevision(
     repo: spec.repo,
     revision: cand.revision,
     commit,
-    file: spec.file,
+    file: fileOf(spec, cand),
     url,
     sha256: result.sha256,
     size: result.size,
@@ -317,8 +330,8 @@ function header(res: FirstResponse, name: string): string | undefined {
 function offlineError(spec: ClipModelSpec, candidates: HubRevision[], env: NodeJS.ProcessEnv, reason: string): UserError {
   // Recommend a revision known to have the file (a pinned one) over one that only might.
   const cand = candidates.find((c) => c.sha256) ?? candidates[0]!;
-  const url = hubFileUrl(spec.repo, cand.revision, spec.file, env);
-  const dest = hubCachePath(spec.repo, cand.revision, spec.file, env);
+  const url = hubFileUrl(spec.repo, cand.revision, fileOf(spec, cand), env);
+  const dest = hubCachePath(spec.repo, cand.revision, fileOf(spec, cand), env);
   const digest = cand.sha256 ? ` (sha256 ${cand.sha256})` : '';
   return new UserError(
     `cannot download the ${spec.name} weights: ${reason.replace(/\.$/, '')}. On a machine with internet access download ${url}${digest} and place it at ${dest} (it is checked on first use), or pass --weights FILE with a CLIP ${spec.file}.`,
@@ -337,7 +350,7 @@ export async function resolveWeights(options: ResolveWeightsOptions): Promise<st
   if (options.weights) {
     const file = path.resolve(options.weights);
     if (!fs.existsSync(file)) {
-      throw new UserError(`${file}: weights file not found (--weights expects a CLIP .safetensors file; or use --model ${CLIP_MODELS[0]!.name} to download one)`);
+      throw new UserError(`${file}: weights file not found (--weights expects a CLIP weights file: .safetensors, OpenAI .pt or pytorch_model.bin; or use --model ${CLIP_MODELS[0]!.name} to download one)`);
     }
     if (!fs.statSync(file).isFile()) {
       throw new UserError(`${file}: --weights expects a file, not a folder`);

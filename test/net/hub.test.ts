@@ -62,6 +62,14 @@ describe('fetchModel against a fake hub on 127.0.0.1', () => {
       file: 'model.safetensors',
       revisions: [{ revision: 'main' }, { revision: 'refs/pr/7', sha256: sha256(weights) }],
     },
+    {
+      // Like the real ViT-B/32 entry: no safetensors anywhere; the official pytorch_model.bin on main.
+      name: 'Test-Bin',
+      aliases: [],
+      repo: 'test/clip-bin',
+      file: 'model.safetensors',
+      revisions: [{ revision: 'main' }, { revision: 'main', file: 'pytorch_model.bin' }],
+    },
     { name: 'Test-Pinned', aliases: [], repo: 'test/pinned', file: 'model.safetensors', revisions: [{ revision: 'main', sha256: sha256(other) }] },
     { name: 'Test-Bad', aliases: [], repo: 'test/bad', file: 'model.safetensors', revisions: [{ revision: 'main' }] },
     { name: 'Test-Gated', aliases: [], repo: 'test/gated', file: 'model.safetensors', revisions: [{ revision: 'main' }] },
@@ -89,6 +97,7 @@ describe('fetchModel against a fake hub on 127.0.0.1', () => {
         case '/test/clip-b16/resolve/main/model.safetensors':
         case '/test/clip-pr/resolve/refs%2Fpr%2F7/model.safetensors':
         case '/test/pinned/resolve/main/model.safetensors':
+        case '/test/clip-bin/resolve/main/pytorch_model.bin':
           return lfs(sha256(weights));
         case '/test/bad/resolve/main/model.safetensors':
           return lfs(sha256(other)); // header promises other bytes than the CDN serves
@@ -164,13 +173,28 @@ describe('fetchModel against a fake hub on 127.0.0.1', () => {
     assert.equal(sidecar.verified_against, 'pinned+hub-header');
   });
 
+  it("falls back to the official pytorch_model.bin when no safetensors exists", async () => {
+    const env = envFor();
+    const h = hub.log.length;
+    const got = await fetchModel('Test-Bin', { env, models });
+    assert.deepEqual(hub.log.slice(h).map((l) => l.url), [
+      '/test/clip-bin/resolve/main/model.safetensors',
+      '/test/clip-bin/resolve/main/pytorch_model.bin',
+    ]);
+    assert.equal(got.path, path.join(env.MPL_CACHE!, 'hub', 'test', 'clip-bin', 'main', 'pytorch_model.bin'));
+    assert.deepEqual(fs.readFileSync(got.path), weights);
+    const again = await fetchModel('Test-Bin', { env, models });
+    assert.equal(again.fromCache, true);
+    assert.equal(again.path, got.path);
+  });
+
   it('says what to do when no revision has the file', async () => {
     const env = envFor();
     const spec: ClipModelSpec[] = [{ name: 'Nothing', aliases: [], repo: 'test/none', file: 'model.safetensors', revisions: [{ revision: 'main' }] }];
     await assert.rejects(fetchModel('Nothing', { env, models: spec }), (e: unknown) => {
       assert.ok(e instanceof UserError);
       assert.match(e.message, /test\/none has no model\.safetensors at revision 'main'/);
-      assert.match(e.message, /--revision refs\/pr\/N/);
+      assert.match(e.message, /--revision REV/);
       assert.match(e.message, /--weights FILE/);
       return true;
     });
