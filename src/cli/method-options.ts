@@ -34,21 +34,10 @@ export function addMethodOptions(cmd: Command, defaultMethod?: string): Command 
     .option('--ensemble', 'zero-shot: the 7-template ensemble (ZeroshotCLIP2)');
 }
 
-export interface MethodFlags {
+/** The parsed flags: the method's options as typed on the command line (position still unchecked). */
+export interface MethodFlags extends Omit<MethodOptions, 'classTokenPosition'> {
   method?: string;
-  nCtx?: number;
-  nAdd?: number;
-  nRm?: number;
-  depth?: number;
-  depthText?: number;
-  depthVision?: number;
-  nCtxVision?: number;
-  ctxInit?: string;
-  schedule?: string;
-  csc?: boolean;
   classTokenPosition?: string;
-  template?: string;
-  ensemble?: boolean;
 }
 
 export function methodFrom(flags: MethodFlags): { method: MethodName; options: MethodOptions } {

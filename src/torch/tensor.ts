@@ -5,7 +5,9 @@
 import { native, type GenHandle, type Handle } from './native.js';
 import { track, untrack } from './scope.js';
 
-export type DType = 'float32' | 'float16' | 'bfloat16' | 'float64' | 'int64' | 'int32' | 'uint8' | 'bool';
+import { DTYPE_SIZE, type DType } from '../io/tensor.js';
+
+export type { DType };
 export type Device = string; // 'cpu' | 'cuda' | 'cuda:0' ...
 export type Reduction = 'mean' | 'sum' | 'none';
 export type TypedArray =
@@ -18,19 +20,8 @@ export type TypedArray =
 
 type Operand = Tensor | number;
 
-const BYTES: Record<DType, number> = {
-  float32: 4,
-  float16: 2,
-  bfloat16: 2,
-  float64: 8,
-  int64: 8,
-  int32: 4,
-  uint8: 1,
-  bool: 1,
-};
-
 export function dtypeBytes(d: DType): number {
-  return BYTES[d];
+  return DTYPE_SIZE[d];
 }
 
 function h(x: Operand): Handle | number {
