@@ -13,7 +13,7 @@
         "<!@(node native/find-libtorch.js --defines)"
       ],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++14", "-std=gnu++17"],
-      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
+      "cflags_cc": ["<!(node native/find-libtorch.js --std)", "-O2", "-fexceptions", "-frtti", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
       "libraries": [
         "-L<!(node native/find-libtorch.js --libdir)",
         "-Wl,-rpath,<!(node native/find-libtorch.js --libdir)",

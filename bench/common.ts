@@ -2,7 +2,16 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Device, PrecisionName } from '../src/torch/index.js';
 
+export { relativeL2 } from '../src/util/numeric.js';
+
+/** Where a benchmark computes: a resolved device and precision (the CLI resolves --device / --precision). */
+export interface BenchTarget {
+  target?: { device: Device; precision: PrecisionName; deviceName: string };
+}
+
+/** The interpreter of the PyTorch baselines: $MPL_BENCH_PYTHON, else Debian's /usr/bin/python3 (python3-torch). */
 export const PYTHON = process.env.MPL_BENCH_PYTHON ?? '/usr/bin/python3';
 
 export function benchDir(): string {

@@ -1,9 +1,13 @@
 /**
- * Training benchmark: one MPL training epoch (EuroSAT base-to-new size by default: 5 classes x 16 shots =
- * 80 images, batch 4, the official optimiser) and one evaluation pass (batch 100) on a random full-size
- * ViT-B/16, images/s, beside the same work in plain PyTorch (the official trainer's computation).
- * Images are random tensors: this measures the model work; `node dist/bench/data.js` measures decoding.
- *   node dist/bench/train.js [--json] [--train-images N] [--eval-images N]   (or: npx mpl bench train --json)
+ * Training benchmark: MPL training steps (EuroSAT base-to-new size by default: 5 classes, batch 4, the official
+ * optimiser) and an evaluation pass (batch 100) on a random full-size ViT-B/16, images/s, on a device in a
+ * precision, beside the same work in plain PyTorch (the official trainer's computation) in the same run:
+ * the PyTorch baseline in fp32 (`torch_*`, the official code's only working CPU precision) and, when the
+ * precision is another, in that precision too (`torch_same_precision_*`: the official fp16 recipe, or
+ * autocast for amp / bf16) where PyTorch can run it. `--classes N` shows the text encoder's share (ImageNet's
+ * base half has 500 classes). Images are random tensors copied from host memory every batch: this measures
+ * the model work; `mpl bench data` measures decoding.
+ *   npx mpl bench train --device cuda --precision fp16 --classes 50 --json
  */
 import { knownArchitectures } from '../src/clip/config.js';
 import { ClipModel } from '../src/clip/model.js';
@@ -12,12 +16,15 @@ import { PromptLearner } from '../src/prompting/learner.js';
 import type { Batch, BatchSource } from '../src/train/batches.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { train } from '../src/train/trainer.js';
-import { Generator, checkBlas, getNumThreads, randn, torchVersion } from '../src/torch/index.js';
-import { runPython, torchAvailable } from './common.js';
+import { Generator, checkBlas, getNumThreads, isCuda, noGrad, randn, tensor, tidy, torchVersion, type Device, type PrecisionName } from '../src/torch/index.js';
+import { relativeL2, runPython, torchAvailable, type BenchTarget } from './common.js';
 
 export interface TrainBenchResult {
   model: string;
   method: string;
+  device: Device;
+  device_name: string;
+  precision: PrecisionName;
   classes: number;
   train_images: number;
   eval_images: number;
@@ -26,21 +33,38 @@ export interface TrainBenchResult {
   trainable_parameters: number;
   train_images_per_s: number;
   eval_images_per_s: number;
+  /** ‖logits − logits_fp32‖ / ‖logits_fp32‖ on 8 images, same weights and prompts (precision ≠ fp32) */
+  eval_logits_relative_error_vs_fp32?: number;
   torch_version?: string;
+  /** the PyTorch baseline in fp32 on the same device */
   torch_train_images_per_s?: number;
   torch_eval_images_per_s?: number;
+  /** the PyTorch baseline in the same precision (when it is not fp32 and PyTorch can run it there) */
+  torch_same_precision_train_images_per_s?: number;
+  torch_same_precision_eval_images_per_s?: number;
+  /** mpl / PyTorch in the same precision (fp32 when that is the precision) */
   train_ratio?: number;
   eval_ratio?: number;
+  /** mpl in this precision / PyTorch in fp32 */
+  train_ratio_vs_fp32?: number;
+  eval_ratio_vs_fp32?: number;
+  baseline_note?: string;
 }
 
 const EUROSAT_BASE = ['Annual Crop Land', 'Forest', 'Herbaceous Vegetation Land', 'Highway or Road', 'Industrial Buildings'];
 
-function randomSource(n: number, batchSize: number, seed: number): BatchSource {
+/** N class names of EuroSAT-like length (the text encoder's work depends on the prompt lengths). */
+export function benchClassNames(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => (i < EUROSAT_BASE.length ? EUROSAT_BASE[i] : `${EUROSAT_BASE[i % EUROSAT_BASE.length]} ${i}`));
+}
+
+/** Batches of one fixed random image batch held in host memory (copied to the device every batch). */
+export function randomSource(n: number, batchSize: number, seed: number, classes: number): BatchSource {
   const g = new Generator(seed);
   const one = randn([batchSize, 3, 224, 224], g);
   const images = one.toFloat32();
   one.dispose();
-  const labels = Int32Array.from({ length: batchSize }, (_, i) => i % EUROSAT_BASE.length);
+  const labels = Int32Array.from({ length: batchSize }, (_, i) => i % classes);
   const batches = Math.floor(n / batchSize);
   return {
     length: batches * batchSize,
@@ -52,18 +76,36 @@ function randomSource(n: number, batchSize: number, seed: number): BatchSource {
   };
 }
 
-export async function runTrainBench(options: { trainImages?: number; evalImages?: number; python?: boolean } = {}): Promise<TrainBenchResult> {
-  checkBlas();
-  const nTrain = options.trainImages ?? 80;
-  const nEval = options.evalImages ?? 100;
-  const model = ClipModel.random(knownArchitectures['ViT-B/16'], 0);
-  const learner = new PromptLearner(model, ClipTokenizer.default(), 'mpl', EUROSAT_BASE, { seed: 1 });
-  const t = await train(learner, randomSource(nTrain, 4, 1), { epochs: 1, lr: 0.0035, warmupEpochs: 0 });
-  const e = await evaluate(learner, randomSource(nEval, Math.min(100, nEval), 2));
+export interface TrainBenchOptions extends BenchTarget {
+  trainImages?: number;
+  evalImages?: number;
+  classes?: number;
+  python?: boolean;
+}
+
+export async function runTrainBench(options: TrainBenchOptions = {}): Promise<TrainBenchResult> {
+  const { device, precision, deviceName } = options.target ?? { device: 'cpu', precision: 'fp32', deviceName: 'cpu' };
+  if (!isCuda(device)) checkBlas();
+  const cuda = isCuda(device);
+  const nTrain = options.trainImages ?? (cuda ? 400 : 80);
+  const nEval = options.evalImages ?? (cuda ? 1000 : 100);
+  const nClasses = options.classes ?? EUROSAT_BASE.length;
+  const names = benchClassNames(nClasses);
+  const model = ClipModel.random(knownArchitectures['ViT-B/16'], 0, { device, precision });
+  const learner = new PromptLearner(model, ClipTokenizer.default(), 'mpl', names, { seed: 1 });
+  const evalBatch = Math.min(100, nEval);
+  // warm-up (kernel selection, allocator, cuBLAS handles): a few steps and one evaluation batch, untimed
+  await train(learner, randomSource(cuda ? 12 : 4, 4, 3, nClasses), { epochs: 1, lr: 0.0035, warmupEpochs: 0 });
+  await evaluate(learner, randomSource(evalBatch, evalBatch, 4, nClasses));
+  const t = await train(learner, randomSource(nTrain, 4, 1, nClasses), { epochs: 1, lr: 0.0035, warmupEpochs: 0 });
+  const e = await evaluate(learner, randomSource(nEval, evalBatch, 2, nClasses));
   const r: TrainBenchResult = {
     model: 'ViT-B/16 (random weights)',
     method: 'mpl (N_CTX 1, add 2, remove 1, depth 9)',
-    classes: EUROSAT_BASE.length,
+    device,
+    device_name: deviceName,
+    precision,
+    classes: nClasses,
     train_images: t.epochs[0].images,
     eval_images: e.total,
     threads: getNumThreads(),
@@ -72,40 +114,67 @@ export async function runTrainBench(options: { trainImages?: number; evalImages?
     train_images_per_s: t.epochs[0].imagesPerSecond,
     eval_images_per_s: e.imagesPerSecond,
   };
+  if (precision !== 'fp32') r.eval_logits_relative_error_vs_fp32 = logitsErrorVsFp32(model, learner, names, device);
   learner.dispose();
   model.dispose();
   if (options.python !== false && torchAvailable()) {
-    const py = runPython('train.py', [String(r.threads), String(nTrain), String(nEval), String(EUROSAT_BASE.length)]);
-    r.torch_version = String(py.torch_version);
-    r.torch_train_images_per_s = Number(py.torch_train_images_per_s);
-    r.torch_eval_images_per_s = Number(py.torch_eval_images_per_s);
-    r.train_ratio = r.train_images_per_s / r.torch_train_images_per_s;
-    r.eval_ratio = r.eval_images_per_s / r.torch_eval_images_per_s;
+    const args = (p: PrecisionName) => [String(r.threads), String(nTrain), String(nEval), String(nClasses), device, p];
+    const fp32 = runPython('train.py', args('fp32'));
+    r.torch_version = String(fp32.torch_version);
+    r.torch_train_images_per_s = Number(fp32.torch_train_images_per_s);
+    r.torch_eval_images_per_s = Number(fp32.torch_eval_images_per_s);
+    r.train_ratio_vs_fp32 = r.train_images_per_s / r.torch_train_images_per_s;
+    r.eval_ratio_vs_fp32 = r.eval_images_per_s / r.torch_eval_images_per_s;
+    if (precision === 'fp32') {
+      r.train_ratio = r.train_ratio_vs_fp32;
+      r.eval_ratio = r.eval_ratio_vs_fp32;
+    } else {
+      try {
+        const same = runPython('train.py', args(precision));
+        r.torch_same_precision_train_images_per_s = Number(same.torch_train_images_per_s);
+        r.torch_same_precision_eval_images_per_s = Number(same.torch_eval_images_per_s);
+        r.train_ratio = r.train_images_per_s / r.torch_same_precision_train_images_per_s;
+        r.eval_ratio = r.eval_images_per_s / r.torch_same_precision_eval_images_per_s;
+      } catch (err) {
+        r.baseline_note = `PyTorch ${r.torch_version} cannot run ${precision} on ${device}: ${(err as Error).message.split('\n').filter(Boolean).pop()}`;
+      }
+    }
   }
   return r;
 }
 
-export function formatTrainBench(r: TrainBenchResult): string {
-  const lines = [
-    `MPL training epoch (${r.train_images} images, batch 4, ${r.classes} classes) and evaluation (${r.eval_images} images, batch 100)`,
-    `  ${r.model}, ${r.trainable_parameters.toLocaleString('en-US')} trainable parameters, libtorch ${r.libtorch}, ${r.threads} threads`,
-    `  mpl      train ${r.train_images_per_s.toFixed(2)} images/s   eval ${r.eval_images_per_s.toFixed(2)} images/s`,
-  ];
-  if (r.torch_train_images_per_s !== undefined) {
-    lines.push(
-      `  PyTorch  train ${r.torch_train_images_per_s.toFixed(2)} images/s   eval ${r.torch_eval_images_per_s!.toFixed(2)} images/s   (torch ${r.torch_version})`,
-      `  ratio mpl/PyTorch throughput: train ${r.train_ratio!.toFixed(3)}x   eval ${r.eval_ratio!.toFixed(3)}x`,
-    );
-  } else lines.push('  (PyTorch baseline skipped: /usr/bin/python3 cannot import torch)');
-  return lines.join('\n');
+/** Relative L2 error of this precision's evaluation logits against an fp32 copy of the same model and prompts. */
+function logitsErrorVsFp32(model: ClipModel, learner: PromptLearner, names: string[], device: Device): number {
+  const ref = ClipModel.random(knownArchitectures['ViT-B/16'], 0, { device, precision: 'fp32' });
+  const refLearner = new PromptLearner(ref, ClipTokenizer.default(), 'mpl', names, { seed: 1 });
+  try {
+    refLearner.loadStateDict(learner.stateDict());
+    const g = new Generator(5);
+    const images = tidy(() => randn([8, 3, 224, 224], g).toFloat32());
+    const logits = (l: PromptLearner) => noGrad(() => tidy(() => l.forward(tensor(images, [8, 3, 224, 224], 'float32', device)).logits.toFloat32()));
+    return relativeL2(logits(learner), logits(refLearner));
+  } finally {
+    refLearner.dispose();
+    ref.dispose();
+  }
 }
 
-if (require.main === module) {
-  const arg = (k: string) => {
-    const i = process.argv.indexOf(k);
-    return i > 0 ? Number(process.argv[i + 1]) : undefined;
-  };
-  void runTrainBench({ trainImages: arg('--train-images'), evalImages: arg('--eval-images') }).then((r) =>
-    console.log(process.argv.includes('--json') ? JSON.stringify(r) : formatTrainBench(r)),
-  );
+export function formatTrainBench(r: TrainBenchResult): string {
+  const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(2));
+  const lines = [
+    `MPL training (${r.train_images} images, batch 4, ${r.classes} classes) and evaluation (${r.eval_images} images, batch 100), ${r.precision} on ${r.device_name}`,
+    `  ${r.model}, ${r.trainable_parameters.toLocaleString('en-US')} trainable parameters, libtorch ${r.libtorch}, ${r.threads} threads`,
+    `  mpl ${r.precision.padEnd(5)}       train ${f(r.train_images_per_s)} images/s   eval ${f(r.eval_images_per_s)} images/s`,
+  ];
+  if (r.eval_logits_relative_error_vs_fp32 !== undefined) lines.push(`  eval logits vs fp32: relative L2 error ${r.eval_logits_relative_error_vs_fp32.toExponential(2)}`);
+  if (r.torch_train_images_per_s !== undefined) {
+    if (r.precision !== 'fp32' && r.torch_same_precision_train_images_per_s !== undefined) {
+      lines.push(`  PyTorch ${r.precision.padEnd(5)}   train ${f(r.torch_same_precision_train_images_per_s)} images/s   eval ${f(r.torch_same_precision_eval_images_per_s)} images/s`);
+    }
+    lines.push(`  PyTorch fp32      train ${f(r.torch_train_images_per_s)} images/s   eval ${f(r.torch_eval_images_per_s)} images/s   (torch ${r.torch_version})`);
+    if (r.train_ratio !== undefined) lines.push(`  ratio mpl/PyTorch, same precision: train ${r.train_ratio.toFixed(3)}x   eval ${r.eval_ratio!.toFixed(3)}x`);
+    if (r.precision !== 'fp32') lines.push(`  ratio mpl ${r.precision}/PyTorch fp32: train ${r.train_ratio_vs_fp32!.toFixed(3)}x   eval ${r.eval_ratio_vs_fp32!.toFixed(3)}x`);
+    if (r.baseline_note) lines.push(`  ${r.baseline_note}`);
+  } else lines.push('  (PyTorch baseline skipped: the baseline interpreter cannot import torch; set MPL_BENCH_PYTHON)');
+  return lines.join('\n');
 }

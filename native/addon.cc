@@ -15,6 +15,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/GradMode.h>
 #include <torch/csrc/api/include/torch/version.h>
+#include <torch/csrc/api/include/torch/cuda.h>
 
 #include <dlfcn.h>
 
@@ -199,6 +200,14 @@ at::Scalar SC(const Napi::CallbackInfo& info, size_t i) {
   return at::Scalar(D(info, i));
 }
 
+// alpha of add/sub: an integer-valued number is an integral scalar, so integer tensors accept it
+at::Scalar alphaOf(const Napi::CallbackInfo& info, size_t i) {
+  if (!has(info, i)) return at::Scalar(int64_t(1));
+  double a = D(info, i);
+  if (a == double(int64_t(a))) return at::Scalar(int64_t(a));
+  return at::Scalar(a);
+}
+
 c10::optional<at::Generator> G(const Napi::CallbackInfo& info, size_t i) {
   if (!has(info, i)) return c10::nullopt;
   auto ext = info[i].As<Napi::External<GenHolder>>();
@@ -245,6 +254,48 @@ c10::optional<at::IntArrayRef> optDims(const Napi::CallbackInfo& info, size_t i,
   return at::IntArrayRef(storage);
 }
 
+// ---- CUDA device facts through the driver API ---------------------------------------------------
+// Names and memory sizes of the GPUs come from libcuda.so.1 (always installed with the NVIDIA driver),
+// opened at run time: the addon then needs no CUDA headers to build, and the driver API's ordinals honour
+// CUDA_VISIBLE_DEVICES exactly as libtorch's do.
+struct CudaDriver {
+  using InitFn = int (*)(unsigned int);
+  using NameFn = int (*)(char*, int, int);
+  using MemFn = int (*)(size_t*, int);
+  using AttrFn = int (*)(int*, int, int);
+  using VersionFn = int (*)(int*);
+  InitFn init = nullptr;
+  NameFn name = nullptr;
+  MemFn totalMem = nullptr;
+  AttrFn attribute = nullptr;
+  VersionFn driverVersion = nullptr;
+  bool ok = false;
+};
+
+const CudaDriver& cudaDriver() {
+  static CudaDriver d = [] {
+    CudaDriver r;
+    void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return r;
+    r.init = reinterpret_cast<CudaDriver::InitFn>(dlsym(lib, "cuInit"));
+    r.name = reinterpret_cast<CudaDriver::NameFn>(dlsym(lib, "cuDeviceGetName"));
+    r.totalMem = reinterpret_cast<CudaDriver::MemFn>(dlsym(lib, "cuDeviceTotalMem_v2"));
+    r.attribute = reinterpret_cast<CudaDriver::AttrFn>(dlsym(lib, "cuDeviceGetAttribute"));
+    r.driverVersion = reinterpret_cast<CudaDriver::VersionFn>(dlsym(lib, "cuDriverGetVersion"));
+    r.ok = r.init && r.name && r.totalMem && r.attribute && r.init(0) == 0;
+    return r;
+  }();
+  return d;
+}
+
+int64_t cudaDevices() {
+#ifdef MPL_WITH_CUDA
+  return static_cast<int64_t>(torch::cuda::device_count());
+#else
+  return 0;
+#endif
+}
+
 }  // namespace
 
 #define DEF(name, ...)                                                                         \
@@ -279,6 +330,47 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   });
   DEF(builtWithCuda, {
 #ifdef MPL_WITH_CUDA
+    return Napi::Boolean::New(env, true);
+#else
+    return Napi::Boolean::New(env, false);
+#endif
+  });
+  DEF(cudaDeviceCount, return Napi::Number::New(env, double(cudaDevices())););
+  DEF(cudaSynchronize, {
+#ifdef MPL_WITH_CUDA
+    if (cudaDevices() > 0) torch::cuda::synchronize(has(info, 0) ? I(info, 0) : -1);
+#endif
+    return env.Undefined();
+  });
+  // {name, memory_bytes, capability: [major, minor]} of CUDA device i, or null when the driver cannot tell
+  DEF(cudaDeviceInfo, {
+    const CudaDriver& d = cudaDriver();
+    if (!d.ok) return env.Null();
+    int idx = int(I(info, 0));
+    char name[256] = {0};
+    size_t bytes = 0;
+    int major = 0, minor = 0;
+    if (d.name(name, sizeof(name) - 1, idx) != 0 || d.totalMem(&bytes, idx) != 0) return env.Null();
+    d.attribute(&major, 75, idx);  // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR
+    d.attribute(&minor, 76, idx);  // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR
+    auto o = Napi::Object::New(env);
+    o.Set("name", Napi::String::New(env, name));
+    o.Set("memory_bytes", Napi::Number::New(env, double(bytes)));
+    auto cap = Napi::Array::New(env, 2);
+    cap.Set(uint32_t(0), Napi::Number::New(env, major));
+    cap.Set(uint32_t(1), Napi::Number::New(env, minor));
+    o.Set("capability", cap);
+    return o;
+  });
+  DEF(cudaDriverVersion, {
+    const CudaDriver& d = cudaDriver();
+    int v = 0;
+    if (!d.ok || !d.driverVersion || d.driverVersion(&v) != 0) return env.Null();
+    return Napi::Number::New(env, v);
+  });
+  // Fused scaled-dot-product attention exists from libtorch 2.0 (explicit scale from 2.1).
+  DEF(hasSdpa, {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
     return Napi::Boolean::New(env, true);
 #else
     return Napi::Boolean::New(env, false);
@@ -349,9 +441,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     if (need != bytes)
       throw std::invalid_argument("buffer holds " + std::to_string(bytes) + " bytes but shape and dtype need " +
                                   std::to_string(need));
-    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype));
+    // For a CUDA destination the bytes go through page-locked host memory, and the copy to the device is
+    // queued without blocking (libtorch records the copy on the pinned block, so freeing it here is safe).
+    c10::optional<at::Device> device;
+    if (has(info, 3)) device = at::Device(S(info, 3));
+    bool pin = device && device->is_cuda();
+    at::Tensor t = at::empty(shape, at::TensorOptions().dtype(dtype).pinned_memory(pin));
     if (bytes) std::memcpy(t.data_ptr(), data, bytes);
-    if (has(info, 3)) t = t.to(at::Device(S(info, 3)));
+    if (device && *device != t.device()) t = t.to(*device, /*non_blocking=*/pin);
     RET(t);
   });
   DEF(toBuffer, {
@@ -415,20 +512,25 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   DEF(clone, RET(T(info, 0).clone()));
   DEF(contiguous, RET(T(info, 0).contiguous()));
   DEF(to, {
+    // (tensor, dtype?, device?, nonBlocking?) -- one conversion when both change
     at::Tensor t = T(info, 0);
-    if (has(info, 2)) t = t.to(at::Device(S(info, 2)));
-    if (has(info, 1)) t = t.to(dtypeFrom(S(info, 1)));
+    bool nonBlocking = B(info, 3);
+    if (has(info, 2) && has(info, 1)) RET(t.to(at::Device(S(info, 2)), dtypeFrom(S(info, 1)), nonBlocking));
+    if (has(info, 2)) RET(t.to(at::Device(S(info, 2)), nonBlocking));
+    if (has(info, 1)) RET(t.to(dtypeFrom(S(info, 1))));
     RET(t);
   });
+  DEF(pinMemory, RET(T(info, 0).pin_memory()));
+  DEF(isPinned, return Napi::Boolean::New(env, T(info, 0).is_pinned()););
 
   // ---- elementwise ------------------------------------------------------------------------------
   DEF(add, {
-    double alpha = has(info, 2) ? D(info, 2) : 1.0;
+    at::Scalar alpha = alphaOf(info, 2);
     RET(binary(info, [&](const at::Tensor& a, const at::Tensor& b) { return at::add(a, b, alpha); },
                [&](const at::Tensor& a, const at::Scalar& b) { return at::add(a, b, alpha); }));
   });
   DEF(sub, {
-    double alpha = has(info, 2) ? D(info, 2) : 1.0;
+    at::Scalar alpha = alphaOf(info, 2);
     RET(binary(info, [&](const at::Tensor& a, const at::Tensor& b) { return at::sub(a, b, alpha); },
                [&](const at::Tensor& a, const at::Scalar& b) { return at::sub(a, b, alpha); }));
   });
@@ -469,6 +571,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   DEF(cos, RET(at::cos(T(info, 0))));
   DEF(reciprocal, RET(at::reciprocal(T(info, 0))));
   DEF(logicalNot, RET(at::logical_not(T(info, 0))));
+  DEF(isfinite, RET(at::isfinite(T(info, 0))));
   DEF(clamp, {
     c10::optional<at::Scalar> lo, hi;
     if (has(info, 1)) lo = SC(info, 1);
@@ -545,8 +648,25 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     RET(at::conv2d(T(info, 0), T(info, 1), OT(info, 2), stride, padding));
   });
   DEF(layerNorm, RET(at::layer_norm(T(info, 0), IL(info, 1), OT(info, 2), OT(info, 3), has(info, 4) ? D(info, 4) : 1e-5)));
-  DEF(softmax, RET(at::softmax(T(info, 0), I(info, 1))));
-  DEF(logSoftmax, RET(at::log_softmax(T(info, 0), I(info, 1))));
+  // (x, dim, dtype?): with a dtype the input is converted first (mixed precision: softmax in float32)
+  DEF(softmax, {
+    if (has(info, 2)) RET(at::softmax(T(info, 0), I(info, 1), dtypeFrom(S(info, 2))));
+    RET(at::softmax(T(info, 0), I(info, 1)));
+  });
+  DEF(logSoftmax, {
+    if (has(info, 2)) RET(at::log_softmax(T(info, 0), I(info, 1), dtypeFrom(S(info, 2))));
+    RET(at::log_softmax(T(info, 0), I(info, 1)));
+  });
+  // (q, k, v, mask?, isCausal, scale?) over [..., L, E]; only where hasSdpa()
+  DEF(sdpa, {
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 1)
+    c10::optional<double> scale;
+    if (has(info, 5)) scale = D(info, 5);
+    RET(at::scaled_dot_product_attention(T(info, 0), T(info, 1), T(info, 2), OT(info, 3), 0.0, B(info, 4), scale));
+#else
+    throw std::invalid_argument("scaled_dot_product_attention needs libtorch >= 2.1 (this is " TORCH_VERSION ")");
+#endif
+  });
   DEF(crossEntropy, {
     auto red = has(info, 2) ? reductionFrom(S(info, 2)) : at::Reduction::Mean;
     double smoothing = has(info, 3) ? D(info, 3) : 0.0;
@@ -561,7 +681,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
   // ---- in-place updates (optimisers, buffers) ---------------------------------------------------
   DEF(add_, {
-    double alpha = has(info, 2) ? D(info, 2) : 1.0;
+    at::Scalar alpha = alphaOf(info, 2);
     if (isTensor(info[1])) T(info, 0).add_(T(info, 1), alpha);
     else T(info, 0).add_(SC(info, 1), alpha);
     return info[0];
@@ -575,6 +695,38 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   DEF(zero_, T(info, 0).zero_(); return info[0];);
   DEF(sigmoid_, T(info, 0).sigmoid_(); return info[0];);
   DEF(fill_, T(info, 0).fill_(SC(info, 1)); return info[0];);
+
+  // ---- precision helpers ------------------------------------------------------------------------
+  // True when every element of every tensor is finite: one reduction per tensor, one host read in all.
+  DEF(allFinite, {
+    auto ts = TL(info, 0);
+    if (ts.empty()) return Napi::Boolean::New(env, true);
+    std::vector<at::Tensor> flags;
+    flags.reserve(ts.size());
+    for (const auto& t : ts) flags.push_back(at::isfinite(t.detach()).all());
+    return Napi::Boolean::New(env, at::stack(flags).all().item<bool>());
+  });
+  // Dynamic loss scaling (torch.cuda.amp.GradScaler.unscale_): grads *= invScale in place; returns whether
+  // any gradient holds inf/NaN. CUDA uses ATen's fused kernel; other devices the same arithmetic.
+  DEF(ampUnscale_, {
+    auto grads = TL(info, 0);
+    double invScale = D(info, 1);
+    if (grads.empty()) return Napi::Boolean::New(env, false);
+    const at::Device dev = grads[0].device();
+    if (dev.is_cuda()) {
+      auto opts = at::TensorOptions().dtype(at::kFloat).device(dev);
+      at::Tensor found = at::zeros({1}, opts);
+      at::Tensor inv = at::full({1}, invScale, opts);
+      at::_amp_foreach_non_finite_check_and_unscale_(grads, found, inv);
+      return Napi::Boolean::New(env, found.item<float>() != 0.0f);
+    }
+    bool bad = false;
+    for (auto& g : grads) {
+      g.mul_(invScale);
+      if (!at::isfinite(g).all().item<bool>()) bad = true;
+    }
+    return Napi::Boolean::New(env, bad);
+  });
 
   return exports;
 }

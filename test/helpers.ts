@@ -4,8 +4,8 @@ import * as path from 'node:path';
 
 /** The repository root (tests run from dist/test/**). */
 export const repoRoot = findRoot(__dirname);
-/** ../shared beside the checkout: golden vectors, real split files (read-only). */
-export const sharedDir = path.resolve(repoRoot, '..', 'shared');
+/** ../shared beside the checkout (or $MPL_SHARED_DIR): golden vectors, real split files (read-only). */
+export const sharedDir = process.env.MPL_SHARED_DIR ? path.resolve(process.env.MPL_SHARED_DIR) : path.resolve(repoRoot, '..', 'shared');
 export const goldenDir = path.join(sharedDir, 'golden');
 export const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
 

@@ -1,6 +1,7 @@
 """Plain-PyTorch CLIP ViT (OpenAI's model.py definitions, sequence-first, nn.MultiheadAttention) with the
 MPL prompt operations of the official trainers/mpl.py + clip/model.py, for the benchmarks' baselines.
-Random weights; only the work done matters."""
+Random weights; only the work done matters. `half_official` applies the official PREC fp16 recipe
+(OpenAI's convert_weights; ctx and proj in half, deep prompts cast with .half() where inserted)."""
 from collections import OrderedDict
 import torch
 from torch import nn
@@ -51,29 +52,50 @@ class Clip(nn.Module):
         for p in self.parameters():
             p.requires_grad_(False)
 
+    @property
+    def dtype(self):
+        return self.conv1.weight.dtype
+
+    def half_official(self):
+        """OpenAI's convert_weights: Conv/Linear/attention weights and the projections in half; LayerNorm
+        parameters and embeddings stay float32 and are cast where used."""
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.weight.data = m.weight.data.half()
+                if m.bias is not None:
+                    m.bias.data = m.bias.data.half()
+            if isinstance(m, nn.MultiheadAttention):
+                for name in ["in_proj_weight", "in_proj_bias", "bias_k", "bias_v"]:
+                    t = getattr(m, name)
+                    if t is not None:
+                        t.data = t.data.half()
+        for p in (self.vproj, self.text_projection):
+            p.data = p.data.half()
+        return self
+
     def encode_image(self, x, shallow=None, deep=None, n_rm=0):
-        x = self.conv1(x)
+        x = self.conv1(x.type(self.dtype))
         x = x.reshape(x.shape[0], x.shape[1], -1).permute(0, 2, 1)
-        cls = self.class_embedding + torch.zeros(x.shape[0], 1, x.shape[-1], dtype=x.dtype)
-        x = torch.cat([cls, x], 1) + self.vpos
+        cls = self.class_embedding.to(x.dtype) + torch.zeros(x.shape[0], 1, x.shape[-1], dtype=x.dtype, device=x.device)
+        x = torch.cat([cls, x], 1) + self.vpos.to(x.dtype)
         if shallow is not None:
-            x = torch.cat([x, shallow.expand(x.shape[0], -1, -1)], 1)
+            x = torch.cat([x, shallow.expand(x.shape[0], -1, -1).to(x.dtype)], 1)
         x = self.ln_pre(x).permute(1, 0, 2)
         for i, blk in enumerate(self.vblocks):
             if deep is not None and 1 <= i <= len(deep):  # MPL: remove the last n_rm, append the new ones
                 x = x[: x.shape[0] - n_rm]
-                x = torch.cat([x, deep[i - 1].unsqueeze(1).expand(-1, x.shape[1], -1)], 0)
+                x = torch.cat([x, deep[i - 1].unsqueeze(1).expand(-1, x.shape[1], -1).to(x.dtype)], 0)
             x = blk(x)
         return self.ln_post(x.permute(1, 0, 2)[:, 0, :]) @ self.vproj
 
     def encode_text_embeddings(self, prompts, eot, deep=None, n_ctx=1):
-        x = (prompts + self.tpos).permute(1, 0, 2)
+        x = (prompts + self.tpos.to(prompts.dtype)).permute(1, 0, 2)
         for i, blk in enumerate(self.tblocks):
             if deep is not None and 1 <= i <= len(deep):  # MaPLe/MPL: replace positions 1..n_ctx
-                x = torch.cat([x[:1], deep[i - 1].unsqueeze(1).expand(-1, x.shape[1], -1), x[1 + n_ctx:]], 0)
+                x = torch.cat([x[:1], deep[i - 1].unsqueeze(1).expand(-1, x.shape[1], -1).to(x.dtype), x[1 + n_ctx:]], 0)
             x = blk(x)
         x = self.ln_final(x.permute(1, 0, 2))
-        return x[torch.arange(x.shape[0]), eot] @ self.text_projection
+        return x[torch.arange(x.shape[0], device=x.device), eot] @ self.text_projection
 
 
 class MPL(nn.Module):
@@ -86,17 +108,25 @@ class MPL(nn.Module):
         self.proj = nn.Linear(tw, vw)
         self.compound = nn.ParameterList([nn.Parameter(torch.randn(n_ctx, tw) * 0.02) for _ in range(depth - 1)])
         self.txt2img = nn.ModuleList([nn.ModuleList([nn.Linear(tw, vw) for _ in range(depth - 1)]) for _ in range(n_add)])
-        emb = clip.token_embedding(torch.randint(0, 49000, (n_cls, 77)))
+        emb = clip.token_embedding(torch.randint(0, 49000, (n_cls, 77), device=clip.tpos.device))
         self.register_buffer("prefix", emb[:, :1].clone())
         self.register_buffer("suffix", emb[:, 1 + n_ctx:].clone())
-        self.eot = torch.full((n_cls,), prompt_len - 1, dtype=torch.long)
+        self.register_buffer("eot", torch.full((n_cls,), prompt_len - 1, dtype=torch.long, device=clip.tpos.device))
+
+    def half_official(self):
+        """PREC fp16 (trainers/mpl.py): ctx and the frozen prompt embeddings in CLIP's dtype, proj.half();
+        compound prompts and their projections stay float32 (cast with .half() where inserted)."""
+        self.ctx.data = self.ctx.data.half()
+        self.proj.half()
+        self.prefix, self.suffix = self.prefix.half(), self.suffix.half()
+        return self
 
     def forward(self, images):
         n_cls = self.prefix.shape[0]
         prompts = torch.cat([self.prefix, self.ctx.unsqueeze(0).expand(n_cls, -1, -1), self.suffix], 1)
         deep_v = [torch.cat([self.txt2img[a][k](self.compound[k]) for a in range(self.n_add)], 0) for k in range(self.depth - 1)]
         txt = self.clip.encode_text_embeddings(prompts, self.eot, list(self.compound), self.n_ctx)
-        img = self.clip.encode_image(images, self.proj(self.ctx), deep_v, self.n_rm)
+        img = self.clip.encode_image(images, self.proj(self.ctx.to(self.proj.weight.dtype)), deep_v, self.n_rm)
         img = img / img.norm(dim=-1, keepdim=True)
         txt = txt / txt.norm(dim=-1, keepdim=True)
         return 100.0 * img @ txt.t()

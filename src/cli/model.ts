@@ -4,6 +4,7 @@ import { loadClip, type LoadedClip } from '../clip/load.js';
 import { readClipConfig } from '../clip/weights.js';
 import { UserError } from '../util/errors.js';
 import { terminalReporter } from './reporter.js';
+import type { Compute } from './compute-options.js';
 
 export function knownArchitecture(name: string): ClipConfig {
   const arch = knownArchitectures[name] ?? knownArchitectures[name.replace(/-(\d)/, '/$1')];
@@ -18,7 +19,7 @@ export async function architectureOf(opts: { arch?: string; weights?: string; mo
   return knownArchitecture(name);
 }
 
-export async function modelFrom(opts: { weights?: string; model?: string }): Promise<LoadedClip> {
+export async function modelFrom(opts: { weights?: string; model?: string }, compute?: Compute): Promise<LoadedClip> {
   if (!opts.weights && !opts.model) throw new UserError('give --weights FILE or --model ViT-B/16');
-  return loadClip({ weights: opts.weights, model: opts.model, reporter: terminalReporter() });
+  return loadClip({ weights: opts.weights, model: opts.model, reporter: terminalReporter(), device: compute?.device, precision: compute?.precision });
 }

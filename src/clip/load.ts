@@ -4,7 +4,7 @@
  * reads a local safetensors or OpenAI .pt file (OpenAI, open_clip or Hugging Face key names).
  */
 import * as path from 'node:path';
-import { checkBlas, type DType, type Device } from '../torch/index.js';
+import { checkBlas, isCuda, type DType, type Device, type Precision, type PrecisionName } from '../torch/index.js';
 import { resolveWeights } from '../net/hub.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { UserError } from '../util/errors.js';
@@ -16,7 +16,11 @@ export interface LoadClipOptions {
   model?: string;
   /** a local weights file; wins over `model` */
   weights?: string;
+  /** fp32 (default), fp16, amp, bf16 -- resolve `auto` with resolvePrecision() first */
+  precision?: PrecisionName | Precision;
+  /** @deprecated use precision */
   dtype?: DType;
+  /** 'cpu' (default), 'cuda', 'cuda:N' -- resolve user input with resolveDevice() first */
   device?: Device;
   reporter?: Reporter;
 }
@@ -31,11 +35,11 @@ export interface LoadedClip {
 export async function loadClip(spec: string | LoadClipOptions): Promise<LoadedClip> {
   const o: LoadClipOptions = typeof spec === 'string' ? { model: spec } : spec;
   if (!o.model && !o.weights) throw new UserError('give a model name (--model ViT-B/16) or a weights file (--weights FILE)');
-  checkBlas();
+  if (!o.device || !isCuda(o.device)) checkBlas();
   const file = await resolveWeights({ model: o.weights ? undefined : o.model, weights: o.weights, reporter: o.reporter ?? silentReporter });
   const loaded = loadClipWeights(file);
   try {
-    const model = ClipModel.fromTensors(loaded.config, loaded.tensors, { dtype: o.dtype, device: o.device });
+    const model = ClipModel.fromTensors(loaded.config, loaded.tensors, { precision: o.precision, dtype: o.dtype, device: o.device });
     return { model, backbone: o.weights ? path.basename(o.weights) : o.model!, file };
   } catch (e) {
     throw new UserError(`${file}: ${(e as Error).message}`);

@@ -8,7 +8,24 @@
  *   - `beforeBlock(i, x)`: the sequence entering block i, where deep prompts are added/removed/replaced.
  * The text encoder can start from token embeddings built by a prompt learner (encodeTextEmbeddings).
  */
-import { Generator, Tensor, cat, nn, noGrad, ones, randn, tensor, tidy, zeros, type DType, type Device } from '../torch/index.js';
+import {
+  Generator,
+  Tensor,
+  cat,
+  nn,
+  noGrad,
+  ones,
+  precision as precisionPolicy,
+  precisionOfDtype,
+  randn,
+  tensor,
+  tidy,
+  zeros,
+  type DType,
+  type Device,
+  type Precision,
+  type PrecisionName,
+} from '../torch/index.js';
 import { blockTensors, residualBlock, type BlockWeights } from './transformer.js';
 import { expectedShapes, type ClipConfig } from './config.js';
 
@@ -70,9 +87,30 @@ function blockKeys(prefix: string): Record<string, string> {
 }
 
 export interface ClipLoadOptions {
-  /** compute dtype (float32 default; float16/bfloat16 where the device supports them) */
+  /** numerical precision (src/torch/precision.ts): fp32 (default), fp16, amp or bf16 */
+  precision?: PrecisionName | Precision;
+  /** @deprecated the older spelling of precision: float32 = fp32, float16 = fp16, bfloat16 = bf16 */
   dtype?: DType;
+  /** 'cpu' (default), 'cuda', 'cuda:N' -- resolve user input with resolveDevice() first */
   device?: Device;
+}
+
+/** The precision policy and device of load options. */
+function placement(options: ClipLoadOptions): { precision: Precision; device: Device } {
+  const p = options.precision ?? (options.dtype ? precisionOfDtype(options.dtype) : 'fp32');
+  return { precision: typeof p === 'string' ? precisionPolicy(p) : p, device: options.device ?? 'cpu' };
+}
+
+/**
+ * The dtype a canonical weight is stored in under a precision: matrices of the matmuls and convolutions
+ * (and their biases) in the matmul dtype, layer-norm parameters in float32, embeddings in the activation
+ * dtype -- OpenAI's convert_weights split for fp16, autocast's for amp and bf16 (a weight converted once at
+ * load, not at every use).
+ */
+export function storageDtype(name: string, p: Precision): DType {
+  if (/(^|\.)ln_[^.]*\.(weight|bias)$/.test(name)) return 'float32';
+  if (/(conv1|attn\.in_proj_weight|attn\.in_proj_bias|attn\.out_proj\.|mlp\.c_fc\.|mlp\.c_proj\.|^visual\.proj$|^text_projection$)/.test(name)) return p.matmul;
+  return p.activation;
 }
 
 export class ClipModel {
@@ -82,18 +120,22 @@ export class ClipModel {
     private readonly text: TextWeights,
     /** the stored logit_scale (a log); logits use exp(logit_scale) */
     readonly logitScale: number,
-    readonly dtype: DType,
+    readonly precision: Precision,
     readonly device: Device,
     private readonly owned: Tensor[],
   ) {}
+
+  /** dtype of the activations (residual streams, features; float32 except in fp16) */
+  get dtype(): DType {
+    return this.precision.activation;
+  }
 
   /**
    * Builds the model from tensors under canonical OpenAI key names (src/clip/weights.ts produces them from
    * OpenAI, open_clip or Hugging Face files). Every tensor is checked against the architecture's shapes.
    */
   static fromTensors(arch: ClipArchitecture, tensors: Map<string, RawTensorLike>, options: ClipLoadOptions = {}): ClipModel {
-    const dtype = options.dtype ?? 'float32';
-    const device = options.device ?? 'cpu';
+    const { precision, device } = placement(options);
     const owned: Tensor[] = [];
     const shapes = expectedShapes(arch);
     const get = (name: string): Tensor => {
@@ -103,6 +145,7 @@ export class ClipModel {
       if (raw.shape.join(',') !== want.join(',')) {
         throw new Error(`tensor ${name} has shape [${raw.shape}], expected [${want}]`);
       }
+      const dtype = storageDtype(name, precision);
       const t = tidy(() => {
         const stored = tensor(raw.data, raw.shape, raw.dtype);
         return stored.dtype === dtype && device === 'cpu' ? stored : stored.to(dtype, device);
@@ -110,7 +153,7 @@ export class ClipModel {
       owned.push(t);
       return t;
     };
-    return ClipModel.assemble(arch, get, dtype, device, owned, () => {
+    return ClipModel.assemble(arch, get, precision, device, owned, () => {
       const raw = tensors.get('logit_scale');
       if (!raw) throw new Error('missing tensor logit_scale');
       return tidy(() => tensor(raw.data, raw.shape, raw.dtype).to('float32').item());
@@ -122,8 +165,7 @@ export class ClipModel {
    * and tests of speed or plumbing; never for accuracy.
    */
   static random(arch: ClipArchitecture, seed = 0, options: ClipLoadOptions = {}): ClipModel {
-    const dtype = options.dtype ?? 'float32';
-    const device = options.device ?? 'cpu';
+    const { precision, device } = placement(options);
     const g = new Generator(seed);
     const owned: Tensor[] = [];
     const shapes = expectedShapes(arch);
@@ -134,18 +176,19 @@ export class ClipModel {
         if (/ln_|ln\d|_norm/.test(name) && name.endsWith('weight')) x = ones(shape);
         else if (name.endsWith('bias')) x = zeros(shape);
         else x = randn(shape, g).mul(0.02);
+        const dtype = storageDtype(name, precision);
         return x.dtype === dtype && device === 'cpu' ? x : x.to(dtype, device);
       }).keep();
       owned.push(t);
       return t;
     };
-    return ClipModel.assemble(arch, get, dtype, device, owned, () => Math.log(1 / 0.07));
+    return ClipModel.assemble(arch, get, precision, device, owned, () => Math.log(1 / 0.07));
   }
 
   private static assemble(
     arch: ClipArchitecture,
     get: (name: string) => Tensor,
-    dtype: DType,
+    precision: Precision,
     device: Device,
     owned: Tensor[],
     logitScale: () => number,
@@ -189,7 +232,7 @@ export class ClipModel {
         lnFinalBias: get('ln_final.bias'),
         projection: get('text_projection'),
       };
-      return new ClipModel(arch, visual, text, logitScale(), dtype, device, owned);
+      return new ClipModel(arch, visual, text, logitScale(), precision, device, owned);
     } catch (e) {
       for (const t of owned) t.dispose();
       throw e;
@@ -223,15 +266,15 @@ export class ClipModel {
 
   // ---- vision -----------------------------------------------------------------------------------
 
-  /** Image features [B, E] (not normalised) for preprocessed images [B, 3, S, S]. */
+  /** Image features [B, E] (not normalised, in the activation dtype) for preprocessed images [B, 3, S, S]. */
   encodeImage(images: Tensor, hooks: EncoderHooks = {}): Tensor {
     return tidy(() => {
       const v = this.visual;
       const W = this.arch.vision.width;
       const P = this.arch.vision.patch_size;
-      const input = images.dtype === this.dtype ? images : images.to(this.dtype);
+      const input = this.onDevice(images);
       const B = input.shape[0];
-      const patches = nn.conv2d(input, v.conv1, null, [P, P]); // [B, W, g, g]
+      const patches = nn.conv2d(input, v.conv1, null, [P, P]).as(this.dtype); // [B, W, g, g]
       const n = patches.shape[2] * patches.shape[3];
       let x = patches.reshape([B, W, n]).permute([0, 2, 1]); // [B, n, W]
       x = cat([v.classEmbedding.view([1, 1, W]).expand([B, 1, W]), x], 1);
@@ -240,8 +283,13 @@ export class ClipModel {
       x = nn.layerNorm(x, v.lnPreWeight, v.lnPreBias);
       x = this.runBlocks(x, v.blocks, this.arch.vision.heads, null, hooks);
       const cls = nn.layerNorm(x.select(1, 0), v.lnPostWeight, v.lnPostBias);
-      return cls.matmul(v.proj);
+      return cls.as(v.proj.dtype).matmul(v.proj).as(this.dtype);
     });
+  }
+
+  /** A tensor on this model's device (a non-blocking copy when it comes from the CPU). */
+  onDevice(t: Tensor): Tensor {
+    return t.device === this.device || (this.device === 'cuda' && t.device === 'cuda:0') ? t : t.to(null, this.device, true);
   }
 
   // ---- text -------------------------------------------------------------------------------------
@@ -250,7 +298,7 @@ export class ClipModel {
   tokenEmbedding(ids: Tensor): Tensor {
     return tidy(() => {
       const [N, L] = ids.shape;
-      return this.text.tokenEmbedding.indexSelect(0, ids.reshape([N * L])).view([N, L, this.arch.text.width]);
+      return this.text.tokenEmbedding.indexSelect(0, this.onDevice(ids).reshape([N * L])).view([N, L, this.arch.text.width]);
     });
   }
 
@@ -267,16 +315,17 @@ export class ClipModel {
       if (eot.length !== N) throw new Error(`encodeText: ${eot.length} end-of-text positions for ${N} prompts`);
       const L = truncate ? Math.min(L0, Math.max(...eot) + 1) : L0;
       let x = L < L0 ? embeddings.narrow(1, 0, L) : embeddings;
-      if (x.dtype !== this.dtype) x = x.to(this.dtype);
+      x = this.onDevice(x).as(this.dtype);
       x = x.add(t.positionalEmbedding.narrow(0, 0, L));
       if (hooks.afterEmbedding) x = hooks.afterEmbedding(x);
-      const mask = this.causalMask(x.shape[1]);
-      x = this.runBlocks(x, t.blocks, this.arch.text.heads, mask, hooks);
+      // fused attention applies the causal rule itself; the composed path needs the additive mask
+      const mask = nn.isFusedAttention() ? null : this.causalMask(x.shape[1]);
+      x = this.runBlocks(x, t.blocks, this.arch.text.heads, mask, hooks, true);
       x = nn.layerNorm(x, t.lnFinalWeight, t.lnFinalBias);
       const Lx = x.shape[1];
       const rows = tensor(eot.map((e, i) => i * Lx + e), [N], 'int64', this.device === 'cpu' ? undefined : this.device);
       const pooled = x.reshape([N * Lx, this.arch.text.width]).indexSelect(0, rows);
-      return pooled.matmul(t.projection);
+      return pooled.as(t.projection.dtype).matmul(t.projection).as(this.dtype);
     });
   }
 
@@ -306,9 +355,11 @@ export class ClipModel {
   private causalMask(length: number): Tensor {
     let m = this.maskCache.get(length);
     if (!m) {
+      // in the dtype of the attention scores (the matmul dtype)
+      const dtype = this.precision.matmul;
       m = tidy(() => {
         const mask = nn.causalMask(length);
-        return mask.dtype === this.dtype && this.device === 'cpu' ? mask : mask.to(this.dtype, this.device);
+        return mask.dtype === dtype && this.device === 'cpu' ? mask : mask.to(dtype, this.device);
       }).keep();
       this.maskCache.set(length, m);
       this.owned.push(m);
@@ -316,7 +367,7 @@ export class ClipModel {
     return m;
   }
 
-  private runBlocks(x: Tensor, blocks: BlockWeights[], heads: number, mask: Tensor | null, hooks: EncoderHooks): Tensor {
+  private runBlocks(x: Tensor, blocks: BlockWeights[], heads: number, mask: Tensor | null, hooks: EncoderHooks, causal = false): Tensor {
     // Each block's input is disposed once consumed (never the caller's x): the scope would otherwise hold
     // every layer's activations until the end of the encoder. Autograd keeps what backward needs.
     let cur = x;
@@ -327,7 +378,7 @@ export class ClipModel {
         cur = next;
       }
       hooks.onBlockInput?.(i, cur.shape[1]);
-      const out = residualBlock(cur, blocks[i], heads, mask);
+      const out = residualBlock(cur, blocks[i], heads, mask, causal);
       if (cur !== x) cur.dispose();
       cur = out;
     }

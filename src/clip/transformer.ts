@@ -17,15 +17,16 @@ export interface BlockWeights {
   projBias: Tensor;
 }
 
-export function residualBlock(x: Tensor, w: BlockWeights, heads: number, mask?: Tensor | null): Tensor {
+export function residualBlock(x: Tensor, w: BlockWeights, heads: number, mask?: Tensor | null, causal = false): Tensor {
   // Each intermediate is disposed as soon as it is consumed (the tidy only catches leftovers on errors):
   // at evaluation batch 100 this halves the block's peak memory; autograd keeps what backward needs.
   return tidy(() => {
     const h1 = nn.layerNorm(x, w.ln1Weight, w.ln1Bias);
-    const a = nn.selfAttention(h1, w.attn, heads, mask);
+    const a = nn.selfAttention(h1, w.attn, heads, mask, causal);
     h1.dispose();
-    // without autograd the residual sums reuse the freshly computed buffers (fewer large allocations)
-    const inference = !isGradEnabled();
+    // without autograd the residual sums reuse the freshly computed buffers (fewer large allocations) --
+    // unless the branch is in a narrower dtype than the stream (mixed precision: the sum stays float32)
+    const inference = !isGradEnabled() && a.dtype === x.dtype;
     const x1 = inference ? a.add_(x) : x.add(a);
     if (!inference) a.dispose();
     const h2 = nn.layerNorm(x1, w.ln2Weight, w.ln2Bias);

@@ -27,7 +27,12 @@ import { silentReporter, type Reporter } from '../util/reporter.js';
 import { harmonicMean, type Protocol, type RunResult } from './results.js';
 
 export interface ProtocolOptions {
+  /** the model, on its device and in its precision (loadClip's device / precision options) */
   model: ClipModel;
+  /** how the device is named in result.json, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)" (default: the model's device) */
+  deviceDescription?: string;
+  /** a line saying device and precision (and why `auto` chose them), shown once the first run's data is loaded */
+  computeSummary?: string;
   backbone: string;
   method: MethodName;
   methodOptions: MethodOptions;
@@ -120,6 +125,8 @@ function baseResult(o: ProtocolOptions, protocol: Protocol, seed: number, shots:
     seed,
     shots,
     backbone: o.backbone,
+    precision: o.model.precision.name,
+    device: o.deviceDescription ?? o.model.device,
     config: {
       method: o.method,
       method_options: o.methodOptions,
@@ -131,6 +138,7 @@ function baseResult(o: ProtocolOptions, protocol: Protocol, seed: number, shots:
       lr: o.lr ?? recipe.lr,
       batch_size: o.batchSize ?? recipe.batchSize,
       max_test_images: o.maxTestImages ?? null,
+      precision: o.model.precision.name,
       momentum: 0.9,
       weight_decay: 5e-4,
       warmup: { epochs: 1, lr: 1e-5, type: 'constant' },
@@ -139,6 +147,14 @@ function baseResult(o: ProtocolOptions, protocol: Protocol, seed: number, shots:
       ...extra,
     },
   };
+}
+
+const announced = new WeakSet<ProtocolOptions>();
+/** The compute summary, once per protocol call, after the data loaded (bad input fails in one line). */
+function announceCompute(o: ProtocolOptions): void {
+  if (!o.computeSummary || announced.has(o)) return;
+  announced.add(o);
+  o.reporter?.info(o.computeSummary);
 }
 
 function done(dir: string, o: ProtocolOptions): RunResult | null {
@@ -162,11 +178,12 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
     fs.mkdirSync(dir, { recursive: true });
     const base = load(o, o.dataset, seed, 'base', shots);
     const novel = load(o, o.dataset, seed, 'new', shots);
+    announceCompute(o);
     o.reporter?.info(`base2new ${o.dataset} ${o.method} seed ${seed}: ${base.classnames.length} base / ${novel.classnames.length} new classes, ${base.train.length} training images`);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base.name });
     try {
       const t = await trainOn(o, learner, base, seed, dir);
-      savePrompts(dir, learner, { backbone: o.backbone, dataset: o.dataset, seed });
+      savePrompts(dir, learner, { backbone: o.backbone, dataset: o.dataset, seed, precision: o.model.precision.name });
       const b = await test(o, learner, base.test);
       learner.setClassnames(novel.classnames);
       const n = await test(o, learner, novel.test);
@@ -208,10 +225,11 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
     }
     fs.mkdirSync(dir, { recursive: true });
     const src = load(o, o.dataset, seed, 'all', shots);
+    announceCompute(o);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src.name });
     try {
       const t = await trainOn(o, learner, src, seed, dir);
-      savePrompts(dir, learner, { backbone: o.backbone, dataset: o.dataset, seed });
+      savePrompts(dir, learner, { backbone: o.backbone, dataset: o.dataset, seed, precision: o.model.precision.name });
       const accuracy: Record<string, number> = {};
       const perClass: Record<string, Record<string, number>> = {};
       let evalSeconds = 0;

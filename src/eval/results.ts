@@ -18,6 +18,10 @@ export interface RunResult {
   shots: number;
   /** backbone name, e.g. "ViT-B/16", or the weights file's base name */
   backbone: string;
+  /** numerical precision of training and evaluation: fp32, fp16, amp or bf16 (absent in older files = fp32) */
+  precision?: string;
+  /** where it ran, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)" or "cpu" */
+  device?: string;
   /** base2new: accuracy on the base classes, on the new classes, and their harmonic mean */
   base?: number;
   new?: number;

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { RawTensor } from '../io/tensor.js';
 import { readTorchCheckpoint, sniffFormat } from '../io/torchzip.js';
+import { allFinite } from '../torch/index.js';
 import { UserError, fileError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import type { PromptLearner } from './learner.js';
@@ -23,13 +24,22 @@ export interface PromptsConfig {
   backbone?: string;
   dataset?: string;
   seed?: number;
+  /** precision the prompts were trained in (fp32, fp16, amp, bf16) */
+  precision?: string;
   trainable_parameters: number;
 }
 
 export const PROMPTS_FILE = 'prompts.safetensors';
 
 /** Writes prompts.safetensors and prompts.json (both atomically) into `dir`; returns the tensor file. */
-export function savePrompts(dir: string, learner: PromptLearner, meta: { backbone?: string; dataset?: string; seed?: number } = {}): string {
+export function savePrompts(
+  dir: string,
+  learner: PromptLearner,
+  meta: { backbone?: string; dataset?: string; seed?: number; precision?: string } = {},
+): string {
+  if (!allFinite(learner.parameters())) {
+    throw new UserError(`${path.join(dir, PROMPTS_FILE)}: not written, the learned prompts hold NaN or infinite values (training diverged: lower the learning rate)`);
+  }
   const tensors = new Map<string, RawTensor>();
   for (const [k, t] of learner.params) {
     const f = t.toFloat32();

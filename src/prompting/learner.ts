@@ -6,7 +6,7 @@
 import { ClipModel, type EncoderHooks } from '../clip/model.js';
 import { Generator, Tensor, cat, nn, noGrad, randn, rand, tensor, tidy, type DType } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
-import { designMethod, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods.js';
+import { createdInModelDtype, designMethod, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods.js';
 import { planLayout, validatePlan, type PromptPlan, type Source } from './plan.js';
 import type { PlanLayout } from './layout.js';
 import { CUSTOM_TEMPLATES, DEFAULT_TEMPLATE, IMAGENET_TEMPLATES_SELECT, PROMPTSRC_TEMPLATES, fill } from './templates.js';
@@ -95,16 +95,25 @@ export class PromptLearner {
   private initParams(seed: number, nClasses: number): void {
     const g = new Generator(seed);
     for (const spec of this.design.params) {
-      const t = tidy(() => this.initOne(spec, g, nClasses)).keep();
+      // drawn on the CPU (the generator's stream is the device-independent one), then placed
+      const t = tidy(() => this.initOne(spec, g, nClasses).to(this.paramDtype(spec.key), this.model.device)).keep();
       t.requiresGrad = true;
       this.params.set(spec.key, t);
     }
   }
 
+  /**
+   * The dtype a trainable tensor is stored and updated in: float32 (master weights) except under the
+   * official fp16 recipe, where the tensors the official trainers create in CLIP's dtype are half.
+   */
+  paramDtype(key: string): DType {
+    return this.model.precision.halfPrompts && createdInModelDtype(key) ? this.model.precision.activation : 'float32';
+  }
+
   private initOne(spec: ParamSpec, g: Generator, nClasses: number): Tensor {
     const shape = spec.shape.map((s) => (s === -1 ? nClasses : s));
     const init = spec.init;
-    const dtype: DType = this.model.dtype;
+    const dtype: DType = this.paramDtype(spec.key);
     switch (init.kind) {
       case 'words': {
         // embeddings of the context words (or "X" placeholders): token positions 1..n of the prompt prefix
@@ -146,12 +155,8 @@ export class PromptLearner {
       if (shape.join(',') !== p.shape.join(',')) {
         throw new UserError(`${origin}: tensor ${key} has shape [${shape}], method ${this.method} with these options needs [${p.shape}]`);
       }
-      noGrad(() =>
-        tidy(() => {
-          const t = src instanceof Tensor ? src : tensor(src.data, src.shape, src.dtype);
-          p.copy_(t.to(p.dtype));
-        }),
-      );
+      // copy_ converts dtype and device
+      noGrad(() => tidy(() => void p.copy_(src instanceof Tensor ? src : tensor(src.data, src.shape, src.dtype))));
     }
   }
 
@@ -254,7 +259,7 @@ export class PromptLearner {
         const s = steps.get(layer);
         if (!s) return x;
         const [N, L, W] = x.shape;
-        const p = this.resolve(s.replace.source).unsqueeze(0).expand([N, n, W]);
+        const p = this.resolve(s.replace.source).as(x.dtype).unsqueeze(0).expand([N, n, W]);
         return cat([x.narrow(1, 0, 1), p, x.narrow(1, 1 + n, L - 1 - n)], 1);
       },
     };
@@ -263,12 +268,12 @@ export class PromptLearner {
   private visionHooks(record = true): EncoderHooks {
     const steps = new Map(this.plan.vision.steps.map((s) => [s.layer, s]));
     const lengths: number[] = [];
-    const groups = (gs: { source: Source }[]) => (gs.length === 1 ? this.resolve(gs[0].source) : cat(gs.map((g) => this.resolve(g.source)), 0));
+    const groups = (gs: { source: Source }[]) => (gs.length === 1 ? this.resolve(gs[0].source) : cat(gs.map((g) => this.resolve(g.source).as(this.model.dtype)), 0));
     return {
       afterEmbedding: (x) => {
         if (this.plan.vision.shallow.length === 0) return x;
         const [B, , W] = x.shape;
-        const p = groups(this.plan.vision.shallow);
+        const p = groups(this.plan.vision.shallow).as(x.dtype);
         return cat([x, p.unsqueeze(0).expand([B, p.shape[0], W])], 1);
       },
       beforeBlock: (layer, x) => {
@@ -277,7 +282,7 @@ export class PromptLearner {
         const [B, L, W] = x.shape;
         const kept = s.remove ? x.narrow(1, 0, L - s.remove) : x; // O_rm: drop the most recent prompts; O_carry: the rest
         if (s.add.length === 0) return kept;
-        const p = groups(s.add); // O_add: new prompts at the end
+        const p = groups(s.add).as(x.dtype); // O_add: new prompts at the end
         return cat([kept, p.unsqueeze(0).expand([B, p.shape[0], W])], 1);
       },
       onBlockInput: (layer, length) => {
@@ -294,7 +299,7 @@ export class PromptLearner {
     const d = this.design.text;
     if (d.kind !== 'learned') throw new Error('no learned text prompt');
     const C = this._classnames.length;
-    let ctx = this.params.get('prompt_learner.ctx')!;
+    let ctx = this.params.get('prompt_learner.ctx')!.as(b.prefix.dtype);
     const W = this.model.textWidth;
     if (ctx.ndim === 2) ctx = ctx.unsqueeze(0).expand([C, d.nCtx, W]);
     if (d.position === 'end') return cat([b.prefix, ctx, b.suffix], 1);
@@ -337,9 +342,9 @@ export class PromptLearner {
     return Math.exp(this.model.logitScale);
   }
 
-  /** Logits [B, C] from normalised image features and a precomputed text-feature matrix (evaluation). */
+  /** Logits [B, C] (float32) from normalised image features and a precomputed text-feature matrix (evaluation). */
   logitsWithText(images: Tensor, textFeatures: Tensor): Tensor {
-    return tidy(() => this.imageFeatures(images).matmul(textFeatures.T).mul(this.scale));
+    return tidy(() => this.imageFeatures(images).matmul(textFeatures.T).mul(this.scale).as('float32'));
   }
 
   /** CoCoOp: logits for each image with its own image-conditioned prompts. */
@@ -350,7 +355,7 @@ export class PromptLearner {
     const [B] = imageFeatures.shape;
     const p = (k: string) => this.params.get(`prompt_learner.meta_net.${k}`)!;
     const bias = nn.linear(nn.linear(imageFeatures, p('linear1.weight'), p('linear1.bias')).relu(), p('linear2.weight'), p('linear2.bias')); // [B, W]
-    const ctx = this.params.get('prompt_learner.ctx')!; // [n, W]
+    const ctx = this.params.get('prompt_learner.ctx')!.as(b.prefix.dtype); // [n, W]
     const n = ctx.shape[0];
     const shifted = ctx.unsqueeze(0).add(bias.unsqueeze(1)); // [B, n, W]
     // all images' prompts in one text-encoder batch: [B·C, L, W]
@@ -371,13 +376,16 @@ export class PromptLearner {
    */
   forward(images: Tensor, labels?: Tensor): ForwardOutput {
     return tidy(() => {
-      const img = this.imageFeatures(images);
+      const onDevice = this.model.onDevice(images);
+      const img = this.imageFeatures(onDevice);
       const text = this.design.metaNet ? null : this.textFeatures();
-      const logits = text ? img.matmul(text.T).mul(this.scale) : this.cocoopChunks(img);
+      // logits, loss and accuracy in float32 whatever the precision (autocast's rule for the loss)
+      const logits = (text ? img.matmul(text.T).mul(this.scale) : this.cocoopChunks(img)).as('float32');
       if (!labels) return { logits };
-      const ce = nn.crossEntropy(logits, labels);
+      const target = this.model.onDevice(labels);
+      const ce = nn.crossEntropy(logits, target);
       if (this.method !== 'promptsrc') return { logits, loss: ce };
-      return this.promptsrcLoss(images, img, text!, logits, ce);
+      return this.promptsrcLoss(onDevice, img.as('float32'), text!.as('float32'), logits, ce);
     });
   }
 
@@ -392,9 +400,9 @@ export class PromptLearner {
 
   private promptsrcLoss(images: Tensor, img: Tensor, text: Tensor, logits: Tensor, ce: Tensor): ForwardOutput {
     const o = this.design.options;
-    const teacherText = this.teacherText!;
+    const teacherText = this.teacherText!.as('float32');
     const [zsImg, zsLogits] = noGrad(() => {
-      const f = nn.l2normalize(this.model.encodeImage(images));
+      const f = nn.l2normalize(this.model.encodeImage(images).as('float32'));
       return [f, f.matmul(teacherText.T).mul(this.scale)];
     });
     const sclText = nn.l1Loss(text, teacherText).mul(o.textLossWeight);

@@ -135,6 +135,16 @@ export interface ParamSpec {
   init: ParamInit;
 }
 
+/**
+ * Whether the official trainers create a parameter in CLIP's dtype (so it is half, and updated in half, under
+ * PREC "fp16"): the text context `ctx` (all methods), MaPLe/MPL's shallow projection `proj` (`.half()`) and
+ * CoCoOp's meta-net (`.half()` in fp16). Deep prompts and their projections are float32 and cast to half
+ * where they are inserted.
+ */
+export function createdInModelDtype(key: string): boolean {
+  return /^prompt_learner\.(ctx$|proj\.|meta_net\.)/.test(key);
+}
+
 /** Everything about a method that does not need weights: its plan, its parameters, its text prompt. */
 export interface MethodDesign {
   method: MethodName;

@@ -32,7 +32,8 @@ function toTyped(data: number[] | TypedArray, dtype: DType): TypedArray {
 
 /**
  * A tensor holding a copy of `data` (a typed array or a plain number array), with the given shape
- * (default: 1-D) and dtype (default: from the array type; float32 for number[]).
+ * (default: 1-D) and dtype (default: from the array type; float32 for number[]). With a CUDA device the
+ * data is staged in pinned host memory and copied without blocking.
  */
 export function tensor(data: number[] | TypedArray, shape?: number[], dtype?: DType, device?: Device): Tensor {
   const dt = dtype ?? defaultDtype(data);
@@ -56,8 +57,8 @@ export function full(shape: number[], value: number, dtype: DType = 'float32', d
 export function arange(start: number, end: number, step = 1, dtype: DType = 'int64', device?: Device): Tensor {
   return new Tensor(native.arange(start, end, step, dtype, device ?? null));
 }
-export function eye(n: number, dtype: DType = 'float32'): Tensor {
-  return new Tensor(native.eye(n, dtype, null));
+export function eye(n: number, dtype: DType = 'float32', device?: Device): Tensor {
+  return new Tensor(native.eye(n, dtype, device ?? null));
 }
 export function randn(shape: number[], generator?: Generator, dtype: DType = 'float32'): Tensor {
   return new Tensor(native.randn(shape, generator?.handle ?? null, dtype, null));
@@ -81,4 +82,9 @@ export function stack(tensors: Tensor[], dim = 0): Tensor {
 }
 export function where(condition: Tensor, a: Tensor, b: Tensor): Tensor {
   return new Tensor(native.where(condition.handle, a.handle, b.handle));
+}
+
+/** True when every element of every tensor is finite (one host synchronisation for all of them). */
+export function allFinite(tensors: Tensor[]): boolean {
+  return native.allFinite(tensors.map((t) => t.handle)) as boolean;
 }

@@ -5,6 +5,21 @@ export * from './create.js';
 export * as nn from './nn.js';
 export { SGD, type SGDOptions } from './optim.js';
 export { native, setNumThreads, getNumThreads, defaultThreads, blasInfo, checkBlas, type BlasInfo } from './native.js';
+export {
+  builtWithCuda,
+  cudaDeviceCount,
+  cudaDevices,
+  synchronize,
+  isCuda,
+  resolveDevice,
+  cpuInfo,
+  cpuHasNativeBf16,
+  libtorchDescription,
+  type CudaDeviceInfo,
+  type CpuInfo,
+} from './device.js';
+export { PRECISIONS, precision, precisionOfDtype, resolvePrecision, type Precision, type PrecisionName } from './precision.js';
+export { GradScaler, type GradScalerState } from './optim.js';
 
 import { native } from './native.js';
 /** libtorch's version string, e.g. "1.13.1". */
@@ -14,4 +29,8 @@ export function torchVersion(): string {
 /** True when the addon was built against a CUDA libtorch and a GPU is visible. */
 export function cudaAvailable(): boolean {
   return native.cudaAvailable() as boolean;
+}
+/** True when libtorch has fused scaled_dot_product_attention (2.1 and later). */
+export function hasSdpa(): boolean {
+  return native.hasSdpa() as boolean;
 }

@@ -100,7 +100,9 @@ export function blasInfo(): BlasInfo {
     }
   }
   if (library && fs.existsSync(library)) library = fs.realpathSync(library);
-  const kind = classifyBlas(library);
+  let kind = classifyBlas(library);
+  // PyPI's libtorch links MKL statically: sgemm_ then resolves into libtorch_cpu itself
+  if (kind === 'unknown' && /BLAS_INFO=mkl/.test(native.showConfig() as string)) kind = 'mkl';
   const n = 512;
   const a = native.randn([n, n], null, 'float32');
   const b = native.randn([n, n], null, 'float32');

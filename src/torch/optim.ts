@@ -1,4 +1,5 @@
 /** Optimisers. SGD follows torch.optim.SGD's update rule exactly (PyTorch 1.13 / 2.x, foreach=False). */
+import { native } from './native.js';
 import { noGrad } from './scope.js';
 import type { Tensor } from './tensor.js';
 
@@ -88,5 +89,59 @@ export class SGD {
   disposeState(): void {
     for (const b of this.buffers.values()) b.dispose();
     this.buffers.clear();
+  }
+}
+
+export interface GradScalerState {
+  scale: number;
+  growthTracker: number;
+}
+
+/**
+ * Dynamic loss scaling for float16 training, torch.cuda.amp.GradScaler's rule with its defaults: the loss is
+ * multiplied by `scale` (2^16 at first) before backward; before the optimiser step the gradients are divided
+ * by it, and a step whose gradients hold inf/NaN is skipped and halves the scale; 2000 good steps in a row
+ * double it.
+ */
+export class GradScaler {
+  scale: number;
+  growthTracker: number;
+  constructor(
+    state: GradScalerState = { scale: 65536, growthTracker: 0 },
+    readonly growthFactor = 2,
+    readonly backoffFactor = 0.5,
+    readonly growthInterval = 2000,
+  ) {
+    this.scale = state.scale;
+    this.growthTracker = state.growthTracker;
+  }
+
+  /** loss × scale, the tensor to call backward() on. */
+  scaleLoss(loss: Tensor): Tensor {
+    return loss.mul(this.scale);
+  }
+
+  /** Unscales the gradients, steps the optimiser unless they overflowed, updates the scale; true = stepped. */
+  step(opt: SGD): boolean {
+    const grads = opt.params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
+    let overflow: boolean;
+    try {
+      overflow = native.ampUnscale_(grads.map((g) => g.handle), 1 / this.scale) as boolean;
+    } finally {
+      for (const g of grads) g.dispose();
+    }
+    if (!overflow) opt.step();
+    if (overflow) {
+      this.scale *= this.backoffFactor;
+      this.growthTracker = 0;
+    } else if (++this.growthTracker === this.growthInterval) {
+      this.scale *= this.growthFactor;
+      this.growthTracker = 0;
+    }
+    return !overflow;
+  }
+
+  state(): GradScalerState {
+    return { scale: this.scale, growthTracker: this.growthTracker };
   }
 }

@@ -161,8 +161,14 @@ export class Tensor {
   }
 
   // ---- conversion -------------------------------------------------------------------------------
-  to(dtype: DType | null, device?: Device): Tensor {
-    return new Tensor(native.to(this.handle, dtype, device ?? null));
+  /** A converted copy (or this tensor's storage when nothing changes). Copies to a CUDA device from pinned
+   * memory are queued without blocking when nonBlocking is set. */
+  to(dtype: DType | null, device?: Device | null, nonBlocking = false): Tensor {
+    return new Tensor(native.to(this.handle, dtype, device ?? null, nonBlocking));
+  }
+  /** This tensor when it already has the dtype, else a converted copy (the caller disposes only copies). */
+  as(dtype: DType): Tensor {
+    return this.dtype === dtype ? this : this.to(dtype);
   }
   float(): Tensor {
     return this.to('float32');
@@ -262,6 +268,9 @@ export class Tensor {
   }
   logicalNot(): Tensor {
     return new Tensor(native.logicalNot(this.handle));
+  }
+  isfinite(): Tensor {
+    return new Tensor(native.isfinite(this.handle));
   }
   clamp(min?: number | null, max?: number | null): Tensor {
     return new Tensor(native.clamp(this.handle, min ?? null, max ?? null));
@@ -382,11 +391,12 @@ export class Tensor {
   bmm(other: Tensor): Tensor {
     return new Tensor(native.bmm(this.handle, other.handle));
   }
-  softmax(dim: number): Tensor {
-    return new Tensor(native.softmax(this.handle, dim));
+  /** softmax along dim; with a dtype the input is converted first (float32 softmax of half scores). */
+  softmax(dim: number, dtype?: DType): Tensor {
+    return new Tensor(native.softmax(this.handle, dim, dtype ?? null));
   }
-  logSoftmax(dim: number): Tensor {
-    return new Tensor(native.logSoftmax(this.handle, dim));
+  logSoftmax(dim: number, dtype?: DType): Tensor {
+    return new Tensor(native.logSoftmax(this.handle, dim, dtype ?? null));
   }
 
   // ---- in-place (optimisers, buffers); they return this ------------------------------------------

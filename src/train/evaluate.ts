@@ -31,7 +31,7 @@ export async function evaluate(learner: PromptLearner, data: BatchSource, report
     for await (const batch of data.batches(0)) {
       const pred = noGrad(() =>
         tidy(() => {
-          const images = tensor(batch.images, [batch.size, 3, batch.imageSize, batch.imageSize]);
+          const images = tensor(batch.images, [batch.size, 3, batch.imageSize, batch.imageSize], 'float32', learner.model.device);
           const logits = text ? learner.logitsWithText(images, text) : learner.forward(images).logits;
           return logits.argmax(1).toArray();
         }),

@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import type { RawTensor } from '../io/tensor.js';
 import { PromptLearner, gpaWeights } from '../prompting/learner.js';
-import { SGD, Tensor, noGrad, tensor, tidy } from '../torch/index.js';
+import { GradScaler, SGD, Tensor, allFinite, isCuda, noGrad, tensor, tidy, zeros, type GradScalerState } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import type { BatchSource } from './batches.js';
@@ -35,6 +35,11 @@ export interface TrainOptions {
   onEpoch?: (summary: EpochSummary) => void;
   /** append-only text log of the run */
   logFile?: string;
+  /**
+   * Read the running loss and accuracy from the device every N batches (default: every batch on the CPU,
+   * every 10 on a GPU, where each read waits for the queued work and stalls the pipeline).
+   */
+  syncEvery?: number;
 }
 
 export interface EpochSummary {
@@ -77,52 +82,87 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
     if (options.logFile) fs.appendFileSync(options.logFile, `${new Date().toISOString()} ${line}\n`);
   };
 
+  const precision = learner.model.precision;
+  const device = learner.model.device;
+  const scaler = precision.lossScaling ? new GradScaler() : null;
   if (ckpt && options.resume && fs.existsSync(ckpt)) {
     const state = loadCheckpoint(ckpt, learner, opt, keys);
     startEpoch = state.epoch + 1;
     history.push(...state.history);
     if (state.gpa) gpaSum = state.gpa;
+    if (scaler && state.scaler) Object.assign(scaler, state.scaler);
     reporter.info(`resuming from ${ckpt} after epoch ${state.epoch}`);
     log(`resume after epoch ${state.epoch}`);
   }
 
+  const syncEvery = Math.max(1, options.syncEvery ?? (isCuda(device) ? 10 : 1));
   const t0 = Date.now();
   let trainedImages = 0;
+  // running sums stay on the device; reading them is what waits for the device
+  const sums = { loss: zeros([], 'float32', device).keep(), hits: zeros([], 'int64', device).keep() };
   try {
     for (let epoch = startEpoch; epoch <= options.epochs; epoch++) {
       const lr = lrAt(epoch, options);
       opt.lr = lr;
       const bar = reporter.progress(`epoch ${epoch}/${options.epochs}`, data.batchesPerEpoch(), 'batches');
       const e0 = Date.now();
+      sums.loss.zero_();
+      sums.hits.zero_();
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
       let b = 0;
+      let lastRead = 0;
+      let seenAtRead = 0;
+      const read = () => {
+        lossSum = sums.loss.item();
+        correct = sums.hits.item();
+        if (!Number.isFinite(lossSum)) {
+          const where = b - lastRead <= 1 ? `batch ${b}` : `batches ${lastRead + 1}-${b}`;
+          throw new UserError(
+            `training diverged: the loss became ${lossSum} in epoch ${epoch}, ${where} (lr ${lr.toExponential(3)}, ${precision.name}); ` +
+              `nothing of this epoch was saved. Lower the learning rate (--lr)${precision.name === 'fp16' ? ' or use --precision amp (loss scaling)' : ''}`,
+          );
+        }
+        lastRead = b;
+        seenAtRead = seen;
+      };
       for await (const batch of data.batches(epoch)) {
-        const [loss, right] = tidy(() => {
-          const images = tensor(batch.images, [batch.size, 3, batch.imageSize, batch.imageSize]);
-          const labels = tensor(Int32Array.from(batch.labels), [batch.size], 'int32').to('int64');
+        tidy(() => {
+          const images = tensor(batch.images, [batch.size, 3, batch.imageSize, batch.imageSize], 'float32', device);
+          const labels = tensor(BigInt64Array.from(batch.labels, (y) => BigInt(y)), [batch.size], 'int64', device);
           opt.zeroGrad();
           const out = learner.forward(images, labels);
-          out.loss!.backward();
-          opt.step();
-          const hits = out.logits.argmax(1).eq(labels).sum().item();
-          return [out.loss!.item(), hits];
+          const loss = out.loss!;
+          if (scaler) {
+            scaler.scaleLoss(loss).backward();
+            scaler.step(opt);
+          } else {
+            loss.backward();
+            opt.step();
+          }
+          noGrad(() => {
+            sums.loss.add_(loss.detach(), batch.size);
+            sums.hits.add_(out.logits.argmax(1).eq(labels).sum());
+          });
         });
-        lossSum += loss * batch.size;
-        correct += right;
         seen += batch.size;
         b++;
+        if (b % syncEvery === 0) read();
         const secs = (Date.now() - e0) / 1000;
         bar.update(b, {
-          loss: (lossSum / seen).toFixed(4),
-          acc: `${((100 * correct) / seen).toFixed(1)}%`,
+          loss: seenAtRead ? (lossSum / seenAtRead).toFixed(4) : '-',
+          acc: seenAtRead ? `${((100 * correct) / seenAtRead).toFixed(1)}%` : '-',
           lr: lr.toExponential(3),
           'img/s': (seen / Math.max(secs, 1e-9)).toFixed(1),
         });
       }
+      if (b !== lastRead) read();
       bar.stop();
       if (seen === 0) throw new UserError('the training set produced no batch (fewer images than the batch size?)');
+      if (!allFinite(params)) {
+        throw new UserError(`training diverged: the prompts hold non-finite values after epoch ${epoch} (${precision.name}); nothing of this epoch was saved. Lower the learning rate (--lr)`);
+      }
       trainedImages += seen;
       if (gpa) {
         // PromptSRC: accumulate w_e · θ_e after each epoch; the aggregate replaces the prompts at the end
@@ -150,7 +190,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       };
       history.push(summary);
       log(`epoch ${epoch} lr ${lr} loss ${summary.loss.toFixed(5)} acc ${summary.accuracy.toFixed(2)} ${summary.imagesPerSecond.toFixed(1)} img/s`);
-      if (ckpt) saveCheckpoint(ckpt, learner, opt, keys, epoch, history, gpaSum);
+      if (ckpt) saveCheckpoint(ckpt, learner, opt, keys, epoch, history, gpaSum, scaler?.state() ?? null);
       options.onEpoch?.(summary);
       // fault injection for the resume test: die like `kill -9` right after this epoch's checkpoint
       if (process.env.MPL_KILL_AFTER_EPOCH && Number(process.env.MPL_KILL_AFTER_EPOCH) === epoch) process.kill(process.pid, 'SIGKILL');
@@ -163,6 +203,8 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   } finally {
     opt.disposeState();
     gpaSum?.forEach((t) => t.dispose());
+    sums.loss.dispose();
+    sums.hits.dispose();
   }
   const seconds = (Date.now() - t0) / 1000;
   return { epochs: history, seconds, imagesPerSecond: trainedImages / Math.max(seconds, 1e-9), resumedFrom: startEpoch - 1 };
@@ -176,6 +218,7 @@ function saveCheckpoint(
   epoch: number,
   history: EpochSummary[],
   gpa: Tensor[] | null,
+  scaler: GradScalerState | null,
 ): void {
   const tensors = new Map<string, RawTensor>();
   keys.forEach((k) => tensors.set(k, toRaw(learner.params.get(k)!)));
@@ -184,8 +227,10 @@ function saveCheckpoint(
   writeSafetensors(file, tensors, {
     format: 'mpl-checkpoint/1',
     method: learner.method,
+    precision: learner.model.precision.name,
     epoch: String(epoch),
     history: JSON.stringify(history),
+    ...(scaler ? { grad_scaler: JSON.stringify(scaler) } : {}),
   });
 }
 
@@ -194,18 +239,25 @@ function loadCheckpoint(
   learner: PromptLearner,
   opt: SGD,
   keys: string[],
-): { epoch: number; history: EpochSummary[]; gpa: Tensor[] | null } {
+): { epoch: number; history: EpochSummary[]; gpa: Tensor[] | null; scaler: GradScalerState | null } {
   const { tensors, metadata } = readSafetensors(file);
   if (metadata.format !== 'mpl-checkpoint/1') throw new UserError(`${file}: not a checkpoint written by mpl (format ${metadata.format ?? 'missing'})`);
   if (metadata.method !== learner.method) throw new UserError(`${file}: checkpoint of method ${metadata.method}, but this run trains ${learner.method}`);
+  const precision = metadata.precision ?? 'fp32';
+  if (precision !== learner.model.precision.name) {
+    throw new UserError(`${file}: checkpoint trained in ${precision}, but this run uses --precision ${learner.model.precision.name} (resume with the same precision, or delete the checkpoint to start over)`);
+  }
   learner.loadStateDict(tensors, file);
+  // momentum buffers and GPA sums live where, and in the dtype, their parameters do
+  const like = (k: string, r: RawTensor) => tidy(() => tensor(r.data, r.shape, r.dtype).to(learner.params.get(k)!.dtype, learner.model.device));
   const buffers = keys.map((k) => {
     const r = tensors.get(`optimizer.momentum.${k}`);
-    return r ? tensor(r.data, r.shape, r.dtype) : undefined;
+    return r ? like(k, r) : undefined;
   });
   opt.loadMomentumBuffers(buffers);
   buffers.forEach((b) => b?.dispose());
   const gpaRaw = keys.map((k) => tensors.get(`gpa.${k}`));
-  const gpa = gpaRaw.every((r) => r) ? gpaRaw.map((r) => tensor(r!.data, r!.shape, r!.dtype).keep()) : null;
-  return { epoch: Number(metadata.epoch), history: JSON.parse(metadata.history ?? '[]') as EpochSummary[], gpa };
+  const gpa = gpaRaw.every((r) => r) ? gpaRaw.map((r, i) => like(keys[i], r!).keep()) : null;
+  const scaler = metadata.grad_scaler ? (JSON.parse(metadata.grad_scaler) as GradScalerState) : null;
+  return { epoch: Number(metadata.epoch), history: JSON.parse(metadata.history ?? '[]') as EpochSummary[], gpa, scaler };
 }

@@ -5,19 +5,53 @@ import assert from 'node:assert/strict';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import type { RawTensor } from '../../src/io/tensor.js';
 import { ClipModel, type ClipArchitecture } from '../../src/clip/model.js';
-import { tensor, type Tensor } from '../../src/torch/index.js';
+import { native, resolveDevice, tensor, type Device, type PrecisionName, type Tensor } from '../../src/torch/index.js';
 import { goldenDir } from '../helpers.js';
+
+/**
+ * The device the device-aware tests run on: $MPL_TEST_DEVICE (cpu, cuda, cuda:N), default cpu -- given
+ * explicitly everywhere, so the same tests exercise the device plumbing on a CPU and run on a GPU
+ * (scripts/gpu-check.sh sets it).
+ */
+export const testDevice: Device = resolveDevice(process.env.MPL_TEST_DEVICE ?? 'cpu', 'MPL_TEST_DEVICE');
+
+/** Whether float16 matmuls run on a device (not on libtorch 1.13's CPU). */
+export function halfMatmulSupported(device: Device): boolean {
+  try {
+    const a = native.ones([2, 2], 'float16', device);
+    native.dispose(native.matmul(a, a));
+    native.dispose(a);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The precisions the parity tests cover on the test device: $MPL_TEST_PRECISIONS (comma list) or fp32 and bf16
+ * everywhere, plus fp16 and amp where float16 matmuls exist (CUDA; libtorch 2.x CPUs).
+ */
+export function testPrecisions(): PrecisionName[] {
+  const env = process.env.MPL_TEST_PRECISIONS;
+  if (env) return env.split(',').map((s) => s.trim()) as PrecisionName[];
+  return halfMatmulSupported(testDevice) ? ['fp32', 'bf16', 'fp16', 'amp'] : ['fp32', 'bf16'];
+}
 
 export function goldenArch(): ClipArchitecture {
   const c = JSON.parse(fs.readFileSync(path.join(goldenDir, 'config.json'), 'utf8'));
   return { vision: { ...c.vision, mlp_width: 4 * c.vision.width }, text: { ...c.text, mlp_width: 4 * c.text.width }, embed_dim: c.embed_dim };
 }
 
-let cached: ClipModel | null = null;
-/** The tiny CLIP with OpenAI key names (fp32), shared by the tests of one file. */
-export function goldenModel(): ClipModel {
-  if (!cached) cached = ClipModel.fromTensors(goldenArch(), readSafetensors(path.join(goldenDir, 'tiny_clip.safetensors')).tensors);
-  return cached;
+const cached = new Map<string, ClipModel>();
+/** The tiny CLIP with OpenAI key names, shared by the tests of one file: fp32 on the CPU unless asked. */
+export function goldenModel(precision: PrecisionName = 'fp32', device: Device = 'cpu'): ClipModel {
+  const key = `${precision}@${device}`;
+  let m = cached.get(key);
+  if (!m) {
+    m = ClipModel.fromTensors(goldenArch(), readSafetensors(path.join(goldenDir, 'tiny_clip.safetensors')).tensors, { precision, device });
+    cached.set(key, m);
+  }
+  return m;
 }
 
 export function goldenTensors(rel: string): Map<string, RawTensor> {
@@ -36,6 +70,8 @@ export function goldenImages(): Tensor {
 export function float32(raw: RawTensor): Float32Array {
   return new Float32Array(raw.data.buffer.slice(raw.data.byteOffset, raw.data.byteOffset + raw.data.byteLength));
 }
+
+export { relativeL2 } from '../../src/util/numeric.js';
 
 /** |a - e| <= atol + rtol·|e| elementwise, with the worst offender in the message. */
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, atol: number, what: string): void {

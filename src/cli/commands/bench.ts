@@ -1,51 +1,71 @@
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
+import { int } from '../method-options.js';
+import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
 
-/** `mpl bench <what>`: the benchmarks of bench/, with the plain-PyTorch baseline when available. */
+interface BenchFlags extends ComputeFlags {
+  json?: boolean;
+  reps?: number;
+  python: boolean;
+  classes?: number;
+  trainImages?: number;
+  evalImages?: number;
+}
+
+/** `mpl bench <what>`: the benchmarks of bench/, beside plain PyTorch in the same run when it is available. */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('bench')
-    .description('run a benchmark (engine, zeroshot, train, data) beside plain PyTorch when /usr/bin/python3 has torch')
+    .description('run a benchmark (engine, zeroshot, train, data) beside plain PyTorch (MPL_BENCH_PYTHON, else /usr/bin/python3 with torch)')
     .argument('<what>', 'engine | zeroshot | train | data')
     .option('--json', 'print one JSON object')
-    .option('--reps <n>', 'timed repetitions', (v) => Number.parseInt(v, 10))
-    .option('--no-python', 'skip the PyTorch baseline')
-    .addHelpText(
-      'after',
-      `
+    .option('--reps <n>', 'timed repetitions', int('--reps'))
+    .option('--classes <n>', 'train: classes whose prompts the text encoder runs every step (default 5, EuroSAT base)', int('--classes'))
+    .option('--train-images <n>', 'train: images in the timed training epoch (default 80 on a CPU, 400 on a GPU)', int('--train-images'))
+    .option('--eval-images <n>', 'train: images in the timed evaluation (default 100 on a CPU, 1000 on a GPU)', int('--eval-images'))
+    .option('--no-python', 'skip the PyTorch baseline');
+  addComputeOptions(cmd, { device: 'auto', precision: 'fp32' }).addHelpText(
+    'after',
+    `
 Examples:
-  mpl bench engine            one ViT-B/16 block, forward and forward+backward, ms and GFLOP/s
-  mpl bench engine --json     {"fwd_ms", "fwdbwd_ms", "torch_fwd_ms", "torch_fwdbwd_ms", ...}
-  mpl bench zeroshot --json   zero-shot evaluation images/s of a random ViT-B/16, batch 100
-  mpl bench train --json      one MPL training epoch and one evaluation pass, images/s
-  mpl bench data              the image pipeline: decode + augment + batch, images/s`,
-    )
-    .action(async (what: string, opts: { json?: boolean; reps?: number; python: boolean }) => {
-      let result: unknown;
-      let text: string;
-      if (what === 'engine') {
-        const m = await import('../../../bench/engine.js');
-        const r = m.runEngineBench({ reps: opts.reps, python: opts.python });
-        result = r;
-        text = m.formatEngineBench(r);
-      } else if (what === 'zeroshot') {
-        const m = await import('../../../bench/zeroshot.js');
-        const r = m.runZeroshotBench({ reps: opts.reps, python: opts.python });
-        result = r;
-        text = m.formatZeroshotBench(r);
-      } else if (what === 'train') {
-        const m = await import('../../../bench/train.js');
-        const r = await m.runTrainBench({ python: opts.python });
-        result = r;
-        text = m.formatTrainBench(r);
-      } else if (what === 'data') {
-        const m = await import('../../../bench/data.js');
-        const r = await m.runDataBench();
-        result = r;
-        text = m.formatDataBench(r);
-      } else {
-        throw new UserError(`unknown benchmark '${what}' (engine, zeroshot, train or data)`);
-      }
-      process.stdout.write((opts.json ? JSON.stringify(result) : text) + '\n');
-    });
+  mpl bench engine                         one ViT-B/16 block, forward and forward+backward, ms and GFLOP/s (CPU)
+  mpl bench zeroshot --json                zero-shot evaluation images/s of a random ViT-B/16, batch 100
+  mpl bench train --json                   MPL training and evaluation images/s, fp32
+  mpl bench train --precision bf16 --json  the same in bf16, beside PyTorch fp32 and PyTorch bf16 autocast
+  mpl bench train --device cuda --precision fp16 --classes 50
+  mpl bench data                           the image pipeline: decode + augment + batch, images/s`,
+  );
+  cmd.action(async (what: string, f: BenchFlags) => {
+    let result: unknown;
+    let text: string;
+    const compute = () => {
+      const c = computeFrom(f);
+      return { target: { device: c.device, precision: c.precision.name, deviceName: c.description } };
+    };
+    if (what === 'engine') {
+      const m = await import('../../../bench/engine.js');
+      const r = m.runEngineBench({ reps: f.reps, python: f.python });
+      result = r;
+      text = m.formatEngineBench(r);
+    } else if (what === 'zeroshot') {
+      const m = await import('../../../bench/zeroshot.js');
+      const r = m.runZeroshotBench({ reps: f.reps, python: f.python, ...compute() });
+      result = r;
+      text = m.formatZeroshotBench(r);
+    } else if (what === 'train') {
+      if (f.classes !== undefined && f.classes < 1) throw new UserError('--classes must be at least 1');
+      const m = await import('../../../bench/train.js');
+      const r = await m.runTrainBench({ python: f.python, classes: f.classes, trainImages: f.trainImages, evalImages: f.evalImages, ...compute() });
+      result = r;
+      text = m.formatTrainBench(r);
+    } else if (what === 'data') {
+      const m = await import('../../../bench/data.js');
+      const r = await m.runDataBench();
+      result = r;
+      text = m.formatDataBench(r);
+    } else {
+      throw new UserError(`unknown benchmark '${what}' (engine, zeroshot, train or data)`);
+    }
+    process.stdout.write((f.json ? JSON.stringify(result) : text) + '\n');
+  });
 }

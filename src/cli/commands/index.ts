@@ -5,6 +5,7 @@ import { register as plot } from './plot.js';
 import { register as fetchModel } from './download.js';
 import { register as data } from './data.js';
 import { register as info } from './info.js';
+import { register as env } from './env.js';
 import { register as plan } from './plan.js';
 import { register as protocols } from './protocols.js';
 import { register as predict } from './predict.js';
@@ -22,4 +23,5 @@ export const commands: Array<(program: Command) => void> = [
   predict,
   quickstart,
   info,
+  env,
 ];

@@ -10,6 +10,7 @@ import type { MethodOptions } from '../../prompting/methods.js';
 import { noGrad, tensor, tidy } from '../../torch/index.js';
 import { UserError } from '../../util/errors.js';
 import { addMethodOptions, int, methodFrom, type MethodFlags } from '../method-options.js';
+import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { modelFrom } from '../model.js';
 
 /** Image files given directly or found (recursively, sorted) in folders. */
@@ -26,7 +27,7 @@ export function collectImageInputs(inputs: string[]): string[] {
   return out;
 }
 
-interface ClassifyFlags extends MethodFlags {
+interface ClassifyFlags extends MethodFlags, ComputeFlags {
   weights?: string;
   model?: string;
   classes?: string;
@@ -54,7 +55,8 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
   }
   if (classnames.length === 0) throw new UserError('--classes "a,b,c" is required');
   const files = collectImageInputs(images);
-  const loaded = await modelFrom(f);
+  const compute = computeFrom(f);
+  const loaded = await modelFrom(f, compute);
   const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, classnames, options);
   try {
     if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
@@ -69,7 +71,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
         tidy(() => {
           const batch = new Float32Array(pixels.length * 3 * size * size);
           pixels.forEach((p, i) => batch.set(p, i * p.length));
-          const x = tensor(batch, [pixels.length, 3, size, size]);
+          const x = tensor(batch, [pixels.length, 3, size, size], 'float32', loaded.model.device);
           const logits = text ? learner.logitsWithText(x, text) : learner.forward(x).logits;
           return logits.softmax(-1).toFloat32();
         }),
@@ -96,7 +98,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
 }
 
 export function register(program: Command): void {
-  program
+  const zeroshot = program
     .command('zeroshot')
     .description('classify images with zero-shot CLIP (a hand-crafted template per class)')
     .argument('<images...>', 'image files or folders')
@@ -106,7 +108,8 @@ export function register(program: Command): void {
     .option('--template <text>', 'the template, {} = class name', 'a photo of a {}.')
     .option('--ensemble', 'average the 7-template ensemble (ZeroshotCLIP2)')
     .option('--top <k>', 'classes shown per image', int('--top'), 5)
-    .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}}] in the order given')
+    .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}}] in the order given');
+  addComputeOptions(zeroshot)
     .addHelpText('after', `\nExample:\n  mpl zeroshot --model ViT-B/16 --classes "cat,dog,car" photos/ --json`)
     .action((images: string[], f: ClassifyFlags) => classify(images, f, 'zeroshot'));
 
@@ -120,7 +123,7 @@ export function register(program: Command): void {
     .option('--classes <list>', 'comma-separated class names (default: the classes the prompts were trained on)')
     .option('--top <k>', 'classes shown per image', int('--top'), 5)
     .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}}] in the order given');
-  addMethodOptions(predict)
+  addMethodOptions(addComputeOptions(predict))
     .addHelpText(
       'after',
       `

@@ -10,8 +10,9 @@ import { UserError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { int } from '../method-options.js';
 import { terminalReporter } from '../reporter.js';
+import { addComputeOptions, announce, computeFrom, type ComputeFlags } from '../compute-options.js';
 
-interface QuickstartFlags {
+interface QuickstartFlags extends ComputeFlags {
   model: string;
   weights?: string;
   root: string;
@@ -27,7 +28,7 @@ interface QuickstartFlags {
  * and where the report is. Offline, each failing step says exactly which file to place where.
  */
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('quickstart')
     .description('fetch ViT-B/16 and EuroSAT, train MPL base-to-new (seed 1), print base / new / HM')
     .option('--model <name>', 'pretrained CLIP', 'ViT-B/16')
@@ -37,7 +38,8 @@ export function register(program: Command): void {
     .option('--epochs <n>', 'training epochs (MPL config: 5)', int('--epochs'), 5)
     .option('--seed <n>', 'seed', int('--seed'), 1)
     .option('--max-test-images <n>', 'evaluate on an evenly strided subset of at most N test images per split (CPU-friendly)', int('--max-test-images'), 1000)
-    .option('--full-test', 'evaluate on the full test sets (as the papers do)')
+    .option('--full-test', 'evaluate on the full test sets (as the papers do)');
+  addComputeOptions(cmd)
     .addHelpText(
       'after',
       `
@@ -48,7 +50,9 @@ Examples:
     .action(async (f: QuickstartFlags) => {
       const reporter = terminalReporter();
       reporter.info(`1/3  CLIP ${f.weights ?? f.model}`);
-      const loaded = await loadClip({ model: f.model, weights: f.weights, reporter });
+      const compute = computeFrom(f);
+      announce(compute, reporter);
+      const loaded = await loadClip({ model: f.model, weights: f.weights, reporter, device: compute.device, precision: compute.precision });
       try {
         reporter.info(`2/3  EuroSAT into ${path.join(f.root, 'eurosat')}`);
         let ds;
