@@ -11,7 +11,7 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # for the addon, python3 for node-gyp. Node.js >= 20 must come from the distribution (Debian 13) or NodeSource.
 # libblas3 (the reference BLAS) is installed beside OpenBLAS only so the tests can check that a slow BLAS is
 # detected (LD_PRELOAD in a child process); OpenBLAS keeps the higher alternatives priority.
-packages=(libtorch-dev libopenblas0-openmp libblas3 g++ make python3)
+packages=(libtorch-dev libopenblas0-openmp libblas3 g++ make python3 python3-venv xz-utils)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
@@ -30,3 +30,24 @@ if [ "$node_major" -lt 20 ]; then
 fi
 
 npm ci --no-audit --no-fund
+
+# A second build of the addon against PyPI's libtorch 2.x (its CPU libraries; the CUDA wheel's GPU libraries
+# are not installed), so that `npm test` runs every test against both libtorch generations. The versions are
+# pinned: torch's wheel needs exactly these CUDA runtime/CUPTI packages even for its CPU library. A user's
+# own CUDA PyTorch is what the main build links (native/find-libtorch.js); this one is for the tests.
+# MPL_SKIP_LIBTORCH2=1 skips it (npm test then says it tests the main build only).
+TORCH2_VERSION=2.15.0
+CUDA_RUNTIME_VERSION=13.2.86
+if [ "${MPL_SKIP_LIBTORCH2:-}" != 1 ]; then
+  venv=.cache/libtorch2
+  if [ ! -f "$venv/installed-$TORCH2_VERSION" ]; then
+    echo "installing torch $TORCH2_VERSION from PyPI into $venv (libtorch 2.x for the tests)"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-compile \
+      "torch==$TORCH2_VERSION" "nvidia-cuda-runtime==$CUDA_RUNTIME_VERSION.*" "nvidia-cuda-cupti==$CUDA_RUNTIME_VERSION.*"
+    touch "$venv/installed-$TORCH2_VERSION"
+  fi
+  site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  MPL_NO_CUDA=1 node native/build.js --libtorch "$site/torch" --out build/libtorch2/mpl_torch.node
+fi

@@ -29,7 +29,7 @@ function packageRoot(): string {
 function loadAddon(): NativeAddon {
   const root = packageRoot();
   const candidates = [
-    process.env.MPL_ADDON,
+    process.env.MPL_ADDON ? path.resolve(process.env.MPL_ADDON) : undefined,
     path.join(root, 'build', 'Release', 'mpl_torch.node'),
     path.join(root, 'build', 'Debug', 'mpl_torch.node'),
   ].filter((p): p is string => Boolean(p));

@@ -155,3 +155,35 @@ test('mpl plan reports the published parameter counts and sequence lengths', () 
   const tiny = JSON.parse(ok(mpl(['plan', '--method', 'mpl', '--weights', weights, '--depth', '4', '--json']), 'plan from weights'));
   assert.deepEqual(tiny.vision_lengths, [18, 19, 20, 21]);
 });
+
+/** Every file called `name` under dir (run folders are named by the run-identity scheme). */
+function findFiles(dir: string, name: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...findFiles(p, name));
+    else if (e.name === name) out.push(p);
+  }
+  return out;
+}
+
+test('--precision bf16 on the CPU: base2new and predict work as in fp32 and record it; fp16 on a CPU is refused', () => {
+  const out = path.join(work, 'bf16');
+  ok(mpl([...train(out, ['--seeds', '1', '--epochs', '1']), '--device', 'cpu', '--precision', 'bf16']), 'base2new bf16');
+  const [resultFile] = findFiles(out, 'result.json');
+  const r = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
+  assert.equal(r.precision, 'bf16');
+  assert.match(r.device, /^cpu/);
+  for (const k of ['base', 'new', 'hm']) assert.ok(Number.isFinite(r[k]) && r[k] >= 0 && r[k] <= 100, `${k} = ${r[k]}`);
+  const dir = path.dirname(resultFile);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'prompts.json'), 'utf8')).precision, 'bf16');
+  const img = path.join(root, 'red_square', '1.png');
+  const pred = JSON.parse(ok(mpl(['predict', '--weights', weights, '--prompts', path.join(dir, 'prompts.safetensors'), '--device', 'cpu', '--precision', 'bf16', '--json', img]), 'predict bf16'));
+  const probs = Object.values(pred[0].probabilities) as number[];
+  assert.ok(probs.every(Number.isFinite));
+  assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+  const refused = mpl(['zeroshot', '--weights', weights, '--classes', 'a,b', '--device', 'cpu', '--precision', 'fp16', img]);
+  assert.notEqual(refused.status, 0);
+  assert.equal(refused.stderr.trim().split('\n').length, 1, refused.stderr);
+  assert.match(refused.stderr, /^mpl: --precision fp16 is a GPU recipe/);
+});

@@ -1,0 +1,141 @@
+/**
+ * Devices and precision: the --device / --precision rules and their errors, the precision policies, the
+ * dynamic loss scaler, the finiteness check, and `mpl env --json`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
+import {
+  GradScaler,
+  SGD,
+  allFinite,
+  builtWithCuda,
+  cpuHasNativeBf16,
+  cudaDeviceCount,
+  precision,
+  resolveDevice,
+  resolvePrecision,
+  tensor,
+  tidy,
+  type CpuInfo,
+} from '../../src/torch/index.js';
+import { storageDtype } from '../../src/clip/model.js';
+import { createdInModelDtype } from '../../src/prompting/methods.js';
+import { UserError } from '../../src/util/errors.js';
+import { repoRoot } from '../helpers.js';
+
+test('--device: cpu, auto, and CUDA requests that cannot be met say what was found and the fix', () => {
+  assert.equal(resolveDevice('cpu'), 'cpu');
+  assert.equal(resolveDevice('auto'), cudaDeviceCount() > 0 ? 'cuda:0' : 'cpu');
+  assert.throws(() => resolveDevice('gpu'), /--device must be cpu, cuda, cuda:N or auto, got 'gpu'/);
+  if (!builtWithCuda()) {
+    for (const spec of ['cuda', 'cuda:0', 'cuda:3']) {
+      assert.throws(
+        () => resolveDevice(spec),
+        (e: Error) => e instanceof UserError && /libtorch \S+ \(CPU-only build\)/.test(e.message) && /pip install torch/.test(e.message) && /npm rebuild modular-prompt-learning/.test(e.message),
+      );
+    }
+  } else {
+    const n = cudaDeviceCount();
+    assert.throws(() => resolveDevice(`cuda:${n}`), new RegExp(`${n === 1 ? 'is 1 CUDA device' : `are ${n} CUDA devices`}`));
+    if (n > 0) assert.equal(resolveDevice('cuda'), 'cuda:0');
+  }
+});
+
+test('--precision: the rules of auto, fp16/amp refused on a CPU, bf16 notes', () => {
+  assert.equal(resolvePrecision('fp32', 'cpu').name, 'fp32');
+  assert.equal(resolvePrecision(undefined, 'cpu').name, 'fp32');
+  assert.throws(() => resolvePrecision('half', 'cpu'), /--precision must be fp32, fp16, amp, bf16 or auto, got 'half'/);
+  for (const p of ['fp16', 'amp']) {
+    assert.throws(() => resolvePrecision(p, 'cpu'), (e: Error) => e instanceof UserError && /is a GPU recipe/.test(e.message) && /--device cuda/.test(e.message));
+    assert.equal(resolvePrecision(p, 'cpu', { allowCpuHalf: true }).name, p);
+  }
+  assert.equal(resolvePrecision('auto', 'cuda:0').name, 'fp16');
+  const notes: string[] = [];
+  const auto = resolvePrecision('auto', 'cpu', { note: (m) => notes.push(m) });
+  assert.equal(auto.name, cpuHasNativeBf16() ? 'bf16' : 'fp32');
+  assert.equal(notes.length, cpuHasNativeBf16() ? 1 : 0, 'auto says once why it chose bf16');
+  const bf16Notes: string[] = [];
+  resolvePrecision('bf16', 'cpu', { note: (m) => bf16Notes.push(m) });
+  assert.equal(bf16Notes.length, cpuHasNativeBf16() ? 0 : 1, 'bf16 without native instructions warns that it is slow');
+  const cpu = (features: string[]): CpuInfo => ({ model: 'x', cores: 2, features });
+  assert.equal(cpuHasNativeBf16(cpu(['avx2', 'amx_bf16'])), true);
+  assert.equal(cpuHasNativeBf16(cpu(['avx512f', 'avx512_bf16'])), true);
+  assert.equal(cpuHasNativeBf16(cpu(['avx2', 'avx512f'])), false);
+});
+
+test('precision policies: which weights are narrowed, which prompts are half under the fp16 recipe', () => {
+  const fp16 = precision('fp16');
+  const bf16 = precision('bf16');
+  const amp = precision('amp');
+  assert.deepEqual([fp16.matmul, fp16.activation, fp16.halfPrompts, fp16.lossScaling], ['float16', 'float16', true, false]);
+  assert.deepEqual([bf16.matmul, bf16.activation, bf16.halfPrompts, bf16.lossScaling], ['bfloat16', 'float32', false, false]);
+  assert.deepEqual([amp.matmul, amp.activation, amp.halfPrompts, amp.lossScaling], ['float16', 'float32', false, true]);
+  // OpenAI's convert_weights split: matmul/conv weights narrowed, layer norms float32, embeddings in the stream
+  for (const name of ['visual.conv1.weight', 'visual.proj', 'text_projection', 'transformer.resblocks.3.attn.in_proj_weight', 'visual.transformer.resblocks.0.mlp.c_fc.bias']) {
+    assert.equal(storageDtype(name, fp16), 'float16', name);
+    assert.equal(storageDtype(name, bf16), 'bfloat16', name);
+  }
+  for (const name of ['visual.ln_pre.weight', 'ln_final.bias', 'transformer.resblocks.3.ln_2.weight']) assert.equal(storageDtype(name, fp16), 'float32', name);
+  for (const name of ['token_embedding.weight', 'positional_embedding', 'visual.class_embedding']) {
+    assert.equal(storageDtype(name, fp16), 'float16', name);
+    assert.equal(storageDtype(name, bf16), 'float32', name);
+  }
+  // the official trainers create ctx, MaPLe/MPL's proj and CoCoOp's meta-net in CLIP's dtype; deep prompts in float32
+  assert.ok(createdInModelDtype('prompt_learner.ctx'));
+  assert.ok(createdInModelDtype('prompt_learner.proj.weight'));
+  assert.ok(createdInModelDtype('prompt_learner.meta_net.linear1.bias'));
+  assert.ok(!createdInModelDtype('prompt_learner.compound_prompts_text.0'));
+  assert.ok(!createdInModelDtype('prompt_learner.compound_prompt_projections.2.weight'));
+  assert.ok(!createdInModelDtype('image_encoder.VPT'));
+});
+
+test("GradScaler follows torch's GradScaler: unscale, skip and halve on overflow, double after the growth interval", () => {
+  const p = tensor([1, 2], [2]).keep().requiresGrad_(true);
+  const opt = new SGD([p], { lr: 0.5 });
+  const scaler = new GradScaler({ scale: 8, growthTracker: 0 }, 2, 0.5, 3);
+  const stepWith = (g: number[]) =>
+    tidy(() => {
+      opt.zeroGrad();
+      scaler.scaleLoss(p.mul(tensor(g, [2])).sum()).backward();
+      return scaler.step(opt);
+    });
+  assert.equal(stepWith([1, 1]), true);
+  assert.deepEqual(p.toArray(), [0.5, 1.5], 'the gradient is unscaled before the step');
+  assert.equal(stepWith([Infinity, 1]), false, 'an overflowing step is skipped');
+  assert.deepEqual(p.toArray(), [0.5, 1.5]);
+  assert.equal(scaler.scale, 4);
+  assert.equal(stepWith([0, 2]), true);
+  assert.equal(stepWith([0, 2]), true);
+  assert.equal(scaler.scale, 4);
+  assert.equal(stepWith([0, 2]), true);
+  assert.equal(scaler.scale, 8, 'three good steps in a row double the scale');
+  assert.deepEqual(scaler.state(), { scale: 8, growthTracker: 0 });
+  opt.disposeState();
+  p.dispose();
+});
+
+test('allFinite sees NaN and infinity in any of the tensors', () => {
+  tidy(() => {
+    assert.equal(allFinite([tensor([1, 2]), tensor([3], [1], 'float64')]), true);
+    assert.equal(allFinite([tensor([1, 2]), tensor([NaN])]), false);
+    assert.equal(allFinite([tensor([Infinity, 0]).to('bfloat16')]), false);
+    assert.equal(allFinite([]), true);
+  });
+});
+
+test('mpl env --json reports libtorch, devices, CPU features and BLAS', () => {
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), 'env', '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const env = JSON.parse(r.stdout);
+  assert.match(env.libtorch, /^\d+\.\d+/);
+  assert.equal(typeof env.cuda_available, 'boolean');
+  assert.ok(Array.isArray(env.devices));
+  assert.equal(env.devices.length, cudaDeviceCount());
+  for (const d of env.devices) assert.ok(d.name && d.memory_bytes > 0);
+  assert.ok(env.cpu.model && env.cpu.cores >= 1 && Array.isArray(env.cpu.features));
+  assert.equal(env.cpu.features.includes('avx512_bf16') || env.cpu.features.includes('amx_bf16'), cpuHasNativeBf16());
+  assert.match(env.blas, /GFLOP\/s/);
+  assert.ok(['cpu', 'cuda:0'].includes(env.auto.device));
+});
