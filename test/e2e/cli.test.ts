@@ -4,47 +4,19 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import sharp from 'sharp';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { goldenDir, repoRoot, tmpDir } from '../helpers.js';
+import { goldenDir, tmpDir } from '../helpers.js';
+import { makeImageFolder, mplCli as mpl, ok } from './fixtures.js';
 
 const weights = path.join(goldenDir, 'tiny_clip.safetensors');
 const work = tmpDir('mpl-e2e-');
 const root = path.join(work, 'images');
 const classes = ['red_square', 'green_field', 'blue_sky', 'yellow_sun'];
 
-function mpl(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), ...args], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    env: { ...process.env, MPL_NUM_THREADS: '1', ...env },
-    timeout: 120_000,
-  });
-}
 
-function ok(r: ReturnType<typeof mpl>, what: string): string {
-  assert.equal(r.status, 0, `${what} failed (${r.status}, ${r.signal}): ${r.stderr}`);
-  return r.stdout;
-}
-
-test.before(async () => {
-  const colours = [[200, 30, 30], [30, 200, 30], [30, 30, 200], [220, 220, 30]];
-  for (let c = 0; c < classes.length; c++) {
-    fs.mkdirSync(path.join(root, classes[c]), { recursive: true });
-    for (let i = 0; i < 10; i++) {
-      const px = Buffer.alloc(40 * 40 * 3);
-      for (let p = 0; p < 1600; p++) {
-        px[p * 3] = Math.min(255, colours[c][0] + ((p * 7 + i * 13) % 40));
-        px[p * 3 + 1] = Math.min(255, colours[c][1] + ((p * 3 + i) % 30));
-        px[p * 3 + 2] = colours[c][2];
-      }
-      await sharp(px, { raw: { width: 40, height: 40, channels: 3 } }).png().toFile(path.join(root, classes[c], `${i}.png`));
-    }
-  }
-});
+test.before(() => makeImageFolder(root, classes));
 
 /** The folder of a run: <out>/base2new/<dataset>/shots_16/mpl/<tag>-<hash>/seed<seed> (one configuration under out). */
 function runDir(out: string, seed: number, dataset = 'imagefolder'): string {
