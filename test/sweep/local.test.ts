@@ -1,0 +1,79 @@
+/**
+ * A sweep on this machine, end to end: plan, local submission two at a time, runs that die (SIGKILL after
+ * epoch 1) shown as failed, resubmission that resumes them, and the aggregated table.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { goldenDir, tmpDir } from '../helpers.js';
+import { makeImageFolder, mplCli as mpl, ok } from '../e2e/fixtures.js';
+
+const work = tmpDir('mpl-sweep-local-');
+const sweepFile = path.join(work, 'sweep.yaml');
+
+test.before(async () => {
+  await makeImageFolder(path.join(work, 'images'), ['red', 'green', 'blue', 'yellow']);
+  fs.writeFileSync(
+    sweepFile,
+    `out: runs
+weights: ${path.join(goldenDir, 'tiny_clip.safetensors')}
+protocol: base2new
+datasets: [{ name: colours, root: ./images }]
+methods: [{ name: mpl, options: { depth: 3 } }, { name: coop, batch-size: 4 }]
+seeds: [1, 2]
+epochs: 3
+workers: 1
+`,
+  );
+});
+
+type Row = { run_dir: string; protocol: string; dataset: string; method: string; seed: number; state: string; detail: string; estimate_s: number | null };
+const status = (): Row[] => JSON.parse(ok(mpl(['sweep', 'status', sweepFile, '--json']), 'sweep status'));
+
+test('local sweep: plan, failures shown as failed, resubmission resumes, table aggregates', () => {
+  const plan: Row[] = JSON.parse(ok(mpl(['sweep', 'plan', sweepFile, '--json']), 'sweep plan'));
+  assert.equal(plan.length, 4);
+  for (const r of plan) {
+    assert.deepEqual(Object.keys(r).slice(0, 6), ['run_dir', 'protocol', 'dataset', 'method', 'seed', 'shots']);
+    assert.equal(r.state, 'pending');
+    assert.ok(r.run_dir.startsWith(path.join(work, 'runs', 'base2new', 'colours', 'shots_16')), r.run_dir);
+  }
+  assert.deepEqual(plan.map((r) => `${r.method}${r.seed}`), ['mpl1', 'mpl2', 'coop1', 'coop2']);
+
+  // every run dies right after its first epoch's checkpoint
+  const killed = mpl(['sweep', 'submit', sweepFile, '--executor', 'local', '--parallel', '2'], { MPL_KILL_AFTER_EPOCH: '1' });
+  assert.notEqual(killed.status, 0);
+  assert.match(killed.stderr.trim().split('\n').at(-1)!, /^mpl: 4 of 4 runs failed \(first: .*killed by SIGKILL.*\); submitting again resumes them/);
+  for (const r of status()) {
+    assert.equal(r.state, 'failed');
+    assert.match(r.detail, /was killed \(SIGKILL\) after epoch 1\/3; log .*sweep\.log/);
+  }
+
+  const resumed = mpl(['sweep', 'submit', sweepFile, '--executor', 'local', '--parallel', '2']);
+  ok(resumed, 'resubmission');
+  assert.match(resumed.stderr, /running 4 runs locally/);
+  for (const r of status()) {
+    assert.equal(r.state, 'done', `${r.run_dir}: ${r.detail}`);
+    assert.ok(fs.existsSync(path.join(r.run_dir, 'result.json')));
+    const log = fs.readFileSync(path.join(r.run_dir, 'log.txt'), 'utf8');
+    assert.match(log, /resume after epoch 1/);
+    assert.equal(log.match(/ epoch 1 /g)?.length, 1, 'epoch 1 was not trained again');
+    assert.match(fs.readFileSync(path.join(r.run_dir, 'sweep.log'), 'utf8'), /mpl base2new --dataset imagefolder/);
+  }
+  const again = mpl(['sweep', 'submit', sweepFile]);
+  ok(again, 'submit with nothing left');
+  assert.match(again.stderr, /nothing to submit \(4 runs: 4 done/);
+
+  const table = JSON.parse(ok(mpl(['table', path.join(work, 'runs'), '--json']), 'table'));
+  assert.deepEqual(Object.keys(table.base2new), ['coop', 'mpl']);
+  for (const m of ['coop', 'mpl']) assert.equal(table.base2new[m].colours.n_seeds, 2);
+  // a third seed: the finished seeds of the same configuration give its estimate
+  fs.writeFileSync(sweepFile, fs.readFileSync(sweepFile, 'utf8').replace('seeds: [1, 2]', 'seeds: [1, 2, 3]'));
+  const grown: Row[] = JSON.parse(ok(mpl(['sweep', 'plan', sweepFile, '--json']), 'plan with seed 3'));
+  assert.deepEqual(grown.map((r) => r.state).sort(), ['done', 'done', 'done', 'done', 'pending', 'pending']);
+  for (const r of grown.filter((x) => x.seed === 3)) assert.ok(typeof r.estimate_s === 'number' && r.estimate_s > 0, JSON.stringify(r));
+  const text = ok(mpl(['sweep', 'plan', sweepFile]), 'plan text');
+  assert.match(text, /6 runs: 4 done, 0 running, 0 failed, 2 pending/);
+  assert.match(text, /estimated time for the 2 unfinished runs: \d+ s of compute; basis: finished seeds of the same configuration/);
+});
