@@ -158,7 +158,7 @@ test('run identity: other settings get their own folder and row; a folder saved 
 });
 
 test('every command has --help with examples; bad arguments exit non-zero with a one-line reason', () => {
-  for (const cmd of ['plan', 'base2new', 'xd', 'dg', 'fewshot', 'zeroshot', 'predict', 'table', 'plot', 'bench', 'info', 'data']) {
+  for (const cmd of ['plan', 'base2new', 'xd', 'dg', 'fewshot', 'zeroshot', 'predict', 'table', 'plot', 'bench', 'info', 'data', 'sweep', 'reproduce']) {
     const r = mpl([cmd, '--help']);
     assert.equal(r.status, 0, `${cmd} --help: ${r.stderr}`);
     assert.match(r.stdout, /Example/i, `${cmd} --help has examples`);

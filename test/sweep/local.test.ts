@@ -77,3 +77,24 @@ test('local sweep: plan, failures shown as failed, resubmission resumes, table a
   assert.match(text, /6 runs: 4 done, 0 running, 0 failed, 2 pending/);
   assert.match(text, /estimated time for the 2 unfinished runs: \d+ s of compute; basis: finished seeds of the same configuration/);
 });
+
+test('mpl reproduce table2 --dry-run lists the 165 base-to-new runs with folders and a time estimate', () => {
+  const out = path.join(work, 'paper');
+  const text = ok(mpl(['reproduce', 'table2', '--dry-run', '--root', '/data', '--out', out]), 'reproduce text');
+  assert.match(text, /^mpl reproduce table2: 165 runs: 0 done, 0 running, 0 failed, 165 pending/);
+  assert.match(text, /pending +[\d.]+ (h|min|days) +base2new\/caltech101\/shots_16\/coop\/vit_b16_c4_ep200-[0-9a-f]{8}\/seed1 +not started/);
+  assert.match(text, /estimated time for the 165 unfinished runs: [\d.]+ days of compute; basis: ViT-B\/16 on a 2-core CPU/);
+  const json = JSON.parse(ok(mpl(['reproduce', 'table2', '--dry-run', '--json', '--root', '/data', '--out', out]), 'reproduce json'));
+  assert.equal(json.runs.length, 165);
+  assert.ok(json.runs.every((r: Row) => r.state === 'pending' && typeof r.estimate_s === 'number'));
+  assert.ok(json.estimate.total_s > 0);
+  assert.deepEqual(json.runs[0].command.slice(0, 4), ['mpl', 'base2new', '--dataset', 'caltech101']);
+  assert.ok(!fs.existsSync(out), 'a dry run writes nothing');
+  const sweep = path.join(work, 'table2.yaml');
+  ok(mpl(['reproduce', 'table2', '--dry-run', '--methods', 'mpl', '--datasets', 'eurosat', '--root', '/data', '--out', out, '--save-sweep', sweep]), 'save sweep');
+  const plan = JSON.parse(ok(mpl(['sweep', 'plan', sweep, '--json']), 'plan of the saved sweep'));
+  assert.equal(plan.length, 3);
+  assert.equal(plan[0].run_dir, json.runs.find((r: Row) => r.method === 'mpl' && r.dataset === 'eurosat' && r.seed === 1).run_dir);
+  const bad = mpl(['reproduce', 'table2', '--dry-run', '--methods', 'vpt']);
+  assert.match(bad.stderr, /^mpl: --methods: vpt is not in the paper's comparison/);
+});
