@@ -6,26 +6,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { goldenDir, tmpDir } from '../helpers.js';
-import { makeImageFolder, mplCli as mpl, ok } from '../e2e/fixtures.js';
+import { tmpDir } from '../helpers.js';
+import { mplCli as mpl, ok } from '../e2e/fixtures.js';
+import { colourSweep } from './fixtures.js';
 
 const work = tmpDir('mpl-sweep-local-');
 const sweepFile = path.join(work, 'sweep.yaml');
 
 test.before(async () => {
-  await makeImageFolder(path.join(work, 'images'), ['red', 'green', 'blue', 'yellow']);
-  fs.writeFileSync(
-    sweepFile,
-    `out: runs
-weights: ${path.join(goldenDir, 'tiny_clip.safetensors')}
-protocol: base2new
-datasets: [{ name: colours, root: ./images }]
-methods: [{ name: mpl, options: { depth: 3 } }, { name: coop, batch-size: 4 }]
-seeds: [1, 2]
-epochs: 3
-workers: 1
-`,
-  );
+  await colourSweep(work, 3);
 });
 
 type Row = { run_dir: string; protocol: string; dataset: string; method: string; seed: number; state: string; detail: string; estimate_s: number | null };

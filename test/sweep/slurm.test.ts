@@ -10,8 +10,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSafetensorsHeader } from '../../src/io/safetensors.js';
-import { goldenDir, tmpDir } from '../helpers.js';
-import { makeImageFolder, mplCli, ok } from '../e2e/fixtures.js';
+import { tmpDir } from '../helpers.js';
+import { mplCli, ok } from '../e2e/fixtures.js';
+import { colourSweep } from './fixtures.js';
 import { startSlurm, type SlurmCluster } from './slurm-cluster.js';
 
 const work = tmpDir('mpl-sweep-slurm-');
@@ -46,19 +47,7 @@ async function until<T>(what: string, seconds: number, probe: () => T | undefine
 
 before(async () => {
   cluster = await startSlurm();
-  await makeImageFolder(path.join(work, 'images'), ['red', 'green', 'blue', 'yellow']);
-  fs.writeFileSync(
-    sweepFile,
-    `out: runs
-weights: ${path.join(goldenDir, 'tiny_clip.safetensors')}
-protocol: base2new
-datasets: [{ name: colours, root: ./images }]
-methods: [{ name: mpl, options: { depth: 3 } }, { name: coop, batch-size: 4 }]
-seeds: [1, 2]
-epochs: ${EPOCHS}
-workers: 1
-`,
-  );
+  await colourSweep(work, EPOCHS);
 });
 
 after(async () => {

@@ -6,15 +6,10 @@ import { readSweepFile, type SlurmSettings } from '../../sweep/spec.js';
 import { int } from '../method-options.js';
 
 /** Executor flags shared by `mpl sweep submit` and `mpl reproduce`. */
-export interface ExecutorFlags {
+export interface ExecutorFlags extends Omit<SlurmSettings, 'sbatchArgs'> {
   executor: string;
   parallel?: number;
-  partition?: string;
-  gres?: string;
-  cpusPerTask?: number;
-  mem?: string;
-  time?: string;
-  account?: string;
+  /** repeated --sbatch-arg */
   sbatchArg?: string[];
 }
 
