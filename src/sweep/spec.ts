@@ -163,8 +163,10 @@ function expandHome(p: string): string {
 function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Settings {
   const at = (k: string) => (where ? `${where}.${k}` : k);
   const s: Settings = {};
-  if (o.seeds !== undefined) s.seeds = c.list(o.seeds, at('seeds'), (x, w) => c.int(x, w));
-  if (o.shots !== undefined) s.shots = c.list(o.shots, at('shots'), (x, w) => c.int(x, w, 1));
+  // "1,2,3" as on the command line, or a YAML list
+  const ints = (v: unknown) => (typeof v === 'string' && /^\s*\d+(\s*,\s*\d+)*\s*$/.test(v) ? v.split(',').map(Number) : v);
+  if (o.seeds !== undefined) s.seeds = c.list(ints(o.seeds), at('seeds'), (x, w) => c.int(x, w));
+  if (o.shots !== undefined) s.shots = c.list(ints(o.shots), at('shots'), (x, w) => c.int(x, w, 1));
   if (o.epochs !== undefined) s.epochs = c.int(o.epochs, at('epochs'));
   if (o.lr !== undefined) s.lr = c.positive(o.lr, at('lr'));
   if (o['batch-size'] !== undefined) s.batchSize = c.int(o['batch-size'], at('batch-size'), 1);
@@ -186,7 +188,8 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
   if (o.options !== undefined) {
     const opts = c.obj(o.options, at('options'));
     s.options = {};
-    for (const [flag, v] of Object.entries(opts)) {
+    for (const [given, v] of Object.entries(opts)) {
+      const flag = given.replace(/^--/, ''); // `depth` or `--depth`
       const def = METHOD_FLAGS.find((f) => f.flag === flag);
       if (!def) c.fail(at(`options.${flag}`), `unknown method flag (known: ${METHOD_FLAGS.map((f) => f.flag).join(', ')})`);
       s.options[flag] = c.list(v, at(`options.${flag}`), (x, w): OptionValue => {

@@ -87,3 +87,23 @@ test('mpl reproduce table2 --dry-run lists the 165 base-to-new runs with folders
   const bad = mpl(['reproduce', 'table2', '--dry-run', '--methods', 'vpt']);
   assert.match(bad.stderr, /^mpl: --methods: vpt is not in the paper's comparison/);
 });
+
+test('local executor: each GPU runs one process at a time; --parallel above the GPU count is refused', async () => {
+  const { runLocal } = await import('../../src/sweep/local.js');
+  const out = path.join(work, 'gpu');
+  const sweep = { out, name: 'gpu' } as Parameters<typeof runLocal>[0];
+  const runs = [1, 2, 3, 4].map((i) => ({ index: i, runDir: path.join(out, `r${i}`), argv: [path.join(out, `r${i}`)] })) as Parameters<typeof runLocal>[1];
+  // a stand-in for mpl: records its GPU and when it ran, then writes a result
+  const fake = ['bash', '-c', 'echo "$CUDA_VISIBLE_DEVICES $(date +%s%N)" > "$0/gpu"; sleep 0.3; echo "$(cat "$0/gpu") $(date +%s%N) $MPL_NUM_THREADS" > "$0/gpu"; echo {} > "$0/result.json"'];
+  const r = await runLocal(sweep, runs, { gpus: ['0', '1'], mpl: fake });
+  assert.equal(r.finished.length, 4);
+  const spans = runs.map((x) => fs.readFileSync(path.join(x.runDir, 'gpu'), 'utf8').trim().split(' '));
+  assert.deepEqual([...new Set(spans.map((s) => s[0]))].sort(), ['0', '1'], 'both GPUs used, one each');
+  for (const [i, a] of spans.entries()) {
+    for (const b of spans.slice(i + 1)) {
+      if (a[0] === b[0]) assert.ok(BigInt(a[2]) <= BigInt(b[1]) || BigInt(b[2]) <= BigInt(a[1]), `GPU ${a[0]} ran two processes at once`);
+    }
+  }
+  assert.ok(spans.every((s) => Number(s[3]) >= 1), 'MPL_NUM_THREADS is set');
+  await assert.rejects(runLocal(sweep, runs, { gpus: ['0', '1'], parallel: 3, mpl: fake }), /--parallel 3 but 2 GPUs: each GPU runs one process at a time/);
+});

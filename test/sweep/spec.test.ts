@@ -82,8 +82,8 @@ epochs: 4
       'grid.json',
       JSON.stringify({
         out: '/tmp/x', model: 'ViT-B/16', root: '/data', protocol: ['fewshot', 'xd'], datasets: ['imagenet'], methods: ['coop'], seeds: 1,
-        shots: [1, 16], overrides: [{ when: { method: 'coop', shots: 1 }, set: { epochs: 50, options: { 'n-ctx': 16 } } }],
-        targets: ['dtd', 'EuroSAT'],
+        shots: '1,16', overrides: [{ when: { method: 'coop', shots: 1 }, set: { epochs: 50, options: { 'n-ctx': 16 } } }],
+        targets: ['dtd', 'EuroSAT'], options: { '--n-ctx': 2 },
       }),
     );
     const runs = expandSweep(readSweepFile(f));
@@ -94,6 +94,7 @@ epochs: 4
     assert.deepEqual(one.argv.slice(one.argv.indexOf('--k'), one.argv.indexOf('--k') + 2), ['--k', '1']);
     const sixteen = runs.find((r) => r.config.protocol === 'fewshot' && r.config.shots === 16)!;
     assert.equal(sixteen.config.epochs, 200);
+    assert.equal(sixteen.config.method_options.nCtx, 2, 'options by their CLI names, with or without dashes');
     const xd = runs.filter((r) => r.config.protocol === 'xd');
     assert.deepEqual(xd[0].config.targets, ['dtd', 'eurosat']);
     assert.ok(xd[0].argv.includes('--targets'));
