@@ -56,7 +56,8 @@ function comparisonTable(title: string, ours: Map<string, Row>, paper: Record<st
   const lines = [
     `## ${title}`,
     '',
-    'Each cell: ours (mean over seeds) / the paper, and ours − paper. `–`: runs not finished (or not planned).',
+    'Each cell: ours (mean over seeds) / the paper, and ours − paper. `–`: runs not finished (or not planned).' +
+      (columns.length < Object.keys(Object.values(paper)[0]).length - 1 ? ' Avg: over these columns only (the paper\'s cells averaged alike).' : ''),
     '',
     `| Method | ${[...columns.map(datasetDisplayName), 'Avg'].join(' | ')} |`,
     `|---|${[...columns, 'avg'].map(() => '---:').join('|')}|`,
@@ -64,9 +65,12 @@ function comparisonTable(title: string, ours: Map<string, Row>, paper: Record<st
   for (const m of methods) {
     const row = ours.get(m) ?? {};
     const complete = columns.every((c) => c in row);
+    // the paper's Avg is over all its columns; over a subset, the mean of the paper's cells in it
+    const full = Object.keys(paper[m] ?? {}).filter((k) => k !== 'average').every((k) => columns.includes(k));
+    const paperAvg = full ? paper[m]?.average : paper[m] ? mean(columns.map((k) => paper[m][k])) : undefined;
     const cells = [...columns, 'average'].map((c) => {
       const x = c === 'average' ? (complete ? mean(columns.map((k) => row[k])) : undefined) : row[c];
-      const p = paper[m]?.[c];
+      const p = c === 'average' ? paperAvg : paper[m]?.[c];
       if (x === undefined) return p === undefined ? '–' : `– / ${p.toFixed(2)}`;
       if (p === undefined) return x.toFixed(2);
       const d = x - p;
