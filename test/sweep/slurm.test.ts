@@ -17,7 +17,8 @@ import { startSlurm, type SlurmCluster } from './slurm-cluster.js';
 
 const work = tmpDir('mpl-sweep-slurm-');
 const sweepFile = path.join(work, 'sweep.yaml');
-const EPOCHS = 12;
+// enough epochs that a poll every 50 ms finds the run between its first checkpoint and its end
+const EPOCHS = 60;
 let cluster: SlurmCluster;
 
 const mpl = (args: string[]) => mplCli(args, cluster.env);
@@ -35,13 +36,13 @@ function epochOf(runDir: string): number {
   }
 }
 
-async function until<T>(what: string, seconds: number, probe: () => T | undefined | false): Promise<T> {
+async function until<T>(what: string, seconds: number, probe: () => T | undefined | false, everyMs = 100): Promise<T> {
   const end = Date.now() + seconds * 1000;
   for (;;) {
     const v = probe();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out after ${seconds} s waiting for ${what}`);
-    await sleep(100);
+    await sleep(everyMs);
   }
 }
 
@@ -68,8 +69,8 @@ test('SLURM sweep: job array, scancel mid-training, resubmission resumes, table 
   const victim = plan[0].run_dir;
   const reached = await until('task 0 to checkpoint an epoch', 90, () => {
     const e = epochOf(victim);
-    return e >= 1 && e < EPOCHS - 2 ? e : undefined;
-  });
+    return e >= 1 && e < EPOCHS - 5 ? e : undefined;
+  }, 50);
   const cancel = spawnSync('scancel', [`${job}_0`], { env: { ...process.env, ...cluster.env }, encoding: 'utf8' });
   assert.equal(cancel.status, 0, cancel.stderr);
   const rows = await until('the other tasks to finish and task 0 to end', 120, () => {
