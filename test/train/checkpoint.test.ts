@@ -4,6 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ClipTokenizer } from '../../src/clip/tokenizer.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
@@ -57,6 +58,13 @@ async function resume(dir: string, options: Partial<TrainOptions> = {}, method: 
   }
 }
 
+/** A fresh folder holding a copy of another folder's checkpoint (one training serves many cases). */
+function copyOf(dir: string): string {
+  const to = tmpDir('mpl-ckpt-');
+  fs.copyFileSync(path.join(dir, CHECKPOINT_FILE), path.join(to, CHECKPOINT_FILE));
+  return to;
+}
+
 /** Rewrites the checkpoint with changed metadata and/or tensors. */
 function tamper(dir: string, edit: (meta: Record<string, string>, tensors: Map<string, RawTensor>) => void): void {
   const file = path.join(dir, CHECKPOINT_FILE);
@@ -66,22 +74,26 @@ function tamper(dir: string, edit: (meta: Record<string, string>, tensors: Map<s
   writeSafetensors(file, copy, metadata);
 }
 
-/** Rejects with a one-line UserError matching `pattern`. */
-async function refused(p: Promise<unknown>, pattern: RegExp): Promise<void> {
+/** Rejects with a one-line UserError matching `pattern`; an unusable checkpoint's names it and says to delete it. */
+async function refused(p: Promise<unknown>, pattern: RegExp, file?: string): Promise<void> {
   await assert.rejects(p, (e: Error) => {
     assert.ok(e instanceof UserError, `expected a UserError, got ${e.stack}`);
     assert.match(e.message, pattern);
     assert.ok(!e.message.includes('\n'), `one line: ${e.message}`);
+    if (file) {
+      assert.ok(e.message.startsWith(file), `names the file: ${e.message}`);
+      if (!/another configuration/.test(e.message)) assert.match(e.message, /delete it to start this run over$/);
+    }
     return true;
   });
 }
 
 test('the same configuration resumes after the last saved epoch; resume: false starts over', async () => {
   const dir = await interruptedRun(2);
+  const again = copyOf(dir);
   const r = await resume(dir);
   assert.equal(r.resumedFrom, 2);
   assert.deepEqual(r.epochs.map((e) => e.epoch), [1, 2, 3]);
-  const again = await interruptedRun(1);
   const fresh = await resume(again, { resume: false });
   assert.equal(fresh.resumedFrom, 0);
 });
@@ -114,29 +126,25 @@ test('every field of the checkpoint is validated; an unusable one says what to d
     ['wrong shape', (_m, t) => t.set('prompt_learner.ctx', { dtype: 'float32', shape: [1], data: new Uint8Array(4) }), /has shape \[1\], expected/],
     ['unexpected aggregation sums', (m) => (m.gpa = 'true'), /prompt-aggregation sums this method does not use/],
   ];
+  const good = await interruptedRun();
   for (const [what, edit, pattern] of cases) {
-    const dir = await interruptedRun();
+    const dir = copyOf(good);
     tamper(dir, edit);
-    const file = path.join(dir, CHECKPOINT_FILE);
-    await refused(resume(dir), pattern);
-    await assert.rejects(resume(dir), (e: Error) => {
-      assert.ok(e.message.startsWith(file), `${what}: names the file: ${e.message}`);
-      if (!/another configuration/.test(e.message)) assert.match(e.message, /delete it to start this run over$/, what);
-      return true;
-    });
+    await refused(resume(dir), pattern, path.join(dir, CHECKPOINT_FILE)).catch((e: Error) => assert.fail(`${what}: ${e.message}`));
   }
   // a truncated file
-  const dir = await interruptedRun();
+  const dir = copyOf(good);
   const file = path.join(dir, CHECKPOINT_FILE);
-  const { writeFileSync, readFileSync } = await import('node:fs');
-  writeFileSync(file, readFileSync(file).subarray(0, 100));
-  await refused(resume(dir), /unusable checkpoint .*; delete it to start this run over$/);
+  fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 100));
+  await refused(resume(dir), /unusable checkpoint .*; delete it to start this run over$/, file);
+  // and the untouched copy still resumes
+  assert.equal((await resume(copyOf(good))).resumedFrom, 1);
 });
 
 test('PromptSRC checkpoints must carry the aggregation sums', async () => {
   const dir = await interruptedRun(1, 'promptsrc');
+  const dir2 = copyOf(dir);
   assert.equal((await resume(dir, {}, 'promptsrc')).resumedFrom, 1);
-  const dir2 = await interruptedRun(1, 'promptsrc');
   tamper(dir2, (m, t) => {
     for (const k of [...t.keys()]) if (k.startsWith('gpa.')) t.delete(k);
   });
