@@ -10,11 +10,16 @@ import { ClipTokenizer } from '../../src/clip/tokenizer.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import type { RawTensor } from '../../src/io/tensor.js';
 import { PromptLearner } from '../../src/prompting/learner.js';
+import { setNumThreads } from '../../src/torch/index.js';
 import { CHECKPOINT_FILE, train, type TrainOptions } from '../../src/train/trainer.js';
 import { UserError } from '../../src/util/errors.js';
 import { goldenModel } from '../prompting/golden.js';
 import { tmpDir } from '../helpers.js';
 import { syntheticSource } from './synthetic.js';
+
+// Tiny tensors: one thread is fastest, and on a loaded machine more threads spin against each other
+// (this file went from 4 s to 100 s with 2 threads while other jobs ran).
+setNumThreads(1);
 
 const runConfig = { dataset: 'synthetic', seed: 1, batch_size: 4 };
 
