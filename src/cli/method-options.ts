@@ -14,6 +14,37 @@ export function int(name: string) {
   };
 }
 
+/** A positive finite number (weights and widths of PromptSRC's aggregation). */
+function positive(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UserError(`${name} must be a positive number, got '${v}'`);
+    return n;
+  };
+}
+
+/**
+ * Every method flag, by its CLI name, with the MethodOptions key it sets and the type of its value: what a
+ * sweep file's `options` may hold (src/sweep). A test checks it lists exactly the flags added below.
+ */
+export const METHOD_FLAGS: ReadonlyArray<{ flag: string; key: keyof MethodOptions; kind: 'int' | 'number' | 'string' | 'boolean' }> = [
+  { flag: 'n-ctx', key: 'nCtx', kind: 'int' },
+  { flag: 'n-add', key: 'nAdd', kind: 'int' },
+  { flag: 'n-rm', key: 'nRm', kind: 'int' },
+  { flag: 'depth', key: 'depth', kind: 'int' },
+  { flag: 'depth-text', key: 'depthText', kind: 'int' },
+  { flag: 'depth-vision', key: 'depthVision', kind: 'int' },
+  { flag: 'n-ctx-vision', key: 'nCtxVision', kind: 'int' },
+  { flag: 'ctx-init', key: 'ctxInit', kind: 'string' },
+  { flag: 'schedule', key: 'schedule', kind: 'string' },
+  { flag: 'csc', key: 'csc', kind: 'boolean' },
+  { flag: 'class-token-position', key: 'classTokenPosition', kind: 'string' },
+  { flag: 'template', key: 'template', kind: 'string' },
+  { flag: 'ensemble', key: 'ensemble', kind: 'boolean' },
+  { flag: 'gpa-mean', key: 'gpaMean', kind: 'number' },
+  { flag: 'gpa-std', key: 'gpaStd', kind: 'number' },
+];
+
 export function addMethodOptions(cmd: Command, defaultMethod?: string): Command {
   const method = new Option('--method <name>', 'zeroshot | coop | cocoop | vpt | ivlp | maple | mpl | promptsrc');
   if (defaultMethod) method.default(defaultMethod);
@@ -31,7 +62,9 @@ export function addMethodOptions(cmd: Command, defaultMethod?: string): Command 
     .option('--csc', 'CoOp: class-specific context')
     .option('--class-token-position <pos>', 'CoOp: end | middle | front')
     .option('--template <text>', 'zero-shot/VPT: the hand-crafted template, e.g. "a photo of a {}."')
-    .option('--ensemble', 'zero-shot: the 7-template ensemble (ZeroshotCLIP2)');
+    .option('--ensemble', 'zero-shot: the 7-template ensemble (ZeroshotCLIP2)')
+    .option('--gpa-mean <x>', 'PromptSRC: epoch at the centre of the Gaussian prompt aggregation (GPA_MEAN)', positive('--gpa-mean'))
+    .option('--gpa-std <x>', 'PromptSRC: width of the Gaussian prompt aggregation (GPA_STD)', positive('--gpa-std'));
 }
 
 /** The parsed flags: the method's options as typed on the command line (position still unchecked). */
@@ -63,6 +96,8 @@ export function methodFrom(flags: MethodFlags): { method: MethodName; options: M
       classTokenPosition: pos as MethodOptions['classTokenPosition'],
       template: flags.template,
       ensemble: flags.ensemble,
+      gpaMean: flags.gpaMean,
+      gpaStd: flags.gpaStd,
     },
   };
 }

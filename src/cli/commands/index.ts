@@ -10,6 +10,8 @@ import { register as plan } from './plan.js';
 import { register as protocols } from './protocols.js';
 import { register as predict } from './predict.js';
 import { register as quickstart } from './quickstart.js';
+import { register as sweep } from './sweep.js';
+import { register as reproduce } from './reproduce.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
 export const commands: Array<(program: Command) => void> = [
@@ -24,4 +26,6 @@ export const commands: Array<(program: Command) => void> = [
   quickstart,
   info,
   env,
+  sweep,
+  reproduce,
 ];

@@ -10,7 +10,7 @@ import type { Protocol } from '../../eval/results.js';
 import { collect, parseProtocol, reportProtocols, type Report } from '../../eval/report/collect.js';
 import { PROTOCOL_TITLES } from '../../eval/report/format.js';
 import { readPlanLayout, renderLayoutSvg } from '../../eval/report/layout-svg.js';
-import { datasetDisplayName } from '../../eval/report/names.js';
+import { datasetDisplayName, methodDisplayName } from '../../eval/report/names.js';
 import { renderDatasetsSvg, renderTimeSvg } from '../../eval/report/plots.js';
 import { PNG_SCALE, writeFigure } from '../../eval/report/svg.js';
 import { accuracyViews, b2nView, parseB2NMetric, timePoints, type MetricView } from '../../eval/report/views.js';
@@ -37,6 +37,12 @@ const METRIC_LABELS: Record<string, string> = {
   accuracy: 'accuracy',
 };
 
+/** One line per plotted row: which configuration it is (`MPL: shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5`). */
+function configNotes(report: Report, protocol: Protocol, keys: string[]): string[] {
+  const methods = protocol === 'base2new' ? report.base2new : report.accuracy[protocol];
+  return keys.map((k) => `${methodDisplayName(k)}: ${methods?.[k]?.tag ?? k}`);
+}
+
 /** --protocol, or base2new when present, else the first protocol the results have. */
 function pickProtocol(report: Report, requested: Protocol | undefined): Protocol {
   if (requested) return requested;
@@ -54,6 +60,7 @@ function timeFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | unde
   // "over N datasets" counts training datasets; for transfer (targets) that number would mislead.
   const over = nd.size === 1 && metric !== 'targets' ? ` over ${[...nd][0]} dataset${[...nd][0] === 1 ? '' : 's'}` : '';
   return renderTimeSvg(points, {
+    notes: configNotes(report, p, points.map((q) => q.key)),
     yLabel: `Average ${what} (%)`,
     title: opts.title ?? `${PROTOCOL_TITLES[p]}: average ${what}${over} vs. training time`,
   });
@@ -87,6 +94,7 @@ function datasetsFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | 
   const what = METRIC_LABELS[view.metric];
   const where = view.source ? `, trained on ${datasetDisplayName(view.source)}` : '';
   return renderDatasetsSvg(view, {
+    notes: configNotes(report, p, view.rows.map((r) => r.key)),
     yLabel: `${what[0].toUpperCase()}${what.slice(1)} (%)`,
     title: opts.title ?? `${PROTOCOL_TITLES[p]}: ${what} per dataset${where}`,
   });

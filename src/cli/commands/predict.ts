@@ -128,7 +128,7 @@ export function register(program: Command): void {
       'after',
       `
 Examples:
-  mpl predict --model ViT-B/16 --prompts output/base2new/eurosat/mpl/seed1/prompts.safetensors photos/
+  mpl predict --model ViT-B/16 --prompts output/base2new/eurosat/shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-*/seed1/prompts.safetensors photos/
   mpl predict --weights clip.safetensors --prompts model.pth.tar-5 --method mpl --n-ctx 1 --n-add 2 --n-rm 1 --depth 9 --classes "a,b,c" --json img.jpg`,
     )
     .action((images: string[], f: ClassifyFlags) => classify(images, f, 'predict'));

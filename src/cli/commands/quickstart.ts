@@ -5,6 +5,7 @@ import { downloadDataset } from '../../data/download.js';
 import { collect } from '../../eval/report/collect.js';
 import { formatMarkdown } from '../../eval/report/format.js';
 import { runBase2New } from '../../eval/protocols.js';
+import { runDirOf, type RunConfig } from '../../eval/run-config.js';
 import { cacheDir } from '../../net/cache.js';
 import { UserError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
@@ -87,7 +88,7 @@ Examples:
         process.stdout.write(
           `\nMPL on EuroSAT (ViT-B/16, 16 shots, seed ${f.seed}): base ${r.base!.toFixed(2)}  new ${r.new!.toFixed(2)}  HM ${r.hm!.toFixed(2)}\n` +
             `${f.fullTest ? '' : `(evaluated on up to ${f.maxTestImages} test images per split; --full-test for the papers' protocol)\n`}` +
-            `report: ${report}\nrun:    ${path.join(f.out, 'base2new', 'eurosat', 'mpl', `seed${f.seed}`)}\n`,
+            `report: ${report}\nrun:    ${runDirOf(f.out, r.config as unknown as RunConfig)}\n`,
         );
       } finally {
         loaded.model.dispose();

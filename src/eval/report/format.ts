@@ -101,6 +101,11 @@ function b2nCombined(report: Report): string {
   return lines.join('\n');
 }
 
+/** Which configuration each row is: `MPL = shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5`, ... */
+function configLegend(methods: Array<{ key: string; tag: string }>): string {
+  return `Configurations: ${methods.map((m) => `${mdText(methodDisplayName(m.key))} = \`${m.tag}\``).join('; ')}.`;
+}
+
 /** The Markdown report: one section per protocol present, paper-style tables. */
 export function formatMarkdown(report: Report, options: MarkdownOptions = {}): string {
   const out: string[] = ['# Results', ''];
@@ -123,6 +128,7 @@ export function formatMarkdown(report: Report, options: MarkdownOptions = {}): s
         }
         out.push('', rule);
       }
+      out.push('', configLegend(methods));
     } else {
       const methods = Object.values(report.accuracy[protocol]!);
       const counts = methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds));
@@ -131,6 +137,7 @@ export function formatMarkdown(report: Report, options: MarkdownOptions = {}): s
         out.push('', `## ${PROTOCOL_TITLES[protocol]}:${where} accuracy (%), ${seedNote(counts)}`, '', viewTable(view));
         if (view.source) out.push('', 'Avg is the mean over the target datasets, the source excluded.');
       }
+      out.push('', configLegend(methods));
     }
   }
   return out.join('\n') + '\n';
