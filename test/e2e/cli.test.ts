@@ -27,9 +27,10 @@ function runDir(out: string, seed: number, dataset = 'imagefolder'): string {
   return path.join(base, configs[0], `seed${seed}`);
 }
 
+// explicit device and precision: the CLI's default (auto) would pick bf16 on CPUs with native bf16
 const train = (out: string, extra: string[] = []) => [
   'base2new', '--weights', weights, '--dataset', 'imagefolder', '--root', root, '--method', 'mpl', '--depth', '3',
-  '--epochs', '3', '--out', out, '--workers', '1', '--quiet', ...extra,
+  '--epochs', '3', '--out', out, '--workers', '1', '--quiet', '--device', 'cpu', ...(extra.includes('--precision') ? [] : ['--precision', 'fp32']), ...extra,
 ];
 
 test('base2new over two seeds, then table, plot and predict', () => {
@@ -208,7 +209,7 @@ function findFiles(dir: string, name: string): string[] {
 
 test('--precision bf16 on the CPU: base2new and predict work as in fp32 and record it; fp16 on a CPU is refused', () => {
   const out = path.join(work, 'bf16');
-  ok(mpl([...train(out, ['--seeds', '1', '--epochs', '1']), '--device', 'cpu', '--precision', 'bf16']), 'base2new bf16');
+  ok(mpl(train(out, ['--seeds', '1', '--epochs', '1', '--precision', 'bf16'])), 'base2new bf16');
   const [resultFile] = findFiles(out, 'result.json');
   const r = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
   assert.equal(r.precision, 'bf16');
