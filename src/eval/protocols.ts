@@ -22,7 +22,8 @@ import type { BatchSource } from '../train/batches.js';
 import { batchSource } from '../train/sources.js';
 import { evaluate, type EvalResult } from '../train/evaluate.js';
 import { train } from '../train/trainer.js';
-import { writeJsonAtomic } from '../util/fs.js';
+import { ensureDir, writeJsonAtomic } from '../util/fs.js';
+import { lockRunFolder } from '../util/lock.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { harmonicMean, type Protocol, type RunResult } from './results.js';
 
@@ -80,9 +81,9 @@ function load(o: ProtocolOptions, name: string, seed: number, subsample: Subsamp
   });
 }
 
-async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, seed: number, dir: string): Promise<{ seconds: number; ips: number }> {
+async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, seed: number, dir: string): Promise<{ seconds: number; ips: number; skipped: number }> {
   const recipe = RECIPES[o.method];
-  if (o.method === 'zeroshot' || (o.epochs ?? recipe.epochs) === 0) return { seconds: 0, ips: 0 };
+  if (o.method === 'zeroshot' || (o.epochs ?? recipe.epochs) === 0) return { seconds: 0, ips: 0, skipped: 0 };
   const src = source(data.train, 'train', o, seed, o.batchSize ?? recipe.batchSize, o.model.arch.vision.image_size);
   try {
     const r = await train(learner, src, {
@@ -93,18 +94,18 @@ async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedD
       reporter: o.reporter,
       logFile: path.join(dir, 'log.txt'),
     });
-    return { seconds: r.seconds, ips: r.imagesPerSecond };
+    return { seconds: r.seconds, ips: r.imagesPerSecond, skipped: src.skippedImages?.() ?? 0 };
   } finally {
     await src.close();
   }
 }
 
-async function test(o: ProtocolOptions, learner: PromptLearner, all: Datum[]): Promise<EvalResult> {
+async function test(o: ProtocolOptions, learner: PromptLearner, all: Datum[]): Promise<EvalResult & { skipped: number }> {
   const items = strided(all, o.maxTestImages);
   if (items.length < all.length) o.reporter?.info(`evaluating on ${items.length} of ${all.length} test images (a strided subset)`);
   const src = source(items, 'eval', o, 0, 100, o.model.arch.vision.image_size);
   try {
-    return await evaluate(learner, src, o.reporter ?? silentReporter);
+    return { ...(await evaluate(learner, src, o.reporter ?? silentReporter)), skipped: src.skippedImages?.() ?? 0 };
   } finally {
     await src.close();
   }
@@ -159,7 +160,8 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
       results.push(prev);
       continue;
     }
-    fs.mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
+    using lock = lockRunFolder(dir); // released when this seed's run ends, however it ends
     const base = load(o, o.dataset, seed, 'base', shots);
     const novel = load(o, o.dataset, seed, 'new', shots);
     o.reporter?.info(`base2new ${o.dataset} ${o.method} seed ${seed}: ${base.classnames.length} base / ${novel.classnames.length} new classes, ${base.train.length} training images`);
@@ -179,6 +181,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
         train_seconds: t.seconds,
         eval_seconds: b.seconds + n.seconds,
         train_images_per_s: t.ips,
+        skipped_images: t.skipped + b.skipped + n.skipped,
         finished_at: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, 'result.json'), result);
@@ -206,7 +209,8 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
       results.push(prev);
       continue;
     }
-    fs.mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
+    using lock = lockRunFolder(dir); // released when this seed's run ends, however it ends
     const src = load(o, o.dataset, seed, 'all', shots);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src.name });
     try {
@@ -215,10 +219,12 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
       const accuracy: Record<string, number> = {};
       const perClass: Record<string, Record<string, number>> = {};
       let evalSeconds = 0;
+      let skipped = t.skipped;
       const own = await test(o, learner, src.test);
       accuracy[src.name] = own.accuracy;
       perClass[src.name] = own.perClass;
       evalSeconds += own.seconds;
+      skipped += own.skipped;
       for (const target of targets) {
         const d = load(o, target, seed, 'all', 0);
         learner.setClassnames(d.classnames);
@@ -226,6 +232,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
         accuracy[d.name] = r.accuracy;
         perClass[d.name] = r.perClass;
         evalSeconds += r.seconds;
+        skipped += r.skipped;
         o.reporter?.info(`${protocol} ${o.method} seed ${seed}: ${d.name} ${r.accuracy.toFixed(2)}`);
       }
       const result: RunResult = {
@@ -235,6 +242,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
         train_seconds: t.seconds,
         eval_seconds: evalSeconds,
         train_images_per_s: t.ips,
+        skipped_images: skipped,
         finished_at: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, 'result.json'), result);

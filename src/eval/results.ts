@@ -31,6 +31,8 @@ export interface RunResult {
   eval_seconds: number;
   /** images per second during training, when trained */
   train_images_per_s?: number;
+  /** unreadable images left out (--skip-bad-images), training and evaluation together */
+  skipped_images?: number;
   /** the full, JSON-serialisable run configuration: enough to re-run it exactly */
   config: Record<string, unknown>;
   /** ISO time the result was written */

@@ -80,6 +80,11 @@ export function validatePlan(plan: PromptPlan, arch: ClipArchitecture, imageToke
     for (const g of s.add) if (g.count < 0 || !Number.isInteger(g.count)) throw why(`layer ${s.layer}: bad add count ${g.count}`);
     prompts += groupTokens(s.add) - s.remove;
   }
+  // [SOS] + context + at least the [EOS] token must fit the text encoder's positions (77 for CLIP)
+  const ctxLen = arch.text.context_length;
+  if (plan.text.ctxTokens + 2 > ctxLen) {
+    throw why(`${plan.text.ctxTokens} learnable text context tokens (--n-ctx) do not fit the model's ${ctxLen}-token text context: at most ${ctxLen - 2}, fewer with long class names`);
+  }
   last = 0;
   for (const s of plan.text.steps) {
     if (!Number.isInteger(s.layer) || s.layer < 1 || s.layer >= T) {

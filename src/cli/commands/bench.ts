@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
+import { intFlag } from '../flags.js';
 
 /** `mpl bench <what>`: the benchmarks of bench/, with the plain-PyTorch baseline when available. */
 export function register(program: Command): void {
@@ -8,7 +9,7 @@ export function register(program: Command): void {
     .description('run a benchmark (engine, zeroshot, train, data) beside plain PyTorch when /usr/bin/python3 has torch')
     .argument('<what>', 'engine | zeroshot | train | data')
     .option('--json', 'print one JSON object')
-    .option('--reps <n>', 'timed repetitions', (v) => Number.parseInt(v, 10))
+    .option('--reps <n>', 'timed repetitions', intFlag('--reps', { min: 1, max: 100_000 }))
     .option('--no-python', 'skip the PyTorch baseline')
     .addHelpText(
       'after',

@@ -9,7 +9,8 @@ import { loadPrompts } from '../../prompting/checkpoint.js';
 import type { MethodOptions } from '../../prompting/methods.js';
 import { noGrad, tensor, tidy } from '../../torch/index.js';
 import { UserError } from '../../util/errors.js';
-import { addMethodOptions, int, methodFrom, type MethodFlags } from '../method-options.js';
+import { intFlag } from '../flags.js';
+import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
 import { modelFrom } from '../model.js';
 
 /** Image files given directly or found (recursively, sorted) in folders. */
@@ -105,7 +106,7 @@ export function register(program: Command): void {
     .requiredOption('--classes <list>', 'comma-separated class names')
     .option('--template <text>', 'the template, {} = class name', 'a photo of a {}.')
     .option('--ensemble', 'average the 7-template ensemble (ZeroshotCLIP2)')
-    .option('--top <k>', 'classes shown per image', int('--top'), 5)
+    .option('--top <k>', 'classes shown per image', intFlag('--top', { min: 1 }), 5)
     .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}}] in the order given')
     .addHelpText('after', `\nExample:\n  mpl zeroshot --model ViT-B/16 --classes "cat,dog,car" photos/ --json`)
     .action((images: string[], f: ClassifyFlags) => classify(images, f, 'zeroshot'));
@@ -118,7 +119,7 @@ export function register(program: Command): void {
     .option('--model <name>', 'pretrained CLIP by name (ViT-B/16, ...)')
     .option('--prompts <file>', 'learned prompts: prompts.safetensors (its prompts.json beside it makes method flags optional) or model.pth.tar-N')
     .option('--classes <list>', 'comma-separated class names (default: the classes the prompts were trained on)')
-    .option('--top <k>', 'classes shown per image', int('--top'), 5)
+    .option('--top <k>', 'classes shown per image', intFlag('--top', { min: 1 }), 5)
     .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}}] in the order given');
   addMethodOptions(predict)
     .addHelpText(

@@ -1,0 +1,78 @@
+/**
+ * The parsers of every numeric command-line flag, in one place: a value is accepted only when it is a plain
+ * decimal number, finite, inside the flag's range (and an integer where it must be); anything else is a
+ * one-line UserError naming the flag and the value. `Number(x)` alone would accept '' (0), 'nan', 'inf',
+ * '0x10' and '1e400'. Commander calls the returned functions with the raw string.
+ */
+import { UserError } from '../util/errors.js';
+
+export interface Range {
+  /** smallest value allowed (default 0) */
+  min?: number;
+  /** largest value allowed */
+  max?: number;
+  /** the value must be strictly greater than `min` (a learning rate of 0 trains nothing) */
+  exclusiveMin?: boolean;
+}
+
+const INTEGER = /^[+]?\d+$/;
+const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+/** Seeds are MT19937 init words: 0..2^32-1. */
+export const MAX_SEED = 0xffffffff;
+
+function rangeText(r: Range, integer: boolean): string {
+  const min = r.min ?? 0;
+  const what = integer ? 'an integer' : 'a number';
+  const lo = r.exclusiveMin ? `> ${min}` : `>= ${min}`;
+  return r.max === undefined ? `${what} ${lo}` : `${what} ${lo} and <= ${r.max}`;
+}
+
+function check(flag: string, text: string, n: number, r: Range, integer: boolean): number {
+  const min = r.min ?? 0;
+  const ok = Number.isFinite(n) && (r.exclusiveMin ? n > min : n >= min) && (r.max === undefined || n <= r.max) && (!integer || Number.isSafeInteger(n));
+  if (!ok) throw new UserError(`${flag} must be ${rangeText(r, integer)}, got '${text}'`);
+  return n;
+}
+
+/** An integer flag value ('12'); throws a UserError otherwise. */
+export function parseIntFlag(flag: string, value: string, range: Range = {}): number {
+  const t = value.trim();
+  if (!INTEGER.test(t)) throw new UserError(`${flag} must be ${rangeText(range, true)}, got '${value}'`);
+  return check(flag, value, Number(t), range, true);
+}
+
+/** A finite decimal flag value ('0.0035', '2e-3'); throws a UserError otherwise. */
+export function parseNumberFlag(flag: string, value: string, range: Range = {}): number {
+  const t = value.trim();
+  if (!DECIMAL.test(t)) throw new UserError(`${flag} must be ${rangeText(range, false)}, got '${value}'`);
+  return check(flag, value, Number(t), range, false);
+}
+
+/** A comma-separated list of distinct integers ('1,2,3'): not empty, no repeats. */
+export function parseIntListFlag(flag: string, value: string, range: Range = {}): number[] {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.length === 0 || items.every((s) => s === '')) throw new UserError(`${flag} must list at least one value, got '${value}'`);
+  if (items.some((s) => s === '')) throw new UserError(`${flag} has an empty item in '${value}'`);
+  const out = items.map((s) => parseIntFlag(flag, s, range));
+  const seen = new Set<number>();
+  for (const n of out) {
+    if (seen.has(n)) throw new UserError(`${flag} lists ${n} twice in '${value}'; each value runs once`);
+    seen.add(n);
+  }
+  return out;
+}
+
+/** Commander parser for an integer flag. */
+export function intFlag(flag: string, range: Range = {}): (value: string) => number {
+  return (value) => parseIntFlag(flag, value, range);
+}
+
+/** Commander parser for a finite decimal flag. */
+export function numberFlag(flag: string, range: Range = {}): (value: string) => number {
+  return (value) => parseNumberFlag(flag, value, range);
+}
+
+/** Commander parser for a list of distinct integers. */
+export function intListFlag(flag: string, range: Range = {}): (value: string) => number[] {
+  return (value) => parseIntListFlag(flag, value, range);
+}
