@@ -4,6 +4,8 @@
  * one-line UserError naming the flag and the value. `Number(x)` alone would accept '' (0), 'nan', 'inf',
  * '0x10' and '1e400'. Commander calls the returned functions with the raw string.
  */
+import type { Command } from 'commander';
+import { MAX_IMAGE_PIXELS } from '../data/image.js';
 import { UserError } from '../util/errors.js';
 
 export interface Range {
@@ -75,4 +77,21 @@ export function numberFlag(flag: string, range: Range = {}): (value: string) => 
 /** Commander parser for a list of distinct integers. */
 export function intListFlag(flag: string, range: Range = {}): (value: string) => number[] {
   return (value) => parseIntListFlag(flag, value, range);
+}
+
+/**
+ * --max-image-pixels N for the commands that decode images. The decoder and its worker threads read the
+ * limit from MPL_MAX_IMAGE_PIXELS (src/data/image.ts), so the flag sets that for this process.
+ */
+export function addMaxImagePixelsOption(cmd: Command): Command {
+  return cmd
+    .option(
+      '--max-image-pixels <n>',
+      `decoded-pixel limit per image: warn above it, refuse above twice it (default ${MAX_IMAGE_PIXELS}, PIL's; env MPL_MAX_IMAGE_PIXELS)`,
+      intFlag('--max-image-pixels', { min: 1 }),
+    )
+    .hook('preAction', (c) => {
+      const n = c.opts().maxImagePixels as number | undefined;
+      if (n !== undefined) process.env.MPL_MAX_IMAGE_PIXELS = String(n);
+    });
 }

@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, UserError } from '../util/errors.js';
 import { readSafetensors, readSafetensorsHeader, readWholeFile } from '../io/safetensors.js';
-import { DTYPE_SIZE, type DType, type RawTensor, concatDim0, numel, toFloat32, rawTensor, transpose2d } from '../io/tensor.js';
+import { DTYPE_SIZE, type DType, type RawTensor, concatDim0, firstNonFinite, numel, toFloat32, rawTensor, transpose2d } from '../io/tensor.js';
 import { LEGACY_MESSAGE, parseTorchCheckpoint, sniffFormat } from '../io/torchzip.js';
 import { type ClipConfig, expectedShapes, headsFor, parameterCount } from './config.js';
 
@@ -221,7 +221,13 @@ function resolve(entries: Map<string, Entry>, file: string, container: WeightsCo
   const dtypes: Partial<Record<DType, number>> = {};
   for (const name of expected.keys()) {
     const t = get(name);
-    tensors.set(name, t.get());
+    const raw = t.get();
+    // NaN or inf in the weights would turn every prediction into NaN: refuse the file here, by name.
+    const bad = firstNonFinite(raw);
+    if (bad >= 0) {
+      throw fileError(file, `tensor "${name}"${origin(name)} holds a non-finite value (NaN or ±inf) at element ${bad}: the weights are corrupt; use another copy of the file`);
+    }
+    tensors.set(name, raw);
     dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
   }
   return {

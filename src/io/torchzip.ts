@@ -82,9 +82,13 @@ export class PickledTensor {
     const itemsize = DTYPE_SIZE[dtype];
     const data = s.data;
     if (numel(this.size) > 0) {
+      // PyTorch never writes negative strides; with them (or a negative offset) a view would reach before the storage.
+      if (this.offset < 0 || this.stride.some((st) => st < 0)) {
+        throw new Error(`storage data/${s.key}: negative storage offset or stride (offset ${this.offset}, stride ${JSON.stringify(this.stride)}); the file is corrupt`);
+      }
       let last = this.offset;
       for (let d = 0; d < this.size.length; d++) last += (this.size[d]! - 1) * this.stride[d]!;
-      if (this.offset < 0 || (last + 1) * itemsize > data.byteLength) {
+      if ((last + 1) * itemsize > data.byteLength) {
         throw new Error(`storage data/${s.key} has ${data.byteLength} bytes but the tensor needs ${(last + 1) * itemsize} (truncated file?)`);
       }
     }
@@ -101,10 +105,13 @@ function intList(v: unknown, what: string): number[] {
 
 function rebuildTensor(args: unknown[]): PickledTensor {
   const [storage, offset, size, stride] = args;
-  if (typeof offset !== 'number') throw new PickleError('tensor storage offset must be an integer');
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset)) throw new PickleError('tensor storage offset must be an integer');
   const sz = intList(size, 'tensor size');
   const st = intList(stride, 'tensor stride');
   if (sz.length !== st.length) throw new PickleError('tensor size and stride differ in length');
+  if (sz.some((d) => d < 0)) throw new PickleError(`tensor size ${JSON.stringify(sz)} has a negative dimension`);
+  // numel beyond 2^53 cannot be a real tensor (and would make byte counts inexact)
+  if (!Number.isSafeInteger(numel(sz))) throw new PickleError(`tensor size ${JSON.stringify(sz)} is too large`);
   return new PickledTensor(storage as Storage, offset, sz, st);
 }
 

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { registerDataDownload } from './download.js';
 import { UserError } from '../../util/errors.js';
-import { intFlag, MAX_SEED } from '../flags.js';
+import { addMaxImagePixelsOption, intFlag, MAX_SEED } from '../flags.js';
 import { terminalReporter } from '../reporter.js';
 import { describeDataset, generateSplit, loadDataset } from '../../data/dataset.js';
 import { DATASETS, DATASET_NAMES, getDataset } from '../../data/datasets/index.js';
@@ -193,8 +193,7 @@ Examples:
       process.stdout.write(`${def.name}: ${ds.source} (train ${ds.train.length}, val ${ds.val.length}, test ${ds.test.length})\n`);
     });
 
-  data
-    .command('check')
+  addMaxImagePixelsOption(data.command('check'))
     .description('decode every image of a dataset (or of its few-shot subset) and report unreadable ones')
     .argument('<name>', 'dataset')
     .requiredOption('--root <dir>', "data root (CoOp's $DATA), or the dataset itself")

@@ -9,7 +9,7 @@ import { loadPrompts } from '../../prompting/checkpoint.js';
 import type { MethodOptions } from '../../prompting/methods.js';
 import { noGrad, tensor, tidy } from '../../torch/index.js';
 import { UserError } from '../../util/errors.js';
-import { intFlag } from '../flags.js';
+import { addMaxImagePixelsOption, intFlag } from '../flags.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
 import { modelFrom } from '../model.js';
 
@@ -65,7 +65,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
     text?.keep();
     for (let s = 0; s < files.length; s += 32) {
       const chunk = files.slice(s, s + 32);
-      const pixels = await Promise.all(chunk.map((file) => loadEvalImage(file, size)));
+      const pixels = await Promise.all(chunk.map((file) => loadEvalImage(file, size, { onWarning: (m) => process.stderr.write(`warning: ${m}\n`) })));
       const probs = noGrad(() =>
         tidy(() => {
           const batch = new Float32Array(pixels.length * 3 * size * size);
@@ -78,6 +78,10 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
       chunk.forEach((file, i) => {
         const p: Record<string, number> = {};
         classnames.forEach((c, j) => (p[c] = probs[i * classnames.length + j]));
+        // Weights and prompts are checked at load; this catches anything else (an overflow in the model)
+        if (Object.values(p).some((x) => !Number.isFinite(x))) {
+          throw new UserError(`${file}: the model produced non-finite probabilities (NaN) for this image; nothing is printed. Check the weights${prompts ? ` and ${f.prompts}` : ''}`);
+        }
         results.push({ image: file, probabilities: p });
       });
     }
@@ -97,7 +101,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
 }
 
 export function register(program: Command): void {
-  program
+  const zeroshot = program
     .command('zeroshot')
     .description('classify images with zero-shot CLIP (a hand-crafted template per class)')
     .argument('<images...>', 'image files or folders')
@@ -110,6 +114,7 @@ export function register(program: Command): void {
     .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}}] in the order given')
     .addHelpText('after', `\nExample:\n  mpl zeroshot --model ViT-B/16 --classes "cat,dog,car" photos/ --json`)
     .action((images: string[], f: ClassifyFlags) => classify(images, f, 'zeroshot'));
+  addMaxImagePixelsOption(zeroshot);
 
   const predict = program
     .command('predict')
@@ -121,7 +126,7 @@ export function register(program: Command): void {
     .option('--classes <list>', 'comma-separated class names (default: the classes the prompts were trained on)')
     .option('--top <k>', 'classes shown per image', intFlag('--top', { min: 1 }), 5)
     .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}}] in the order given');
-  addMethodOptions(predict)
+  addMethodOptions(addMaxImagePixelsOption(predict))
     .addHelpText(
       'after',
       `
