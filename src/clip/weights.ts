@@ -100,8 +100,13 @@ function openWeights(file: string, headerOnly: boolean): { target: string; entri
     throw fileError(file, 'no such file');
   }
   if (stat.isDirectory()) {
-    const hit = DIR_CANDIDATES.find((n) => fs.existsSync(path.join(file, n)));
-    if (!hit) throw fileError(file, `is a directory without CLIP weights (looked for ${DIR_CANDIDATES.join(', ')})`);
+    const kind = (n: string) => fs.statSync(path.join(file, n), { throwIfNoEntry: false });
+    const hit = DIR_CANDIDATES.find((n) => kind(n)?.isFile());
+    if (!hit) {
+      const folders = DIR_CANDIDATES.filter((n) => kind(n)?.isDirectory());
+      const why = folders.length ? `; ${folders.join(', ')} ${folders.length > 1 ? 'are folders' : 'is a folder'}, not a file` : '';
+      throw fileError(file, `is a directory without CLIP weights (looked for ${DIR_CANDIDATES.join(', ')}${why})`);
+    }
     target = path.join(file, hit);
   }
   const head = readHead(target, 16);
@@ -136,6 +141,7 @@ function readHead(file: string, n: number): Uint8Array {
     throw fileError(file, `cannot open: ${(e as Error).message}`);
   }
   try {
+    if (!fs.fstatSync(fd).isFile()) throw fileError(file, 'is a folder (or device), not a weights file');
     const buf = Buffer.alloc(n);
     const got = fs.readSync(fd, buf, 0, n, 0);
     return buf.subarray(0, got);
