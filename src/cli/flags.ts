@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { MAX_IMAGE_PIXELS } from '../data/image.js';
-import { UserError } from '../util/errors.js';
+import { printable, UserError } from '../util/errors.js';
 
 export interface Range {
   /** smallest value allowed (default 0) */
@@ -32,33 +32,33 @@ function rangeText(r: Range, integer: boolean): string {
 function check(flag: string, text: string, n: number, r: Range, integer: boolean): number {
   const min = r.min ?? 0;
   const ok = Number.isFinite(n) && (r.exclusiveMin ? n > min : n >= min) && (r.max === undefined || n <= r.max) && (!integer || Number.isSafeInteger(n));
-  if (!ok) throw new UserError(`${flag} must be ${rangeText(r, integer)}, got '${text}'`);
+  if (!ok) throw new UserError(`${flag} must be ${rangeText(r, integer)}, got '${printable(text)}'`);
   return n;
 }
 
 /** An integer flag value ('12'); throws a UserError otherwise. */
 export function parseIntFlag(flag: string, value: string, range: Range = {}): number {
   const t = value.trim();
-  if (!INTEGER.test(t)) throw new UserError(`${flag} must be ${rangeText(range, true)}, got '${value}'`);
+  if (!INTEGER.test(t)) throw new UserError(`${flag} must be ${rangeText(range, true)}, got '${printable(value)}'`);
   return check(flag, value, Number(t), range, true);
 }
 
 /** A finite decimal flag value ('0.0035', '2e-3'); throws a UserError otherwise. */
 export function parseNumberFlag(flag: string, value: string, range: Range = {}): number {
   const t = value.trim();
-  if (!DECIMAL.test(t)) throw new UserError(`${flag} must be ${rangeText(range, false)}, got '${value}'`);
+  if (!DECIMAL.test(t)) throw new UserError(`${flag} must be ${rangeText(range, false)}, got '${printable(value)}'`);
   return check(flag, value, Number(t), range, false);
 }
 
 /** A comma-separated list of distinct integers ('1,2,3'): not empty, no repeats. */
 export function parseIntListFlag(flag: string, value: string, range: Range = {}): number[] {
   const items = value.split(',').map((s) => s.trim());
-  if (items.length === 0 || items.every((s) => s === '')) throw new UserError(`${flag} must list at least one value, got '${value}'`);
-  if (items.some((s) => s === '')) throw new UserError(`${flag} has an empty item in '${value}'`);
+  if (items.length === 0 || items.every((s) => s === '')) throw new UserError(`${flag} must list at least one value, got '${printable(value)}'`);
+  if (items.some((s) => s === '')) throw new UserError(`${flag} has an empty item in '${printable(value)}'`);
   const out = items.map((s) => parseIntFlag(flag, s, range));
   const seen = new Set<number>();
   for (const n of out) {
-    if (seen.has(n)) throw new UserError(`${flag} lists ${n} twice in '${value}'; each value runs once`);
+    if (seen.has(n)) throw new UserError(`${flag} lists ${n} twice in '${printable(value)}'; each value runs once`);
     seen.add(n);
   }
   return out;
