@@ -5,14 +5,13 @@
 import { Option, type Command } from 'commander';
 import { UserError } from '../util/errors.js';
 import { checkMethod, type MethodName, type MethodOptions } from '../prompting/methods.js';
+import { intFlag } from './flags.js';
 
-export function int(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new UserError(`${name} must be a non-negative integer, got '${v}'`);
-    return n;
-  };
-}
+/**
+ * Token counts and depths: a sanity bound only (the largest CLIP has 48 blocks and a 77-token text context);
+ * the method design and the prompt plan check the real limits against the model.
+ */
+const tokens = (flag: string) => intFlag(flag, { max: 1000 });
 
 /** A positive finite number (weights and widths of PromptSRC's aggregation). */
 function positive(name: string) {
@@ -50,13 +49,13 @@ export function addMethodOptions(cmd: Command, defaultMethod?: string): Command 
   if (defaultMethod) method.default(defaultMethod);
   return cmd
     .addOption(method)
-    .option('--n-ctx <n>', 'learnable text context tokens (MPL N_CTX, MaPLe N_CTX, IVLP/PromptSRC text tokens)', int('--n-ctx'))
-    .option('--n-add <n>', 'MPL: prompts added per deep layer (N_ADD_OP)', int('--n-add'))
-    .option('--n-rm <n>', 'MPL: prompts removed per deep layer (N_RM_OP)', int('--n-rm'))
-    .option('--depth <n>', 'prompt depth: layers 0..depth-1 carry prompts', int('--depth'))
-    .option('--depth-text <n>', 'IVLP/PromptSRC: text prompt depth', int('--depth-text'))
-    .option('--depth-vision <n>', 'VPT/IVLP/PromptSRC: vision prompt depth', int('--depth-vision'))
-    .option('--n-ctx-vision <n>', 'VPT/IVLP/PromptSRC: vision prompt tokens', int('--n-ctx-vision'))
+    .option('--n-ctx <n>', 'learnable text context tokens (MPL N_CTX, MaPLe N_CTX, IVLP/PromptSRC text tokens)', tokens('--n-ctx'))
+    .option('--n-add <n>', 'MPL: prompts added per deep layer (N_ADD_OP)', tokens('--n-add'))
+    .option('--n-rm <n>', 'MPL: prompts removed per deep layer (N_RM_OP)', tokens('--n-rm'))
+    .option('--depth <n>', 'prompt depth: layers 0..depth-1 carry prompts', tokens('--depth'))
+    .option('--depth-text <n>', 'IVLP/PromptSRC: text prompt depth', tokens('--depth-text'))
+    .option('--depth-vision <n>', 'VPT/IVLP/PromptSRC: vision prompt depth', tokens('--depth-vision'))
+    .option('--n-ctx-vision <n>', 'VPT/IVLP/PromptSRC: vision prompt tokens', tokens('--n-ctx-vision'))
     .option('--ctx-init <words>', 'words initialising the text context ("" for random N(0, 0.02))')
     .option('--schedule <spec>', 'MPL: per-layer vision add/remove, e.g. "1-4:add3,rm2;5-8:add1,rm1"')
     .option('--csc', 'CoOp: class-specific context')

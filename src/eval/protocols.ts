@@ -28,7 +28,8 @@ import { evaluate, type EvalResult } from '../train/evaluate.js';
 import { CHECKPOINT_FILE, train } from '../train/trainer.js';
 import { configDiff, describeDiff } from '../util/config.js';
 import { UserError } from '../util/errors.js';
-import { writeJsonAtomic } from '../util/fs.js';
+import { ensureDir, writeJsonAtomic } from '../util/fs.js';
+import { lockRunFolder } from '../util/lock.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { harmonicMean, type Protocol, type RunResult } from './results.js';
 import { buildRunConfig, experimentHash, experimentOf, runConfigFields, runDirOf, settingPath, type RunConfig } from './run-config.js';
@@ -162,8 +163,8 @@ function load(o: ProtocolOptions, name: string, seed: number, subsample: Subsamp
   });
 }
 
-async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, config: RunConfig, dir: string): Promise<{ seconds: number; ips: number }> {
-  if (o.method === 'zeroshot' || config.epochs === 0) return { seconds: 0, ips: 0 };
+async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, config: RunConfig, dir: string): Promise<{ seconds: number; ips: number; skipped: number }> {
+  if (o.method === 'zeroshot' || config.epochs === 0) return { seconds: 0, ips: 0, skipped: 0 };
   const src = source(data.train, 'train', o, config.seed, config.batch_size, o.model.arch.vision.image_size);
   try {
     const r = await train(learner, src, {
@@ -175,18 +176,18 @@ async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedD
       reporter: o.reporter,
       logFile: path.join(dir, 'log.txt'),
     });
-    return { seconds: r.seconds, ips: r.imagesPerSecond };
+    return { seconds: r.seconds, ips: r.imagesPerSecond, skipped: src.skippedImages?.() ?? 0 };
   } finally {
     await src.close();
   }
 }
 
-async function test(o: ProtocolOptions, learner: PromptLearner, all: Datum[]): Promise<EvalResult> {
+async function test(o: ProtocolOptions, learner: PromptLearner, all: Datum[]): Promise<EvalResult & { skipped: number }> {
   const items = strided(all, o.maxTestImages);
   if (items.length < all.length) o.reporter?.info(`evaluating on ${items.length} of ${all.length} test images (a strided subset)`);
   const src = source(items, 'eval', o, 0, 100, o.model.arch.vision.image_size);
   try {
-    return await evaluate(learner, src, o.reporter ?? silentReporter);
+    return { ...(await evaluate(learner, src, o.reporter ?? silentReporter)), skipped: src.skippedImages?.() ?? 0 };
   } finally {
     await src.close();
   }
@@ -229,6 +230,8 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
       results.push(done);
       continue;
     }
+    ensureDir(dir);
+    using lock = lockRunFolder(dir); // released when this seed's run ends, however it ends
     const base = load(o, o.dataset, seed, 'base', shots);
     const novel = load(o, o.dataset, seed, 'new', shots);
     announceCompute(o);
@@ -250,6 +253,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
         eval_seconds: b.seconds + n.seconds,
         eval_images: b.total + n.total,
         train_images_per_s: t.ips,
+        skipped_images: t.skipped + b.skipped + n.skipped,
         finished_at: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, 'result.json'), result);
@@ -276,6 +280,8 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
       results.push(done);
       continue;
     }
+    ensureDir(dir);
+    using lock = lockRunFolder(dir); // released when this seed's run ends, however it ends
     const src = load(o, o.dataset, seed, 'all', shots);
     announceCompute(o);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src.name });
@@ -286,11 +292,13 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
       const accuracy: Record<string, number> = {};
       const perClass: Record<string, Record<string, number>> = {};
       let evalSeconds = 0;
+      let skipped = t.skipped;
       const own = await test(o, learner, src.test);
       accuracy[config.dataset] = own.accuracy;
       perClass[config.dataset] = own.perClass;
       evalSeconds += own.seconds;
       evalImages += own.total;
+      skipped += own.skipped;
       for (const target of targets) {
         const d = load(o, target, seed, 'all', 0);
         learner.setClassnames(d.classnames);
@@ -299,6 +307,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
         perClass[d.name] = r.perClass;
         evalSeconds += r.seconds;
         evalImages += r.total;
+        skipped += r.skipped;
         o.reporter?.info(`${protocol} ${o.method} seed ${seed}: ${d.name} ${r.accuracy.toFixed(2)}`);
       }
       const result: RunResult = {
@@ -309,6 +318,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
         eval_seconds: evalSeconds,
         eval_images: evalImages,
         train_images_per_s: t.ips,
+        skipped_images: skipped,
         finished_at: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, 'result.json'), result);

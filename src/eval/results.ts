@@ -41,6 +41,8 @@ export interface RunResult {
   eval_images?: number;
   /** images per second during training, when trained */
   train_images_per_s?: number;
+  /** unreadable images left out (--skip-bad-images), training and evaluation together */
+  skipped_images?: number;
   /** the full run configuration (RunConfig in src/eval/run-config.ts, plus base/new class lists): enough to re-run it exactly */
   config: Record<string, unknown>;
   /** ISO time the result was written */

@@ -13,5 +13,7 @@ export interface BatchSource {
   /** batches of one epoch (training: shuffled by (seed, epoch); evaluation: in order) */
   batches(epoch: number): AsyncIterable<Batch>;
   batchesPerEpoch(): number;
+  /** images left out so far because they could not be read (skipBadImages) */
+  skippedImages?(): number;
   close(): Promise<void>;
 }

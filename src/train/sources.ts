@@ -12,6 +12,7 @@ export function batchSource(items: Datum[], options: LoaderOptions): BatchSource
     length: items.length,
     batches: (epoch) => loader.batches(epoch),
     batchesPerEpoch: () => loader.length,
+    skippedImages: () => loader.skippedCount,
     close: () => loader.close(),
   };
 }

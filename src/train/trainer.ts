@@ -14,7 +14,7 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { configDiff, describeDiff } from '../util/config.js';
 import type { RawTensor } from '../io/tensor.js';
 import { PromptLearner, gpaWeights } from '../prompting/learner.js';
-import { GradScaler, SGD, Tensor, allFinite, isCuda, noGrad, tensor, tidy, zeros, type GradScalerState } from '../torch/index.js';
+import { GradScaler, SGD, Tensor, allFinite, isCuda, noGrad, releaseFreedMemory, tensor, tidy, zeros, type GradScalerState } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import type { BatchSource } from './batches.js';
@@ -89,7 +89,12 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   let startEpoch = 1;
   const ckpt = options.checkpointDir ? checkpointTarget(options.checkpointDir, learner, options) : null;
   const log = (line: string) => {
-    if (options.logFile) fs.appendFileSync(options.logFile, `${new Date().toISOString()} ${line}\n`);
+    if (!options.logFile) return;
+    try {
+      fs.appendFileSync(options.logFile, `${new Date().toISOString()} ${line}\n`);
+    } catch (e) {
+      throw new UserError(`${options.logFile}: cannot append to the run log (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); free space or fix the folder's permissions, then run the same command again to resume`);
+    }
   };
 
   const precision = learner.model.precision;
@@ -202,6 +207,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       log(`epoch ${epoch} lr ${lr} loss ${summary.loss.toFixed(5)} acc ${summary.accuracy.toFixed(2)} ${summary.imagesPerSecond.toFixed(1)} img/s`);
       if (ckpt) saveCheckpoint(ckpt, learner, opt, keys, epoch, history, gpaSum, scaler?.state() ?? null);
       options.onEpoch?.(summary);
+      releaseFreedMemory();
       // fault injection for the resume test: die like `kill -9` right after this epoch's checkpoint
       if (process.env.MPL_KILL_AFTER_EPOCH && Number(process.env.MPL_KILL_AFTER_EPOCH) === epoch) process.kill(process.pid, 'SIGKILL');
     }

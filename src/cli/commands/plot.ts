@@ -3,6 +3,7 @@ import { ClipTokenizer } from '../../clip/tokenizer.js';
 import { textWordsOf } from '../../prompting/learner.js';
 import { countParameters, designMethod } from '../../prompting/methods.js';
 import { planLayout, validatePlan } from '../../prompting/plan.js';
+import { numberFlag } from '../flags.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
 import { architectureOf } from '../model.js';
 import { UserError } from '../../util/errors.js';
@@ -113,7 +114,7 @@ export function register(program: Command): void {
     .option('--source <dataset>', 'datasets with xd/dg: which training dataset (when runs have several)')
     .option('--layout <file>', 'layout: a PlanLayout JSON file (as `mpl plan --json` writes)')
     .option('--title <text>', 'figure title instead of the generated one')
-    .option('--scale <n>', `PNG pixels per SVG unit (default ${PNG_SCALE})`, (v) => Number(v))
+    .option('--scale <n>', `PNG pixels per SVG unit, > 0 and <= 16 (default ${PNG_SCALE})`, numberFlag('--scale', { exclusiveMin: true, max: 16 }))
     .option('--arch <name>', 'layout from --method: a known architecture (ViT-B/16, ...)')
     .option('--weights <file>', 'layout from --method: the architecture of a weights file');
   addMethodOptions(cmd)

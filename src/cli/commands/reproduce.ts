@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
 import { readResultFile, type LoadedResult } from '../../eval/report/collect.js';
 import { UserError } from '../../util/errors.js';
+import { MAX_SEED, parseIntListFlag } from '../flags.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import { parseThroughput } from '../../sweep/estimate.js';
 import { reproductionReport } from '../../sweep/paper.js';
@@ -29,9 +30,7 @@ interface ReproduceFlags extends ExecutorFlags {
 const list = (s: string | undefined): string[] | undefined => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
 
 function seedsOf(s: string | undefined): number[] | undefined {
-  const xs = list(s)?.map(Number);
-  if (xs && (xs.length === 0 || xs.some((x) => !Number.isInteger(x) || x < 0))) throw new UserError(`--seeds must list non-negative integers, got '${s}'`);
-  return xs;
+  return s === undefined ? undefined : parseIntListFlag('--seeds', s, { max: MAX_SEED });
 }
 
 /** Writes the comparison with the paper from the finished runs of the plan; returns its path. */

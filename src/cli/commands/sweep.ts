@@ -1,9 +1,8 @@
 import { Command, Option } from 'commander';
-import { UserError } from '../../util/errors.js';
 import { parseThroughput } from '../../sweep/estimate.js';
 import { formatPlan, makePlan, submitPlan } from '../../sweep/plan.js';
 import { readSweepFile, type SlurmSettings } from '../../sweep/spec.js';
-import { int } from '../method-options.js';
+import { intFlag } from '../flags.js';
 
 /** Executor flags shared by `mpl sweep submit` and `mpl reproduce`. */
 export interface ExecutorFlags extends Omit<SlurmSettings, 'sbatchArgs'> {
@@ -27,12 +26,7 @@ export function addExecutorOptions(cmd: Command): Command {
 }
 
 function positiveInt(name: string) {
-  const parse = int(name);
-  return (v: string): number => {
-    const n = parse(v);
-    if (n < 1) throw new UserError(`${name} must be at least 1, got '${v}'`);
-    return n;
-  };
+  return intFlag(name, { min: 1 });
 }
 
 export function slurmSettingsOf(f: ExecutorFlags): SlurmSettings {
