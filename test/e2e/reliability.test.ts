@@ -36,11 +36,28 @@ function oneLineError(r: { status: number | null; stderr: string; stdout: string
   return lines[0]!;
 }
 
+// explicit device and precision: the CLI's default (auto) would pick bf16 on CPUs with native bf16
 const train = (out: string, extra: string[] = []) => [
   'base2new', '--weights', weights, '--dataset', 'imagefolder', '--root', root, '--method', 'mpl', '--depth', '3',
-  '--epochs', '3', '--seeds', '1', '--out', out, '--workers', '1', '--quiet', ...extra,
+  '--epochs', '3', '--seeds', '1', '--out', out, '--workers', '1', '--quiet', '--device', 'cpu', '--precision', 'fp32', ...extra,
 ];
-const runDir = (out: string) => path.join(out, 'base2new', 'imagefolder', 'mpl', 'seed1');
+/**
+ * The seed-1 run folder under `out` (its path holds the run-identity tag and hash: found, not spelled out);
+ * a path that does not exist while the run has not created it yet.
+ */
+function runDir(out: string): string {
+  const find = (dir: string): string | null => {
+    if (!fs.existsSync(dir)) return null;
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      if (e.name === 'seed1') return path.join(dir, e.name);
+      const inner = find(path.join(dir, e.name));
+      if (inner) return inner;
+    }
+    return null;
+  };
+  return find(out) ?? path.join(out, 'no-run-folder-yet');
+}
 
 test.before(async () => {
   const files: string[] = [];
@@ -90,7 +107,7 @@ test('numeric flags: nan, inf, text, empty, out of range and repeated seeds are 
 
 test('--lr 1e8 diverges: exit non-zero, no prompts.safetensors or result.json', () => {
   const out = path.join(work, 'diverge');
-  oneLineError(mpl(train(out, ['--lr', '1e8'])), /prompts\.safetensors: not written: the learned .* holds NaN or ±inf \(the training diverged\); run again with a lower learning rate \(--lr\)/, '--lr 1e8');
+  oneLineError(mpl(train(out, ['--lr', '1e8'])), /training diverged: the loss became (NaN|-?Infinity) in epoch \d+, batch \d+ .*nothing of this epoch was saved\. Lower the learning rate \(--lr\)/, '--lr 1e8');
   assert.ok(!fs.existsSync(path.join(runDir(out), 'prompts.safetensors')));
   assert.ok(!fs.existsSync(path.join(runDir(out), 'result.json')));
 });
@@ -116,8 +133,9 @@ test('a full disk during training keeps the last good checkpoint; --resume compl
   const disk = mountTmpfs('1000k');
   try {
     const out = path.join(disk.dir, 'runs');
+    const full = mpl(train(out));
     const ckpt = path.join(runDir(out), 'checkpoint.safetensors');
-    oneLineError(mpl(train(out)), new RegExp(`${ckpt}: cannot write \\(no space left on the device, ENOSPC\\): it needs \\d+ bytes, \\d+ are free.*previous file is kept`), 'full disk');
+    oneLineError(full, new RegExp(`${ckpt}: cannot write \\(no space left on the device, ENOSPC\\): it needs \\d+ bytes, \\d+ are free.*previous file is kept`), 'full disk');
     const kept = readSafetensors(ckpt);
     assert.equal(kept.metadata.epoch, '1', 'the epoch-1 checkpoint is intact');
     assert.deepEqual(fs.readdirSync(runDir(out)).filter((f) => f.endsWith('.tmp') || f === 'mpl.lock'), [], 'no temporary or lock file left');
@@ -133,16 +151,17 @@ test('a full disk during training keeps the last good checkpoint; --resume compl
 
 test('a second run into a busy run folder refuses and names the first; Ctrl-C says how to resume; stale locks are taken over', async () => {
   const out = path.join(work, 'locked');
-  const lock = path.join(runDir(out), 'mpl.lock');
   const first = spawn(process.execPath, [bin, ...train(out, ['--epochs', '200'])], { cwd: repoRoot, env });
   let stderr = '';
   first.stderr.on('data', (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => first.on('exit', (code) => resolve(code)));
   try {
     for (let i = 0; i < 600 && !fs.existsSync(path.join(runDir(out), 'log.txt')); i++) await new Promise((r) => setTimeout(r, 100));
+    const lock = path.join(runDir(out), 'mpl.lock');
     assert.ok(fs.existsSync(lock), 'the first run holds the lock');
     assert.equal(JSON.parse(fs.readFileSync(lock, 'utf8')).pid, first.pid);
-    oneLineError(mpl(train(out)), new RegExp(`seed1: this run folder is in use by another mpl run \\(pid ${first.pid} on ${os.hostname()}.*delete ${lock}`), 'second run');
+    // the same configuration lands in the same run folder
+    oneLineError(mpl(train(out, ['--epochs', '200'])), new RegExp(`seed1: this run folder is in use by another mpl run \\(pid ${first.pid} on ${os.hostname()}.*delete ${lock}`), 'second run');
     first.kill('SIGINT');
     assert.equal(await exited, 130);
     assert.match(stderr, /interrupted \(SIGINT\)\. Completed epochs are kept .* to continue from the last one: mpl base2new .*--epochs 200 .*--resume\n$/);
@@ -150,10 +169,13 @@ test('a second run into a busy run folder refuses and names the first; Ctrl-C sa
   } finally {
     first.kill('SIGKILL');
   }
-  // a lock left by a process that no longer exists (kill -9, reboot)
+  // a lock left by a process that no longer exists (kill -9, reboot), in a short run's folder
+  const short = path.join(work, 'stale-lock');
+  assert.equal(mpl(train(short, ['--epochs', '1'])).status, 0);
+  const lock = path.join(runDir(short), 'mpl.lock');
   const dead = spawnSync(process.execPath, ['-e', '0']).pid;
   fs.writeFileSync(lock, JSON.stringify({ pid: dead, host: os.hostname(), started: new Date().toISOString(), command: 'mpl (killed)' }));
-  const r = mpl(train(out, ['--epochs', '2', '--resume']));
+  const r = mpl(train(short, ['--epochs', '1', '--force']));
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!fs.existsSync(lock));
 });
