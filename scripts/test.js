@@ -18,6 +18,10 @@ if (builds.length === 0) {
 }
 if (builds.length === 1) process.stderr.write('npm test: .cache/libtorch2/addon is absent, testing the main build only (scripts/install.sh makes it)\n');
 const files = process.argv.slice(2);
+// the tests' own cache folder (few-shot caches of generated datasets, ...), never the user's
+const os = require('os');
+const cache = fs.mkdtempSync(path.join(os.tmpdir(), 'mpl-test-cache-'));
+process.on('exit', () => fs.rmSync(cache, { recursive: true, force: true }));
 let failed = 0;
 for (const [name, file] of builds) {
   const version = spawnSync(process.execPath, ['-p', `require(${JSON.stringify(file)}).version()`], { encoding: 'utf8' }).stdout.trim();
@@ -25,7 +29,7 @@ for (const [name, file] of builds) {
   const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', ...(files.length ? files : ['dist/test/'])], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, MPL_ADDON: file },
+    env: { ...process.env, MPL_ADDON: file, MPL_CACHE: process.env.MPL_CACHE ?? cache },
   });
   if (r.status !== 0) {
     failed++;

@@ -3,7 +3,10 @@
  * images exist, draw the few-shot subset for the run seed (on ALL classes, before base/new, so base and
  * new runs of one seed share it), then keep the base or new half of the classes.
  */
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { cacheDir } from '../net/cache.js';
 import { UserError, fileError } from '../util/errors.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { generatedSplitName, makeContext, type DatasetContext, type DatasetDef, type ReadOptions } from './datasets/common.js';
@@ -24,7 +27,11 @@ export interface LoadOptions extends ReadOptions {
   subsample?: Subsample;
   /** Check that every image of a split file exists (Dassl asserts it). Default true. */
   checkFiles?: boolean;
-  /** Read/write `split_fewshot/shot_K-seed_S.json` (default true); 'read-only' never writes it. */
+  /**
+   * Read/write `split_fewshot/shot_K-seed_S.json` (default true); 'read-only' never writes it. Benchmark
+   * datasets keep it in their own folder, as Dassl does; a custom dataset (imagefolder, jsonlist) is the
+   * user's own folder, so its cache lives in the tool's cache (fewshotHomeOf).
+   */
   cacheFewshot?: boolean | 'read-only';
   reporter?: Reporter;
 }
@@ -36,6 +43,22 @@ export function datasetContext(def: DatasetDef, root: string, reporter: Reporter
 
 function checkSeed(seed: number): void {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new UserError(`seed must be a non-negative integer, got ${seed}`);
+}
+
+/**
+ * Where a dataset's `split_fewshot/` cache lives: the dataset folder for the benchmark datasets (CoOp's
+ * layout, shared with the official code), `<cache>/fewshot/<hash of the folder's real path>/` for custom
+ * datasets, whose folders are never written into.
+ */
+export function fewshotHomeOf(def: DatasetDef, datasetDir: string): string {
+  if (def.dirName !== undefined) return datasetDir;
+  let real = datasetDir;
+  try {
+    real = fs.realpathSync(datasetDir);
+  } catch {
+    // a missing folder fails later, with its own message
+  }
+  return path.join(cacheDir(), 'fewshot', createHash('sha256').update(real).digest('hex').slice(0, 16));
 }
 
 export function loadDataset(name: string, options: LoadOptions): LoadedDataset {
@@ -64,7 +87,7 @@ export function loadDataset(name: string, options: LoadOptions): LoadedDataset {
       val,
       shots,
       seed,
-      datasetDir: ctx.datasetDir,
+      datasetDir: fewshotHomeOf(def, ctx.datasetDir),
       source: raw.source,
       sampleVal: !def.fewshotTrainOnly,
       cache: options.cacheFewshot,
@@ -198,7 +221,7 @@ export function describeDataset(name: string, options: LoadOptions): DatasetInfo
       val: raw.val,
       shots,
       seed,
-      datasetDir: ctx.datasetDir,
+      datasetDir: fewshotHomeOf(def, ctx.datasetDir),
       source: raw.source,
       sampleVal: !def.fewshotTrainOnly,
       cache: options.cacheFewshot === false ? false : 'read-only',

@@ -19,8 +19,9 @@ import type { ClipModel } from '../clip/model.js';
 import { ClipTokenizer } from '../clip/tokenizer.js';
 import { loadDataset } from '../data/dataset.js';
 import type { Datum, LoadedDataset, Subsample } from '../data/types.js';
+import { checkImageHeaders } from '../data/preflight.js';
 import { PromptLearner } from '../prompting/learner.js';
-import type { MethodName, MethodOptions } from '../prompting/methods.js';
+import { RECIPES, type MethodName, type MethodOptions } from '../prompting/methods.js';
 import { savePrompts } from '../prompting/checkpoint.js';
 import type { BatchSource } from '../train/batches.js';
 import { batchSource } from '../train/sources.js';
@@ -62,6 +63,10 @@ export interface ProtocolOptions {
   skipBadImages?: boolean;
   allowGeneratedSplit?: boolean;
   numWorkers?: number;
+  /** a dataset folder per target dataset (xd, dg), for targets that do not live under `root` */
+  targetRoots?: Record<string, string>;
+  /** the caller already ran preflight() on these options (the CLI does, before loading the model) */
+  preflighted?: boolean;
   /**
    * Evaluate on at most this many test images per split: an evenly strided, deterministic subset (every
    * k-th image of the split file's order). Off by default; the papers' numbers use full test sets. The
@@ -152,9 +157,9 @@ function prepareRun(o: ProtocolOptions, config: RunConfig): { dir: string; done:
   return { dir, done: null };
 }
 
-function load(o: ProtocolOptions, name: string, seed: number, subsample: Subsample, shots: number): LoadedDataset {
+function load(o: Omit<ProtocolOptions, 'model'>, name: string, seed: number, subsample: Subsample, shots: number): LoadedDataset {
   return loadDataset(name, {
-    root: o.root,
+    root: (name !== o.dataset && o.targetRoots?.[name]) || o.root,
     seed,
     shots,
     subsample,
@@ -210,6 +215,50 @@ function baseResult(config: RunConfig, deviceDescription: string, extra: Record<
   };
 }
 
+/**
+ * Everything that can be checked before training, checked at once: every dataset the protocol will read loads
+ * (each seed's few-shot subset, the base and new halves, every target), and every image it will read exists
+ * and has an image header. All problems are listed in one error, so that a run never stops after hours of
+ * training on a missing target or a truncated file; with --skip-bad-images unreadable images are a warning.
+ */
+export function preflight(o: Omit<ProtocolOptions, 'model'>, protocol: Protocol, targets: readonly string[] = []): void {
+  const problems: string[] = [];
+  const images: Datum[] = [];
+  const attempt = (fn: () => LoadedDataset): LoadedDataset | null => {
+    try {
+      return fn();
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      problems.push(e.message);
+      return null;
+    }
+  };
+  const shots = o.shots ?? 16;
+  const trains = o.method !== 'zeroshot' && (o.epochs ?? RECIPES[o.method].epochs) > 0;
+  const use = (d: LoadedDataset | null, train: boolean) => {
+    if (!d) return;
+    if (train && trains) images.push(...d.train);
+    images.push(...strided(d.test, o.maxTestImages));
+  };
+  for (const seed of o.seeds) {
+    if (protocol === 'base2new') {
+      use(attempt(() => load(o, o.dataset, seed, 'base', shots)), true);
+      use(attempt(() => load(o, o.dataset, seed, 'new', shots)), false);
+    } else {
+      use(attempt(() => load(o, o.dataset, seed, 'all', shots)), true);
+    }
+  }
+  for (const t of targets) use(attempt(() => load(o, t, o.seeds[0] ?? 1, 'all', 0)), false);
+  const bad = checkImageHeaders(images);
+  if (bad.length > 0) {
+    const shown = bad.slice(0, 5).map((b) => `${b.file} (${b.problem})`).join(', ') + (bad.length > 5 ? `, and ${bad.length - 5} more` : '');
+    if (o.skipBadImages) o.reporter?.warn(`${bad.length} image${bad.length > 1 ? 's look' : ' looks'} unreadable and will be skipped (--skip-bad-images): ${shown}`);
+    else problems.push(`${bad.length} unreadable image${bad.length > 1 ? 's' : ''}: ${shown}; fix or remove ${bad.length > 1 ? 'them' : 'it'}, or pass --skip-bad-images`);
+  }
+  if (problems.length === 1) throw new UserError(problems[0]);
+  if (problems.length > 1) throw new UserError(`${problems.length} problems, found before training (nothing was run): ${problems.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`);
+}
+
 const announced = new WeakSet<ProtocolOptions>();
 /** The compute summary, once per protocol call, after the data loaded (bad input fails in one line). */
 function announceCompute(o: ProtocolOptions): void {
@@ -220,6 +269,7 @@ function announceCompute(o: ProtocolOptions): void {
 
 /** Base-to-new generalisation over seeds. */
 export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
+  if (!o.preflighted) preflight(o, 'base2new');
   const results: RunResult[] = [];
   const shots = o.shots ?? 16;
   for (const seed of o.seeds) {
@@ -271,6 +321,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
  * cross-dataset transfer (xd), domain generalisation (dg) and few-shot (no targets) share this.
  */
 export async function runTransfer(o: ProtocolOptions, protocol: Protocol, targets: string[]): Promise<RunResult[]> {
+  if (!o.preflighted) preflight(o, protocol, targets);
   const results: RunResult[] = [];
   const shots = o.shots ?? 16;
   for (const seed of o.seeds) {

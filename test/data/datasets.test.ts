@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpDir } from '../helpers.js';
+import { cacheDir } from '../../src/net/cache.js';
 import { UserError } from '../../src/util/errors.js';
 import { describeDataset, generateSplit, loadDataset } from '../../src/data/dataset.js';
 import { DATASET_NAMES, getDataset } from '../../src/data/datasets/index.js';
@@ -329,8 +330,10 @@ test('imagefolder without split folders: sorted classes, "_" → space, seeded 5
   const full = loadDataset('imagefolder', { root });
   assert.deepEqual([full.train.length, full.val.length, full.test.length], [9, 3, 6]); // n=6: round(3)=3, round(1.2)=1, 2
   assert.deepEqual(loadDataset('imagefolder', { root }).train, full.train);
-  // the few-shot cache folder the first load wrote is not mistaken for a class
-  assert.ok(fs.existsSync(path.join(root, 'split_fewshot')));
+  // the user's folder is never written into: the few-shot cache is in the tool's cache, keyed by the folder
+  assert.ok(!fs.existsSync(path.join(root, 'split_fewshot')));
+  assert.ok(a.fewshot!.cacheFile!.startsWith(path.join(cacheDir(), 'fewshot')), a.fewshot!.cacheFile);
+  assert.ok(fs.existsSync(a.fewshot!.cacheFile!));
   assert.equal(loadDataset('imagefolder', { root, shots: 1, seed: 2 }).classnames.length, 3);
   assert.notDeepEqual(loadDataset('imagefolder', { root, splitSeed: 5 }).train, full.train);
 

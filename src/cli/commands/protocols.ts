@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { runBase2New, runTransfer, XD_TARGETS, DG_TARGETS, FEWSHOT_SHOTS, type ProtocolOptions } from '../../eval/protocols.js';
+import { preflight, runBase2New, runTransfer, XD_TARGETS, DG_TARGETS, FEWSHOT_SHOTS, type ProtocolOptions } from '../../eval/protocols.js';
 import { mean, populationStd } from '../../eval/report/collect.js';
 import type { RunResult } from '../../eval/results.js';
 import { runDirOf, type RunConfig } from '../../eval/run-config.js';
@@ -30,8 +30,11 @@ interface RunFlags extends MethodFlags, ComputeFlags {
   allowGeneratedSplit?: boolean;
   workers?: number;
   targets?: string;
+  target?: string[];
   quiet?: boolean;
 }
+
+type Preflight = (o: Omit<ProtocolOptions, 'model' | 'backbone'> & { backbone: string }) => void;
 
 function common(cmd: Command, datasetDefault?: string): Command {
   cmd
@@ -56,17 +59,19 @@ function common(cmd: Command, datasetDefault?: string): Command {
   return addMethodOptions(addComputeOptions(addMaxImagePixelsOption(cmd)), 'mpl');
 }
 
-async function optionsFrom(f: RunFlags): Promise<ProtocolOptions> {
+/**
+ * The protocol options of the flags. `check` runs before the model is loaded (a download can take minutes):
+ * the datasets and images are checked first, and every problem is reported before anything is fetched.
+ */
+async function optionsFrom(f: RunFlags, check: Preflight): Promise<ProtocolOptions> {
   const { method, options } = methodFrom(f);
   if (!f.dataset) throw new UserError('--dataset is required');
   const reporter = terminalReporter({ quiet: f.quiet });
   const compute = computeFrom(f);
-  const loaded = await modelFrom(f, compute);
-  return {
+  const base = {
     deviceDescription: compute.description,
     computeSummary: compute.summary,
-    model: loaded.model,
-    backbone: loaded.backbone,
+    backbone: '',
     method,
     methodOptions: options,
     root: f.root,
@@ -83,8 +88,31 @@ async function optionsFrom(f: RunFlags): Promise<ProtocolOptions> {
     skipBadImages: f.skipBadImages,
     allowGeneratedSplit: f.allowGeneratedSplit,
     numWorkers: f.workers,
+    targetRoots: targetRootsOf(f.target),
     reporter,
   };
+  check(base);
+  const loaded = await modelFrom(f, compute);
+  return { ...base, model: loaded.model, backbone: loaded.backbone, preflighted: true };
+}
+
+/** `--target name=path` (repeatable): a dataset folder per target. */
+function targetRootsOf(flags: string[] | undefined): Record<string, string> | undefined {
+  if (!flags || flags.length === 0) return undefined;
+  const roots: Record<string, string> = {};
+  for (const t of flags) {
+    const m = /^([^=]+)=(.+)$/.exec(t);
+    if (!m) throw new UserError(`--target must be NAME=FOLDER (e.g. --target imagenet_r=/data/imagenet-r), got '${t}'`);
+    roots[m[1].trim()] = m[2].trim();
+  }
+  return roots;
+}
+
+/** The target list of xd / dg: --targets (default: the protocol's), plus every --target NAME=FOLDER not listed. */
+function targetsOf(f: RunFlags, defaults: readonly string[]): string[] {
+  const listed = f.targets ? f.targets.split(',').map((t) => t.trim()).filter(Boolean) : [...defaults];
+  for (const name of Object.keys(targetRootsOf(f.target) ?? {})) if (!listed.includes(name)) listed.push(name);
+  return listed;
 }
 
 function summary(results: RunResult[], keys: string[]): string {
@@ -114,7 +142,7 @@ Results: <out>/base2new/<dataset>/shots_<k>/<method>/<tag>-<hash>/seed<N>/result
 configuration (e.g. shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-3fa9c2d1); summarise with \`mpl table <out>\`.`,
     )
     .action(async (f: RunFlags) => {
-      const o = await optionsFrom(f);
+      const o = await optionsFrom(f, (p) => preflight(p, 'base2new'));
       const stopHint = sayHowToResumeOnInterrupt(o.out);
       try {
         const results = await runBase2New(o);
@@ -132,12 +160,16 @@ configuration (e.g. shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-3fa9c2d1); summarise
   ] as const) {
     common(program.command(name).description(desc), 'imagenet')
       .option('--targets <list>', `target datasets (default: ${defaultTargets.join(',')})`)
-      .addHelpText('after', `\nExample:\n  mpl ${name} --model ViT-B/16 --root ~/data --method mpl --epochs 2`)
+      .option('--target <name=dir>', 'a target dataset in its own folder (repeatable): NAME=FOLDER', (v: string, prev: string[] = []) => [...prev, v])
+      .addHelpText(
+        'after',
+        `\nEvery target is loaded and its images checked before training: all problems are listed at once.\nExamples:\n  mpl ${name} --model ViT-B/16 --root ~/data --method mpl --epochs 2\n  mpl ${name} --model ViT-B/16 --root ~/data --method mpl --targets ${defaultTargets[0]} --target ${defaultTargets[1]}=/mnt/other/${defaultTargets[1]}`,
+      )
       .action(async (f: RunFlags) => {
-        const o = await optionsFrom(f);
+        const targets = targetsOf(f, defaultTargets);
+        const o = await optionsFrom(f, (p) => preflight(p, name, targets));
         const stopHint = sayHowToResumeOnInterrupt(o.out);
         try {
-          const targets = f.targets ? f.targets.split(',').map((t) => t.trim()) : [...defaultTargets];
           const results = await runTransfer(o, name, targets);
           process.stdout.write(`${name} from ${o.dataset}, ${o.method}\n${summary(results, [o.dataset, ...targets])}\n`);
         } finally {
@@ -150,11 +182,16 @@ configuration (e.g. shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-3fa9c2d1); summarise
   common(program.command('fewshot').description('few-shot learning: K = 1, 2, 4, 8, 16 shots per class, all classes'))
     .option('--k <list>', `shots to run (default ${FEWSHOT_SHOTS.join(',')})`, intListFlag('--k', { min: 1 }), FEWSHOT_SHOTS)
     .addHelpText('after', `\nExample:\n  mpl fewshot --model ViT-B/16 --dataset dtd --root ~/data --method mpl --k 1,4,16`)
-    .action(async (f: RunFlags & { k: number[] }) => {
-      const o = await optionsFrom(f);
+    .action(async (f: RunFlags & { k: number[] }, cmd: Command) => {
+      // --shots K is --k K; both together must agree
+      const kGiven = cmd.getOptionValueSource('k') === 'cli';
+      if (f.shots !== undefined && f.shots < 1) throw new UserError(`--shots must be at least 1 for fewshot, got ${f.shots}`);
+      if (f.shots !== undefined && kGiven && (f.k.length !== 1 || f.k[0] !== f.shots)) throw new UserError(`--shots ${f.shots} and --k ${f.k.join(',')} disagree: give one of them`);
+      const ks = f.shots !== undefined ? [f.shots] : f.k;
+      const o = await optionsFrom(f, (p) => ks.forEach((k) => preflight({ ...p, shots: k }, 'fewshot')));
       const stopHint = sayHowToResumeOnInterrupt(o.out);
       try {
-        for (const k of f.k) {
+        for (const k of ks) {
           const results = await runTransfer({ ...o, shots: k }, 'fewshot', []);
           process.stdout.write(`fewshot ${o.dataset} ${k} shots, ${o.method}\n${summary(results, [o.dataset])}\n`);
         }
