@@ -166,7 +166,8 @@ export function estimateRuns(runs: PlannedRun[], statuses: RunStatus[], out: str
     const sib = siblingSeconds(run);
     if (sib !== null) {
       basis.add('finished seeds of the same configuration');
-      return sib;
+      // a resumed sibling may have recorded almost no time; no run takes less than a second to start
+      return Math.max(sib, 1);
     }
     const c = run.config;
     const counts = imageCounts(c, custom);
