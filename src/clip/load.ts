@@ -10,6 +10,8 @@ import { silentReporter, type Reporter } from '../util/reporter.js';
 import { UserError } from '../util/errors.js';
 import { ClipModel } from './model.js';
 import { loadClipWeights } from './weights.js';
+import { makePreprocess, type Preprocess } from './preprocess.js';
+import { ClipTokenizer } from './tokenizer.js';
 
 export interface LoadClipOptions {
   /** a known model name (ViT-B/32, ViT-B/16, ViT-L/14), fetched from the Hugging Face hub into the cache */
@@ -27,6 +29,10 @@ export interface LoadClipOptions {
 
 export interface LoadedClip {
   model: ClipModel;
+  /** CLIP's BPE tokenizer (open_clip's `tokenizer`) */
+  tokenizer: ClipTokenizer;
+  /** the evaluation transform at the model's input size (open_clip's `preprocess`) */
+  preprocess: Preprocess;
   /** the model name, or the weights file's base name */
   backbone: string;
   file: string;
@@ -40,7 +46,7 @@ export async function loadClip(spec: string | LoadClipOptions): Promise<LoadedCl
   const loaded = loadClipWeights(file);
   try {
     const model = ClipModel.fromTensors(loaded.config, loaded.tensors, { precision: o.precision, dtype: o.dtype, device: o.device });
-    return { model, backbone: o.weights ? path.basename(o.weights) : o.model!, file };
+    return { model, tokenizer: ClipTokenizer.default(), preprocess: makePreprocess(model.imageSize), backbone: o.weights ? path.basename(o.weights) : o.model!, file };
   } catch (e) {
     throw new UserError(`${file}: ${(e as Error).message}`);
   }

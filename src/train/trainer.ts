@@ -18,6 +18,7 @@ import { UserError } from '../util/errors.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import type { BatchSource } from './batches.js';
 import { lrAt } from './schedule.js';
+import { createOptimizer, trainStep } from './step.js';
 
 export interface TrainOptions {
   epochs: number;
@@ -71,7 +72,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   const reporter = options.reporter ?? silentReporter;
   const params = learner.parameters();
   const keys = [...learner.params.keys()];
-  const opt = new SGD(params, { lr: options.lr, momentum: options.momentum ?? 0.9, weightDecay: options.weightDecay ?? 5e-4 });
+  const opt = createOptimizer(learner, options);
   const isSrc = learner.method === 'promptsrc';
   const gpa = isSrc ? gpaWeights(options.epochs, learner.design.options.gpaMean, learner.design.options.gpaStd) : null;
   let gpaSum: Tensor[] | null = null;
@@ -96,6 +97,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   }
 
   const syncEvery = Math.max(1, options.syncEvery ?? (isCuda(device) ? 10 : 1));
+  const imageSize = learner.model.imageSize;
   const t0 = Date.now();
   let trainedImages = 0;
   // running sums stay on the device; reading them is what waits for the device
@@ -127,25 +129,8 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         lastRead = b;
         seenAtRead = seen;
       };
-      for await (const batch of data.batches(epoch)) {
-        tidy(() => {
-          const images = tensor(batch.images, [batch.size, 3, batch.imageSize, batch.imageSize], 'float32', device);
-          const labels = tensor(BigInt64Array.from(batch.labels, (y) => BigInt(y)), [batch.size], 'int64', device);
-          opt.zeroGrad();
-          const out = learner.forward(images, labels);
-          const loss = out.loss!;
-          if (scaler) {
-            scaler.scaleLoss(loss).backward();
-            scaler.step(opt);
-          } else {
-            loss.backward();
-            opt.step();
-          }
-          noGrad(() => {
-            sums.loss.add_(loss.detach(), batch.size);
-            sums.hits.add_(out.logits.argmax(1).eq(labels).sum());
-          });
-        });
+      for await (const batch of data.batches(epoch, imageSize)) {
+        trainStep(learner, opt, batch, { scaler, sums });
         seen += batch.size;
         b++;
         if (b % syncEvery === 0) read();
