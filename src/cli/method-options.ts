@@ -31,7 +31,19 @@ export function addMethodOptions(cmd: Command, defaultMethod?: string): Command 
     .option('--csc', 'CoOp: class-specific context')
     .option('--class-token-position <pos>', 'CoOp: end | middle | front')
     .option('--template <text>', 'zero-shot/VPT: the hand-crafted template, e.g. "a photo of a {}."')
-    .option('--ensemble', 'zero-shot: the 7-template ensemble (ZeroshotCLIP2)');
+    .option('--ensemble', 'zero-shot: the 7-template ensemble (ZeroshotCLIP2)')
+    .option('--text-loss-weight <x>', 'PromptSRC: weight of the text consistency loss (TEXT_LOSS_WEIGHT, default 25)', number('--text-loss-weight'))
+    .option('--image-loss-weight <x>', 'PromptSRC: weight of the image consistency loss (IMAGE_LOSS_WEIGHT, default 10)', number('--image-loss-weight'))
+    .option('--gpa-mean <x>', 'PromptSRC: mean epoch of the Gaussian prompt aggregation (GPA_MEAN, default 15)', number('--gpa-mean'))
+    .option('--gpa-std <x>', 'PromptSRC: std of the Gaussian prompt aggregation (GPA_STD, default 1)', number('--gpa-std'));
+}
+
+function number(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isFinite(n)) throw new UserError(`${name} must be a number, got '${v}'`);
+    return n;
+  };
 }
 
 /** The parsed flags: the method's options as typed on the command line (position still unchecked). */
@@ -63,6 +75,10 @@ export function methodFrom(flags: MethodFlags): { method: MethodName; options: M
       classTokenPosition: pos as MethodOptions['classTokenPosition'],
       template: flags.template,
       ensemble: flags.ensemble,
+      textLossWeight: flags.textLossWeight,
+      imageLossWeight: flags.imageLossWeight,
+      gpaMean: flags.gpaMean,
+      gpaStd: flags.gpaStd,
     },
   };
 }

@@ -25,6 +25,7 @@ import { train } from '../train/trainer.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { harmonicMean, type Protocol, type RunResult } from './results.js';
+import { writeRunLogHead } from './run-log.js';
 
 export interface ProtocolOptions {
   /** the model, on its device and in its precision (loadClip's device / precision options) */
@@ -34,6 +35,9 @@ export interface ProtocolOptions {
   /** a line saying device and precision (and why `auto` chose them), shown once the first run's data is loaded */
   computeSummary?: string;
   backbone: string;
+  /** how the model was given, recorded in result.json so `mpl rerun` can load it again */
+  weights?: string;
+  modelName?: string;
   method: MethodName;
   methodOptions: MethodOptions;
   /** CoOp's $DATA, or the dataset folder for imagefolder / the JSON file for jsonlist */
@@ -44,6 +48,13 @@ export interface ProtocolOptions {
   epochs?: number;
   lr?: number;
   batchSize?: number;
+  /** SGD and warm-up settings (default: the official 0.9, 5e-4, one constant epoch at 1e-5) */
+  momentum?: number;
+  weightDecay?: number;
+  warmupEpochs?: number;
+  warmupLr?: number;
+  /** a progress line every N batches in log.txt (and on a non-terminal output); default 20 */
+  printFreq?: number;
   out: string;
   resume?: boolean;
   force?: boolean;
@@ -93,6 +104,11 @@ async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedD
     const r = await train(learner, src, {
       epochs: o.epochs ?? recipe.epochs,
       lr: o.lr ?? recipe.lr,
+      momentum: o.momentum,
+      weightDecay: o.weightDecay,
+      warmupEpochs: o.warmupEpochs,
+      warmupLr: o.warmupLr,
+      printFreq: o.printFreq,
       checkpointDir: dir,
       resume: o.resume,
       reporter: o.reporter,
@@ -139,11 +155,13 @@ function baseResult(o: ProtocolOptions, protocol: Protocol, seed: number, shots:
       batch_size: o.batchSize ?? recipe.batchSize,
       max_test_images: o.maxTestImages ?? null,
       precision: o.model.precision.name,
-      momentum: 0.9,
-      weight_decay: 5e-4,
-      warmup: { epochs: 1, lr: 1e-5, type: 'constant' },
+      momentum: o.momentum ?? 0.9,
+      weight_decay: o.weightDecay ?? 5e-4,
+      warmup: { epochs: o.warmupEpochs ?? 1, lr: o.warmupLr ?? 1e-5, type: 'constant' },
       scheduler: 'cosine',
       backbone: o.backbone,
+      weights: o.weights ?? null,
+      model: o.modelName ?? null,
       ...extra,
     },
   };
@@ -155,6 +173,11 @@ function announceCompute(o: ProtocolOptions): void {
   if (!o.computeSummary || announced.has(o)) return;
   announced.add(o);
   o.reporter?.info(o.computeSummary);
+}
+
+/** The head of log.txt: configuration, environment, dataset sizes (src/eval/run-log.ts). */
+function startLog(o: ProtocolOptions, dir: string, title: string, config: Record<string, unknown>, data: Array<[string, LoadedDataset]>): void {
+  writeRunLogHead(path.join(dir, 'log.txt'), { title, config, device: o.deviceDescription ?? o.model.device, precision: o.model.precision.name, data });
 }
 
 function done(dir: string, o: ProtocolOptions): RunResult | null {
@@ -180,6 +203,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
     const novel = load(o, o.dataset, seed, 'new', shots);
     announceCompute(o);
     o.reporter?.info(`base2new ${o.dataset} ${o.method} seed ${seed}: ${base.classnames.length} base / ${novel.classnames.length} new classes, ${base.train.length} training images`);
+    startLog(o, dir, `base2new ${o.dataset} ${o.method} seed ${seed}`, baseResult(o, 'base2new', seed, shots, {}).config, [['base', base], ['new', novel]]);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base.name });
     try {
       const t = await trainOn(o, learner, base, seed, dir);
@@ -226,6 +250,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
     fs.mkdirSync(dir, { recursive: true });
     const src = load(o, o.dataset, seed, 'all', shots);
     announceCompute(o);
+    startLog(o, dir, `${protocol} ${o.dataset} ${o.method} seed ${seed}`, baseResult(o, protocol, seed, shots, { targets }).config, [['source', src]]);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src.name });
     try {
       const t = await trainOn(o, learner, src, seed, dir);

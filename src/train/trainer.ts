@@ -15,6 +15,7 @@ import type { RawTensor } from '../io/tensor.js';
 import { PromptLearner, gpaWeights } from '../prompting/learner.js';
 import { GradScaler, SGD, Tensor, allFinite, isCuda, noGrad, tensor, tidy, zeros, type GradScalerState } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import type { BatchSource } from './batches.js';
 import { lrAt } from './schedule.js';
@@ -36,6 +37,12 @@ export interface TrainOptions {
   onEpoch?: (summary: EpochSummary) => void;
   /** append-only text log of the run */
   logFile?: string;
+  /**
+   * A progress line (loss, accuracy, lr, ETA) every N batches, as Dassl's TRAIN.PRINT_FREQ (default 20; every
+   * batch when an epoch has fewer): written to the log file and given to `reporter.line` (the CLI prints it
+   * when its output is not a terminal: SLURM logs, CI). 0 = none.
+   */
+  printFreq?: number;
   /**
    * Read the running loss and accuracy from the device every N batches (default: every batch on the CPU,
    * every 10 on a GPU, where each read waits for the queued work and stalls the pipeline).
@@ -61,6 +68,21 @@ export interface TrainResult {
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+/** Per-epoch metrics written beside the checkpoint (rewritten from the history after every epoch). */
+export const METRICS_FILE = 'metrics.csv';
+export const METRICS_COLUMNS = ['epoch', 'lr', 'loss', 'accuracy', 'images', 'seconds', 'images_per_s'] as const;
+
+/** metrics.csv: one row per finished epoch, full precision (the report draws the training curves from it). */
+export function metricsCsv(history: EpochSummary[]): string {
+  const rows = history.map((h) => [h.epoch, h.lr, h.loss, h.accuracy, h.images, h.seconds, h.imagesPerSecond].join(','));
+  return [METRICS_COLUMNS.join(','), ...rows].join('\n') + '\n';
+}
+
+/** h:mm:ss, as Dassl prints its ETA. */
+export function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
 
 function toRaw(t: Tensor): RawTensor {
   const f = t.toFloat32();
@@ -98,8 +120,11 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
 
   const syncEvery = Math.max(1, options.syncEvery ?? (isCuda(device) ? 10 : 1));
   const imageSize = learner.model.imageSize;
+  const printFreq = options.printFreq ?? 20;
+  const batchesPerEpoch = data.batchesPerEpoch();
   const t0 = Date.now();
   let trainedImages = 0;
+  let batchesRun = 0; // in this process (a resumed run's ETA counts only what it timed itself)
   // running sums stay on the device; reading them is what waits for the device
   const sums = { loss: zeros([], 'float32', device).keep(), hits: zeros([], 'int64', device).keep() };
   try {
@@ -133,8 +158,19 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         trainStep(learner, opt, batch, { scaler, sums });
         seen += batch.size;
         b++;
-        if (b % syncEvery === 0) read();
+        batchesRun++;
+        const printNow = printFreq > 0 && (b % printFreq === 0 || batchesPerEpoch < printFreq);
+        if (b % syncEvery === 0 || printNow) read();
         const secs = (Date.now() - e0) / 1000;
+        if (printNow) {
+          const remaining = batchesPerEpoch - b + (options.epochs - epoch) * batchesPerEpoch;
+          const eta = ((Date.now() - t0) / 1000 / batchesRun) * remaining;
+          const line =
+            `epoch [${epoch}/${options.epochs}] batch [${b}/${batchesPerEpoch}] loss ${(lossSum / seen).toFixed(4)} ` +
+            `acc ${((100 * correct) / seen).toFixed(2)} lr ${lr.toExponential(4)} img/s ${(seen / Math.max(secs, 1e-9)).toFixed(1)} eta ${clock(eta)}`;
+          log(line);
+          reporter.line?.(line);
+        }
         bar.update(b, {
           loss: seenAtRead ? (lossSum / seenAtRead).toFixed(4) : '-',
           acc: seenAtRead ? `${((100 * correct) / seenAtRead).toFixed(1)}%` : '-',
@@ -176,6 +212,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       history.push(summary);
       log(`epoch ${epoch} lr ${lr} loss ${summary.loss.toFixed(5)} acc ${summary.accuracy.toFixed(2)} ${summary.imagesPerSecond.toFixed(1)} img/s`);
       if (ckpt) saveCheckpoint(ckpt, learner, opt, keys, epoch, history, gpaSum, scaler?.state() ?? null);
+      if (options.checkpointDir) writeFileAtomic(path.join(options.checkpointDir, METRICS_FILE), metricsCsv(history));
       options.onEpoch?.(summary);
       // fault injection for the resume test: die like `kill -9` right after this epoch's checkpoint
       if (process.env.MPL_KILL_AFTER_EPOCH && Number(process.env.MPL_KILL_AFTER_EPOCH) === epoch) process.kill(process.pid, 'SIGKILL');

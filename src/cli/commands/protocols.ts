@@ -1,10 +1,13 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import type { Command } from 'commander';
 import { runBase2New, runTransfer, XD_TARGETS, DG_TARGETS, FEWSHOT_SHOTS, type ProtocolOptions } from '../../eval/protocols.js';
-import { mean, populationStd } from '../../eval/report/collect.js';
+import { mean, populationStd, readResultFile } from '../../eval/report/collect.js';
 import type { RunResult } from '../../eval/results.js';
 import { UserError } from '../../util/errors.js';
 import { addMethodOptions, int, methodFrom, type MethodFlags } from '../method-options.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
+import { applyConfig, collect, type AppliedConfig, type ConfiguredCommand } from '../config-file.js';
 import { modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
 
@@ -18,6 +21,11 @@ interface RunFlags extends MethodFlags, ComputeFlags {
   epochs?: number;
   lr?: number;
   batchSize?: number;
+  momentum?: number;
+  weightDecay?: number;
+  warmupEpochs?: number;
+  warmupLr?: number;
+  printFreq?: number;
   out: string;
   resume?: boolean;
   force?: boolean;
@@ -25,7 +33,9 @@ interface RunFlags extends MethodFlags, ComputeFlags {
   allowGeneratedSplit?: boolean;
   workers?: number;
   targets?: string;
+  k?: string;
   quiet?: boolean;
+  config?: string[];
 }
 
 function seedsOf(s: string): number[] {
@@ -34,17 +44,32 @@ function seedsOf(s: string): number[] {
   return seeds;
 }
 
+function positive(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new UserError(`${name} must be a number ≥ 0, got '${v}'`);
+    return n;
+  };
+}
+
 function common(cmd: Command, datasetDefault?: string): Command {
   cmd
-    .option('--weights <file>', 'CLIP weights file (safetensors or OpenAI .pt)')
-    .option('--model <name>', 'pretrained CLIP by name, fetched from the Hugging Face hub (ViT-B/16, ViT-B/32, ViT-L/14)')
+    .argument('[overrides...]', 'Dassl KEY VALUE overrides after a Dassl --config, e.g. DATASET.NUM_SHOTS 16 OPTIM.MAX_EPOCH 2')
+    .option('--config <file>', 'YAML or JSON settings (flag names, or an official Dassl/MPL config file as it is); repeatable; flags given here win', collect)
+    .option('--weights <file>', 'CLIP weights: a file (safetensors, OpenAI .pt, pytorch_model.bin) or a Hugging Face snapshot folder')
+    .option('--model <name>', 'pretrained CLIP by name, from the Hugging Face cache or hub (see mpl models)')
     .option('--dataset <name>', 'dataset (eurosat, dtd, ..., imagefolder, jsonlist)', datasetDefault)
-    .requiredOption('--root <dir>', "CoOp's data folder (holding eurosat/, dtd/, ...) or the imagefolder / JSON list")
+    .option('--root <dir>', "CoOp's data folder (holding eurosat/, dtd/, ...) or the imagefolder / JSON list")
     .option('--seeds <list>', 'seeds', '1,2,3')
     .option('--shots <k>', 'training images per class', int('--shots'))
     .option('--epochs <n>', "epochs (default: the method's official config)", int('--epochs'))
-    .option('--lr <x>', 'learning rate (default: the official config)', Number)
+    .option('--lr <x>', 'learning rate (default: the official config)', positive('--lr'))
     .option('--batch-size <n>', 'training batch size (default: the official config)', int('--batch-size'))
+    .option('--momentum <x>', 'SGD momentum (default 0.9)', positive('--momentum'))
+    .option('--weight-decay <x>', 'SGD weight decay (default 5e-4)', positive('--weight-decay'))
+    .option('--warmup-epochs <n>', 'constant warm-up epochs (default 1)', int('--warmup-epochs'))
+    .option('--warmup-lr <x>', 'warm-up learning rate (default 1e-5)', positive('--warmup-lr'))
+    .option('--print-freq <n>', 'a progress line every N batches in log.txt and on non-terminal output (default 20, as Dassl)', int('--print-freq'))
     .option('--out <dir>', 'output folder', 'output')
     .option('--resume', 'continue killed runs from their last complete epoch')
     .option('--force', 'rerun runs that already have a result.json')
@@ -55,17 +80,31 @@ function common(cmd: Command, datasetDefault?: string): Command {
   return addMethodOptions(addComputeOptions(cmd), 'mpl');
 }
 
-async function optionsFrom(f: RunFlags): Promise<ProtocolOptions> {
+const CONFIG_HELP = `
+Config files: --config run.yaml (keys named like the flags), or the official files as they are:
+  mpl base2new --config configs/trainers/MPL/vit_b4_c1_add2_rm1.yaml --config configs/datasets/eurosat.yaml \\
+    --root ~/data DATASET.NUM_SHOTS 16
+OPTIM.*, TRAINER.<NAME>.*, DATALOADER.*, DATASET.*, INPUT.*, TRAIN.PRINT_FREQ, MODEL.BACKBONE.NAME, SEED and
+OUTPUT_DIR are mapped onto the flags; a key asking for behaviour this tool lacks is refused (docs/config.md).`;
+
+async function optionsFrom(f: RunFlags, applied: AppliedConfig): Promise<ProtocolOptions> {
   const { method, options } = methodFrom(f);
   if (!f.dataset) throw new UserError('--dataset is required');
+  if (!f.root) throw new UserError('--root is required (or DATASET.ROOT in a config file)');
   const reporter = terminalReporter({ quiet: f.quiet });
   const compute = computeFrom(f);
   const loaded = await modelFrom(f, compute);
+  for (const note of applied.notes) reporter.info(`config: ${note}`);
+  if (applied.inputSize !== undefined && applied.inputSize !== loaded.model.imageSize) {
+    reporter.warn(`config: INPUT.SIZE ${applied.inputSize} differs from the model's input size ${loaded.model.imageSize}; the model's size is used (a CLIP ViT has one input resolution)`);
+  }
   return {
     deviceDescription: compute.description,
     computeSummary: compute.summary,
     model: loaded.model,
     backbone: loaded.backbone,
+    weights: f.weights ? path.resolve(f.weights) : undefined,
+    modelName: f.weights ? undefined : f.model,
     method,
     methodOptions: options,
     root: f.root,
@@ -75,6 +114,11 @@ async function optionsFrom(f: RunFlags): Promise<ProtocolOptions> {
     epochs: f.epochs,
     lr: f.lr,
     batchSize: f.batchSize,
+    momentum: f.momentum,
+    weightDecay: f.weightDecay,
+    warmupEpochs: f.warmupEpochs,
+    warmupLr: f.warmupLr,
+    printFreq: f.printFreq,
     out: f.out,
     resume: f.resume,
     force: f.force,
@@ -95,6 +139,43 @@ function summary(results: RunResult[], keys: string[]): string {
   return lines.join('\n');
 }
 
+/** Runs one protocol command with its (configured) flags; resolves to the results of every run. */
+async function runCommand(name: ConfiguredCommand, f: RunFlags, applied: AppliedConfig): Promise<RunResult[]> {
+  const o = await optionsFrom(f, applied);
+  try {
+    if (name === 'base2new') {
+      const results = await runBase2New(o);
+      process.stdout.write(`base2new ${o.dataset} ${o.method}\n${summary(results, ['base', 'new', 'hm'])}\nresults in ${o.out}/base2new/\n`);
+      return results;
+    }
+    if (name === 'fewshot') {
+      const all: RunResult[] = [];
+      const ks = (f.k ?? (f.shots !== undefined ? String(f.shots) : FEWSHOT_SHOTS.join(','))).split(',').map(Number);
+      if (ks.some((k) => !Number.isInteger(k) || k < 1)) throw new UserError(`--k must list positive integers, got '${f.k}'`);
+      for (const k of ks) {
+        const results = await runTransfer({ ...o, shots: k }, 'fewshot', []);
+        process.stdout.write(`fewshot ${o.dataset} ${k} shots, ${o.method}\n${summary(results, [o.dataset])}\n`);
+        all.push(...results);
+      }
+      return all;
+    }
+    const targets = f.targets ? f.targets.split(',').map((t) => t.trim()) : [...(name === 'xd' ? XD_TARGETS : DG_TARGETS)];
+    const results = await runTransfer(o, name, targets);
+    process.stdout.write(`${name} from ${o.dataset}, ${o.method}\n${summary(results, [o.dataset, ...targets])}\n`);
+    return results;
+  } finally {
+    o.model.dispose();
+  }
+}
+
+/** The action of a protocol command: config files and Dassl overrides first, then the run. */
+function action(name: ConfiguredCommand) {
+  return async (overrides: string[], _f: RunFlags, cmd: Command) => {
+    const applied = applyConfig(cmd, cmd.opts<RunFlags>().config ?? [], overrides, name);
+    await runCommand(name, cmd.opts<RunFlags>(), applied);
+  };
+}
+
 export function register(program: Command): void {
   common(
     program.command('base2new').description('base-to-new generalisation: train on base classes, test on base and new, harmonic mean'),
@@ -106,17 +187,10 @@ Examples:
   mpl base2new --model ViT-B/16 --dataset eurosat --root ~/data --method mpl
   mpl base2new --weights clip.safetensors --dataset imagefolder --root ./my_images --method mpl --seeds 1,2 --epochs 5 --out runs
   mpl base2new ... --resume            continue a killed run from its last complete epoch
-Results: <out>/base2new/<dataset>/<method>/seed<N>/result.json; summarise with \`mpl table <out>\`.`,
+Results: result.json, prompts, log.txt and metrics.csv per run under <out>/base2new/; summarise with \`mpl table <out>\`.
+${CONFIG_HELP}`,
     )
-    .action(async (f: RunFlags) => {
-      const o = await optionsFrom(f);
-      try {
-        const results = await runBase2New(o);
-        process.stdout.write(`base2new ${o.dataset} ${o.method}\n${summary(results, ['base', 'new', 'hm'])}\nresults in ${o.out}/base2new/${o.dataset}/${o.method}/\n`);
-      } finally {
-        o.model.dispose();
-      }
-    });
+    .action(action('base2new'));
 
   for (const [name, desc, defaultTargets] of [
     ['xd', 'cross-dataset transfer: train on a source (ImageNet), test on the other datasets', XD_TARGETS],
@@ -124,32 +198,102 @@ Results: <out>/base2new/<dataset>/<method>/seed<N>/result.json; summarise with \
   ] as const) {
     common(program.command(name).description(desc), 'imagenet')
       .option('--targets <list>', `target datasets (default: ${defaultTargets.join(',')})`)
-      .addHelpText('after', `\nExample:\n  mpl ${name} --model ViT-B/16 --root ~/data --method mpl --epochs 2`)
-      .action(async (f: RunFlags) => {
-        const o = await optionsFrom(f);
-        try {
-          const targets = f.targets ? f.targets.split(',').map((t) => t.trim()) : [...defaultTargets];
-          const results = await runTransfer(o, name, targets);
-          process.stdout.write(`${name} from ${o.dataset}, ${o.method}\n${summary(results, [o.dataset, ...targets])}\n`);
-        } finally {
-          o.model.dispose();
-        }
-      });
+      .addHelpText('after', `\nExample:\n  mpl ${name} --model ViT-B/16 --root ~/data --method mpl --epochs 2\n${CONFIG_HELP}`)
+      .action(action(name));
   }
 
   common(program.command('fewshot').description('few-shot learning: K = 1, 2, 4, 8, 16 shots per class, all classes'))
-    .option('--k <list>', 'shots to run', FEWSHOT_SHOTS.join(','))
-    .addHelpText('after', `\nExample:\n  mpl fewshot --model ViT-B/16 --dataset dtd --root ~/data --method mpl --k 1,4,16`)
-    .action(async (f: RunFlags & { k: string }) => {
-      const o = await optionsFrom(f);
-      try {
-        for (const k of f.k.split(',').map(Number)) {
-          if (!Number.isInteger(k) || k < 1) throw new UserError(`--k must list positive integers, got '${f.k}'`);
-          const results = await runTransfer({ ...o, shots: k }, 'fewshot', []);
-          process.stdout.write(`fewshot ${o.dataset} ${k} shots, ${o.method}\n${summary(results, [o.dataset])}\n`);
-        }
-      } finally {
-        o.model.dispose();
+    .option('--k <list>', `shots to run (default ${FEWSHOT_SHOTS.join(',')}; --shots K runs one)`)
+    .addHelpText('after', `\nExample:\n  mpl fewshot --model ViT-B/16 --dataset dtd --root ~/data --method mpl --k 1,4,16\n${CONFIG_HELP}`)
+    .action(action('fewshot'));
+
+  registerRerun(program);
+}
+
+interface RerunFlags extends ComputeFlags {
+  out?: string;
+  weights?: string;
+  model?: string;
+  force?: boolean;
+  workers?: number;
+  quiet?: boolean;
+}
+
+/** Flags that replay a run from the configuration its result.json recorded. */
+export function flagsFromResult(r: RunResult, file: string): { name: ConfiguredCommand; flags: RunFlags } {
+  const c = r.config as Record<string, unknown>;
+  const need = (key: string): unknown => {
+    if (c[key] === undefined) throw new UserError(`${file}: the recorded configuration has no "${key}" (written by an older version?); run the command again by hand`);
+    return c[key];
+  };
+  if (r.protocol === 'zeroshot') throw new UserError(`${file}: zero-shot results are replayed with mpl eval, not rerun`);
+  const options = (c.method_options ?? {}) as Record<string, unknown>;
+  const camel = Object.fromEntries(Object.entries(options).map(([k, v]) => [k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase()), v]));
+  const warmup = (c.warmup ?? {}) as { epochs?: number; lr?: number };
+  const flags: RunFlags = {
+    ...(camel as MethodFlags),
+    method: String(need('method')),
+    dataset: String(need('dataset')),
+    root: String(need('root')),
+    seeds: String(r.seed),
+    shots: r.protocol === 'fewshot' ? undefined : (c.shots as number | undefined),
+    k: r.protocol === 'fewshot' ? String(r.shots) : undefined,
+    epochs: need('epochs') as number,
+    lr: need('lr') as number,
+    batchSize: need('batch_size') as number,
+    momentum: c.momentum as number | undefined,
+    weightDecay: c.weight_decay as number | undefined,
+    warmupEpochs: warmup.epochs,
+    warmupLr: warmup.lr,
+    precision: r.precision ?? (c.precision as string | undefined) ?? 'fp32',
+    weights: (c.weights as string | null) ?? undefined,
+    model: (c.model as string | null) ?? undefined,
+    targets: Array.isArray(c.targets) && c.targets.length ? (c.targets as string[]).join(',') : undefined,
+    out: 'output',
+  };
+  return { name: r.protocol, flags };
+}
+
+function registerRerun(program: Command): void {
+  const cmd = program
+    .command('rerun')
+    .description("replay a finished run from the configuration its result.json recorded, and compare the numbers")
+    .argument('<result>', 'a result.json (or the run folder holding it)')
+    .option('--out <dir>', 'output folder for the replay (default: rerun/ in the current folder: the recorded run is never touched)', 'rerun')
+    .option('--weights <file>', 'CLIP weights, when the recorded file has moved')
+    .option('--model <name>', 'pretrained CLIP by name, when the run recorded none')
+    .option('--force', 'run again even when the replay folder already holds a result')
+    .option('--workers <n>', 'data-loader worker threads', int('--workers'))
+    .option('--quiet', 'no progress output');
+  addComputeOptions(cmd, { precision: 'recorded' })
+    .addHelpText('after', '\nExample:\n  mpl rerun runs/base2new/eurosat/mpl/seed1/result.json          replays into rerun/ and compares')
+    .action(async (target: string, f: RerunFlags) => {
+      const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'result.json') : target;
+      const recorded = readResultFile(file);
+      const { name, flags } = flagsFromResult(recorded, file);
+      if (f.weights || f.model) {
+        flags.weights = f.weights;
+        flags.model = f.model;
       }
+      if (!flags.weights && !flags.model) throw new UserError(`${file}: no weights or model recorded; give --weights FILE or --model NAME`);
+      if (flags.weights && !fs.existsSync(flags.weights)) {
+        throw new UserError(`${flags.weights}: the recorded weights file is gone; give --weights FILE (or --model NAME)`);
+      }
+      flags.out = f.out!;
+      flags.force = f.force;
+      flags.workers = f.workers;
+      flags.quiet = f.quiet;
+      flags.device = f.device;
+      if (f.precision && f.precision !== 'recorded') flags.precision = f.precision;
+      const [replayed] = await runCommand(name, flags, { notes: [] });
+      const keys = recorded.protocol === 'base2new' ? ['base', 'new', 'hm'] : Object.keys(recorded.accuracy ?? {});
+      const value = (r: RunResult, k: string) => (recorded.protocol === 'base2new' ? (r as unknown as Record<string, number>)[k] : r.accuracy?.[k]);
+      const lines = keys.map((k) => {
+        const a = value(recorded, k);
+        const b = replayed ? value(replayed, k) : undefined;
+        const d = a !== undefined && b !== undefined ? b - a : undefined;
+        return `  ${k.padEnd(16)} recorded ${a?.toFixed(2) ?? '-'}  now ${b?.toFixed(2) ?? '-'}  difference ${d === undefined ? '-' : (d >= 0 ? '+' : '') + d.toFixed(2)}`;
+      });
+      process.stdout.write(`rerun of ${file}\n${lines.join('\n')}\n`);
     });
 }
