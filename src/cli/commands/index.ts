@@ -10,6 +10,8 @@ import { register as plan } from './plan.js';
 import { register as protocols } from './protocols.js';
 import { register as predict } from './predict.js';
 import { register as quickstart } from './quickstart.js';
+import { register as evaluate } from './eval.js';
+import { register as exportDassl } from './export.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
 export const commands: Array<(program: Command) => void> = [
@@ -21,6 +23,8 @@ export const commands: Array<(program: Command) => void> = [
   plan,
   protocols,
   predict,
+  evaluate,
+  exportDassl,
   quickstart,
   info,
   env,

@@ -96,10 +96,10 @@ function datasetsFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | 
 export function register(program: Command): void {
   const cmd = program
     .command('plot')
-    .description('draw a figure from result.json files (or a plan layout) as .svg or .png')
+    .description('draw a figure from result.json files (or a plan layout) as .svg, .png or .pdf')
     .argument('[dirs...]', 'folders searched recursively for result.json (not needed for --kind layout)')
     .requiredOption('--kind <kind>', 'time (accuracy vs training time), datasets (bars per dataset) or layout')
-    .requiredOption('--out <file>', 'figure file; .svg or .png (PNG rendered from the SVG through sharp)')
+    .requiredOption('--out <file>', 'figure file: .svg, .png (rendered through sharp) or .pdf (vector, through PDFKit)')
     .option('--protocol <protocol>', 'base2new (default when present), xd, dg, fewshot or zeroshot')
     .option('--metric <metric>', 'base2new: base, new or hm (default hm); time with xd/dg/fewshot/zeroshot: source or targets')
     .option('--source <dataset>', 'datasets with xd/dg: which training dataset (when runs have several)')
@@ -123,7 +123,7 @@ Examples:
     )
     .action(async (dirs: string[], opts: PlotOptions & MethodFlags & { arch?: string; weights?: string }) => {
       if (!KINDS.includes(opts.kind!)) throw new UserError(`--kind: unknown figure '${opts.kind}' (time, datasets or layout)`);
-      if (!/\.(svg|png)$/i.test(opts.out!)) throw new UserError(`--out ${opts.out}: the figure file must end in .svg or .png`);
+      if (!/\.(svg|png|pdf)$/i.test(opts.out!)) throw new UserError(`--out ${opts.out}: the figure file must end in .svg, .png or .pdf`);
       const scale = opts.scale ?? PNG_SCALE;
       if (!(scale > 0 && scale <= 16)) throw new UserError('--scale: expected a number in (0, 16]');
       const protocol = opts.protocol === undefined ? undefined : parseProtocol(opts.protocol);
