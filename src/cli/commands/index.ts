@@ -12,6 +12,7 @@ import { register as predict } from './predict.js';
 import { register as quickstart } from './quickstart.js';
 import { register as evaluate } from './eval.js';
 import { register as exportDassl } from './export.js';
+import { register as models } from './models.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
 export const commands: Array<(program: Command) => void> = [
@@ -19,6 +20,7 @@ export const commands: Array<(program: Command) => void> = [
   table,
   plot,
   fetchModel,
+  models,
   data,
   plan,
   protocols,
