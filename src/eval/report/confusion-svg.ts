@@ -1,4 +1,4 @@
-import { esc, r2, svgDocument, text, textColourOn, textWidth } from './svg.js';
+import { esc, r2, svgDocument, text, textColourOn, textWidth, widthForTitle } from './svg.js';
 
 /**
  * A confusion matrix as a heat map: rows = true class, columns = predicted class, each cell shaded by the
@@ -32,7 +32,7 @@ export function renderConfusionSvg(classes: string[], confusion: number[][], opt
   const top = titleH + (labelled ? labelW * 0.75 + 12 : 12);
   const gridW = cell * C;
   const legendW = 80;
-  const width = Math.max(left + gridW + legendW + 20, textWidth(title, 15) + 40);
+  const width = widthForTitle(Math.max(left + gridW + legendW + 20, left + gridW + labelW * 0.75 + 10), title);
   const height = top + gridW + 48;
   const body: string[] = [text(width / 2, 26, title, { size: 15, anchor: 'middle', weight: 'bold' })];
   const rowTotals = confusion.map((row) => row.reduce((a, b) => a + b, 0));

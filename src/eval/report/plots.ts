@@ -1,5 +1,5 @@
 import { datasetDisplayName, methodColour, methodDisplayName } from './names.js';
-import { esc, niceTicks, PALETTE, r2, svgDocument, text, textWidth, tickLabel } from './svg.js';
+import { esc, niceTicks, PALETTE, r2, svgDocument, text, textWidth, tickLabel, widthForTitle } from './svg.js';
 import type { MetricView, TimePoint } from './views.js';
 
 /**
@@ -83,7 +83,7 @@ export function renderTimeSvg(points: TimePoint[], options: TimeFigureOptions): 
   const plotH = 320;
   const right = legendW + 44;
   const bottom = 56;
-  const width = left + plotW + right;
+  const width = widthForTitle(left + plotW + right, options.title);
   const height = top + plotH + bottom;
   const sx = (v: number) => left + ((v - xt[0]) / (xt[xt.length - 1] - xt[0])) * plotW;
   const sy = (v: number) => top + plotH - ((v - yt[0]) / (yt[yt.length - 1] - yt[0])) * plotH;
@@ -233,7 +233,7 @@ export function renderDatasetsSvg(view: MetricView, options: DatasetsFigureOptio
   const legendLines = keys.map((k) => methodDisplayName(k));
   const legendW = Math.max(...legendLines.map((l) => textWidth(l, 12))) + 34;
   const bottom = (rotate ? labelW * 0.72 + 24 : 34) + 8;
-  const width = left + plotW + legendW + 44;
+  const width = widthForTitle(left + plotW + legendW + 44, options.title);
   const height = top + plotH + bottom;
   const gw = plotW / groups.length;
   const sy = (v: number) => top + plotH - ((v - yt[0]) / (yt[yt.length - 1] - yt[0])) * plotH;

@@ -123,6 +123,14 @@ export function text(x: number, y: number, s: string, o: TextOptions = {}): stri
   return `<text ${attrs.join(' ')}>${esc(s)}</text>`;
 }
 
+/**
+ * The width a figure needs for its title (15 px bold, centred): titles are never clipped, however long the
+ * generated one (dataset and metric names) or the user's --title is.
+ */
+export function widthForTitle(width: number, title: string | undefined, size = 15): number {
+  return title ? Math.max(width, textWidth(title, size) * 1.08 + 40) : width;
+}
+
 /** Pixel scale of PNG output: 2 px per SVG unit, sharp enough for slides and papers. */
 export const PNG_SCALE = 2;
 
