@@ -14,6 +14,7 @@ import { allFinite } from '../torch/index.js';
 import { UserError, fileError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import type { PromptLearner } from './learner.js';
+import type { PlanLayout } from './layout.js';
 import type { MethodName, MethodOptions } from './methods.js';
 
 export interface PromptsConfig {
@@ -27,6 +28,8 @@ export interface PromptsConfig {
   /** precision the prompts were trained in (fp32, fp16, amp, bf16) */
   precision?: string;
   trainable_parameters: number;
+  /** the per-layer token layout of the prompt plan (what `mpl plot --kind layout` and the HTML report draw) */
+  layout?: PlanLayout;
 }
 
 export const PROMPTS_FILE = 'prompts.safetensors';
@@ -52,6 +55,7 @@ export function savePrompts(
     options: learner.design.options as unknown as MethodOptions,
     classnames: learner.classnames,
     trainable_parameters: learner.trainableParameters,
+    layout: learner.layout(),
     ...meta,
   };
   writeSafetensors(file, tensors, { format: 'mpl-prompts/1', method: learner.method });

@@ -13,12 +13,14 @@ import { register as quickstart } from './quickstart.js';
 import { register as evaluate } from './eval.js';
 import { register as exportDassl } from './export.js';
 import { register as models } from './models.js';
+import { register as report } from './report.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
 export const commands: Array<(program: Command) => void> = [
   bench,
   table,
   plot,
+  report,
   fetchModel,
   models,
   data,

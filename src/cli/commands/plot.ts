@@ -14,7 +14,7 @@ import { readPlanLayout, renderLayoutSvg } from '../../eval/report/layout-svg.js
 import { datasetDisplayName } from '../../eval/report/names.js';
 import { renderDatasetsSvg, renderTimeSvg } from '../../eval/report/plots.js';
 import { PNG_SCALE, writeFigure } from '../../eval/report/svg.js';
-import { accuracyViews, b2nView, parseB2NMetric, timePoints, type MetricView } from '../../eval/report/views.js';
+import { accuracyViews, b2nView, METRIC_LABELS, parseB2NMetric, timePoints, type MetricView } from '../../eval/report/views.js';
 
 interface PlotOptions {
   kind?: string;
@@ -30,14 +30,6 @@ interface PlotOptions {
 
 const KINDS = ['time', 'datasets', 'shots', 'layout'];
 
-const METRIC_LABELS: Record<string, string> = {
-  base: 'base-class accuracy',
-  new: 'new-class accuracy',
-  hm: 'HM',
-  source: 'source accuracy',
-  targets: 'target accuracy',
-  accuracy: 'accuracy',
-};
 
 /** --protocol, or base2new when present, else the first protocol the results have. */
 function pickProtocol(report: Report, requested: Protocol | undefined): Protocol {
