@@ -27,7 +27,7 @@ export function addMethodOptions(cmd: Command, defaultMethod?: string): Command 
     .option('--depth-vision <n>', 'VPT/IVLP/PromptSRC: vision prompt depth', int('--depth-vision'))
     .option('--n-ctx-vision <n>', 'VPT/IVLP/PromptSRC: vision prompt tokens', int('--n-ctx-vision'))
     .option('--ctx-init <words>', 'words initialising the text context ("" for random N(0, 0.02))')
-    .option('--schedule <spec>', 'MPL: per-layer vision add/remove, e.g. "1-4:add3,rm2;5-8:add1,rm1"')
+    .option('--schedule <spec>', 'MPL: per-layer vision add/remove, e.g. "1:add3,rm1;2-4:add3,rm2;5-8:add1,rm1" (removes never more than are there)')
     .option('--csc', 'CoOp: class-specific context')
     .option('--class-token-position <pos>', 'CoOp: end | middle | front')
     .option('--template <text>', 'zero-shot/VPT: the hand-crafted template, e.g. "a photo of a {}."')

@@ -26,6 +26,7 @@ import { writeJsonAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { harmonicMean, type Protocol, type RunResult } from './results.js';
 import { writeRunLogHead } from './run-log.js';
+import { snakeKeys } from '../util/json.js';
 
 export interface ProtocolOptions {
   /** the model, on its device and in its precision (loadClip's device / precision options) */
@@ -145,7 +146,7 @@ function baseResult(o: ProtocolOptions, protocol: Protocol, seed: number, shots:
     device: o.deviceDescription ?? o.model.device,
     config: {
       method: o.method,
-      method_options: o.methodOptions,
+      method_options: snakeKeys(o.methodOptions),
       dataset: o.dataset,
       root: o.root,
       seed,

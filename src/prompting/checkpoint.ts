@@ -13,6 +13,7 @@ import { readTorchCheckpoint, sniffFormat } from '../io/torchzip.js';
 import { allFinite } from '../torch/index.js';
 import { UserError, fileError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
+import { camelKeys, snakeKeys } from '../util/json.js';
 import type { PromptLearner } from './learner.js';
 import type { PlanLayout } from './layout.js';
 import type { MethodName, MethodOptions } from './methods.js';
@@ -20,6 +21,7 @@ import type { MethodName, MethodOptions } from './methods.js';
 export interface PromptsConfig {
   format: 'mpl-prompts/1';
   method: MethodName;
+  /** the method's resolved options: snake_case in prompts.json, camelCase once loaded (loadPrompts) */
   options: MethodOptions;
   classnames: string[];
   backbone?: string;
@@ -52,7 +54,7 @@ export function savePrompts(
   const config: PromptsConfig = {
     format: 'mpl-prompts/1',
     method: learner.method,
-    options: learner.design.options as unknown as MethodOptions,
+    options: snakeKeys(learner.design.options as unknown as MethodOptions),
     classnames: learner.classnames,
     trainable_parameters: learner.trainableParameters,
     layout: learner.layout(),
@@ -117,6 +119,8 @@ export function loadPrompts(file: string): LoadedPrompts {
       throw fileError(cfgPath, `unreadable prompts config: ${(e as Error).message}`);
     }
     if (config.format !== 'mpl-prompts/1') throw fileError(cfgPath, `not a prompts config written by mpl (format ${String(config.format)})`);
+    // on disk snake_case (n_ctx), in memory camelCase (nCtx); files of older versions are camelCase already
+    config.options = camelKeys<MethodOptions>((config.options ?? {}) as unknown as Record<string, unknown>);
   }
   if (tensors.size === 0) throw new UserError(`${file}: holds no tensors`);
   return { tensors, config, epoch };

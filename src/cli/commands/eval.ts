@@ -12,6 +12,7 @@ import { evaluate } from '../../train/evaluate.js';
 import { batchSource } from '../../train/sources.js';
 import { UserError } from '../../util/errors.js';
 import { writeJsonAtomic } from '../../util/fs.js';
+import { snakeKeys } from '../../util/json.js';
 import { addMethodOptions, int, methodFrom, type MethodFlags } from '../method-options.js';
 import { addComputeOptions, announce, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { modelFrom } from '../model.js';
@@ -143,7 +144,7 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
           split: f.split,
           subsample: f.subsample as Subsample,
           method,
-          method_options: options,
+          method_options: snakeKeys(options),
           prompts: f.prompts ?? null,
           epoch: prompts?.epoch ?? null,
           backbone: loaded.backbone,

@@ -16,6 +16,7 @@ import { planLayout } from '../../prompting/plan.js';
 import type { PlanLayout } from '../../prompting/layout.js';
 import { UserError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
+import { camelKeys } from '../../util/json.js';
 import type { RunResult } from '../results.js';
 import { aggregate, loadResults, reportProtocols, type LoadedResult, type Report } from './collect.js';
 import { parseMetricsCsv, renderCurvesSvg } from './curves-svg.js';
@@ -140,7 +141,7 @@ function runLayout(dir: string, r: RunResult): PlanLayout | null {
   if (cfg.layout) return validatePlanLayout(cfg.layout, file);
   const arch = knownArchitectures[r.backbone];
   if (!arch) return null;
-  const design = designMethod(cfg.method, cfg.options, arch);
+  const design = designMethod(cfg.method, camelKeys<MethodOptions>(cfg.options as unknown as Record<string, unknown>), arch);
   return planLayout(design.plan, arch, countParameters(design), textWordsOf(design, ClipTokenizer.default()));
 }
 
