@@ -4,11 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isDasslConfig, mapDassl, parseOverrides, readConfigFile } from '../../src/cli/config-file.js';
-import { goldenDir, repoRoot, sharedDir, tmpDir } from '../helpers.js';
+import { goldenDir, runMpl, sharedDir, tmpDir } from '../helpers.js';
 import { makeImageFolder } from '../data/fixtures.js';
 
 const official = path.join(sharedDir, 'data', 'official-configs');
@@ -25,14 +24,7 @@ function flat(tree: Record<string, unknown>, prefix = '', out: Record<string, un
   return out;
 }
 
-function mpl(args: string[]) {
-  return spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), ...args], {
-    cwd: work,
-    encoding: 'utf8',
-    env: { ...process.env, MPL_NUM_THREADS: '1' },
-    timeout: 180_000,
-  });
-}
+const mpl = (args: string[]) => runMpl(args, { cwd: work });
 
 /** The result.json files under a folder (the run-folder layout is not this test's concern). */
 function results(dir: string): Array<Record<string, any>> {

@@ -4,10 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fixturesDir, goldenDir, repoRoot, tmpDir } from '../helpers.js';
+import { fixturesDir, goldenDir, mplOk, runMpl, tmpDir } from '../helpers.js';
 import { makeImageFolder } from '../data/fixtures.js';
 
 const weights = path.join(goldenDir, 'tiny_clip.safetensors');
@@ -15,19 +14,8 @@ const work = tmpDir('mpl-eval-');
 const root = path.join(work, 'images');
 const out = path.join(work, 'runs');
 
-function mpl(args: string[]) {
-  return spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), ...args], {
-    cwd: work,
-    encoding: 'utf8',
-    env: { ...process.env, MPL_NUM_THREADS: '1' },
-    timeout: 180_000,
-  });
-}
-
-function ok(r: ReturnType<typeof mpl>, what: string): string {
-  assert.equal(r.status, 0, `${what} failed (${r.status}, ${r.signal}): ${r.stderr}`);
-  return r.stdout;
-}
+const mpl = (args: string[]) => runMpl(args, { cwd: work });
+const ok = mplOk;
 
 function runDir(dir: string): string {
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {

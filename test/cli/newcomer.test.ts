@@ -8,14 +8,12 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { goldenDir, repoRoot, tmpDir } from '../helpers.js';
+import { goldenDir, repoRoot, runMpl, tmpDir } from '../helpers.js';
 import { makeImageFolder, writeImage } from '../data/fixtures.js';
 
 const weights = path.join(goldenDir, 'tiny_clip.safetensors');
 
-function mpl(args: string[], input?: string) {
-  return spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), ...args], { encoding: 'utf8', env: { ...process.env, MPL_NUM_THREADS: '1' }, input, timeout: 120_000 });
-}
+const mpl = (args: string[]) => runMpl(args);
 
 test('every --schedule example in the help texts is a valid plan with the defaults', () => {
   const help = ['plan', 'base2new', 'predict'].map((c) => mpl([c, '--help']).stdout).join('\n');

@@ -5,11 +5,10 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { goldenDir, repoRoot, tmpDir } from '../helpers.js';
+import { goldenDir, mplOk, repoRoot, runMpl, tmpDir } from '../helpers.js';
 import { makeImageFolder } from '../data/fixtures.js';
 import { makeResult, writeFixtureResults, writeResult } from './fixtures.js';
 
@@ -18,19 +17,8 @@ const shots = path.join(process.env.MPL_TEST_OUTPUT ?? path.join(repoRoot, 'test
 const work = tmpDir('mpl-html-');
 const out = path.join(work, 'runs');
 
-function mpl(args: string[]) {
-  return spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), ...args], {
-    cwd: work,
-    encoding: 'utf8',
-    env: { ...process.env, MPL_NUM_THREADS: '1' },
-    timeout: 180_000,
-  });
-}
-
-function ok(r: ReturnType<typeof mpl>, what: string): string {
-  assert.equal(r.status, 0, `${what} failed (${r.status}, ${r.signal}): ${r.stderr}`);
-  return r.stdout;
-}
+const mpl = (args: string[]) => runMpl(args, { cwd: work });
+const ok = mplOk;
 
 /** Opens a page and collects what the browser reports: console errors and page exceptions. */
 async function open(ctx: BrowserContext, file: string): Promise<{ page: Page; errors: string[] }> {

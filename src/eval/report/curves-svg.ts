@@ -1,3 +1,4 @@
+import type { METRICS_COLUMNS } from '../../train/trainer.js';
 import { esc, niceTicks, r2, svgDocument, text, tickLabel, widthForTitle } from './svg.js';
 
 /**
@@ -5,15 +6,8 @@ import { esc, niceTicks, r2, svgDocument, text, tickLabel, widthForTitle } from 
  * learning rate) against the epoch, each point with a tooltip.
  */
 
-export interface MetricsRow {
-  epoch: number;
-  lr: number;
-  loss: number;
-  accuracy: number;
-  images: number;
-  seconds: number;
-  images_per_s: number;
-}
+/** One row of metrics.csv, by its columns (src/train/trainer.ts METRICS_COLUMNS). */
+export type MetricsRow = Record<(typeof METRICS_COLUMNS)[number], number>;
 
 /** Parses metrics.csv (src/train/trainer.ts writes it); rows with a non-numeric field are refused. */
 export function parseMetricsCsv(textIn: string, where: string): MetricsRow[] {
