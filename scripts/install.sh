@@ -51,5 +51,6 @@ if [ "${MPL_SKIP_LIBTORCH2:-}" != 1 ]; then
     touch "$venv/installed-$TORCH2_VERSION"
   fi
   site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  MPL_NO_CUDA=1 node native/build.js --libtorch "$site/torch" --out build/libtorch2/mpl_torch.node
+  # outside build/: node-gyp rebuild (npm install / npm rebuild) empties build/
+  MPL_NO_CUDA=1 node native/build.js --libtorch "$site/torch" --out "$venv/addon/mpl_torch.node"
 fi

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -26,6 +26,29 @@ export function tmpDir(prefix = 'mpl-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
+}
+
+/**
+ * A tmpfs of `size` (e.g. '64k') mounted at a fresh folder, for full-disk tests; needs root (CI runs the tests
+ * as root). Unmounted by `unmount()` or, failing that, when the process exits.
+ */
+export function mountTmpfs(size: string): { dir: string; remount(size: string): void; unmount(): void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mpl-tmpfs-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  let mounted = true;
+  const unmount = () => {
+    if (mounted) execFileSync('umount', [dir]);
+    mounted = false;
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('exit', () => {
+    try {
+      unmount();
+    } catch {
+      // best effort: the test has already failed
+    }
+  });
+  return { dir, remount: (s) => execFileSync('mount', ['-o', `remount,size=${s}`, dir]), unmount };
 }
 
 /** Runs the `mpl` binary (one intra-op thread, 3 minutes at most); stdout and stderr as text. */

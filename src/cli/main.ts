@@ -36,6 +36,33 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`mpl: ${err.message}\n`);
       return err.exitCode;
     }
+    const sys = systemErrorLine(err);
+    if (sys) {
+      process.stderr.write(`mpl: ${sys}\n`);
+      return 1;
+    }
     throw err;
   }
+}
+
+/**
+ * A file-system error that escaped as a plain Node error (a full disk while appending a log, a folder that
+ * vanished): one line naming the path instead of a stack trace. Anything else is a bug and keeps its stack.
+ */
+function systemErrorLine(err: unknown): string | null {
+  const e = err as NodeJS.ErrnoException;
+  if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.syscall !== 'string') return null;
+  const advice: Record<string, string> = {
+    ENOSPC: 'no space left on the device: free some space and run the command again (with --resume to continue a training run)',
+    EDQUOT: 'disk quota exceeded: free some space and run the command again',
+    EIO: 'I/O error on the device',
+    EACCES: 'permission denied',
+    EPERM: 'operation not permitted',
+    EROFS: 'read-only file system',
+    ENOTDIR: 'a part of the path is a file, not a folder',
+    EISDIR: 'is a folder, not a file',
+    ENOENT: 'no such file or folder',
+  };
+  const what = advice[e.code] ?? e.message.split('\n')[0];
+  return `${e.path ? `${e.path}: ` : ''}${what} (${e.code}, ${e.syscall})`;
 }

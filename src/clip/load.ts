@@ -44,13 +44,21 @@ export async function loadClip(spec: string | LoadClipOptions): Promise<LoadedCl
   if (!o.model && !o.weights) throw new UserError('give a model name (--model ViT-B/16) or a weights file (--weights FILE)');
   if (!o.device || !isCuda(o.device)) checkBlas();
   const file = await resolveWeights({ model: o.weights ? undefined : o.model, weights: o.weights, reporter: o.reporter ?? silentReporter });
-  const loaded = loadClipWeights(file);
+  // A downloaded file that verified but does not load (a bad upload, a disk error since): say how to get rid of it.
+  const cached = o.weights ? '' : `; it is a downloaded copy in the cache: delete it (rm '${file}' '${file}.json') and run again to download it afresh, or pass --weights FILE`;
+  let loaded: ReturnType<typeof loadClipWeights>;
+  try {
+    loaded = loadClipWeights(file);
+  } catch (e) {
+    if (e instanceof UserError && cached) throw new UserError(e.message + cached);
+    throw e;
+  }
   if (!o.weights && o.model) checkArchitecture(o.model, loaded.config, file);
   try {
     const model = ClipModel.fromTensors(loaded.config, loaded.tensors, { precision: o.precision, dtype: o.dtype, device: o.device });
     return { model, tokenizer: ClipTokenizer.default(), preprocess: makePreprocess(model.imageSize), backbone: o.weights ? path.basename(o.weights) : o.model!, file };
   } catch (e) {
-    throw new UserError(`${file}: ${(e as Error).message}`);
+    throw new UserError(`${file}: ${(e as Error).message}${cached}`);
   }
 }
 

@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, UserError } from '../util/errors.js';
 import { readSafetensors, readSafetensorsHeader, readWholeFile } from '../io/safetensors.js';
-import { DTYPE_SIZE, type DType, type RawTensor, concatDim0, numel, toFloat32, rawTensor, transpose2d } from '../io/tensor.js';
+import { DTYPE_SIZE, type DType, type RawTensor, concatDim0, firstNonFinite, numel, toFloat32, rawTensor, transpose2d } from '../io/tensor.js';
 import { LEGACY_MESSAGE, parseTorchCheckpoint, sniffFormat } from '../io/torchzip.js';
 import { type ClipConfig, expectedShapes, headsFor, parameterCount } from './config.js';
 
@@ -100,8 +100,13 @@ function openWeights(file: string, headerOnly: boolean): { target: string; entri
     throw fileError(file, 'no such file');
   }
   if (stat.isDirectory()) {
-    const hit = DIR_CANDIDATES.find((n) => fs.existsSync(path.join(file, n)));
-    if (!hit) throw fileError(file, `is a directory without CLIP weights (looked for ${DIR_CANDIDATES.join(', ')})`);
+    const kind = (n: string) => fs.statSync(path.join(file, n), { throwIfNoEntry: false });
+    const hit = DIR_CANDIDATES.find((n) => kind(n)?.isFile());
+    if (!hit) {
+      const folders = DIR_CANDIDATES.filter((n) => kind(n)?.isDirectory());
+      const why = folders.length ? `; ${folders.join(', ')} ${folders.length > 1 ? 'are folders' : 'is a folder'}, not a file` : '';
+      throw fileError(file, `is a directory without CLIP weights (looked for ${DIR_CANDIDATES.join(', ')}${why})`);
+    }
     target = path.join(file, hit);
   }
   const head = readHead(target, 16);
@@ -136,6 +141,7 @@ function readHead(file: string, n: number): Uint8Array {
     throw fileError(file, `cannot open: ${(e as Error).message}`);
   }
   try {
+    if (!fs.fstatSync(fd).isFile()) throw fileError(file, 'is a folder (or device), not a weights file');
     const buf = Buffer.alloc(n);
     const got = fs.readSync(fd, buf, 0, n, 0);
     return buf.subarray(0, got);
@@ -221,7 +227,13 @@ function resolve(entries: Map<string, Entry>, file: string, container: WeightsCo
   const dtypes: Partial<Record<DType, number>> = {};
   for (const name of expected.keys()) {
     const t = get(name);
-    tensors.set(name, t.get());
+    const raw = t.get();
+    // NaN or inf in the weights would turn every prediction into NaN: refuse the file here, by name.
+    const bad = firstNonFinite(raw);
+    if (bad >= 0) {
+      throw fileError(file, `tensor "${name}"${origin(name)} holds a non-finite value (NaN or ±inf) at element ${bad}: the weights are corrupt; use another copy of the file`);
+    }
+    tensors.set(name, raw);
     dtypes[t.dtype] = (dtypes[t.dtype] ?? 0) + 1;
   }
   return {

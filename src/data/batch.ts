@@ -24,6 +24,8 @@ export interface BatchResult {
   labels: Int32Array;
   indices: Int32Array;
   skipped: { index: number; impath: string; reason: string }[];
+  /** decoder warnings (an image above the pixel limit), for the loader's reporter */
+  warnings: string[];
 }
 
 /** Decodes at most this many images of a batch at once (sharp runs them on the libuv pool). */
@@ -37,12 +39,15 @@ export async function processBatch(task: BatchTask): Promise<BatchResult> {
   const labels = new Int32Array(n);
   const indices = new Int32Array(n);
   const skipped: BatchResult['skipped'] = [];
+  const warnings: string[] = [];
+  // the callback cannot travel in the task (it is cloned into the worker): attached here
+  const decodeOptions = { ...task.decode, onWarning: (m: string) => warnings.push(m) };
 
   // Start decodes a few images ahead so decoding overlaps with the (synchronous) resize of the current one.
   const decodes: Promise<unknown>[] = new Array(n);
   const start = (i: number) => {
     if (i < n && !decodes[i]) {
-      const p = decodeImage(task.items[i].impath, task.decode);
+      const p = decodeImage(task.items[i].impath, decodeOptions);
       p.catch(() => {}); // awaited below; avoid an unhandled-rejection warning meanwhile
       decodes[i] = p;
     }
@@ -75,5 +80,6 @@ export async function processBatch(task: BatchTask): Promise<BatchResult> {
     labels: k === n ? labels : labels.slice(0, k),
     indices: k === n ? indices : indices.slice(0, k),
     skipped,
+    warnings,
   };
 }

@@ -488,8 +488,10 @@ export async function downloadDataset(name: string, options: DataDownloadOptions
       }
       const local = path.join(downloads, file.file);
       if (fs.existsSync(local)) {
-        // A finished download is only ever renamed into place after verification: reuse it.
-        reporter.info(`${entry.name}: reusing the verified download ${local}`);
+        // A download of ours is renamed there only after verification, but the offline message also tells
+        // users to put the file there by hand: check it against the published digest before extracting.
+        await verifyPlaced(entry, file, local, reporter);
+        reporter.info(`${entry.name}: using ${local} (checked against its published digest)`);
       } else {
         await fetchWithMirrors(entry, file, local, path.join(dir, file.to ?? file.file), reporter, options);
       }
@@ -582,6 +584,21 @@ async function fetchWithMirrors(
   throw new UserError(
     `${entry.name}: could not download ${file.file}.${lines} You can fetch it yourself from ${file.urls[0]}${digest ? ` (${digest})` : ''}, put it at ${where} and run the command again.`,
   );
+}
+
+/** Checks a file found at the download location against the catalogue's size and digests. */
+async function verifyPlaced(entry: DatasetEntry, file: DatasetFile, local: string, reporter: Reporter): Promise<void> {
+  const size = fs.statSync(local).size;
+  const bad = (what: string) =>
+    new UserError(`${local}: ${what}, so it is not the published ${file.file} (placed by hand, or damaged since). Delete it and run the command again (or place the right file there).`);
+  if (file.size !== undefined && size !== file.size) throw bad(`it has ${size} bytes, expected ${file.size}`);
+  reporter.info(`${entry.name}: checking ${local}`);
+  for (const algorithm of ['sha256', 'md5'] as const) {
+    const want = file[algorithm];
+    if (!want) continue;
+    const got = await hashFile(local, algorithm);
+    if (got !== want.toLowerCase()) throw bad(`its ${algorithm} is ${got}, expected ${want}`);
+  }
 }
 
 /** Extracts into a temporary folder under the root, applies the takes, and always removes the temporary folder. */

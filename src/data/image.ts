@@ -14,6 +14,24 @@ export const CLIP_STD: readonly [number, number, number] = [0.26862954, 0.261302
 /** Images with a side shorter than this are rejected as broken (e.g. 1x1 placeholder files). */
 export const DEFAULT_MIN_IMAGE_SIDE = 2;
 
+/**
+ * PIL's `Image.MAX_IMAGE_PIXELS` (1024 * 1024 * 1024 // 4 // 3): above it PIL warns (DecompressionBombWarning),
+ * above twice it PIL refuses the image (DecompressionBombError). A 400 KB PNG can declare 60000x60000 pixels
+ * and decode to 10 GB; the limit is checked from the header, before anything is decoded.
+ */
+export const MAX_IMAGE_PIXELS = 89_478_485;
+
+/** The pixel limit: `MPL_MAX_IMAGE_PIXELS` when set (the CLI's --max-image-pixels sets it), else PIL's. */
+export function maxImagePixels(env: NodeJS.ProcessEnv = process.env): number {
+  const v = env.MPL_MAX_IMAGE_PIXELS;
+  if (v === undefined || v === '') return MAX_IMAGE_PIXELS;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new UserError(`MPL_MAX_IMAGE_PIXELS must be a positive integer (pixels), got '${v}'`);
+  }
+  return n;
+}
+
 export interface DecodeOptions {
   /**
    * Rotate/flip by the EXIF Orientation tag. Off by default: the official pipeline reads images with
@@ -23,6 +41,10 @@ export interface DecodeOptions {
   applyExifOrientation?: boolean;
   /** Minimum width and height in pixels (default DEFAULT_MIN_IMAGE_SIDE). */
   minSide?: number;
+  /** Pixel limit (default maxImagePixels()): warn above it, refuse above twice it, as PIL does. */
+  maxPixels?: number;
+  /** Receives warnings (an image above the pixel limit); not set: they are dropped. */
+  onWarning?: (message: string) => void;
 }
 
 // Decoded files must not be served from libvips' operation cache (it keys on the file name, so an
@@ -33,8 +55,13 @@ sharp.cache(false);
  * Decodes an image file to 8-bit RGB like PIL's `Image.open(path).convert("RGB")`: greyscale is
  * replicated to three channels, alpha is dropped (not composited onto a background), palettes are
  * expanded, the first frame of an animation is used, and embedded ICC profiles are ignored (PIL does
- * not apply them either). Any problem (missing, unreadable, truncated or corrupt file, image too small)
- * is a UserError whose message starts with the file name.
+ * not apply them either). Where libvips would differ from PIL it is steered to PIL's result
+ * (test/fixtures/images holds files made by PIL and what PIL decodes them to):
+ *  - CMYK JPEGs: PIL's plain formula (R = (255 - K) - C (255 - K) / 255, ...), not libvips' ICC conversion;
+ *  - single-channel 16-bit images: clipped at 255 as PIL's "I" -> "RGB" does, not scaled by 1/257;
+ *  - JPEGs whose compressed data holds a marker other than EOI/RSTn: refused, as PIL refuses them.
+ * Any problem (missing, unreadable, truncated or corrupt file, too small, more than twice the pixel
+ * limit) is a UserError whose message starts with the file name.
  */
 export async function decodeImage(file: string, options: DecodeOptions = {}): Promise<RgbImage> {
   const minSide = options.minSide ?? DEFAULT_MIN_IMAGE_SIDE;
@@ -48,27 +75,47 @@ export async function decodeImage(file: string, options: DecodeOptions = {}): Pr
     throw fileError(file, `cannot read image file (${(e as Error).message})`);
   }
   if (buf.length === 0) throw fileError(file, 'image file is empty (0 bytes)');
-  let out: { data: Buffer; info: sharp.OutputInfo };
+  const cannot = (e: unknown) => fileError(file, `cannot decode image (${oneLine((e as Error).message)}); the file is corrupt, truncated or not an image`);
+  let meta: sharp.Metadata;
   try {
-    out = await sharp(buf, {
-      // 'error' rejects truncated and corrupt pixel data (PIL raises on those too) but tolerates the
-      // harmless libjpeg warnings ("extraneous bytes before marker") that PIL also accepts.
-      failOn: 'error',
+    meta = await sharp(buf, { limitInputPixels: false }).metadata();
+  } catch (e) {
+    throw cannot(e);
+  }
+  const maxPixels = options.maxPixels ?? maxImagePixels();
+  checkPixelCount(file, meta.width ?? 0, meta.height ?? 0, maxPixels, options.onWarning);
+
+  const cmyk = meta.space === 'cmyk';
+  const grey16 = meta.channels === 1 && meta.depth === 'ushort';
+  const decode = (failOn: 'error' | 'warning') => {
+    const img = sharp(buf, {
+      failOn,
       ignoreIcc: true,
       autoOrient: Boolean(options.applyExifOrientation),
-      limitInputPixels: false,
-    })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw({ depth: 'uchar' })
-      .toBuffer({ resolveWithObject: true });
+      // checked above from the header; a backstop should the header and the decoder disagree
+      limitInputPixels: 2 * maxPixels,
+    });
+    // CMYK stays CMYK (PIL's formula below); 16-bit grey stays 16-bit (clipped below)
+    if (cmyk) return img.pipelineColourspace('cmyk').toColourspace('cmyk').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    if (grey16) return img.toColourspace('grey16').raw({ depth: 'ushort' }).toBuffer({ resolveWithObject: true });
+    return img.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  };
+  let out: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    // 'error' rejects truncated and corrupt pixel data (PIL raises on those too) but tolerates the harmless
+    // libjpeg warnings ("extraneous bytes before marker") that PIL also accepts. JPEGs are first decoded with
+    // warnings as errors, to see the warning PIL turns into an error (see jpegAsPil).
+    out = meta.format === 'jpeg' ? await jpegAsPil(file, buf, decode) : await decode('error');
   } catch (e) {
-    throw fileError(file, `cannot decode image (${oneLine((e as Error).message)}); the file is corrupt, truncated or not an image`);
+    if (e instanceof UserError) throw e;
+    throw cannot(e);
   }
   const { width, height, channels } = out.info;
   if (width < minSide || height < minSide) {
     throw fileError(file, `image is too small (${width}x${height}; the minimum side is ${minSide} pixels)`);
   }
+  if (cmyk) return { width, height, data: cmykToRgbLikePil(out.data, width * height, channels) };
+  if (grey16) return { width, height, data: clippedGrey16(out.data, width * height) };
   let data = new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length);
   if (channels !== 3) {
     // removeAlpha + sRGB output should always give 3 bands; convert defensively if not.
@@ -79,6 +126,113 @@ export async function decodeImage(file: string, options: DecodeOptions = {}): Pr
     data = rgb;
   }
   return { width, height, data };
+}
+
+/** PIL's decompression-bomb check, from the header's size. */
+function checkPixelCount(file: string, width: number, height: number, max: number, onWarning?: (m: string) => void): void {
+  const pixels = width * height;
+  const size = `${width}x${height} = ${pixels.toLocaleString('en-US')} pixels`;
+  const how = `--max-image-pixels N or MPL_MAX_IMAGE_PIXELS=N`;
+  if (pixels > 2 * max) {
+    throw fileError(file, `image is ${size}, more than twice the limit of ${max.toLocaleString('en-US')} (PIL's MAX_IMAGE_PIXELS): refused as a possible decompression bomb; if the image is genuine, raise the limit with ${how}`);
+  }
+  if (pixels > max) onWarning?.(`${file}: image is ${size}, above the limit of ${max.toLocaleString('en-US')} (PIL warns too); decoding it anyway (refused above twice the limit; ${how} raises it)`);
+}
+
+type Decoded = { data: Buffer; info: sharp.OutputInfo };
+
+/**
+ * A JPEG decoded as PIL would: PIL (libjpeg) accepts data that only draws libjpeg warnings, except when the
+ * compressed data of the scan is cut short by a marker that is not EOI: libjpeg then reads the rest of the
+ * file as markers and fails, and PIL raises "broken data stream". libvips tolerates both. So the file is
+ * decoded with warnings as errors first; on the warning "premature end of data segment" the scan is looked
+ * at (jpegScanEnd), and the file is refused unless its single scan simply ends at an early EOI (which PIL
+ * pads, as libvips does). A progressive JPEG with that warning is refused too (stricter than PIL: which of
+ * its scans was cut short is not known without decoding).
+ */
+async function jpegAsPil(file: string, buf: Buffer, decode: (failOn: 'error' | 'warning') => Promise<Decoded>): Promise<Decoded> {
+  try {
+    return await decode('warning');
+  } catch (strict) {
+    const out = await decode('error'); // a real error throws here
+    const warning = oneLine((strict as Error).message);
+    if (/premature end of data segment/i.test(warning)) {
+      const end = jpegScanEnd(buf);
+      if (!end || !end.singleScan || end.marker !== 0xd9) {
+        const what = end && end.marker !== 0xd9 ? `a marker 0xFF${end.marker.toString(16).toUpperCase().padStart(2, '0')} inside the compressed image data` : 'the compressed data ends early';
+        throw fileError(file, `corrupt JPEG data (${what}); PIL refuses this file too ("broken data stream")`);
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * The marker that ends the entropy-coded data of a JPEG's first scan (RSTn, stuffed 0xFF00 and fill bytes are
+ * part of the data), and whether that scan is the only one (a sequential frame whose scan holds every
+ * component). null when the file does not parse that far.
+ */
+export function jpegScanEnd(b: Uint8Array): { marker: number; singleScan: boolean } | null {
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return null;
+  let p = 2;
+  let components = 0;
+  let sequential = false;
+  while (p + 4 <= b.length) {
+    if (b[p] !== 0xff) return null;
+    const m = b[p + 1];
+    if (m === 0xff) {
+      p++; // fill byte
+      continue;
+    }
+    if (m === 0xd8 || (m >= 0xd0 && m <= 0xd7) || m === 0x01) {
+      p += 2;
+      continue;
+    }
+    if (m === 0xd9) return null;
+    const len = (b[p + 2] << 8) | b[p + 3];
+    if (len < 2) return null;
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      if (p + 9 >= b.length) return null;
+      components = b[p + 9];
+      sequential = m === 0xc0 || m === 0xc1;
+    }
+    if (m === 0xda) {
+      const ns = p + 4 < b.length ? b[p + 4] : 0;
+      for (let q = p + 2 + len; q + 1 < b.length; q++) {
+        if (b[q] !== 0xff) continue;
+        const n = b[q + 1];
+        if (n === 0x00 || n === 0xff || (n >= 0xd0 && n <= 0xd7)) continue;
+        return { marker: n, singleScan: sequential && ns === components };
+      }
+      return null;
+    }
+    p += 2 + len;
+  }
+  return null;
+}
+
+/** PIL's cmyk2rgb (Convert.c): nk = 255 - K; R = nk - round(C * nk / 255), likewise G from M and B from Y. */
+function cmykToRgbLikePil(cmyk: Uint8Array, pixels: number, channels: number): Uint8Array {
+  const rgb = new Uint8Array(pixels * 3);
+  const mulDiv255 = (a: number, b: number) => {
+    const t = a * b + 128;
+    return ((t >> 8) + t) >> 8;
+  };
+  for (let i = 0; i < pixels; i++) {
+    const nk = 255 - cmyk[i * channels + 3];
+    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = Math.max(0, nk - mulDiv255(cmyk[i * channels + c], nk));
+  }
+  return rgb;
+}
+
+/** PIL opens 16-bit greyscale as mode "I"; convert("RGB") clips each value at 255 (it does not rescale). */
+function clippedGrey16(bytes: Buffer, pixels: number): Uint8Array {
+  const rgb = new Uint8Array(pixels * 3);
+  for (let i = 0; i < pixels; i++) {
+    const v = Math.min(255, bytes.readUInt16LE(i * 2));
+    rgb[i * 3] = rgb[i * 3 + 1] = rgb[i * 3 + 2] = v;
+  }
+  return rgb;
 }
 
 /** libvips messages can repeat a line many times; keep one line of distinct parts, bounded. */

@@ -52,7 +52,11 @@ export interface LoaderOptions {
   shuffle?: boolean;
   /** Default: Dassl's rule for train (len >= batchSize), false for eval. */
   dropLast?: boolean;
-  /** Worker threads (default min(8, CPUs)); 0 = on the calling thread (debugging). */
+  /**
+   * Worker threads (default min(8, CPUs)); 0 = on the calling thread (debugging). Capped at
+   * maxNumWorkers() and at the number of batches per epoch: more threads only cost memory (each holds a
+   * decoder and its buffers; 300 of them took 3.7 GB).
+   */
   numWorkers?: number;
   /** Batches in flight (default 2 per worker, at least 2). */
   prefetch?: number;
@@ -152,9 +156,17 @@ export class WorkerPool {
 
 let nextTaskId = 1;
 
+function cpuCount(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
 export function defaultNumWorkers(): number {
-  const cpus = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.max(1, Math.min(8, cpus));
+  return Math.max(1, Math.min(8, cpuCount()));
+}
+
+/** The most data-loader workers worth starting: two per CPU core (decoding waits on I/O at times). */
+export function maxNumWorkers(): number {
+  return Math.max(1, 2 * cpuCount());
 }
 
 export class DataLoader {
@@ -183,17 +195,21 @@ export class DataLoader {
     this.seed = options.seed ?? 1;
     this.shuffle = options.shuffle ?? options.mode === 'train';
     this.dropLast = options.dropLast ?? (options.mode === 'train' && items.length >= this.batchSize);
-    this.numWorkers = options.numWorkers ?? defaultNumWorkers();
-    this.prefetch = options.prefetch ?? Math.max(2, 2 * this.numWorkers);
+    const requested = options.numWorkers ?? defaultNumWorkers();
     this.reporter = options.reporter ?? silentReporter;
     for (const [name, v, min] of [
       ['batch size', this.batchSize, 1],
       ['image size', this.imageSize, 1],
-      ['number of workers', this.numWorkers, 0],
-      ['prefetch', this.prefetch, 1],
+      ['number of workers', requested, 0],
     ] as const) {
       if (!Number.isInteger(v) || v < min) throw new UserError(`${name} must be an integer >= ${min}, got ${v}`);
     }
+    this.numWorkers = Math.min(requested, maxNumWorkers(), this.length);
+    if (options.numWorkers !== undefined && this.numWorkers < requested) {
+      this.reporter.info(`using ${this.numWorkers} data-loader worker${this.numWorkers === 1 ? '' : 's'} instead of ${requested} (at most 2 per CPU core and one per batch: ${this.length} per epoch)`);
+    }
+    this.prefetch = options.prefetch ?? Math.max(2, 2 * this.numWorkers);
+    if (!Number.isInteger(this.prefetch) || this.prefetch < 1) throw new UserError(`prefetch must be an integer >= 1, got ${this.prefetch}`);
     if (!Number.isInteger(this.seed) || this.seed < 0 || this.seed > 0xffffffff) {
       throw new UserError(`seed must be an integer in 0..2^32-1, got ${this.seed}`);
     }
@@ -248,6 +264,7 @@ export class DataLoader {
       while (pending.length > 0) {
         const r = await pending.shift()!;
         fill();
+        for (const w of r.warnings) this.reporter.warn(w);
         for (const s of r.skipped) {
           this.skippedCount++;
           this.reporter.warn(`skipped ${s.reason}`);

@@ -4,10 +4,14 @@
  *   xd        train on a source (ImageNet, all classes), test the same prompts on other datasets;
  *   dg        the same with the ImageNet variants as targets (domain generalisation);
  *   fewshot   K shots per class, all classes, test on the same dataset.
- * Each run writes into <out>/<protocol>/<dataset>/<method>/seed<seed>/: checkpoint.safetensors (per epoch,
- * for --resume), prompts.safetensors + prompts.json (official key names + the full config), log.txt and
- * result.json (src/eval/results.ts), all written atomically. A run whose result.json exists is skipped,
- * like the official scripts, unless `force` is set.
+ * Each run writes into its own folder, named by its configuration (src/eval/run-config.ts):
+ * <out>/<protocol>/<dataset>/shots_<k>/<method>/<tag>-<hash>/seed<seed>/ with config.json (the run's full
+ * configuration, written first), checkpoint.safetensors (per epoch), prompts.safetensors + prompts.json
+ * (official key names), log.txt and result.json (src/eval/results.ts), all written atomically.
+ * A run whose result.json exists with the same configuration is skipped, like the official scripts; a run
+ * with a checkpoint of the same configuration resumes from it, as Dassl does. `force` starts over; `resume:
+ * false` ignores the checkpoint. A folder whose saved configuration differs is never reused: the error says
+ * what differs.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,17 +20,20 @@ import { ClipTokenizer } from '../clip/tokenizer.js';
 import { loadDataset } from '../data/dataset.js';
 import type { Datum, LoadedDataset, Subsample } from '../data/types.js';
 import { PromptLearner } from '../prompting/learner.js';
-import { RECIPES, type MethodName, type MethodOptions } from '../prompting/methods.js';
+import type { MethodName, MethodOptions } from '../prompting/methods.js';
 import { savePrompts } from '../prompting/checkpoint.js';
 import type { BatchSource } from '../train/batches.js';
 import { batchSource } from '../train/sources.js';
 import { evaluate, type EvalResult } from '../train/evaluate.js';
-import { train } from '../train/trainer.js';
-import { writeJsonAtomic } from '../util/fs.js';
+import { CHECKPOINT_FILE, train } from '../train/trainer.js';
+import { configDiff, describeDiff } from '../util/config.js';
+import { UserError } from '../util/errors.js';
+import { ensureDir, writeJsonAtomic } from '../util/fs.js';
+import { lockRunFolder } from '../util/lock.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { harmonicMean, type Protocol, type RunResult } from './results.js';
 import { writeRunLogHead } from './run-log.js';
-import { snakeKeys } from '../util/json.js';
+import { buildRunConfig, experimentHash, experimentOf, runConfigFields, runDirOf, settingPath, type RunConfig } from './run-config.js';
 
 export interface ProtocolOptions {
   /** the model, on its device and in its precision (loadClip's device / precision options) */
@@ -44,6 +51,8 @@ export interface ProtocolOptions {
   /** CoOp's $DATA, or the dataset folder for imagefolder / the JSON file for jsonlist */
   root: string;
   dataset: string;
+  /** a readable name for a custom dataset (imagefolder, jsonlist): in run folders, tables and results */
+  name?: string;
   seeds: number[];
   shots?: number;
   epochs?: number;
@@ -57,7 +66,9 @@ export interface ProtocolOptions {
   /** a progress line every N batches in log.txt (and on a non-terminal output); default 20 */
   printFreq?: number;
   out: string;
+  /** continue from a checkpoint of the same configuration when one exists (default true, as Dassl) */
   resume?: boolean;
+  /** start over: rerun even when a result exists, ignore and replace the checkpoint */
   force?: boolean;
   skipBadImages?: boolean;
   allowGeneratedSplit?: boolean;
@@ -82,8 +93,78 @@ function source(items: Datum[], mode: 'train' | 'eval', o: ProtocolOptions, seed
   return batchSource(items, { mode, batchSize, seed, imageSize, skipBadImages: o.skipBadImages, numWorkers: o.numWorkers, reporter: o.reporter });
 }
 
-function runDir(o: ProtocolOptions, protocol: Protocol, dataset: string, seed: number): string {
-  return path.join(o.out, protocol, dataset, o.method, `seed${seed}`);
+/** The full configuration of one run of these options. */
+export function protocolRunConfig(
+  o: Omit<ProtocolOptions, 'model'> & { precision: string },
+  protocol: Protocol,
+  seed: number,
+  shots: number,
+  targets?: string[],
+): RunConfig {
+  return buildRunConfig({
+    protocol,
+    dataset: o.dataset,
+    name: o.name,
+    root: o.root,
+    method: o.method,
+    methodOptions: o.methodOptions,
+    seed,
+    shots,
+    epochs: o.epochs,
+    lr: o.lr,
+    batchSize: o.batchSize,
+    momentum: o.momentum,
+    weightDecay: o.weightDecay,
+    warmupEpochs: o.warmupEpochs,
+    warmupLr: o.warmupLr,
+    backbone: o.backbone,
+    precision: o.precision,
+    maxTestImages: o.maxTestImages,
+    targets,
+  });
+}
+
+/** What identifies a run: its experiment and seed (compared with what a folder's files were saved with). */
+const identity = (c: RunConfig): Record<string, unknown> => ({ ...experimentOf(c), seed: c.seed });
+
+function readJson(file: string): Record<string, unknown> {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new UserError(`${file}: cannot read it (${(e as Error).message}); delete it or start over with --force`);
+  }
+}
+
+/** Refuses a file of the run folder whose saved configuration is not this run's. */
+function checkSaved(file: string, saved: unknown, config: RunConfig): void {
+  const recorded = typeof saved === 'object' && saved !== null && 'dataset_type' in saved;
+  const diff = recorded ? configDiff(identity(runConfigFields(saved as Record<string, unknown>)), identity(config)) : ['configuration: (not recorded)'];
+  if (diff.length) {
+    throw new UserError(`${file} was written with another configuration (${describeDiff(diff)}); start over with --force, or use another --out`);
+  }
+}
+
+/**
+ * The run's folder, ready: null result when the run must be done (config.json written, a stale checkpoint
+ * removed on `force`), or the existing result when the same configuration already finished.
+ */
+function prepareRun(o: ProtocolOptions, config: RunConfig): { dir: string; done: RunResult | null } {
+  const dir = runDirOf(o.out, config);
+  const resultFile = path.join(dir, 'result.json');
+  const configFile = path.join(dir, 'config.json');
+  if (!o.force) {
+    if (fs.existsSync(resultFile)) {
+      const prev = readJson(resultFile) as unknown as RunResult;
+      checkSaved(resultFile, prev.config, config);
+      o.reporter?.info(`${resultFile} exists with this configuration: skipping this run (use --force to run it again)`);
+      return { dir, done: prev };
+    }
+    if (fs.existsSync(configFile)) checkSaved(configFile, readJson(configFile), config);
+  } else {
+    fs.rmSync(path.join(dir, CHECKPOINT_FILE), { force: true });
+  }
+  writeJsonAtomic(configFile, config);
+  return { dir, done: null };
 }
 
 function load(o: ProtocolOptions, name: string, seed: number, subsample: Subsample, shots: number): LoadedDataset {
@@ -97,75 +178,67 @@ function load(o: ProtocolOptions, name: string, seed: number, subsample: Subsamp
   });
 }
 
-async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, seed: number, dir: string): Promise<{ seconds: number; ips: number }> {
-  const recipe = RECIPES[o.method];
-  if (o.method === 'zeroshot' || (o.epochs ?? recipe.epochs) === 0) return { seconds: 0, ips: 0 };
-  const src = source(data.train, 'train', o, seed, o.batchSize ?? recipe.batchSize, o.model.arch.vision.image_size);
+async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, config: RunConfig, dir: string): Promise<{ seconds: number; ips: number; skipped: number }> {
+  if (o.method === 'zeroshot' || config.epochs === 0) return { seconds: 0, ips: 0, skipped: 0 };
+  const src = source(data.train, 'train', o, config.seed, config.batch_size, o.model.arch.vision.image_size);
   try {
     const r = await train(learner, src, {
-      epochs: o.epochs ?? recipe.epochs,
-      lr: o.lr ?? recipe.lr,
-      momentum: o.momentum,
-      weightDecay: o.weightDecay,
-      warmupEpochs: o.warmupEpochs,
-      warmupLr: o.warmupLr,
+      epochs: config.epochs,
+      lr: config.lr,
+      momentum: config.momentum,
+      weightDecay: config.weight_decay,
+      warmupEpochs: config.warmup.epochs,
+      warmupLr: config.warmup.lr,
       printFreq: o.printFreq,
       checkpointDir: dir,
-      resume: o.resume,
+      resume: o.resume !== false && !o.force,
+      config: identity(config),
       reporter: o.reporter,
       logFile: path.join(dir, 'log.txt'),
     });
-    return { seconds: r.seconds, ips: r.imagesPerSecond };
+    return { seconds: r.seconds, ips: r.imagesPerSecond, skipped: src.skippedImages?.() ?? 0 };
   } finally {
     await src.close();
   }
 }
 
-async function test(o: ProtocolOptions, learner: PromptLearner, all: Datum[]): Promise<EvalResult> {
+async function test(o: ProtocolOptions, learner: PromptLearner, all: Datum[]): Promise<EvalResult & { skipped: number }> {
   const items = strided(all, o.maxTestImages);
   if (items.length < all.length) o.reporter?.info(`evaluating on ${items.length} of ${all.length} test images (a strided subset)`);
   const src = source(items, 'eval', o, 0, 100, o.model.arch.vision.image_size);
   try {
-    return await evaluate(learner, src, o.reporter ?? silentReporter);
+    return { ...(await evaluate(learner, src, o.reporter ?? silentReporter)), skipped: src.skippedImages?.() ?? 0 };
   } finally {
     await src.close();
   }
 }
 
-function baseResult(o: ProtocolOptions, protocol: Protocol, seed: number, shots: number, extra: Record<string, unknown>): Omit<RunResult, 'train_seconds' | 'eval_seconds' | 'finished_at'> {
-  const recipe = RECIPES[o.method];
+function baseResult(config: RunConfig, deviceDescription: string, extra: Record<string, unknown>): Omit<RunResult, 'train_seconds' | 'eval_seconds' | 'finished_at'> {
   return {
     schema: 'mpl-result/1',
-    protocol,
-    method: o.method,
-    dataset: o.dataset,
-    seed,
-    shots,
-    backbone: o.backbone,
-    precision: o.model.precision.name,
-    device: o.deviceDescription ?? o.model.device,
-    config: {
-      method: o.method,
-      method_options: snakeKeys(o.methodOptions),
-      dataset: o.dataset,
-      root: o.root,
-      seed,
-      shots,
-      epochs: o.epochs ?? recipe.epochs,
-      lr: o.lr ?? recipe.lr,
-      batch_size: o.batchSize ?? recipe.batchSize,
-      max_test_images: o.maxTestImages ?? null,
-      precision: o.model.precision.name,
-      momentum: o.momentum ?? 0.9,
-      weight_decay: o.weightDecay ?? 5e-4,
-      warmup: { epochs: o.warmupEpochs ?? 1, lr: o.warmupLr ?? 1e-5, type: 'constant' },
-      scheduler: 'cosine',
-      backbone: o.backbone,
-      weights: o.weights ?? null,
-      model: o.modelName ?? null,
-      ...extra,
-    },
+    protocol: config.protocol,
+    method: config.method,
+    dataset: config.dataset,
+    seed: config.seed,
+    shots: config.shots,
+    backbone: config.backbone,
+    precision: config.precision,
+    device: deviceDescription,
+    tag: settingPath(config),
+    config_hash: experimentHash(config),
+    config: { ...config, ...extra },
   };
+}
+
+/** How the model was given (not part of the identity: the backbone is): what `mpl rerun` loads again. */
+function modelSource(o: ProtocolOptions): { weights: string | null; model: string | null } {
+  return { weights: o.weights ?? null, model: o.modelName ?? null };
+}
+
+/** The head of log.txt: configuration, environment, dataset sizes (src/eval/run-log.ts). */
+function startLog(o: ProtocolOptions, dir: string, config: RunConfig, data: Array<[string, LoadedDataset]>): void {
+  const title = `${config.protocol} ${config.dataset} ${config.method} seed ${config.seed}`;
+  writeRunLogHead(path.join(dir, 'log.txt'), { title, config: { ...config, ...modelSource(o) }, device: o.deviceDescription ?? o.model.device, precision: o.model.precision.name, data });
 }
 
 const announced = new WeakSet<ProtocolOptions>();
@@ -176,51 +249,43 @@ function announceCompute(o: ProtocolOptions): void {
   o.reporter?.info(o.computeSummary);
 }
 
-/** The head of log.txt: configuration, environment, dataset sizes (src/eval/run-log.ts). */
-function startLog(o: ProtocolOptions, dir: string, title: string, config: Record<string, unknown>, data: Array<[string, LoadedDataset]>): void {
-  writeRunLogHead(path.join(dir, 'log.txt'), { title, config, device: o.deviceDescription ?? o.model.device, precision: o.model.precision.name, data });
-}
-
-function done(dir: string, o: ProtocolOptions): RunResult | null {
-  const f = path.join(dir, 'result.json');
-  if (o.force || !fs.existsSync(f)) return null;
-  o.reporter?.info(`${f} exists: skipping this run (use --force to run it again)`);
-  return JSON.parse(fs.readFileSync(f, 'utf8')) as RunResult;
-}
-
 /** Base-to-new generalisation over seeds. */
 export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
   const results: RunResult[] = [];
   const shots = o.shots ?? 16;
   for (const seed of o.seeds) {
-    const dir = runDir(o, 'base2new', o.dataset, seed);
-    const prev = done(dir, o);
-    if (prev) {
-      results.push(prev);
+    // the precision the model computes in is part of the run identity
+    const config = protocolRunConfig({ ...o, precision: o.model.precision.name }, 'base2new', seed, shots);
+    const { dir, done } = prepareRun(o, config);
+    if (done) {
+      results.push(done);
       continue;
     }
-    fs.mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
+    using lock = lockRunFolder(dir); // released when this seed's run ends, however it ends
     const base = load(o, o.dataset, seed, 'base', shots);
     const novel = load(o, o.dataset, seed, 'new', shots);
     announceCompute(o);
     o.reporter?.info(`base2new ${o.dataset} ${o.method} seed ${seed}: ${base.classnames.length} base / ${novel.classnames.length} new classes, ${base.train.length} training images`);
-    startLog(o, dir, `base2new ${o.dataset} ${o.method} seed ${seed}`, baseResult(o, 'base2new', seed, shots, {}).config, [['base', base], ['new', novel]]);
+    startLog(o, dir, config, [['base', base], ['new', novel]]);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base.name });
     try {
-      const t = await trainOn(o, learner, base, seed, dir);
-      savePrompts(dir, learner, { backbone: o.backbone, dataset: o.dataset, seed, precision: o.model.precision.name });
+      const t = await trainOn(o, learner, base, config, dir);
+      savePrompts(dir, learner, { backbone: o.backbone, dataset: config.dataset, seed, precision: config.precision });
       const b = await test(o, learner, base.test);
       learner.setClassnames(novel.classnames);
       const n = await test(o, learner, novel.test);
       const result: RunResult = {
-        ...baseResult(o, 'base2new', seed, shots, { base_classes: base.classnames, new_classes: novel.classnames }),
+        ...baseResult(config, o.deviceDescription ?? o.model.device, { ...modelSource(o), base_classes: base.classnames, new_classes: novel.classnames }),
         base: b.accuracy,
         new: n.accuracy,
         hm: harmonicMean(b.accuracy, n.accuracy),
         per_class: { base: b.perClass, new: n.perClass },
         train_seconds: t.seconds,
         eval_seconds: b.seconds + n.seconds,
+        eval_images: b.total + n.total,
         train_images_per_s: t.ips,
+        skipped_images: t.skipped + b.skipped + n.skipped,
         finished_at: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, 'result.json'), result);
@@ -241,28 +306,32 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
   const results: RunResult[] = [];
   const shots = o.shots ?? 16;
   for (const seed of o.seeds) {
-    const label = protocol === 'fewshot' ? `${o.dataset}` : o.dataset;
-    const dir = protocol === 'fewshot' ? path.join(o.out, protocol, `${label}_${shots}shots`, o.method, `seed${seed}`) : runDir(o, protocol, label, seed);
-    const prev = done(dir, o);
-    if (prev) {
-      results.push(prev);
+    const config = protocolRunConfig({ ...o, precision: o.model.precision.name }, protocol, seed, shots, protocol === 'fewshot' ? undefined : targets);
+    const { dir, done } = prepareRun(o, config);
+    if (done) {
+      results.push(done);
       continue;
     }
-    fs.mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
+    using lock = lockRunFolder(dir); // released when this seed's run ends, however it ends
     const src = load(o, o.dataset, seed, 'all', shots);
     announceCompute(o);
-    startLog(o, dir, `${protocol} ${o.dataset} ${o.method} seed ${seed}`, baseResult(o, protocol, seed, shots, { targets }).config, [['source', src]]);
+    startLog(o, dir, config, [['source', src]]);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src.name });
     try {
-      const t = await trainOn(o, learner, src, seed, dir);
-      savePrompts(dir, learner, { backbone: o.backbone, dataset: o.dataset, seed, precision: o.model.precision.name });
+      const t = await trainOn(o, learner, src, config, dir);
+      savePrompts(dir, learner, { backbone: o.backbone, dataset: config.dataset, seed, precision: config.precision });
+      let evalImages = 0;
       const accuracy: Record<string, number> = {};
       const perClass: Record<string, Record<string, number>> = {};
       let evalSeconds = 0;
+      let skipped = t.skipped;
       const own = await test(o, learner, src.test);
-      accuracy[src.name] = own.accuracy;
-      perClass[src.name] = own.perClass;
+      accuracy[config.dataset] = own.accuracy;
+      perClass[config.dataset] = own.perClass;
       evalSeconds += own.seconds;
+      evalImages += own.total;
+      skipped += own.skipped;
       for (const target of targets) {
         const d = load(o, target, seed, 'all', 0);
         learner.setClassnames(d.classnames);
@@ -270,15 +339,19 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
         accuracy[d.name] = r.accuracy;
         perClass[d.name] = r.perClass;
         evalSeconds += r.seconds;
+        evalImages += r.total;
+        skipped += r.skipped;
         o.reporter?.info(`${protocol} ${o.method} seed ${seed}: ${d.name} ${r.accuracy.toFixed(2)}`);
       }
       const result: RunResult = {
-        ...baseResult(o, protocol, seed, shots, { targets }),
+        ...baseResult(config, o.deviceDescription ?? o.model.device, modelSource(o)),
         accuracy,
         per_class: perClass,
         train_seconds: t.seconds,
         eval_seconds: evalSeconds,
+        eval_images: evalImages,
         train_images_per_s: t.ips,
+        skipped_images: skipped,
         finished_at: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, 'result.json'), result);

@@ -1,6 +1,6 @@
 /**
- * The result file every run writes (atomically) next to its checkpoint:
- *   <out>/<protocol>/<dataset>/<method>/seed<seed>/result.json
+ * The result file every run writes (atomically) next to its checkpoint, in the run's folder
+ * (src/eval/run-config.ts): <out>/<protocol>/<dataset>/shots_<k>/<method>/<tag>-<hash>/seed<seed>/result.json
  * `mpl table` and `mpl plot` read nothing else, so results from any machine can be merged by copying folders.
  * Accuracies are percentages (0-100), unrounded.
  */
@@ -22,6 +22,10 @@ export interface RunResult {
   precision?: string;
   /** where it ran, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)" or "cpu" */
   device?: string;
+  /** the readable settings path, e.g. "shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5" (absent in older files) */
+  tag?: string;
+  /** the short hash of the experiment configuration (everything but the seed) in the folder name */
+  config_hash?: string;
   /** base2new: accuracy on the base classes, on the new classes, and their harmonic mean */
   base?: number;
   new?: number;
@@ -33,9 +37,13 @@ export interface RunResult {
   /** wall-clock seconds spent training (0 for zero-shot) and evaluating */
   train_seconds: number;
   eval_seconds: number;
+  /** how many test images were evaluated, all evaluations together */
+  eval_images?: number;
   /** images per second during training, when trained */
   train_images_per_s?: number;
-  /** the full, JSON-serialisable run configuration: enough to re-run it exactly */
+  /** unreadable images left out (--skip-bad-images), training and evaluation together */
+  skipped_images?: number;
+  /** the full run configuration (RunConfig in src/eval/run-config.ts, plus base/new class lists): enough to re-run it exactly */
   config: Record<string, unknown>;
   /** ISO time the result was written */
   finished_at: string;

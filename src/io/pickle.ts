@@ -67,6 +67,12 @@ function toInt(v: bigint): number | bigint {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
+/** A decimal integer of a text opcode (INT, LONG); anything else is malformed (BigInt would throw SyntaxError). */
+function textInt(s: string, at: number): number | bigint {
+  if (!/^[+-]?\d+$/.test(s)) throw new PickleError(`pickle integer ${JSON.stringify(s.slice(0, 40))} is not a number (before byte ${at})`);
+  return toInt(BigInt(s));
+}
+
 /** Little-endian two's complement bytes -> integer (LONG1 / LONG4). */
 function decodeLong(b: Uint8Array): number | bigint {
   if (b.length === 0) return 0;
@@ -183,8 +189,9 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
     else throw new PickleError(`pickle SETITEM on a non-dict (${typeof target})`);
   };
   const append = (target: unknown, items: unknown[]) => {
-    if (Array.isArray(target)) target.push(...items);
-    else if (target instanceof PyObject) target.listItems.push(...items);
+    // a loop, not push(...items): spreading 300,000 items (a 300 KB pickle) overflows the call stack
+    const list = Array.isArray(target) ? target : target instanceof PyObject ? target.listItems : null;
+    if (list) for (const i of items) list.push(i);
     else if (target instanceof Set) for (const i of items) target.add(i);
     else throw new PickleError(`pickle APPEND on a non-list (${typeof target})`);
   };
@@ -244,11 +251,11 @@ export function unpickle(bytes: Uint8Array, opts: UnpickleOptions = {}): unknown
         const s = line().trim();
         if (s === '01') push(true);
         else if (s === '00') push(false);
-        else push(toInt(BigInt(s)));
+        else push(textInt(s, p));
         break;
       }
       case 0x4c: // LONG (text, trailing L)
-        push(toInt(BigInt(line().trim().replace(/L$/, ''))));
+        push(textInt(line().trim().replace(/L$/, ''), p));
         break;
       case 0x46: // FLOAT (text)
         push(parseFloat(line()));

@@ -176,7 +176,7 @@ function checkEntries(entries: HeaderEntry[], dataBytes: number, file: string, f
   }
   for (const e of sorted) {
     if (e.end > dataBytes) {
-      const need = dataStart + Math.max(...entries.map((x) => x.end));
+      const need = dataStart + entries.reduce((m, x) => Math.max(m, x.end), 0); // no spread: headers can list 100,000s
       throw fileError(
         file,
         `truncated: tensor "${e.name}" needs bytes [${e.begin}, ${e.end}) of the data section but only ${dataBytes} are present ` +

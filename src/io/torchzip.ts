@@ -82,9 +82,13 @@ export class PickledTensor {
     const itemsize = DTYPE_SIZE[dtype];
     const data = s.data;
     if (numel(this.size) > 0) {
+      // PyTorch never writes negative strides; with them (or a negative offset) a view would reach before the storage.
+      if (this.offset < 0 || this.stride.some((st) => st < 0)) {
+        throw new Error(`storage data/${s.key}: negative storage offset or stride (offset ${this.offset}, stride ${JSON.stringify(this.stride)}); the file is corrupt`);
+      }
       let last = this.offset;
       for (let d = 0; d < this.size.length; d++) last += (this.size[d]! - 1) * this.stride[d]!;
-      if (this.offset < 0 || (last + 1) * itemsize > data.byteLength) {
+      if ((last + 1) * itemsize > data.byteLength) {
         throw new Error(`storage data/${s.key} has ${data.byteLength} bytes but the tensor needs ${(last + 1) * itemsize} (truncated file?)`);
       }
     }
@@ -101,10 +105,13 @@ function intList(v: unknown, what: string): number[] {
 
 function rebuildTensor(args: unknown[]): PickledTensor {
   const [storage, offset, size, stride] = args;
-  if (typeof offset !== 'number') throw new PickleError('tensor storage offset must be an integer');
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset)) throw new PickleError('tensor storage offset must be an integer');
   const sz = intList(size, 'tensor size');
   const st = intList(stride, 'tensor stride');
   if (sz.length !== st.length) throw new PickleError('tensor size and stride differ in length');
+  if (sz.some((d) => d < 0)) throw new PickleError(`tensor size ${JSON.stringify(sz)} has a negative dimension`);
+  // numel beyond 2^53 cannot be a real tensor (and would make byte counts inexact)
+  if (!Number.isSafeInteger(numel(sz))) throw new PickleError(`tensor size ${JSON.stringify(sz)} is too large`);
   return new PickledTensor(storage as Storage, offset, sz, st);
 }
 
@@ -239,7 +246,7 @@ export function parseTorchCheckpoint(bytes: Uint8Array, file = '<buffer>'): Torc
   let sd: Map<unknown, unknown> | null = null;
   if (root instanceof PyObject && isScript) {
     result.kind = 'torchscript';
-    walkModule(root, '', result, new Set());
+    walkModule(root, result);
     if (result.tensors.size === 0 && result.skipped.length === 0) {
       throw fileError(file, `is a TorchScript archive whose module (${root.className}) has no tensor attributes this reader understands`);
     }
@@ -278,15 +285,34 @@ function addTensor(result: TorchCheckpoint, name: string, t: PickledTensor): voi
   }
 }
 
-/** TorchScript: a module is an object whose BUILD state maps attribute names to tensors and submodules. */
-function walkModule(obj: PyObject, prefix: string, result: TorchCheckpoint, seen: Set<PyObject>): void {
-  if (seen.has(obj)) return;
-  seen.add(obj);
-  const state = obj.state;
-  if (!(state instanceof Map)) return;
-  for (const [k, v] of state) {
+/** Deeper module nesting than this is not a real model (CLIP's is 6 levels); refused rather than walked. */
+const MAX_MODULE_DEPTH = 1000;
+
+/**
+ * TorchScript: a module is an object whose BUILD state maps attribute names to tensors and submodules.
+ * Walked depth-first in state order with an explicit stack (a hostile file can nest 100,000 levels, which
+ * recursion would turn into a stack overflow).
+ */
+function walkModule(root: PyObject, result: TorchCheckpoint): void {
+  const seen = new Set<PyObject>();
+  const stack: Array<{ entries: Iterator<[unknown, unknown]>; prefix: string }> = [];
+  const enter = (obj: PyObject, prefix: string) => {
+    if (seen.has(obj) || !(obj.state instanceof Map)) return;
+    seen.add(obj);
+    if (stack.length >= MAX_MODULE_DEPTH) throw fileError(result.file, `TorchScript modules nested more than ${MAX_MODULE_DEPTH} deep (at ${prefix.slice(0, 80)}...); not a real model`);
+    stack.push({ entries: obj.state.entries(), prefix });
+  };
+  enter(root, '');
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const next = top.entries.next();
+    if (next.done) {
+      stack.pop();
+      continue;
+    }
+    const [k, v] = next.value;
     if (typeof k !== 'string') continue;
-    if (v instanceof PickledTensor) addTensor(result, prefix + k, v);
-    else if (v instanceof PyObject) walkModule(v, `${prefix}${k}.`, result, seen);
+    if (v instanceof PickledTensor) addTensor(result, top.prefix + k, v);
+    else if (v instanceof PyObject) enter(v, `${top.prefix}${k}.`);
   }
 }

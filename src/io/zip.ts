@@ -9,6 +9,9 @@
 import * as zlib from 'node:zlib';
 import { fileError } from '../util/errors.js';
 
+/** Deflate's largest expansion: 258 bytes per 2-bit code, about 1032:1. */
+const MAX_DEFLATE_RATIO = 1032;
+
 export interface ZipEntry {
   name: string;
   method: number;
@@ -107,11 +110,25 @@ export class ZipArchive {
     const raw = this.bytes.subarray(start, end);
     if (e.method === 0) return raw;
     if (e.method === 8) {
+      // Never inflate past the size the central directory declares (a 1 MB entry can inflate to 1 GB), and
+      // refuse a declared size deflate cannot reach (at most ~1032:1), before allocating anything.
+      if (e.size > MAX_DEFLATE_RATIO * e.compressedSize + 1024) {
+        throw fileError(this.file, `corrupt zip entry "${name}": declares ${e.size} bytes from ${e.compressedSize} compressed, more than deflate can produce`);
+      }
+      let out: Buffer;
       try {
-        return zlib.inflateRawSync(raw);
+        out = zlib.inflateRawSync(raw, { maxOutputLength: Math.max(1, e.size) });
       } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ERR_BUFFER_TOO_LARGE') {
+          throw fileError(this.file, `corrupt zip entry "${name}": inflates to more than the ${e.size} bytes it declares (a zip bomb?)`);
+        }
         throw fileError(this.file, `corrupt zip entry "${name}" (${(err as Error).message})`);
       }
+      if (out.byteLength !== e.size) {
+        throw fileError(this.file, `corrupt zip entry "${name}": inflates to ${out.byteLength} bytes but declares ${e.size}`);
+      }
+      return out;
     }
     throw fileError(this.file, `zip entry "${name}" uses unsupported compression method ${e.method}`);
   }

@@ -17,7 +17,7 @@ import { proxyAgent } from './proxy.js';
  * renamed to `dest`, so a file at `dest` is always complete and verified.
  */
 
-export type DownloadErrorKind = 'http' | 'network' | 'checksum' | 'size' | 'redirect';
+export type DownloadErrorKind = 'http' | 'network' | 'checksum' | 'size' | 'redirect' | 'unverified';
 
 /** A download failure. A UserError (the CLI prints it on one line) that callers can inspect by kind. */
 export class DownloadError extends UserError {
@@ -67,6 +67,11 @@ export interface DownloadOptions {
    * sends the LFS sha256 and size as X-Linked-Etag / X-Linked-Size on the response that redirects).
    */
   onFirstResponse?: (response: FirstResponse) => { sha256?: string; size?: number } | void;
+  /**
+   * Keep a download that nothing can check: no checksum given and no size known (a chunked response
+   * without Content-Length), so a transfer cut short looks complete. Refused by default.
+   */
+  allowUnverified?: boolean;
 }
 
 export interface DownloadResult {
@@ -79,6 +84,8 @@ export interface DownloadResult {
   resumedFrom: number;
   /** HTTP requests made, redirects included: lets tests and callers see what happened. */
   requests: number;
+  /** whether the size was checked against an expected one (the caller's, the server's Content-Length or the hub's) */
+  sizeChecked: boolean;
 }
 
 const USER_AGENT = 'modular-prompt-learning (node; +https://www.npmjs.com/package/modular-prompt-learning)';
@@ -192,6 +199,8 @@ interface Ctx {
   /** Hash state of the part file's bytes, kept across retries so a resume does not re-read the part. */
   hashes: HashState | undefined;
   currentUrl?: string;
+  /** the total size the server announced (Content-Length / Content-Range) for the last response */
+  serverSize?: number;
 }
 
 /** Messages name the URL that was asked for (a CDN URL after a redirect is long and signed): its host is enough. */
@@ -246,6 +255,7 @@ async function attemptDownload(ctx: Ctx): Promise<DownloadResult> {
       res.resume();
       const total = parseContentRangeTotal(res.headers['content-range']);
       if (total === offset && (ctx.expect.size === undefined || ctx.expect.size === total)) {
+        ctx.serverSize = total;
         return finish(ctx, state, offset, url, offset);
       }
       restartPart(ctx);
@@ -293,6 +303,7 @@ async function attemptDownload(ctx: Ctx): Promise<DownloadResult> {
       );
     }
     const expectedTotal = ctx.expect.size ?? total;
+    ctx.serverSize = total;
     const resumedFrom = offset;
 
     if (!ctx.progress) {
@@ -349,6 +360,16 @@ function finish(ctx: Ctx, state: HashState, size: number, url: string, resumedFr
   if (ctx.expect.size !== undefined && size !== ctx.expect.size) {
     fail(`size mismatch: expected ${ctx.expect.size} bytes, got ${size}`, 'size');
   }
+  const sizeChecked = ctx.expect.size !== undefined || ctx.serverSize !== undefined;
+  if (!sizeChecked && ctx.expect.sha256 === undefined && ctx.expect.md5 === undefined && !options.allowUnverified) {
+    fs.rmSync(part, { force: true });
+    ctx.hashes = undefined;
+    throw new DownloadError(
+      `${url}: the server sent neither a size nor a checksum, so a download cut short cannot be told from a complete one (${size} bytes arrived). Nothing was kept.`,
+      'unverified',
+      url,
+    );
+  }
   // digest() finalises a Hash; copy() keeps the saved state usable should anything below throw.
   const sha256 = state.sha256.copy().digest('hex');
   const md5 = state.md5?.copy().digest('hex');
@@ -360,7 +381,7 @@ function finish(ctx: Ctx, state: HashState, size: number, url: string, resumedFr
   }
   fs.renameSync(part, options.dest);
   ctx.hashes = undefined;
-  return { path: options.dest, size, sha256, md5, resumedFrom, requests: ctx.requests };
+  return { path: options.dest, size, sha256, md5, resumedFrom, requests: ctx.requests, sizeChecked };
 }
 
 function restartPart(ctx: Ctx): void {

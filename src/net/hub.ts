@@ -117,6 +117,11 @@ export interface HubOptions {
   env?: NodeJS.ProcessEnv;
   /** Re-hash a cached file instead of trusting its sidecar (size and digest recorded when it was verified). */
   verify?: boolean;
+  /**
+   * Accept weights that no sha256 checks (neither pinned here nor sent by the hub), and hand-placed cache
+   * files without a known digest. Default: `MPL_ALLOW_UNVERIFIED=1` in the environment, else refused.
+   */
+  allowUnverified?: boolean;
   /** The model table (tests use their own). */
   models?: readonly ClipModelSpec[];
   /** Passed to the downloader (tests make retries fast). */
@@ -177,9 +182,10 @@ export async function fetchModel(name: string, options: HubOptions = {}): Promis
     ? [spec.revisions.find((r) => r.revision === options.revision) ?? { revision: options.revision }]
     : spec.revisions;
 
+  const allowUnverified = options.allowUnverified ?? env.MPL_ALLOW_UNVERIFIED === '1';
   // 1. The cache, without network.
   for (const cand of candidates) {
-    const cached = await readCache(spec, cand, env, options.verify ?? false);
+    const cached = await readCache(spec, cand, env, options.verify ?? false, allowUnverified);
     if (cached) return cached;
   }
   // 1b. The Hugging Face hub's own cache ($HF_HUB_CACHE / $HF_HOME/hub: transformers' downloads), read-only.
@@ -195,7 +201,7 @@ export async function fetchModel(name: string, options: HubOptions = {}): Promis
   const missing: string[] = [];
   for (const cand of candidates) {
     try {
-      return await downloadRevision(spec, cand, env, reporter, options);
+      return await downloadRevision(spec, cand, env, reporter, { ...options, allowUnverified });
     } catch (err) {
       if (err instanceof DownloadError && err.kind === 'http' && err.status === 404) {
         missing.push(cand.revision);
@@ -232,7 +238,7 @@ function fileOf(spec: ClipModelSpec, cand: HubRevision): string {
 }
 
 /** A cached file if it is there and checks out; undefined otherwise (the caller downloads). */
-async function readCache(spec: ClipModelSpec, cand: HubRevision, env: NodeJS.ProcessEnv, verify: boolean): Promise<FetchedModel | undefined> {
+async function readCache(spec: ClipModelSpec, cand: HubRevision, env: NodeJS.ProcessEnv, verify: boolean, allowUnverified: boolean): Promise<FetchedModel | undefined> {
   const file = hubCachePath(spec.repo, cand.revision, fileOf(spec, cand), env);
   if (!fs.existsSync(file)) return undefined;
   const stat = fs.statSync(file);
@@ -249,6 +255,11 @@ async function readCache(spec: ClipModelSpec, cand: HubRevision, env: NodeJS.Pro
     return { ...base, sha256: sidecar.sha256, size: sidecar.size };
   }
   // No sidecar (placed by hand, as the offline message suggests), or --verify: hash it now.
+  if (!sidecar && !cand.sha256 && !allowUnverified) {
+    throw new UserError(
+      `${file}: placed in the cache by hand, but no digest is known for ${spec.name} at '${cand.revision}', so it cannot be verified. Pass it as --weights FILE instead, or delete it and let the download (online) verify a fresh copy, or set MPL_ALLOW_UNVERIFIED=1 to accept it.`,
+    );
+  }
   const sha256 = await hashFile(file, 'sha256');
   if ((cand.sha256 && sha256 !== cand.sha256) || (cand.size !== undefined && stat.size !== cand.size) || (sidecar && !cand.sha256 && sidecar.sha256 !== sha256)) {
     const expected = cand.sha256 ?? sidecar?.sha256;
@@ -315,6 +326,11 @@ async function downloadRevision(
     const sizeText = header(res, 'x-linked-size');
     commit = header(res, 'x-repo-commit') ?? commit;
     const sha = etag && /^[0-9a-f]{64}$/.test(etag) ? etag : undefined;
+    if (!sha && !cand.sha256 && !options.allowUnverified && res.status < 400) {
+      throw new UserError(
+        `${url}: the hub sends no sha256 for this file and none is pinned for ${spec.name} at '${cand.revision}', so the download could not be verified. Nothing was downloaded. Pass --weights FILE with weights you trust, or --allow-unverified (MPL_ALLOW_UNVERIFIED=1) to accept it.`,
+      );
+    }
     if (sha && cand.sha256 && sha !== cand.sha256) {
       throw new UserError(
         `${url}: the hub now serves a different ${fileOf(spec, cand)} (sha256 ${sha}) than the one this program pins for ${spec.name} at '${cand.revision}' (${cand.sha256}). Nothing was downloaded. Pass --weights FILE with weights you trust, or a --revision you have checked.`,
@@ -338,11 +354,16 @@ async function downloadRevision(
     retries: options.retries,
     retryDelayMs: options.retryDelayMs,
     timeoutMs: options.timeoutMs,
+    allowUnverified: options.allowUnverified,
   });
   const verified: HubSidecar['verified_against'] =
     cand.sha256 && headerSha ? 'pinned+hub-header' : cand.sha256 ? 'pinned' : headerSha ? 'hub-header' : 'none';
   if (verified === 'none') {
-    reporter.warn(`${url}: the hub sent no sha256 for this file; only its size was checked`);
+    reporter.warn(
+      result.sizeChecked
+        ? `${url}: accepted without a sha256 (--allow-unverified); only its size was checked`
+        : `${url}: accepted without a sha256 or a size (--allow-unverified); nothing about its bytes was checked`,
+    );
   }
   writeJsonAtomic(dest + '.json', {
     repo: spec.repo,

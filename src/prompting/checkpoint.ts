@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
-import type { RawTensor } from '../io/tensor.js';
+import { firstNonFinite, type RawTensor } from '../io/tensor.js';
 import { readTorchCheckpoint, sniffFormat } from '../io/torchzip.js';
 import { allFinite } from '../torch/index.js';
 import { UserError, fileError } from '../util/errors.js';
@@ -42,15 +42,16 @@ export function savePrompts(
   learner: PromptLearner,
   meta: { backbone?: string; dataset?: string; seed?: number; precision?: string } = {},
 ): string {
-  if (!allFinite(learner.parameters())) {
-    throw new UserError(`${path.join(dir, PROMPTS_FILE)}: not written, the learned prompts hold NaN or infinite values (training diverged: lower the learning rate)`);
-  }
+  const file = path.join(dir, PROMPTS_FILE);
   const tensors = new Map<string, RawTensor>();
   for (const [k, t] of learner.params) {
     const f = t.toFloat32();
-    tensors.set(k, { dtype: 'float32', shape: t.shape, data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) });
+    const raw: RawTensor = { dtype: 'float32', shape: t.shape, data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
+    if (firstNonFinite(raw) >= 0) {
+      throw new UserError(`${file}: not written: the learned ${k} holds NaN or ±inf (the training diverged); run again with a lower learning rate (--lr)`);
+    }
+    tensors.set(k, raw);
   }
-  const file = path.join(dir, PROMPTS_FILE);
   const config: PromptsConfig = {
     format: 'mpl-prompts/1',
     method: learner.method,
@@ -123,6 +124,10 @@ export function loadPrompts(file: string): LoadedPrompts {
     config.options = camelKeys<MethodOptions>((config.options ?? {}) as unknown as Record<string, unknown>);
   }
   if (tensors.size === 0) throw new UserError(`${file}: holds no tensors`);
+  for (const [k, t] of tensors) {
+    const bad = firstNonFinite(t);
+    if (bad >= 0) throw fileError(file, `tensor "${k}" holds a non-finite value (NaN or ±inf) at element ${bad}: these prompts are broken (a diverged training?); train them again`);
+  }
   return { tensors, config, epoch };
 }
 

@@ -13,7 +13,7 @@
  *
  * A plan is plain data (JSON-serialisable). `validatePlan` rejects an impossible plan before any compute.
  */
-import { UserError } from '../util/errors.js';
+import { printable, UserError } from '../util/errors.js';
 import type { ClipArchitecture } from '../clip/model.js';
 import type { LayerLayout, LayoutSegment, PlanLayout } from './layout.js';
 
@@ -79,6 +79,11 @@ export function validatePlan(plan: PromptPlan, arch: ClipArchitecture, imageToke
     }
     for (const g of s.add) if (g.count < 0 || !Number.isInteger(g.count)) throw why(`layer ${s.layer}: bad add count ${g.count}`);
     prompts += groupTokens(s.add) - s.remove;
+  }
+  // [SOS] + context + at least the [EOS] token must fit the text encoder's positions (77 for CLIP)
+  const ctxLen = arch.text.context_length;
+  if (plan.text.ctxTokens + 2 > ctxLen) {
+    throw why(`${plan.text.ctxTokens} learnable text context tokens (--n-ctx) do not fit the model's ${ctxLen}-token text context: at most ${ctxLen - 2}, fewer with long class names`);
   }
   last = 0;
   for (const s of plan.text.steps) {
@@ -181,6 +186,9 @@ export function describeLayout(layout: PlanLayout): string {
 
 // ---- custom schedules -----------------------------------------------------------------------------
 
+/** Largest layer index or token count a --schedule may name: far above any CLIP, far below trouble. */
+const MAX_SCHEDULE_VALUE = 1000;
+
 export interface LayerCounts {
   add: number;
   remove: number;
@@ -194,23 +202,29 @@ export interface LayerCounts {
  */
 export function parseSchedule(spec: string): Map<number, LayerCounts> {
   const out = new Map<number, LayerCounts>();
-  const bad = (why: string) => new UserError(`invalid --schedule '${spec}': ${why}`);
+  const bad = (why: string) => new UserError(printable(`invalid --schedule '${spec}': ${why}`));
+  // Bounds before any loop or allocation: "1-1000000000:add1" must not run a billion iterations.
+  const count = (text: string, what: string) => {
+    const v = Number(text);
+    if (v > MAX_SCHEDULE_VALUE) throw bad(`${what} ${text} is more than ${MAX_SCHEDULE_VALUE} (CLIP models have at most 48 blocks)`);
+    return v;
+  };
   const s = spec.trim();
   if (!s) throw bad('empty');
   if (s.includes(':')) {
     for (const part of s.split(';').map((p) => p.trim()).filter(Boolean)) {
       const m = /^(\d+)(?:-(\d+))?:(.*)$/.exec(part);
       if (!m) throw bad(`'${part}' is not "FROM-TO:addN,rmM"`);
-      const from = Number(m[1]);
-      const to = m[2] ? Number(m[2]) : from;
+      const from = count(m[1], 'layer');
+      const to = m[2] ? count(m[2], 'layer') : from;
       if (to < from) throw bad(`range ${from}-${to} is reversed`);
       let add = 0;
       let remove = 0;
       for (const op of m[3].split(',').map((o) => o.trim()).filter(Boolean)) {
         const o = /^(add|rm|remove)(\d+)$/.exec(op);
         if (!o) throw bad(`operation '${op}' is not addN or rmN`);
-        if (o[1] === 'add') add = Number(o[2]);
-        else remove = Number(o[2]);
+        if (o[1] === 'add') add = count(o[2], 'count');
+        else remove = count(o[2], 'count');
       }
       for (let l = from; l <= to; l++) {
         if (out.has(l)) throw bad(`layer ${l} is given twice`);
@@ -221,7 +235,8 @@ export function parseSchedule(spec: string): Map<number, LayerCounts> {
     s.split(',').forEach((item, i) => {
       const o = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(item);
       if (!o) throw bad(`list item '${item}' is not ADD/REMOVE`);
-      out.set(i + 1, { add: Number(o[1]), remove: Number(o[2]) });
+      if (i + 1 > MAX_SCHEDULE_VALUE) throw bad(`more than ${MAX_SCHEDULE_VALUE} layers listed`);
+      out.set(i + 1, { add: count(o[1], 'count'), remove: count(o[2], 'count') });
     });
   }
   for (const l of out.keys()) if (l < 1) throw bad('layers start at 1 (block 0 holds the shallow prompt)');

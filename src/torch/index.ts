@@ -30,6 +30,13 @@ export function torchVersion(): string {
 export function cudaAvailable(): boolean {
   return native.cudaAvailable() as boolean;
 }
+/**
+ * Hands the heap pages the C allocator keeps after frees back to the system (glibc malloc_trim); the trainer
+ * calls it after each epoch so the resident size of a long run follows what is in use.
+ */
+export function releaseFreedMemory(): void {
+  native.mallocTrim();
+}
 /** True when libtorch has fused scaled_dot_product_attention (2.1 and later). */
 export function hasSdpa(): boolean {
   return native.hasSdpa() as boolean;

@@ -100,9 +100,14 @@ export function blasInfo(): BlasInfo {
     }
   }
   if (library && fs.existsSync(library)) library = fs.realpathSync(library);
+
   let kind = classifyBlas(library);
-  // PyPI's libtorch links MKL statically: sgemm_ then resolves into libtorch_cpu itself
-  if (kind === 'unknown' && /BLAS_INFO=mkl/.test(native.showConfig() as string)) kind = 'mkl';
+  // PyPI's libtorch carries MKL inside libtorch_cpu and never calls the system's sgemm_: whatever provides
+  // that symbol (even a preloaded reference BLAS) is not what its matmuls use
+  if (bundledMkl()) {
+    kind = 'mkl';
+    library = 'MKL inside libtorch_cpu';
+  }
   const n = 512;
   const a = native.randn([n, n], null, 'float32');
   const b = native.randn([n, n], null, 'float32');
@@ -116,6 +121,11 @@ export function blasInfo(): BlasInfo {
   const gflops = (2 * n * n * n * reps) / seconds / 1e9;
   blasInfoCache = { library, kind, gflops, slow: isSlowBlas(kind, gflops) };
   return blasInfoCache;
+}
+
+/** True when libtorch was built with MKL linked in (PyPI's wheels): its matmuls do not go through libblas. */
+export function bundledMkl(): boolean {
+  return /BLAS_INFO=mkl/.test(native.showConfig() as string);
 }
 
 /** What kind of BLAS a library path is (Debian: .../blas/libblas.so.3 is the reference implementation). */

@@ -17,6 +17,8 @@ export interface BatchSource {
    */
   batches(epoch: number, imageSize?: number): AsyncIterable<Batch>;
   batchesPerEpoch(): number;
+  /** images left out so far because they could not be read (skipBadImages) */
+  skippedImages?(): number;
   /** Ends the worker threads behind the source (idempotent). Idle workers never keep the process alive. */
   close(): Promise<void>;
   /** `await using src = batchSource(...)` closes it at the end of the block. */

@@ -15,6 +15,7 @@ export function batchSource(items: Datum[], options: LoaderOptions): BatchSource
   const fixed = options.imageSize;
   let loader: DataLoader | undefined;
   let closed = false;
+  let skippedEarlier = 0; // by loaders replaced for another image size
   const loaderFor = (imageSize: number | undefined): DataLoader => {
     if (closed) throw new Error('batch source is closed');
     const size = imageSize ?? fixed ?? loader?.imageSize ?? 224;
@@ -22,6 +23,7 @@ export function batchSource(items: Datum[], options: LoaderOptions): BatchSource
       throw new UserError(`this batch source makes ${fixed}-pixel images but the model takes ${imageSize}: leave imageSize out of batchSource() to follow the model`);
     }
     if (loader && loader.imageSize !== size) {
+      skippedEarlier += loader.skippedCount;
       void loader.close();
       loader = undefined;
     }
@@ -40,6 +42,7 @@ export function batchSource(items: Datum[], options: LoaderOptions): BatchSource
     length: items.length,
     batches: (epoch, imageSize) => loaderFor(imageSize).batches(epoch),
     batchesPerEpoch: () => probe.length,
+    skippedImages: () => skippedEarlier + (loader?.skippedCount ?? 0),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -11,9 +11,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { configDiff, describeDiff } from '../util/config.js';
 import type { RawTensor } from '../io/tensor.js';
 import { PromptLearner, gpaWeights } from '../prompting/learner.js';
-import { GradScaler, SGD, Tensor, allFinite, isCuda, noGrad, tensor, tidy, zeros, type GradScalerState } from '../torch/index.js';
+import { GradScaler, SGD, Tensor, allFinite, isCuda, noGrad, releaseFreedMemory, tensor, tidy, zeros, type GradScalerState } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
@@ -30,8 +31,17 @@ export interface TrainOptions {
   warmupLr?: number;
   /** folder for the per-epoch checkpoint (checkpoint.safetensors); none = no checkpoints */
   checkpointDir?: string;
-  /** continue from the checkpoint in checkpointDir when it exists */
+  /**
+   * continue from the checkpoint in checkpointDir when it exists; a checkpoint saved with another
+   * configuration (see `config`) or that fails validation is refused with a one-line error
+   */
   resume?: boolean;
+  /**
+   * the run's configuration (JSON values: dataset, seed, batch size, ...), stored in the checkpoint beside
+   * what the trainer knows itself (method, method options, optimiser, schedule, parameter shapes); a resume
+   * whose configuration differs in any field is refused, naming the differences
+   */
+  config?: Record<string, unknown>;
   reporter?: Reporter;
   /** called after each epoch with its summary (after the checkpoint is on disk) */
   onEpoch?: (summary: EpochSummary) => void;
@@ -100,21 +110,26 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   let gpaSum: Tensor[] | null = null;
   const history: EpochSummary[] = [];
   let startEpoch = 1;
-  const ckpt = options.checkpointDir ? path.join(options.checkpointDir, CHECKPOINT_FILE) : null;
+  const ckpt = options.checkpointDir ? checkpointTarget(options.checkpointDir, learner, options) : null;
   const log = (line: string) => {
-    if (options.logFile) fs.appendFileSync(options.logFile, `${new Date().toISOString()} ${line}\n`);
+    if (!options.logFile) return;
+    try {
+      fs.appendFileSync(options.logFile, `${new Date().toISOString()} ${line}\n`);
+    } catch (e) {
+      throw new UserError(`${options.logFile}: cannot append to the run log (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); free space or fix the folder's permissions, then run the same command again to resume`);
+    }
   };
 
   const precision = learner.model.precision;
   const device = learner.model.device;
   const scaler = precision.lossScaling ? new GradScaler() : null;
-  if (ckpt && options.resume && fs.existsSync(ckpt)) {
-    const state = loadCheckpoint(ckpt, learner, opt, keys);
+  if (ckpt && options.resume && fs.existsSync(ckpt.file)) {
+    const state = loadCheckpoint(ckpt, learner, opt, keys, options.epochs);
     startEpoch = state.epoch + 1;
     history.push(...state.history);
     if (state.gpa) gpaSum = state.gpa;
     if (scaler && state.scaler) Object.assign(scaler, state.scaler);
-    reporter.info(`resuming from ${ckpt} after epoch ${state.epoch}`);
+    reporter.info(`resuming from ${ckpt.file} after epoch ${state.epoch}`);
     log(`resume after epoch ${state.epoch}`);
   }
 
@@ -214,6 +229,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       if (ckpt) saveCheckpoint(ckpt, learner, opt, keys, epoch, history, gpaSum, scaler?.state() ?? null);
       if (options.checkpointDir) writeFileAtomic(path.join(options.checkpointDir, METRICS_FILE), metricsCsv(history));
       options.onEpoch?.(summary);
+      releaseFreedMemory();
       // fault injection for the resume test: die like `kill -9` right after this epoch's checkpoint
       if (process.env.MPL_KILL_AFTER_EPOCH && Number(process.env.MPL_KILL_AFTER_EPOCH) === epoch) process.kill(process.pid, 'SIGKILL');
     }
@@ -232,8 +248,41 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   return { epochs: history, seconds, imagesPerSecond: trainedImages / Math.max(seconds, 1e-9), resumedFrom: startEpoch - 1 };
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The checkpoint: one safetensors file (prompts, momentum buffers, GPA sums) whose metadata holds the epoch,
+// the history and the full configuration. Everything in it is checked before any of it is used, so a
+// damaged or foreign checkpoint stops the run with a one-line error saying what to delete.
+
+export const CHECKPOINT_FORMAT = 'mpl-checkpoint/2';
+
+/** Where a run's checkpoint goes and the configuration it must carry. */
+export interface CheckpointTarget {
+  file: string;
+  /** the configuration stored in (and compared with) the checkpoint's metadata */
+  config: Record<string, unknown>;
+}
+
+/** The checkpoint file of a folder and the configuration of this training (the caller's + the trainer's). */
+export function checkpointTarget(dir: string, learner: PromptLearner, options: TrainOptions): CheckpointTarget {
+  const config = {
+    ...options.config,
+    method: learner.method,
+    method_options: learner.design.options,
+    parameters: Object.fromEntries([...learner.params].map(([k, p]) => [k, p.shape])),
+    training: {
+      epochs: options.epochs,
+      lr: options.lr,
+      momentum: options.momentum ?? 0.9,
+      weight_decay: options.weightDecay ?? 5e-4,
+      warmup_epochs: options.warmupEpochs ?? 1,
+      warmup_lr: options.warmupLr ?? 1e-5,
+    },
+  };
+  return { file: path.join(dir, CHECKPOINT_FILE), config: JSON.parse(JSON.stringify(config)) as Record<string, unknown> };
+}
+
 function saveCheckpoint(
-  file: string,
+  target: CheckpointTarget,
   learner: PromptLearner,
   opt: SGD,
   keys: string[],
@@ -244,31 +293,117 @@ function saveCheckpoint(
 ): void {
   const tensors = new Map<string, RawTensor>();
   keys.forEach((k) => tensors.set(k, toRaw(learner.params.get(k)!)));
-  opt.momentumBuffers().forEach((b, i) => b && tensors.set(`optimizer.momentum.${keys[i]}`, toRaw(b)));
+  const momentum: string[] = [];
+  opt.momentumBuffers().forEach((b, i) => {
+    if (!b) return;
+    tensors.set(`optimizer.momentum.${keys[i]}`, toRaw(b));
+    momentum.push(keys[i]);
+  });
   gpa?.forEach((t, i) => tensors.set(`gpa.${keys[i]}`, toRaw(t)));
-  writeSafetensors(file, tensors, {
-    format: 'mpl-checkpoint/1',
+  writeSafetensors(target.file, tensors, {
+    format: CHECKPOINT_FORMAT,
     method: learner.method,
     precision: learner.model.precision.name,
     epoch: String(epoch),
     history: JSON.stringify(history),
+    config: JSON.stringify(target.config),
+    momentum: JSON.stringify(momentum),
+    gpa: gpa ? 'true' : 'false',
     ...(scaler ? { grad_scaler: JSON.stringify(scaler) } : {}),
   });
 }
 
+const HISTORY_NUMBERS = ['lr', 'loss', 'accuracy', 'images', 'seconds', 'imagesPerSecond'] as const;
+
+function parseJson(text: string | undefined, what: string, bad: (why: string) => never): unknown {
+  if (text === undefined) return bad(`its metadata has no ${what}`);
+  try {
+    return JSON.parse(text);
+  } catch {
+    return bad(`its ${what} is not valid JSON`);
+  }
+}
+
+function checkHistory(v: unknown, epoch: number, bad: (why: string) => never): EpochSummary[] {
+  if (!Array.isArray(v) || v.length !== epoch) return bad(`its history does not list the ${epoch} epochs it claims`);
+  v.forEach((h: unknown, i) => {
+    const e = h as Record<string, unknown>;
+    if (typeof h !== 'object' || h === null || e.epoch !== i + 1) bad(`history entry ${i + 1} is not epoch ${i + 1}`);
+    for (const k of HISTORY_NUMBERS) {
+      if (typeof e[k] !== 'number' || !Number.isFinite(e[k])) bad(`history of epoch ${i + 1} has a non-finite ${k}`);
+    }
+  });
+  return v as EpochSummary[];
+}
+
+/** A float32 tensor of the expected shape with finite values, or the reason it is not. */
+function tensorProblem(r: RawTensor | undefined, shape: number[]): string | null {
+  if (!r) return 'is missing';
+  if (r.dtype !== 'float32') return `is ${r.dtype}, not float32`;
+  if (r.shape.join(',') !== shape.join(',')) return `has shape [${r.shape}], expected [${shape}]`;
+  // the data may sit at any byte offset of the file: copy when it is not 4-byte aligned
+  const bytes = r.data.byteOffset % 4 === 0 ? r.data : r.data.slice();
+  const f = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  for (let i = 0; i < f.length; i++) if (!Number.isFinite(f[i])) return 'holds NaN or infinite values';
+  return null;
+}
+
 function loadCheckpoint(
-  file: string,
+  target: CheckpointTarget,
   learner: PromptLearner,
   opt: SGD,
   keys: string[],
+  epochs: number,
 ): { epoch: number; history: EpochSummary[]; gpa: Tensor[] | null; scaler: GradScalerState | null } {
-  const { tensors, metadata } = readSafetensors(file);
-  if (metadata.format !== 'mpl-checkpoint/1') throw new UserError(`${file}: not a checkpoint written by mpl (format ${metadata.format ?? 'missing'})`);
-  if (metadata.method !== learner.method) throw new UserError(`${file}: checkpoint of method ${metadata.method}, but this run trains ${learner.method}`);
+  const file = target.file;
+  const bad = (why: string): never => {
+    throw new UserError(`${file}: unusable checkpoint (${why}); delete it to start this run over`);
+  };
+  let read: ReturnType<typeof readSafetensors>;
+  try {
+    read = readSafetensors(file);
+  } catch (e) {
+    return bad((e as Error).message);
+  }
+  const { tensors, metadata } = read;
+  if (metadata.format === 'mpl-checkpoint/1') bad('written by an earlier version that did not record its configuration');
+  if (metadata.format !== CHECKPOINT_FORMAT) bad(`format ${metadata.format ?? 'missing'}, not ${CHECKPOINT_FORMAT}`);
+  const saved = parseJson(metadata.config, 'configuration', bad);
+  if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) bad('its configuration is not a JSON object');
+  const diff = configDiff(saved, target.config);
+  if (diff.length) {
+    throw new UserError(
+      `${file} was saved with another configuration (${describeDiff(diff)}); ` +
+        `start over with --force (or --no-resume), or delete it`,
+    );
+  }
+  if (!/^\d+$/.test(metadata.epoch ?? '')) bad(`its epoch is ${JSON.stringify(metadata.epoch ?? null)}, not a number`);
+  const epoch = Number(metadata.epoch);
+  if (epoch < 1 || epoch > epochs) bad(`its epoch ${epoch} is outside 1..${epochs}`);
+  const history = checkHistory(parseJson(metadata.history, 'history', bad), epoch, bad);
+  const momentum = parseJson(metadata.momentum, 'list of momentum buffers', bad);
+  if (!Array.isArray(momentum) || momentum.some((k) => !keys.includes(k as string))) bad('its list of momentum buffers names unknown parameters');
+  const withGpa = metadata.gpa === 'true';
+  if (withGpa !== (learner.method === 'promptsrc')) bad(withGpa ? 'it holds prompt-aggregation sums this method does not use' : 'the prompt-aggregation sums are missing');
+  for (const k of keys) {
+    const shape = learner.params.get(k)!.shape;
+    const checks: Array<[string, boolean]> = [[k, true], [`optimizer.momentum.${k}`, (momentum as string[]).includes(k)], [`gpa.${k}`, withGpa]];
+    for (const [name, expected] of checks) {
+      const problem = expected ? tensorProblem(tensors.get(name), shape) : null;
+      if (problem) bad(`tensor ${name} ${problem}`);
+    }
+  }
   const precision = metadata.precision ?? 'fp32';
   if (precision !== learner.model.precision.name) {
     throw new UserError(`${file}: checkpoint trained in ${precision}, but this run uses --precision ${learner.model.precision.name} (resume with the same precision, or delete the checkpoint to start over)`);
   }
+  let scaler: GradScalerState | null = null;
+  if (learner.model.precision.lossScaling && metadata.grad_scaler !== undefined) {
+    const s = parseJson(metadata.grad_scaler, 'loss-scaler state', bad) as Partial<GradScalerState> | null;
+    if (!s || !(Number(s.scale) > 0) || !Number.isFinite(s.scale) || !Number.isInteger(s.growthTracker) || s.growthTracker! < 0) bad('its loss-scaler state is invalid');
+    scaler = { scale: s!.scale!, growthTracker: s!.growthTracker! };
+  }
+  // Everything checked: only now is the learner's and the optimiser's state replaced.
   learner.loadStateDict(tensors, file);
   // momentum buffers and GPA sums live where, and in the dtype, their parameters do
   const like = (k: string, r: RawTensor) => tidy(() => tensor(r.data, r.shape, r.dtype).to(learner.params.get(k)!.dtype, learner.model.device));
@@ -278,8 +413,6 @@ function loadCheckpoint(
   });
   opt.loadMomentumBuffers(buffers);
   buffers.forEach((b) => b?.dispose());
-  const gpaRaw = keys.map((k) => tensors.get(`gpa.${k}`));
-  const gpa = gpaRaw.every((r) => r) ? gpaRaw.map((r, i) => like(keys[i], r!).keep()) : null;
-  const scaler = metadata.grad_scaler ? (JSON.parse(metadata.grad_scaler) as GradScalerState) : null;
-  return { epoch: Number(metadata.epoch), history: JSON.parse(metadata.history ?? '[]') as EpochSummary[], gpa, scaler };
+  const gpa = withGpa ? keys.map((k) => like(k, { ...tensors.get(`gpa.${k}`)!, shape: learner.params.get(k)!.shape }).keep()) : null;
+  return { epoch, history, gpa, scaler };
 }

@@ -10,7 +10,17 @@ export class UserError extends Error {
   }
 }
 
-/** A UserError about one file: the message starts with the path. */
+/** A UserError about one file: the message starts with the path. Kept on one line (see printable). */
 export function fileError(path: string, what: string): UserError {
-  return new UserError(`${path}: ${what}`);
+  return new UserError(printable(`${path}: ${what}`));
+}
+
+const ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text from outside (a tensor name from a file header, a flag value) made safe for a one-line message:
+ * line breaks and other control characters are escaped as in JSON, so a hostile name cannot forge lines.
+ */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot, tmpDir } from '../helpers.js';
 import { UserError } from '../../src/util/errors.js';
-import { DataLoader, type Batch, type LoaderItem } from '../../src/data/loader.js';
+import { DataLoader, maxNumWorkers, type Batch, type LoaderItem } from '../../src/data/loader.js';
 import { writeImages } from './fixtures.js';
 
 const S = 16;
@@ -121,4 +121,18 @@ test('worker threads never keep the process alive (no close() needed to exit), c
 test('invalid options are UserErrors', () => {
   assert.throws(() => new DataLoader(items, { mode: 'train', batchSize: 0 }), UserError);
   assert.throws(() => new DataLoader(items, { mode: 'train', seed: -1 }), UserError);
+});
+
+test('--workers 300 on a 10-image dataset starts no more workers than batches (and 2 per core at most)', async () => {
+  const ten = items.slice(0, 10);
+  const infos: string[] = [];
+  const reporter = { info: (m: string) => infos.push(m), warn() {}, progress: () => ({ update() {}, stop() {} }) };
+  const loader = new DataLoader(ten, { mode: 'eval', batchSize: 4, imageSize: S, numWorkers: 300, reporter });
+  assert.equal(loader.numWorkers, Math.min(3, maxNumWorkers()));
+  assert.match(infos[0]!, /using \d data-loader workers? instead of 300 \(at most 2 per CPU core and one per batch: 3 per epoch\)/);
+  let n = 0;
+  for await (const b of loader.batches(0)) n += b.size;
+  assert.equal(n, 10);
+  await loader.close();
+  assert.equal(new DataLoader(ten, { mode: 'eval', batchSize: 4, imageSize: S, numWorkers: 2 }).numWorkers, 2);
 });

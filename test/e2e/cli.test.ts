@@ -4,58 +4,40 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import sharp from 'sharp';
 import { readSafetensors } from '../../src/io/safetensors.js';
-import { goldenDir, repoRoot, tmpDir } from '../helpers.js';
+import { goldenDir, tmpDir } from '../helpers.js';
+import { makeImageFolder, mplCli as mpl, ok } from './fixtures.js';
 
 const weights = path.join(goldenDir, 'tiny_clip.safetensors');
 const work = tmpDir('mpl-e2e-');
 const root = path.join(work, 'images');
 const classes = ['red_square', 'green_field', 'blue_sky', 'yellow_sun'];
 
-function mpl(args: string[], env: Record<string, string> = {}) {
-  return spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), ...args], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    env: { ...process.env, MPL_NUM_THREADS: '1', ...env },
-    timeout: 120_000,
-  });
+
+test.before(() => makeImageFolder(root, classes));
+
+/** The folder of a run: <out>/base2new/<dataset>/shots_16/mpl/<tag>-<hash>/seed<seed> (one configuration under out). */
+function runDir(out: string, seed: number, dataset = 'imagefolder'): string {
+  const base = path.join(out, 'base2new', dataset, 'shots_16', 'mpl');
+  const configs = fs.readdirSync(base);
+  assert.equal(configs.length, 1, `one configuration under ${base}: ${configs.join(', ')}`);
+  assert.match(configs[0], /^tiny_clip_c1_add2_rm1_d3_ep3-[0-9a-f]{8}$/);
+  return path.join(base, configs[0], `seed${seed}`);
 }
 
-function ok(r: ReturnType<typeof mpl>, what: string): string {
-  assert.equal(r.status, 0, `${what} failed (${r.status}, ${r.signal}): ${r.stderr}`);
-  return r.stdout;
-}
-
-test.before(async () => {
-  const colours = [[200, 30, 30], [30, 200, 30], [30, 30, 200], [220, 220, 30]];
-  for (let c = 0; c < classes.length; c++) {
-    fs.mkdirSync(path.join(root, classes[c]), { recursive: true });
-    for (let i = 0; i < 10; i++) {
-      const px = Buffer.alloc(40 * 40 * 3);
-      for (let p = 0; p < 1600; p++) {
-        px[p * 3] = Math.min(255, colours[c][0] + ((p * 7 + i * 13) % 40));
-        px[p * 3 + 1] = Math.min(255, colours[c][1] + ((p * 3 + i) % 30));
-        px[p * 3 + 2] = colours[c][2];
-      }
-      await sharp(px, { raw: { width: 40, height: 40, channels: 3 } }).png().toFile(path.join(root, classes[c], `${i}.png`));
-    }
-  }
-});
-
+// explicit device and precision: the CLI's default (auto) would pick bf16 on CPUs with native bf16
 const train = (out: string, extra: string[] = []) => [
   'base2new', '--weights', weights, '--dataset', 'imagefolder', '--root', root, '--method', 'mpl', '--depth', '3',
-  '--epochs', '3', '--out', out, '--workers', '1', '--quiet', ...extra,
+  '--epochs', '3', '--out', out, '--workers', '1', '--quiet', '--device', 'cpu', ...(extra.includes('--precision') ? [] : ['--precision', 'fp32']), ...extra,
 ];
 
 test('base2new over two seeds, then table, plot and predict', () => {
   const out = path.join(work, 'runs');
   ok(mpl(train(out, ['--seeds', '1,2'])), 'base2new');
   for (const seed of [1, 2]) {
-    const dir = path.join(out, 'base2new', 'imagefolder', 'mpl', `seed${seed}`);
+    const dir = runDir(out, seed);
     const r = JSON.parse(fs.readFileSync(path.join(dir, 'result.json'), 'utf8'));
     assert.equal(r.seed, seed);
     assert.equal(r.protocol, 'base2new');
@@ -88,7 +70,7 @@ test('base2new over two seeds, then table, plot and predict', () => {
   const layout = path.join(work, 'layout.svg');
   ok(mpl(['plot', '--kind', 'layout', '--method', 'mpl', '--arch', 'ViT-B/16', '--out', layout]), 'plot layout from method flags');
   assert.match(fs.readFileSync(layout, 'utf8'), /206/);
-  const prompts = path.join(out, 'base2new', 'imagefolder', 'mpl', 'seed1', 'prompts.safetensors');
+  const prompts = path.join(runDir(out, 1), 'prompts.safetensors');
   const img = path.join(root, 'blue_sky', '0.png');
   const pred = JSON.parse(ok(mpl(['predict', '--weights', weights, '--prompts', prompts, '--json', img]), 'predict'));
   assert.equal(pred.length, 1);
@@ -101,25 +83,83 @@ test('base2new over two seeds, then table, plot and predict', () => {
   assert.deepEqual(Object.keys(pred2[0].probabilities), ['x', 'y', 'z']);
 });
 
-test('a run killed with SIGKILL after epoch 1 and resumed ends with the same prompts', () => {
+test('a run killed with SIGKILL after epoch 1 resumes by itself and ends with the same prompts', () => {
   const a = path.join(work, 'uninterrupted');
   const b = path.join(work, 'killed');
   ok(mpl(train(a, ['--seeds', '1'])), 'uninterrupted run');
   const killed = mpl(train(b, ['--seeds', '1']), { MPL_KILL_AFTER_EPOCH: '1' });
   assert.equal(killed.signal, 'SIGKILL');
-  const dir = path.join(b, 'base2new', 'imagefolder', 'mpl', 'seed1');
+  const dir = runDir(b, 1);
   assert.ok(fs.existsSync(path.join(dir, 'checkpoint.safetensors')));
   assert.ok(!fs.existsSync(path.join(dir, 'result.json')));
-  ok(mpl(train(b, ['--seeds', '1', '--resume'])), 'resumed run');
-  const pa = readSafetensors(path.join(a, 'base2new', 'imagefolder', 'mpl', 'seed1', 'prompts.safetensors')).tensors;
+  // the same command again: the checkpoint has the same configuration, so it resumes (as Dassl does)
+  ok(mpl(train(b, ['--seeds', '1'])), 'resumed run');
+  const pa = readSafetensors(path.join(runDir(a, 1), 'prompts.safetensors')).tensors;
   const pb = readSafetensors(path.join(dir, 'prompts.safetensors')).tensors;
   assert.deepEqual([...pa.keys()].sort(), [...pb.keys()].sort());
   for (const [k, t] of pa) assert.ok(Buffer.from(t.data).equals(Buffer.from(pb.get(k)!.data)), `${k} differs after resume`);
   assert.match(fs.readFileSync(path.join(dir, 'log.txt'), 'utf8'), /resume after epoch 1/);
+
+  // --no-resume and --force start over from epoch 1
+  const c = path.join(work, 'restarted');
+  assert.equal(mpl(train(c, ['--seeds', '1']), { MPL_KILL_AFTER_EPOCH: '2' }).signal, 'SIGKILL');
+  const restarted = mpl(train(c, ['--seeds', '1', '--no-resume']), { MPL_KILL_AFTER_EPOCH: '1' });
+  assert.equal(restarted.signal, 'SIGKILL');
+  const log = () => fs.readFileSync(path.join(runDir(c, 1), 'log.txt'), 'utf8');
+  assert.doesNotMatch(log(), /resume after/);
+  assert.equal(log().match(/ epoch 1 /g)?.length, 2, 'epoch 1 trained twice');
+  const forced = mpl(train(c, ['--seeds', '1', '--force']));
+  ok(forced, 'forced run');
+  assert.doesNotMatch(log(), /resume after/);
+  assert.equal(log().match(/ epoch 1 /g)?.length, 3, 'epoch 1 trained again after --force');
+});
+
+test('run identity: other settings get their own folder and row; a folder saved with another configuration is refused', () => {
+  const out = path.join(work, 'identity');
+  ok(mpl(train(out, ['--seeds', '1'])), 'first run');
+  // the same command again finds its own result
+  const again = mpl(train(out, ['--seeds', '1']).filter((a) => a !== '--quiet'));
+  ok(again, 'same run again');
+  assert.match(again.stderr, /exists with this configuration: skipping/);
+  // other epochs: a separate run and a separate row
+  ok(mpl([...train(out, ['--seeds', '1']).filter((a) => a !== '--quiet'), '--epochs', '2']), 'run with other epochs');
+  const configs = fs.readdirSync(path.join(out, 'base2new', 'imagefolder', 'shots_16', 'mpl')).sort();
+  assert.equal(configs.length, 2, configs.join(', '));
+  assert.match(configs[0], /^tiny_clip_c1_add2_rm1_d3_ep2-[0-9a-f]{8}$/);
+  const table = JSON.parse(ok(mpl(['table', out, '--json']), 'table'));
+  assert.deepEqual(Object.keys(table.base2new).sort(), ['mpl@ep2', 'mpl@ep3']);
+  assert.equal(table.base2new['mpl@ep2'].imagefolder.n_seeds, 1);
+  assert.equal(table.base2new['mpl@ep2'].tag, 'shots_16/mpl/tiny_clip_c1_add2_rm1_d3_ep2');
+  const md = ok(mpl(['table', out]), 'table md');
+  assert.match(md, /\| MPL \(ep2\) \|/);
+  assert.match(md, /MPL \(ep3\) = `shots_16\/mpl\/tiny_clip_c1_add2_rm1_d3_ep3`/);
+
+  // a config.json that is not this run's configuration (hand-edited, or copied in) is never reused
+  const other = path.join(work, 'identity-tampered');
+  const killed = mpl(train(other, ['--seeds', '1']), { MPL_KILL_AFTER_EPOCH: '1' });
+  assert.equal(killed.signal, 'SIGKILL');
+  const cfgFile = path.join(runDir(other, 1), 'config.json');
+  const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+  fs.writeFileSync(cfgFile, JSON.stringify({ ...cfg, lr: 0.5 }));
+  const refused = mpl(train(other, ['--seeds', '1']));
+  assert.notEqual(refused.status, 0);
+  assert.match(refused.stderr.trim(), /^mpl: .*config\.json was written with another configuration \(lr: 0\.5 → 0\.0035\); start over with --force/);
+  assert.equal(refused.stderr.trim().split('\n').length, 1);
+
+  // --name: a custom dataset's own name in folders and tables
+  const named = path.join(work, 'named');
+  ok(mpl(train(named, ['--seeds', '1', '--name', 'colours'])), 'named dataset');
+  const r = JSON.parse(fs.readFileSync(path.join(runDir(named, 1, 'colours'), 'result.json'), 'utf8'));
+  assert.equal(r.dataset, 'colours');
+  assert.equal(r.config.dataset_type, 'imagefolder');
+  assert.equal(r.config.root, root);
+  assert.equal(r.tag, 'shots_16/mpl/tiny_clip_c1_add2_rm1_d3_ep3');
+  const bad = mpl(train(named, ['--seeds', '1', '--name', '../x']));
+  assert.match(bad.stderr, /^mpl: --name must be/);
 });
 
 test('every command has --help with examples; bad arguments exit non-zero with a one-line reason', () => {
-  for (const cmd of ['plan', 'base2new', 'xd', 'dg', 'fewshot', 'zeroshot', 'predict', 'table', 'plot', 'bench', 'info', 'data']) {
+  for (const cmd of ['plan', 'base2new', 'xd', 'dg', 'fewshot', 'zeroshot', 'predict', 'table', 'plot', 'bench', 'info', 'data', 'sweep', 'reproduce']) {
     const r = mpl([cmd, '--help']);
     assert.equal(r.status, 0, `${cmd} --help: ${r.stderr}`);
     assert.match(r.stdout, /Example/i, `${cmd} --help has examples`);
@@ -169,7 +209,7 @@ function findFiles(dir: string, name: string): string[] {
 
 test('--precision bf16 on the CPU: base2new and predict work as in fp32 and record it; fp16 on a CPU is refused', () => {
   const out = path.join(work, 'bf16');
-  ok(mpl([...train(out, ['--seeds', '1', '--epochs', '1']), '--device', 'cpu', '--precision', 'bf16']), 'base2new bf16');
+  ok(mpl(train(out, ['--seeds', '1', '--epochs', '1', '--precision', 'bf16'])), 'base2new bf16');
   const [resultFile] = findFiles(out, 'result.json');
   const r = JSON.parse(fs.readFileSync(resultFile, 'utf8'));
   assert.equal(r.precision, 'bf16');

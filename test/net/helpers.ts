@@ -132,6 +132,8 @@ export interface ZipEntry {
   method?: 'store' | 'deflate';
   /** Unix mode (e.g. 0o120777 for a symbolic link). */
   mode?: number;
+  /** The uncompressed size written in the headers, when a test needs one that lies (default: the real one). */
+  declaredSize?: number;
 }
 
 export function makeZip(entries: ZipEntry[]): Buffer {
@@ -156,7 +158,7 @@ export function makeZip(entries: ZipEntry[]): Buffer {
     local.writeUInt16LE(dosDate, 12);
     local.writeUInt32LE(crc, 14);
     local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(raw.length, 22);
+    local.writeUInt32LE(e.declaredSize ?? raw.length, 22);
     local.writeUInt16LE(name.length, 26);
     local.writeUInt16LE(0, 28);
     locals.push(local, name, body);
@@ -172,7 +174,7 @@ export function makeZip(entries: ZipEntry[]): Buffer {
     central.writeUInt16LE(dosDate, 14);
     central.writeUInt32LE(crc, 16);
     central.writeUInt32LE(body.length, 20);
-    central.writeUInt32LE(raw.length, 24);
+    central.writeUInt32LE(e.declaredSize ?? raw.length, 24);
     central.writeUInt16LE(name.length, 28);
     central.writeUInt16LE(0, 30);
     central.writeUInt16LE(0, 32);

@@ -127,7 +127,7 @@ describe('collect: finding and aggregating result files', () => {
     assert.equal(report.accuracy.fewshot!['coop@4shot'].datasets.eurosat.mean.eurosat, 5.5);
   });
 
-  it('JSON view: {protocol: {method: {dataset: {seeds, mean, std}, average}}}', () => {
+  it('JSON view: {protocol: {method: {dataset: {seeds, mean, std}, average, tag}}}', () => {
     const j = reportToJson(collect([out])) as any;
     assert.equal(j.schema, 'mpl-report/1');
     const cell = j.base2new.mpl.eurosat;
@@ -138,7 +138,8 @@ describe('collect: finding and aggregating result files', () => {
       B2N.mpl.eurosat.map((s) => [s.seed, s.base, s.new]),
     );
     assert.equal(j.base2new.mpl.average.base, mean([98, 94.5]));
-    assert.deepEqual(Object.keys(j.base2new.mpl), ['caltech101', 'eurosat', 'average']);
+    assert.deepEqual(Object.keys(j.base2new.mpl), ['caltech101', 'eurosat', 'average', 'tag']);
+    assert.equal(j.base2new.mpl.tag, 'shots_16/mpl'); // older result files record no settings beyond shots
     assert.equal(j.xd.coop.imagenet.target_average, 56.25);
     assert.equal(j.xd.coop.average.targets, 56.25);
   });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
-import { int } from '../method-options.js';
+import { intFlag } from '../flags.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
 
 interface BenchFlags extends ComputeFlags {
@@ -19,10 +19,10 @@ export function register(program: Command): void {
     .description('run a benchmark (engine, zeroshot, train, data) beside plain PyTorch (MPL_BENCH_PYTHON, else /usr/bin/python3 with torch)')
     .argument('<what>', 'engine | zeroshot | train | data')
     .option('--json', 'print one JSON object')
-    .option('--reps <n>', 'timed repetitions', int('--reps'))
-    .option('--classes <n>', 'train: classes whose prompts the text encoder runs every step (default 5, EuroSAT base)', int('--classes'))
-    .option('--train-images <n>', 'train: images in the timed training epoch (default 80 on a CPU, 400 on a GPU)', int('--train-images'))
-    .option('--eval-images <n>', 'train: images in the timed evaluation (default 100 on a CPU, 1000 on a GPU)', int('--eval-images'))
+    .option('--reps <n>', 'timed repetitions', intFlag('--reps', { min: 1, max: 100_000 }))
+    .option('--classes <n>', 'train: classes whose prompts the text encoder runs every step (default 5, EuroSAT base)', intFlag('--classes', { min: 1, max: 100_000 }))
+    .option('--train-images <n>', 'train: images in the timed training epoch (default 80 on a CPU, 400 on a GPU)', intFlag('--train-images', { min: 4, max: 10_000_000 }))
+    .option('--eval-images <n>', 'train: images in the timed evaluation (default 100 on a CPU, 1000 on a GPU)', intFlag('--eval-images', { min: 1, max: 10_000_000 }))
     .option('--no-python', 'skip the PyTorch baseline');
   addComputeOptions(cmd, { device: 'auto', precision: 'fp32' }).addHelpText(
     'after',

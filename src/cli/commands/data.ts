@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { registerDataDownload } from './download.js';
 import { UserError } from '../../util/errors.js';
 import { snakeKeys } from '../../util/json.js';
+import { addMaxImagePixelsOption, intFlag, MAX_SEED } from '../flags.js';
 import { terminalReporter } from '../reporter.js';
 import { describeDataset, generateSplit, loadDataset } from '../../data/dataset.js';
 import { DATASETS, DATASET_NAMES, getDataset } from '../../data/datasets/index.js';
@@ -11,15 +12,6 @@ import { DataLoader } from '../../data/loader.js';
 import { readSplitFile } from '../../data/splits.js';
 import type { Subsample } from '../../data/types.js';
 
-function intArg(flag: string, min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
-      throw new UserError(`${flag} must be an integer >= ${min}, got "${value}"`);
-    }
-    return n;
-  };
-}
 
 const subsampleOption = () =>
   new Option('--subsample <half>', 'classes to keep: all, base (first ceil(n/2) labels) or new (the rest)')
@@ -82,8 +74,8 @@ Examples:
     .description('classes, images per split, base/new classes and the few-shot subset of a seed')
     .argument('<name>', `dataset (${DATASET_NAMES.join(', ')})`)
     .requiredOption('--root <dir>', "data root (CoOp's $DATA), or the dataset itself")
-    .option('--shots <K>', 'also draw the K-shot subset', intArg('--shots', 0), 0)
-    .option('--seed <S>', 'run seed of the few-shot subset', intArg('--seed', 0), 1)
+    .option('--shots <K>', 'also draw the K-shot subset', intFlag('--shots'), 0)
+    .option('--seed <S>', 'run seed of the few-shot subset', intFlag('--seed', { max: MAX_SEED }), 1)
     .option('--split-file <file>', 'use this split file instead of split_zhou_<Name>.json')
     .option('--allow-generated-split', 'use split_mpl_generated_<Name>.json when the official split is missing')
     .option('--no-check-files', 'do not check that every image of the split exists')
@@ -140,8 +132,8 @@ Examples:
     .command('fewshot')
     .description("the few-shot subset Dassl draws from a split file, in the official sampler's order (images need not exist)")
     .requiredOption('--split <file>', 'a split file in the split_zhou_*.json format')
-    .requiredOption('--shots <K>', 'shots per class (val gets min(K, 4))', intArg('--shots', 1))
-    .requiredOption('--seed <S>', 'the run seed (random.seed(S))', intArg('--seed', 0))
+    .requiredOption('--shots <K>', 'shots per class (val gets min(K, 4))', intFlag('--shots', { min: 1 }))
+    .requiredOption('--seed <S>', 'the run seed (random.seed(S))', intFlag('--seed', { max: MAX_SEED }))
     .addOption(subsampleOption())
     .option('--json', 'print {"train": [path, ...], "val": [path, ...]} (paths as written in the split file)')
     .addHelpText(
@@ -170,7 +162,7 @@ Examples:
     .argument('<name>', 'dataset')
     .requiredOption('--root <dir>', "data root (CoOp's $DATA)")
     .option('--generate', 'generate split_mpl_generated_<Name>.json (NOT the official split)')
-    .option('--seed <S>', 'seed of the generated split', intArg('--seed', 0), 1)
+    .option('--seed <S>', 'seed of the generated split', intFlag('--seed', { max: MAX_SEED }), 1)
     .option('--force', 'overwrite an existing generated split')
     .addHelpText(
       'after',
@@ -203,16 +195,15 @@ Examples:
       process.stdout.write(`${def.name}: ${ds.source} (train ${ds.train.length}, val ${ds.val.length}, test ${ds.test.length})\n`);
     });
 
-  data
-    .command('check')
+  addMaxImagePixelsOption(data.command('check'))
     .description('decode every image of a dataset (or of its few-shot subset) and report unreadable ones')
     .argument('<name>', 'dataset')
     .requiredOption('--root <dir>', "data root (CoOp's $DATA), or the dataset itself")
-    .option('--shots <K>', 'check only the K-shot train/val subset (plus test)', intArg('--shots', 0), 0)
-    .option('--seed <S>', 'run seed of the few-shot subset', intArg('--seed', 0), 1)
+    .option('--shots <K>', 'check only the K-shot train/val subset (plus test)', intFlag('--shots'), 0)
+    .option('--seed <S>', 'run seed of the few-shot subset', intFlag('--seed', { max: MAX_SEED }), 1)
     .option('--split-file <file>', 'use this split file instead of split_zhou_<Name>.json')
     .option('--allow-generated-split', 'use split_mpl_generated_<Name>.json when the official split is missing')
-    .option('--workers <N>', 'decoding worker threads', intArg('--workers', 1))
+    .option('--workers <N>', 'decoding worker threads', intFlag('--workers', { min: 1, max: 1024 }))
     .addHelpText(
       'after',
       `

@@ -65,6 +65,7 @@ export function register(program: Command): void {
     .argument('<name>', `model name: ${CLIP_MODELS.map((m) => m.name).join(', ')}`)
     .option('--revision <rev>', 'hub revision (branch, tag, commit or refs/pr/N); default: the known-good ones')
     .option('--verify', 're-hash a cached file instead of trusting its sidecar')
+    .option('--allow-unverified', 'accept weights no sha256 can check (none pinned, none sent by the hub); also MPL_ALLOW_UNVERIFIED=1')
     .option('--quiet', 'no progress bar')
     .addHelpText(
       'after',
@@ -77,12 +78,13 @@ Examples:
 Prints the local path of the weights. Cached at
   ${hubCachePath('<repo>', '<revision>', 'model.safetensors').replace(/\\/g, '/')}
 Environment: MPL_CACHE (cache folder), HF_ENDPOINT (hub mirror), HF_TOKEN (gated repos),
-HF_HUB_OFFLINE=1 (cache only).`,
+HF_HUB_OFFLINE=1 (cache only), MPL_ALLOW_UNVERIFIED=1 (as --allow-unverified).`,
     )
-    .action(async (name: string, opts: { revision?: string; verify?: boolean; quiet?: boolean }) => {
+    .action(async (name: string, opts: { revision?: string; verify?: boolean; allowUnverified?: boolean; quiet?: boolean }) => {
       const fetched = await fetchModel(name, {
         revision: opts.revision,
         verify: opts.verify,
+        allowUnverified: opts.allowUnverified || undefined,
         reporter: terminalReporter({ quiet: opts.quiet }),
       });
       process.stdout.write(`${fetched.path}\n`);

@@ -8,7 +8,7 @@ import { writeDasslCheckpoint } from '../../prompting/dassl.js';
 import { RECIPES } from '../../prompting/methods.js';
 import { CHECKPOINT_FILE } from '../../train/trainer.js';
 import { UserError } from '../../util/errors.js';
-import { int } from '../method-options.js';
+import { intFlag } from '../flags.js';
 
 /** `mpl export`: a run's prompts as an official Dassl checkpoint the PyTorch code loads. */
 export function register(program: Command): void {
@@ -17,7 +17,7 @@ export function register(program: Command): void {
     .description('write learned prompts as an official Dassl checkpoint (<out>/<ModelName>/model.pth.tar-N) for the PyTorch code')
     .argument('<prompts>', 'a run folder or its prompts.safetensors (with prompts.json beside it)')
     .requiredOption('--out <dir>', "the official code's --model-dir: the checkpoint goes to <out>/<ModelName>/model.pth.tar-N")
-    .option('--epoch <n>', 'the N of model.pth.tar-N (default: the epochs the run trained)', int('--epoch'))
+    .option('--epoch <n>', 'the N of model.pth.tar-N (default: the epochs the run trained)', intFlag('--epoch', { max: 100_000 }))
     .addHelpText(
       'after',
       `

@@ -14,6 +14,8 @@ import { register as evaluate } from './eval.js';
 import { register as exportDassl } from './export.js';
 import { register as models } from './models.js';
 import { register as report } from './report.js';
+import { register as sweep } from './sweep.js';
+import { register as reproduce } from './reproduce.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
 export const commands: Array<(program: Command) => void> = [
@@ -32,4 +34,6 @@ export const commands: Array<(program: Command) => void> = [
   quickstart,
   info,
   env,
+  sweep,
+  reproduce,
 ];

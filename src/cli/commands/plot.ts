@@ -3,6 +3,7 @@ import { ClipTokenizer } from '../../clip/tokenizer.js';
 import { textWordsOf } from '../../prompting/learner.js';
 import { countParameters, designMethod } from '../../prompting/methods.js';
 import { planLayout, validatePlan } from '../../prompting/plan.js';
+import { numberFlag } from '../flags.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
 import { architectureOf } from '../model.js';
 import { UserError } from '../../util/errors.js';
@@ -11,7 +12,7 @@ import { collect, loadResults, parseProtocol, reportProtocols, type Report } fro
 import { renderShotsSvg, shotsData } from '../../eval/report/shots.js';
 import { PROTOCOL_TITLES } from '../../eval/report/format.js';
 import { readPlanLayout, renderLayoutSvg } from '../../eval/report/layout-svg.js';
-import { datasetDisplayName } from '../../eval/report/names.js';
+import { datasetDisplayName, methodDisplayName } from '../../eval/report/names.js';
 import { renderDatasetsSvg, renderTimeSvg } from '../../eval/report/plots.js';
 import { PNG_SCALE, writeFigure } from '../../eval/report/svg.js';
 import { accuracyViews, b2nView, METRIC_LABELS, parseB2NMetric, timePoints, type MetricView } from '../../eval/report/views.js';
@@ -31,6 +32,12 @@ interface PlotOptions {
 const KINDS = ['time', 'datasets', 'shots', 'layout'];
 
 
+/** One line per plotted row: which configuration it is (`MPL: shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5`). */
+function configNotes(report: Report, protocol: Protocol, keys: string[]): string[] {
+  const methods = protocol === 'base2new' ? report.base2new : report.accuracy[protocol];
+  return keys.map((k) => `${methodDisplayName(k)}: ${methods?.[k]?.tag ?? k}`);
+}
+
 /** --protocol, or base2new when present, else the first protocol the results have. */
 function pickProtocol(report: Report, requested: Protocol | undefined): Protocol {
   if (requested) return requested;
@@ -48,6 +55,7 @@ function timeFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | unde
   // "over N datasets" counts training datasets; for transfer (targets) that number would mislead.
   const over = nd.size === 1 && metric !== 'targets' ? ` over ${[...nd][0]} dataset${[...nd][0] === 1 ? '' : 's'}` : '';
   return renderTimeSvg(points, {
+    notes: configNotes(report, p, points.map((q) => q.key)),
     yLabel: `Average ${what} (%)`,
     title: opts.title ?? `${PROTOCOL_TITLES[p]}: average ${what}${over} vs. training time`,
   });
@@ -81,6 +89,7 @@ function datasetsFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | 
   const what = METRIC_LABELS[view.metric];
   const where = view.source ? `, trained on ${datasetDisplayName(view.source)}` : '';
   return renderDatasetsSvg(view, {
+    notes: configNotes(report, p, view.rows.map((r) => r.key)),
     yLabel: `${what[0].toUpperCase()}${what.slice(1)} (%)`,
     title: opts.title ?? `${PROTOCOL_TITLES[p]}: ${what} per dataset${where}`,
   });
@@ -100,7 +109,7 @@ export function register(program: Command): void {
     .option('--dataset <name>', 'shots: one dataset (default: the average over the datasets every method has)')
     .option('--layout <file>', 'layout: a PlanLayout JSON file (as `mpl plan --json` writes)')
     .option('--title <text>', 'figure title instead of the generated one')
-    .option('--scale <n>', `PNG pixels per SVG unit (default ${PNG_SCALE})`, (v) => Number(v))
+    .option('--scale <n>', `PNG pixels per SVG unit, > 0 and <= 16 (default ${PNG_SCALE})`, numberFlag('--scale', { exclusiveMin: true, max: 16 }))
     .option('--arch <name>', 'layout from --method: a known architecture (ViT-B/16, ...)')
     .option('--weights <file>', 'layout from --method: the architecture of a weights file');
   addMethodOptions(cmd)

@@ -9,7 +9,8 @@ import { loadPrompts } from '../../prompting/checkpoint.js';
 import type { MethodOptions } from '../../prompting/methods.js';
 import { noGrad, tensor, tidy } from '../../torch/index.js';
 import { UserError } from '../../util/errors.js';
-import { addMethodOptions, int, methodFrom, type MethodFlags } from '../method-options.js';
+import { addMaxImagePixelsOption, intFlag } from '../flags.js';
+import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { modelFrom } from '../model.js';
 
@@ -66,7 +67,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
     text?.keep();
     for (let s = 0; s < files.length; s += 32) {
       const chunk = files.slice(s, s + 32);
-      const pixels = await Promise.all(chunk.map((file) => loadEvalImage(file, size)));
+      const pixels = await Promise.all(chunk.map((file) => loadEvalImage(file, size, { onWarning: (m) => process.stderr.write(`warning: ${m}\n`) })));
       const probs = noGrad(() =>
         tidy(() => {
           const batch = new Float32Array(pixels.length * 3 * size * size);
@@ -79,6 +80,10 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
       chunk.forEach((file, i) => {
         const p: Record<string, number> = {};
         classnames.forEach((c, j) => (p[c] = probs[i * classnames.length + j]));
+        // Weights and prompts are checked at load; this catches anything else (an overflow in the model)
+        if (Object.values(p).some((x) => !Number.isFinite(x))) {
+          throw new UserError(`${file}: the model produced non-finite probabilities (NaN) for this image; nothing is printed. Check the weights${prompts ? ` and ${f.prompts}` : ''}`);
+        }
         results.push({ image: file, probabilities: p });
       });
     }
@@ -108,11 +113,12 @@ export function register(program: Command): void {
     .requiredOption('--classes <list>', 'comma-separated class names')
     .option('--template <text>', 'the template, {} = class name', 'a photo of a {}.')
     .option('--ensemble', 'average the 7-template ensemble (ZeroshotCLIP2)')
-    .option('--top <k>', 'classes shown per image', int('--top'), 5)
+    .option('--top <k>', 'classes shown per image', intFlag('--top', { min: 1 }), 5)
     .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}, "top": [{"class", "probability"}]}] in the order given (top: the --top best)');
   addComputeOptions(zeroshot)
     .addHelpText('after', `\nExample:\n  mpl zeroshot --model ViT-B/16 --classes "cat,dog,car" photos/ --json`)
     .action((images: string[], f: ClassifyFlags) => classify(images, f, 'zeroshot'));
+  addMaxImagePixelsOption(zeroshot);
 
   const predict = program
     .command('predict')
@@ -122,14 +128,14 @@ export function register(program: Command): void {
     .option('--model <name>', 'pretrained CLIP by name (ViT-B/16, ...)')
     .option('--prompts <file>', 'learned prompts: prompts.safetensors (its prompts.json beside it makes method flags optional) or model.pth.tar-N')
     .option('--classes <list>', 'comma-separated class names (default: the classes the prompts were trained on)')
-    .option('--top <k>', 'classes shown per image', int('--top'), 5)
+    .option('--top <k>', 'classes shown per image', intFlag('--top', { min: 1 }), 5)
     .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}, "top": [{"class", "probability"}]}] in the order given (top: the --top best)');
-  addMethodOptions(addComputeOptions(predict))
+  addMethodOptions(addComputeOptions(addMaxImagePixelsOption(predict)))
     .addHelpText(
       'after',
       `
 Examples:
-  mpl predict --model ViT-B/16 --prompts output/base2new/eurosat/mpl/seed1/prompts.safetensors photos/
+  mpl predict --model ViT-B/16 --prompts output/base2new/eurosat/shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-*/seed1/prompts.safetensors photos/
   mpl predict --weights clip.safetensors --prompts model.pth.tar-5 --method mpl --n-ctx 1 --n-add 2 --n-rm 1 --depth 9 --classes "a,b,c" --json img.jpg`,
     )
     .action((images: string[], f: ClassifyFlags) => classify(images, f, 'predict'));

@@ -4,10 +4,13 @@ import type { Command } from 'commander';
 import { runBase2New, runTransfer, XD_TARGETS, DG_TARGETS, FEWSHOT_SHOTS, type ProtocolOptions } from '../../eval/protocols.js';
 import { mean, populationStd, readResultFile } from '../../eval/report/collect.js';
 import type { RunResult } from '../../eval/results.js';
+import { runDirOf, type RunConfig } from '../../eval/run-config.js';
 import { UserError } from '../../util/errors.js';
-import { addMethodOptions, int, methodFrom, type MethodFlags } from '../method-options.js';
+import { addMaxImagePixelsOption, intFlag, intListFlag, numberFlag, MAX_SEED } from '../flags.js';
+import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { applyConfig, collect, type AppliedConfig, type ConfiguredCommand } from '../config-file.js';
+import { sayHowToResumeOnInterrupt } from '../interrupt.js';
 import { modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
 
@@ -15,8 +18,9 @@ interface RunFlags extends MethodFlags, ComputeFlags {
   weights?: string;
   model?: string;
   dataset: string;
+  name?: string;
   root: string;
-  seeds: string;
+  seeds: number[];
   shots?: number;
   epochs?: number;
   lr?: number;
@@ -33,23 +37,9 @@ interface RunFlags extends MethodFlags, ComputeFlags {
   allowGeneratedSplit?: boolean;
   workers?: number;
   targets?: string;
-  k?: string;
+  k?: number[];
   quiet?: boolean;
   config?: string[];
-}
-
-function seedsOf(s: string): number[] {
-  const seeds = s.split(',').map((x) => Number(x.trim()));
-  if (seeds.length === 0 || seeds.some((x) => !Number.isInteger(x) || x < 0)) throw new UserError(`--seeds must be a comma-separated list of integers, got '${s}'`);
-  return seeds;
-}
-
-function positive(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isFinite(n) || n < 0) throw new UserError(`${name} must be a number ≥ 0, got '${v}'`);
-    return n;
-  };
 }
 
 function common(cmd: Command, datasetDefault?: string): Command {
@@ -59,25 +49,28 @@ function common(cmd: Command, datasetDefault?: string): Command {
     .option('--weights <file>', 'CLIP weights: a file (safetensors, OpenAI .pt, pytorch_model.bin) or a Hugging Face snapshot folder')
     .option('--model <name>', 'pretrained CLIP by name, from the Hugging Face cache or hub (see mpl models)')
     .option('--dataset <name>', 'dataset (eurosat, dtd, ..., imagefolder, jsonlist)', datasetDefault)
-    .option('--root <dir>', "CoOp's data folder (holding eurosat/, dtd/, ...) or the imagefolder / JSON list")
-    .option('--seeds <list>', 'seeds', '1,2,3')
-    .option('--shots <k>', 'training images per class', int('--shots'))
-    .option('--epochs <n>', "epochs (default: the method's official config)", int('--epochs'))
-    .option('--lr <x>', 'learning rate (default: the official config)', positive('--lr'))
-    .option('--batch-size <n>', 'training batch size (default: the official config)', int('--batch-size'))
-    .option('--momentum <x>', 'SGD momentum (default 0.9)', positive('--momentum'))
-    .option('--weight-decay <x>', 'SGD weight decay (default 5e-4)', positive('--weight-decay'))
-    .option('--warmup-epochs <n>', 'constant warm-up epochs (default 1)', int('--warmup-epochs'))
-    .option('--warmup-lr <x>', 'warm-up learning rate (default 1e-5)', positive('--warmup-lr'))
-    .option('--print-freq <n>', 'a progress line every N batches in log.txt and on non-terminal output (default 20, as Dassl)', int('--print-freq'))
+    .option('--name <name>', 'imagefolder / jsonlist: a name for your dataset in run folders and tables')
+    // required, but checked after the config files (DATASET.ROOT may give it)
+    .option('--root <dir>', "CoOp's data folder (holding eurosat/, dtd/, ...) or the imagefolder / JSON list (required)")
+    .option('--seeds <list>', 'seeds (distinct integers)', intListFlag('--seeds', { max: MAX_SEED }), [1, 2, 3])
+    .option('--shots <k>', 'training images per class (0 = all)', intFlag('--shots'))
+    .option('--epochs <n>', "epochs (default: the method's official config)", intFlag('--epochs', { max: 100_000 }))
+    .option('--lr <x>', 'learning rate, > 0 (default: the official config)', numberFlag('--lr', { exclusiveMin: true }))
+    .option('--batch-size <n>', 'training batch size (default: the official config)', intFlag('--batch-size', { min: 1, max: 4096 }))
+    .option('--momentum <x>', 'SGD momentum (default 0.9)', numberFlag('--momentum', { max: 1 }))
+    .option('--weight-decay <x>', 'SGD weight decay (default 5e-4)', numberFlag('--weight-decay', { max: 1 }))
+    .option('--warmup-epochs <n>', 'constant warm-up epochs (default 1)', intFlag('--warmup-epochs', { max: 100_000 }))
+    .option('--warmup-lr <x>', 'warm-up learning rate (default 1e-5)', numberFlag('--warmup-lr'))
+    .option('--print-freq <n>', 'a progress line every N batches in log.txt and on non-terminal output (default 20, as Dassl; 0 = none)', intFlag('--print-freq'))
     .option('--out <dir>', 'output folder', 'output')
-    .option('--resume', 'continue killed runs from their last complete epoch')
-    .option('--force', 'rerun runs that already have a result.json')
+    .option('--resume', 'continue a run from its checkpoint when the configuration is the same (the default)')
+    .option('--no-resume', 'ignore an existing checkpoint: train from epoch 1')
+    .option('--force', 'start over: rerun runs that already have a result, replace their checkpoint')
     .option('--skip-bad-images', 'skip unreadable images (counted) instead of stopping')
     .option('--allow-generated-split', 'use a split generated by `mpl data split --generate` when the official one is missing')
-    .option('--workers <n>', 'data-loader worker threads', int('--workers'))
+    .option('--workers <n>', 'data-loader worker threads (at most 2 per CPU core and one per batch)', intFlag('--workers', { max: 1024 }))
     .option('--quiet', 'no progress output');
-  return addMethodOptions(addComputeOptions(cmd), 'mpl');
+  return addMethodOptions(addComputeOptions(addMaxImagePixelsOption(cmd)), 'mpl');
 }
 
 const CONFIG_HELP = `
@@ -109,7 +102,8 @@ async function optionsFrom(f: RunFlags, applied: AppliedConfig): Promise<Protoco
     methodOptions: options,
     root: f.root,
     dataset: f.dataset,
-    seeds: seedsOf(f.seeds),
+    name: f.name,
+    seeds: f.seeds,
     shots: f.shots,
     epochs: f.epochs,
     lr: f.lr,
@@ -142,17 +136,17 @@ function summary(results: RunResult[], keys: string[]): string {
 /** Runs one protocol command with its (configured) flags; resolves to the results of every run. */
 async function runCommand(name: ConfiguredCommand, f: RunFlags, applied: AppliedConfig): Promise<RunResult[]> {
   const o = await optionsFrom(f, applied);
+  const stopHint = sayHowToResumeOnInterrupt(o.out);
   try {
     if (name === 'base2new') {
       const results = await runBase2New(o);
-      process.stdout.write(`base2new ${o.dataset} ${o.method}\n${summary(results, ['base', 'new', 'hm'])}\nresults in ${o.out}/base2new/\n`);
+      const where = results.length ? path.dirname(runDirOf(o.out, results[0].config as unknown as RunConfig)) : o.out;
+      process.stdout.write(`base2new ${o.dataset} ${o.method}\n${summary(results, ['base', 'new', 'hm'])}\nresults in ${where}/\n`);
       return results;
     }
     if (name === 'fewshot') {
       const all: RunResult[] = [];
-      const ks = (f.k ?? (f.shots !== undefined ? String(f.shots) : FEWSHOT_SHOTS.join(','))).split(',').map(Number);
-      if (ks.some((k) => !Number.isInteger(k) || k < 1)) throw new UserError(`--k must list positive integers, got '${f.k}'`);
-      for (const k of ks) {
+      for (const k of f.k ?? FEWSHOT_SHOTS) {
         const results = await runTransfer({ ...o, shots: k }, 'fewshot', []);
         process.stdout.write(`fewshot ${o.dataset} ${k} shots, ${o.method}\n${summary(results, [o.dataset])}\n`);
         all.push(...results);
@@ -164,6 +158,7 @@ async function runCommand(name: ConfiguredCommand, f: RunFlags, applied: Applied
     process.stdout.write(`${name} from ${o.dataset}, ${o.method}\n${summary(results, [o.dataset, ...targets])}\n`);
     return results;
   } finally {
+    stopHint();
     o.model.dispose();
   }
 }
@@ -186,8 +181,12 @@ export function register(program: Command): void {
 Examples:
   mpl base2new --model ViT-B/16 --dataset eurosat --root ~/data --method mpl
   mpl base2new --weights clip.safetensors --dataset imagefolder --root ./my_images --method mpl --seeds 1,2 --epochs 5 --out runs
-  mpl base2new ... --resume            continue a killed run from its last complete epoch
-Results: result.json, prompts, log.txt and metrics.csv per run under <out>/base2new/; summarise with \`mpl table <out>\`.
+  mpl base2new --weights clip.safetensors --dataset imagefolder --root ./flowers --name flowers --method mpl
+  mpl base2new ...                     again: finished runs are skipped, a killed run resumes from its last epoch
+  mpl base2new ... --force             start over
+Results: <out>/base2new/<dataset>/shots_<k>/<method>/<tag>-<hash>/seed<N>/ (result.json, prompts, log.txt,
+metrics.csv), one folder per configuration (e.g. shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-3fa9c2d1);
+summarise with \`mpl table <out>\`, \`mpl report <out>\`.
 ${CONFIG_HELP}`,
     )
     .action(action('base2new'));
@@ -203,7 +202,7 @@ ${CONFIG_HELP}`,
   }
 
   common(program.command('fewshot').description('few-shot learning: K = 1, 2, 4, 8, 16 shots per class, all classes'))
-    .option('--k <list>', `shots to run (default ${FEWSHOT_SHOTS.join(',')}; --shots K runs one)`)
+    .option('--k <list>', `shots to run (default ${FEWSHOT_SHOTS.join(',')})`, intListFlag('--k', { min: 1 }))
     .addHelpText('after', `\nExample:\n  mpl fewshot --model ViT-B/16 --dataset dtd --root ~/data --method mpl --k 1,4,16\n${CONFIG_HELP}`)
     .action(action('fewshot'));
 
@@ -233,11 +232,12 @@ export function flagsFromResult(r: RunResult, file: string): { name: ConfiguredC
   const flags: RunFlags = {
     ...(camel as MethodFlags),
     method: String(need('method')),
-    dataset: String(need('dataset')),
     root: String(need('root')),
-    seeds: String(r.seed),
+    name: c.dataset_type && c.dataset !== c.dataset_type ? String(c.dataset) : undefined,
+    dataset: String(c.dataset_type ?? need('dataset')),
+    seeds: [r.seed],
     shots: r.protocol === 'fewshot' ? undefined : (c.shots as number | undefined),
-    k: r.protocol === 'fewshot' ? String(r.shots) : undefined,
+    k: r.protocol === 'fewshot' ? [r.shots] : undefined,
     epochs: need('epochs') as number,
     lr: need('lr') as number,
     batchSize: need('batch_size') as number,
@@ -263,7 +263,7 @@ function registerRerun(program: Command): void {
     .option('--weights <file>', 'CLIP weights, when the recorded file has moved')
     .option('--model <name>', 'pretrained CLIP by name, when the run recorded none')
     .option('--force', 'run again even when the replay folder already holds a result')
-    .option('--workers <n>', 'data-loader worker threads', int('--workers'))
+    .option('--workers <n>', 'data-loader worker threads', intFlag('--workers', { max: 1024 }))
     .option('--quiet', 'no progress output');
   addComputeOptions(cmd, { precision: 'recorded' })
     .addHelpText('after', '\nExample:\n  mpl rerun runs/base2new/eurosat/mpl/seed1/result.json          replays into rerun/ and compares')

@@ -5,10 +5,11 @@ import { downloadDataset } from '../../data/download.js';
 import { collect } from '../../eval/report/collect.js';
 import { formatMarkdown } from '../../eval/report/format.js';
 import { runBase2New } from '../../eval/protocols.js';
+import { runDirOf, type RunConfig } from '../../eval/run-config.js';
 import { cacheDir } from '../../net/cache.js';
 import { UserError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
-import { int } from '../method-options.js';
+import { intFlag, MAX_SEED } from '../flags.js';
 import { terminalReporter } from '../reporter.js';
 import { addComputeOptions, announce, computeFrom, type ComputeFlags } from '../compute-options.js';
 
@@ -35,9 +36,9 @@ export function register(program: Command): void {
     .option('--weights <file>', 'use a local weights file instead of downloading')
     .option('--root <dir>', "data folder (CoOp layout); EuroSAT goes to <root>/eurosat", path.join(cacheDir(), 'data'))
     .option('--out <dir>', 'output folder', 'output/quickstart')
-    .option('--epochs <n>', 'training epochs (MPL config: 5)', int('--epochs'), 5)
-    .option('--seed <n>', 'seed', int('--seed'), 1)
-    .option('--max-test-images <n>', 'evaluate on an evenly strided subset of at most N test images per split (CPU-friendly)', int('--max-test-images'), 1000)
+    .option('--epochs <n>', 'training epochs (MPL config: 5)', intFlag('--epochs', { max: 100_000 }), 5)
+    .option('--seed <n>', 'seed', intFlag('--seed', { max: MAX_SEED }), 1)
+    .option('--max-test-images <n>', 'evaluate on an evenly strided subset of at most N test images per split (CPU-friendly)', intFlag('--max-test-images', { min: 1 }), 1000)
     .option('--full-test', 'evaluate on the full test sets (as the papers do)');
   addComputeOptions(cmd)
     .addHelpText(
@@ -97,7 +98,7 @@ Examples:
         process.stdout.write(
           `\nMPL on EuroSAT (ViT-B/16, 16 shots, seed ${f.seed}): base ${r.base!.toFixed(2)}  new ${r.new!.toFixed(2)}  HM ${r.hm!.toFixed(2)}\n` +
             `${f.fullTest ? '' : `(evaluated on up to ${f.maxTestImages} test images per split; --full-test for the papers' protocol)\n`}` +
-            `report: ${report}\nrun:    ${path.join(f.out, 'base2new', 'eurosat', 'mpl', `seed${f.seed}`)}\n`,
+            `report: ${report}\nrun:    ${runDirOf(f.out, r.config as unknown as RunConfig)}\n`,
         );
       } finally {
         loaded.model.dispose();

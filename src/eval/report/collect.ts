@@ -1,7 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, UserError } from '../../util/errors.js';
+import { canonicalJson, configDiff, configHash, describeDiff } from '../../util/config.js';
 import { harmonicMean, type Protocol, type RunResult } from '../results.js';
+import { RESERVED_NAMES, experimentOf, settingOf, settingPath, tagWords, type RunConfig } from '../run-config.js';
 import { sameDataset, sortDatasets, sortMethods } from './names.js';
 
 /**
@@ -62,9 +64,11 @@ export interface B2NAverage extends B2NTriple {
 }
 
 export interface B2NMethodReport {
-  /** the report key: the method name, or `method@variant` (see variantKeys) */
+  /** the report key: the method name, or `method@variant` when the method has several settings (rowKeys) */
   key: string;
   method: string;
+  /** the readable settings path of the row's configuration, e.g. `shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5` */
+  tag: string;
   shots: number;
   backbone: string;
   /** dataset name → cell, in the papers' column order */
@@ -111,6 +115,8 @@ export interface AccAverage {
 export interface AccMethodReport {
   key: string;
   method: string;
+  /** as B2NMethodReport.tag */
+  tag: string;
   shots: number;
   backbone: string;
   /** training (source) dataset → cell */
@@ -219,7 +225,7 @@ export function validateResult(v: unknown, where: string): RunResult {
       if (!isNum(a)) bad(`accuracy["${k}"] must be a number`);
     }
   }
-  if (v.dataset === 'average' || v.method === 'average') bad('"average" is reserved for the averages in reports');
+  if (RESERVED_NAMES.includes(v.dataset as string) || v.method === 'average') bad(`"${String(v.dataset)}" is reserved in reports (average, tag)`);
   return v as unknown as RunResult;
 }
 
@@ -250,46 +256,114 @@ export function populationStd(xs: number[]): number {
   return Math.sqrt(s / xs.length);
 }
 
-/**
- * The report key of every result. Runs of one protocol and method are normally one row, keyed by the method
- * name. When the same protocol and method were run with different shots or backbones (few-shot curves, a
- * ViT-B/32 comparison), averaging them together would be wrong, so each setting becomes its own row keyed
- * `method@<shots>shot` and/or `method@<backbone>` (only the parts that differ).
- */
-function variantKeys(results: LoadedResult[]): string[] {
-  const settings = new Map<string, { shots: Set<number>; backbones: Set<string> }>();
-  for (const { result: r } of results) {
-    const id = `${r.protocol}\u0000${r.method}`;
-    let s = settings.get(id);
-    if (!s) settings.set(id, (s = { shots: new Set(), backbones: new Set() }));
-    s.shots.add(r.shots);
-    s.backbones.add(r.backbone);
+/** A result's configuration when it is a full one (written by this version); null for older files. */
+function runConfigOf(r: RunResult): RunConfig | null {
+  const c = r.config as Partial<RunConfig> | undefined;
+  const ok =
+    isObj(c) && typeof c.dataset_type === 'string' && isObj(c.method_options) && typeof c.method === 'string' &&
+    isNum(c.epochs) && isNum(c.lr) && isNum(c.batch_size) && typeof c.backbone === 'string' && typeof c.precision === 'string';
+  return ok ? (c as RunConfig) : null;
+}
+
+/** What a row is made of: the setting (everything but dataset and seed), its words, its tag. */
+interface SettingInfo {
+  /** canonical JSON of the setting: results with equal settings may share a row */
+  setting: string;
+  /** canonical JSON of the experiment: results with equal experiments may share a cell */
+  experiment: string;
+  /** the experiment as an object, to name differences */
+  experimentValue: unknown;
+  /** the words that tell settings apart in row names (`16shot`, `vit_b16`, `d9`, `ep5`, ...) */
+  words: string[];
+  tag: string;
+}
+
+function settingInfo(r: RunResult): SettingInfo {
+  const c = runConfigOf(r);
+  if (c) {
+    const experiment = experimentOf(c);
+    return {
+      setting: canonicalJson(settingOf(c)),
+      experiment: canonicalJson(experiment),
+      experimentValue: experiment,
+      words: [`${c.shots}shot`, ...tagWords(c)],
+      tag: r.tag ?? settingPath(c),
+    };
   }
-  return results.map(({ result: r }) => {
-    const s = settings.get(`${r.protocol}\u0000${r.method}`)!;
-    const parts: string[] = [];
-    if (s.shots.size > 1) parts.push(`${r.shots}shot`);
-    if (s.backbones.size > 1) parts.push(r.backbone);
-    return parts.length ? `${r.method}@${parts.join(',')}` : r.method;
-  });
+  // Older result files record only shots and backbone: those are what can be told apart.
+  const setting = { method: r.method, shots: r.shots, backbone: r.backbone };
+  const experiment = { ...setting, dataset: r.dataset };
+  return {
+    setting: canonicalJson(setting),
+    experiment: canonicalJson(experiment),
+    experimentValue: experiment,
+    words: [`${r.shots}shot`, r.backbone],
+    tag: r.tag ?? `shots_${r.shots}/${r.method}`,
+  };
 }
 
 /**
- * Groups results by protocol / method key / dataset, with seeds ascending. Two files for the same run
- * (same protocol, method, dataset, seed and setting) are an error: silently picking one would hide a mistake
- * in how result folders were merged.
+ * The row key of every result. A row only ever holds one configuration. Runs of one protocol and method
+ * with a single setting are one row keyed by the method name; when there are several (other depth, epochs,
+ * shots, backbone, precision, ...), each setting is its own row keyed `method@<the words that differ>`
+ * (`mpl@d3`, `coop@4shot`), with the setting's short hash added when the words cannot tell them apart.
  */
-function group(results: LoadedResult[]): Map<Protocol, Map<string, Map<string, LoadedResult[]>>> {
-  const keys = variantKeys(results);
+function rowKeys(results: LoadedResult[], infos: SettingInfo[]): string[] {
+  const settings = new Map<string, Map<string, SettingInfo>>(); // protocol+method → setting → info
+  results.forEach(({ result: r }, i) => {
+    const id = `${r.protocol}\u0000${r.method}`;
+    if (!settings.has(id)) settings.set(id, new Map());
+    settings.get(id)!.set(infos[i].setting, infos[i]);
+  });
+  const keyOf = new Map<string, string>(); // protocol+method+setting → key
+  for (const [id, bySetting] of settings) {
+    const method = id.split('\u0000')[1];
+    const all = [...bySetting.values()];
+    if (all.length === 1) {
+      keyOf.set(`${id}\u0000${all[0].setting}`, method);
+      continue;
+    }
+    const shared = all[0].words.filter((w) => all.every((x) => x.words.includes(w)));
+    const variants = all.map((x) => x.words.filter((w) => !shared.includes(w)).join(','));
+    all.forEach((x, k) => {
+      const clash = variants[k] === '' || variants.filter((v) => v === variants[k]).length > 1;
+      const variant = clash ? [variants[k], `#${configHash(x.setting, 6)}`].filter(Boolean).join(',') : variants[k];
+      keyOf.set(`${id}\u0000${x.setting}`, `${method}@${variant}`);
+    });
+  }
+  return results.map(({ result: r }, i) => keyOf.get(`${r.protocol}\u0000${r.method}\u0000${infos[i].setting}`)!);
+}
+
+/**
+ * Groups results by protocol / row key / dataset, with seeds ascending. A cell only ever aggregates seeds of
+ * one experiment: two files for the same seed, or two experiments in one cell (two image folders both named
+ * `imagefolder`), are errors naming the files, since silently picking or mixing would hide a mistake.
+ */
+function group(results: LoadedResult[]): { grouped: Map<Protocol, Map<string, Map<string, LoadedResult[]>>>; tags: Map<string, string> } {
+  const infos = results.map((lr) => settingInfo(lr.result));
+  const keys = rowKeys(results, infos);
+  const tags = new Map<string, string>();
   const out = new Map<Protocol, Map<string, Map<string, LoadedResult[]>>>();
+  const cellExperiment = new Map<LoadedResult[], { info: SettingInfo; file: string }>();
   results.forEach((lr, i) => {
     const r = lr.result;
+    tags.set(`${r.protocol}\u0000${keys[i]}`, infos[i].tag);
     let byMethod = out.get(r.protocol);
     if (!byMethod) out.set(r.protocol, (byMethod = new Map()));
     let byDataset = byMethod.get(keys[i]);
     if (!byDataset) byMethod.set(keys[i], (byDataset = new Map()));
     let runs = byDataset.get(r.dataset);
-    if (!runs) byDataset.set(r.dataset, (runs = []));
+    if (!runs) {
+      byDataset.set(r.dataset, (runs = []));
+      cellExperiment.set(runs, { info: infos[i], file: lr.file });
+    }
+    const first = cellExperiment.get(runs)!;
+    if (first.info.experiment !== infos[i].experiment) {
+      throw new UserError(
+        `${first.file} and ${lr.file} are different configurations of ${r.protocol} ${keys[i]} on ${r.dataset} ` +
+          `(${describeDiff(configDiff(first.info.experimentValue, infos[i].experimentValue))}); give custom datasets distinct --name`,
+      );
+    }
     const dup = runs.find((x) => x.result.seed === r.seed);
     if (dup) {
       throw new UserError(
@@ -303,7 +377,7 @@ function group(results: LoadedResult[]): Map<Protocol, Map<string, Map<string, L
       for (const runs of byDataset.values()) runs.sort((a, b) => a.result.seed - b.result.seed);
     }
   }
-  return out;
+  return { grouped: out, tags };
 }
 
 function b2nCell(runs: LoadedResult[]): B2NCell {
@@ -376,7 +450,7 @@ const nullableMean = (xs: Array<number | null>): number | null => {
 /** Aggregates loaded results; `sources` is recorded in the report as given. */
 export function aggregate(results: LoadedResult[], sources: string[] = []): Report {
   const report: Report = { sources, n_results: results.length, accuracy: {} };
-  const grouped = group(results);
+  const { grouped, tags } = group(results);
   for (const protocol of PROTOCOLS) {
     const byMethod = grouped.get(protocol);
     if (!byMethod) continue;
@@ -393,6 +467,7 @@ export function aggregate(results: LoadedResult[], sources: string[] = []): Repo
         methods[key] = {
           key,
           method: first.method,
+          tag: tags.get(`${protocol}\u0000${key}`)!,
           shots: first.shots,
           backbone: first.backbone,
           datasets,
@@ -418,6 +493,7 @@ export function aggregate(results: LoadedResult[], sources: string[] = []): Repo
         methods[key] = {
           key,
           method: first.method,
+          tag: tags.get(`${protocol}\u0000${key}`)!,
           shots: first.shots,
           backbone: first.backbone,
           datasets,
@@ -467,7 +543,7 @@ export const REPORT_SCHEMA = 'mpl-report/1';
 
 /**
  * The report as `mpl table --json` prints it: one key per protocol present, each
- * `{ "<method>": { "<dataset>": cell, ..., "average": {...} } }`, where a base-to-new cell is
+ * `{ "<method>": { "<dataset>": cell, ..., "average": {...}, "tag": "shots_16/mpl/..." } }`, where a base-to-new cell is
  * `{ seeds: [{seed, base, new, hm, train_seconds, file}], n_seeds, mean: {base,new,hm}, std: {base,new,hm},
  * mean_seed_hm, train_seconds, shots, backbone }`. Datasets and methods keep the papers' order.
  */
@@ -477,9 +553,9 @@ export function reportToJson(report: Report): Record<string, unknown> {
     sources: report.sources,
     n_results: report.n_results,
   };
-  const flatten = (methods: Record<string, { datasets: Record<string, unknown>; average: unknown }>) => {
+  const flatten = (methods: Record<string, { datasets: Record<string, unknown>; average: unknown; tag: string }>) => {
     const o: Record<string, unknown> = {};
-    for (const [key, m] of Object.entries(methods)) o[key] = { ...m.datasets, average: m.average };
+    for (const [key, m] of Object.entries(methods)) o[key] = { ...m.datasets, average: m.average, tag: m.tag };
     return o;
   };
   if (report.base2new) out.base2new = flatten(report.base2new);

@@ -116,12 +116,19 @@ function b2nCombined(report: Report, ci95 = false): string {
   return lines.join('\n');
 }
 
+/** Which configuration each row is: `MPL = shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5`, ... */
+export function configLegend(methods: Array<{ key: string; tag: string }>): string {
+  return `Configurations: ${methods.map((m) => `${mdText(methodDisplayName(m.key))} = \`${m.tag}\``).join('; ')}.`;
+}
+
 /** One table of a report: its heading, the view it shows, and a note printed under it. */
 export interface TableSection {
   protocol: Protocol;
   title: string;
   view: MetricView;
   note?: string;
+  /** on a protocol's last table: which configuration each row is (`MPL = shots_16/mpl/...`) */
+  legend?: string;
 }
 
 const B2N_RULE = 'HM per dataset is the HM of the seed-mean base and new accuracy; the Avg HM is the HM of the averaged base and new (spec §2.5).';
@@ -135,7 +142,13 @@ export function tableSections(report: Report, options: MarkdownOptions = {}): Ta
       const note = seedNote(methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds)), options.ci95);
       const metrics = options.metric ? [options.metric] : B2N_METRICS;
       metrics.forEach((m, i) =>
-        out.push({ protocol, title: `${PROTOCOL_TITLES.base2new}: ${METRIC_TITLES[m]} (%), ${note}`, view: b2nView(report, m), note: i === metrics.length - 1 ? B2N_RULE : undefined }),
+        out.push({
+          protocol,
+          title: `${PROTOCOL_TITLES.base2new}: ${METRIC_TITLES[m]} (%), ${note}`,
+          view: b2nView(report, m),
+          note: i === metrics.length - 1 ? B2N_RULE : undefined,
+          legend: i === metrics.length - 1 ? configLegend(methods) : undefined,
+        }),
       );
     } else {
       const methods = Object.values(report.accuracy[protocol]!);
@@ -149,6 +162,7 @@ export function tableSections(report: Report, options: MarkdownOptions = {}): Ta
           note: view.source ? 'Avg is the mean over the target datasets, the source excluded.' : undefined,
         });
       }
+      out[out.length - 1].legend = configLegend(methods);
     }
   }
   return out;
@@ -163,12 +177,13 @@ export function formatMarkdown(report: Report, options: MarkdownOptions = {}): s
   if (options.combined && report.base2new) {
     const methods = Object.values(report.base2new);
     const counts = methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds));
-    out.push('', `## ${PROTOCOL_TITLES.base2new}: Base / New / HM (%), ${seedNote(counts, options.ci95)}`, '', b2nCombined(report, options.ci95), '', B2N_RULE);
+    out.push('', `## ${PROTOCOL_TITLES.base2new}: Base / New / HM (%), ${seedNote(counts, options.ci95)}`, '', b2nCombined(report, options.ci95), '', B2N_RULE, '', configLegend(methods));
   }
   for (const s of sections) {
     if (options.combined && s.protocol === 'base2new') continue;
     out.push('', `## ${s.title}`, '', viewTable(s.view, options.ci95));
     if (s.note) out.push('', s.note);
+    if (s.legend) out.push('', s.legend);
   }
   return out.join('\n') + '\n';
 }
@@ -214,7 +229,7 @@ export function formatLatex(report: Report, options: MarkdownOptions = {}): stri
       out.push(`${[latexText(methodDisplayName(row.key)), ...row.cells.map((c, j) => cell(c, colBest[j])), avg].join(' & ')} \\\\`);
     }
     out.push('\\bottomrule', '\\end{tabular}');
-    const notes = [s.note, v.rows.some((r) => r.partial) ? '$^*$ averaged over the datasets this method has results for.' : undefined].filter(Boolean);
+    const notes = [s.note, v.rows.some((r) => r.partial) ? '$^*$ averaged over the datasets this method has results for.' : undefined, s.legend?.replace(/[`\\]/g, '')].filter(Boolean);
     if (notes.length) out.push(`\\\\[2pt]{\\footnotesize ${notes.map((n) => (n!.includes('$') ? n : latexText(n!))).join(' ')}}`);
     out.push('\\end{table}');
   }

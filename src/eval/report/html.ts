@@ -95,6 +95,7 @@ function tableHtml(report: Report, s: TableSection): string {
     `<table data-protocol="${v.protocol}" data-metric="${v.metric}"><thead><tr>${head.map((h) => `<th>${html(h)}</th>`).join('')}</tr></thead>`,
     `<tbody>${rows.join('')}</tbody></table>`,
     s.note ? `<p class="note">${html(s.note)}</p>` : '',
+    s.legend ? `<p class="note">${html(s.legend.replace(/`/g, ''))}</p>` : '',
     v.rows.some((r) => r.partial) ? '<p class="note">* averaged over the datasets this method has results for: not comparable with the other rows.</p>' : '',
   ].join('\n');
 }

@@ -56,6 +56,18 @@ export interface TimeFigureOptions {
   /** y axis label, e.g. "Average HM (%)" */
   yLabel: string;
   title?: string;
+  /** lines under the figure, e.g. which configuration each method is (see configNotes) */
+  notes?: string[];
+}
+
+/** The lines under a figure: its height and the SVG text, and the width they need. */
+function notesBlock(notes: string[] | undefined, y: number): { height: number; width: number; body: string[] } {
+  if (!notes?.length) return { height: 0, width: 0, body: [] };
+  return {
+    height: notes.length * 16 + 6,
+    width: Math.max(...notes.map((n) => textWidth(n, 11))) + 24,
+    body: notes.map((n, i) => text(12, y + 14 + i * 16, n, { size: 11, anchor: 'start' })),
+  };
 }
 
 /**
@@ -83,8 +95,9 @@ export function renderTimeSvg(points: TimePoint[], options: TimeFigureOptions): 
   const plotH = 320;
   const right = legendW + 44;
   const bottom = 56;
-  const width = widthForTitle(left + plotW + right, options.title);
-  const height = top + plotH + bottom;
+  const notes = notesBlock(options.notes, top + plotH + bottom);
+  const width = widthForTitle(Math.max(left + plotW + right, notes.width), options.title);
+  const height = top + plotH + bottom + notes.height;
   const sx = (v: number) => left + ((v - xt[0]) / (xt[xt.length - 1] - xt[0])) * plotW;
   const sy = (v: number) => top + plotH - ((v - yt[0]) / (yt[yt.length - 1] - yt[0])) * plotH;
 
@@ -134,6 +147,7 @@ export function renderTimeSvg(points: TimePoint[], options: TimeFigureOptions): 
   });
 
   body.push(...legend(left + plotW + 24, top, points.map((p) => p.key), legendLines, colours, 'circle'));
+  body.push(...notes.body);
   return svgDocument(width, height, body, options.title);
 }
 
@@ -194,6 +208,8 @@ export interface DatasetsFigureOptions {
   /** y axis label, e.g. "HM (%)" */
   yLabel: string;
   title?: string;
+  /** lines under the figure (as TimeFigureOptions.notes) */
+  notes?: string[];
 }
 
 /**
@@ -233,8 +249,9 @@ export function renderDatasetsSvg(view: MetricView, options: DatasetsFigureOptio
   const legendLines = keys.map((k) => methodDisplayName(k));
   const legendW = Math.max(...legendLines.map((l) => textWidth(l, 12))) + 34;
   const bottom = (rotate ? labelW * 0.72 + 24 : 34) + 8;
-  const width = widthForTitle(left + plotW + legendW + 44, options.title);
-  const height = top + plotH + bottom;
+  const notes = notesBlock(options.notes, top + plotH + bottom);
+  const width = widthForTitle(Math.max(left + plotW + legendW + 44, notes.width), options.title);
+  const height = top + plotH + bottom + notes.height;
   const gw = plotW / groups.length;
   const sy = (v: number) => top + plotH - ((v - yt[0]) / (yt[yt.length - 1] - yt[0])) * plotH;
 
@@ -273,5 +290,6 @@ export function renderDatasetsSvg(view: MetricView, options: DatasetsFigureOptio
     );
   });
   body.push(...legend(left + plotW + 20, top, keys, legendLines, colours, 'square'));
+  body.push(...notes.body);
   return svgDocument(width, height, body, options.title);
 }

@@ -1,0 +1,499 @@
+/**
+ * Sweep files: a grid of protocol runs in YAML or JSON, expanded into one `mpl` command per run, each with
+ * the folder the run-identity scheme gives it (src/eval/run-config.ts). Paths in the file are relative to
+ * the file's folder.
+ *
+ *   out: runs                     # required
+ *   weights: clip.safetensors     # or  model: ViT-B/16
+ *   root: ~/data                  # CoOp's data folder, for the benchmark datasets
+ *   protocol: base2new            # or a list: [base2new, fewshot]
+ *   datasets: [eurosat, dtd, { name: flowers, root: ./my_flowers }]   # {name, root}: your image folder
+ *   methods: [coop, { name: mpl, options: { depth: [3, 9] } }]        # entries may override anything
+ *   seeds: [1, 2, 3]
+ *   shots: 16                     # a list makes a grid (few-shot: default 1, 2, 4, 8, 16)
+ *   options: { n-ctx: 1 }         # method flags by their CLI names; a list makes a grid
+ *   epochs: 5                     # also lr, batch-size, precision (a list makes a grid), device, targets, workers
+ *   overrides:                    # settings for some runs only (after the grid is expanded)
+ *     - { when: { method: coop, dataset: imagenet }, set: { epochs: 50 } }
+ *   slurm: { partition: gpu, gres: "gpu:1", cpus-per-task: 8, mem: 32G, time: "12:00:00" }
+ *
+ * Every key is checked; an unknown key, a wrong type or two entries that are the same run are errors that
+ * name the file and the key.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as os from 'node:os';
+import { parse as parseYaml } from 'yaml';
+import { METHOD_FLAGS } from '../cli/method-options.js';
+import { getDataset } from '../data/datasets/index.js';
+import { DG_TARGETS, FEWSHOT_SHOTS, XD_TARGETS } from '../eval/protocols.js';
+import type { Protocol } from '../eval/results.js';
+import { buildRunConfig, checkPrecision, runDirOf, type RunConfig } from '../eval/run-config.js';
+import { checkMethod, type MethodName, type MethodOptions } from '../prompting/methods.js';
+import { UserError } from '../util/errors.js';
+
+export const SWEEP_PROTOCOLS: readonly Protocol[] = ['base2new', 'xd', 'dg', 'fewshot'];
+
+type OptionValue = string | number | boolean;
+
+/** Settings that the top level, a dataset entry, a method entry and an override may all set. */
+interface Settings {
+  seeds?: number[];
+  shots?: number[];
+  epochs?: number;
+  lr?: number;
+  batchSize?: number;
+  precision?: string[];
+  device?: string;
+  options?: Record<string, OptionValue[]>;
+  targets?: string[];
+  workers?: number;
+}
+
+interface DatasetEntry extends Settings {
+  /** the dataset reader's CLI name */
+  dataset: string;
+  /** --name of a custom dataset */
+  name?: string;
+  root?: string;
+}
+
+interface MethodEntry extends Settings {
+  method: MethodName;
+}
+
+interface Override {
+  when: { protocol?: string; dataset?: string; method?: string; shots?: number; precision?: string; seed?: number };
+  set: Settings;
+}
+
+export interface SlurmSettings {
+  partition?: string;
+  gres?: string;
+  cpusPerTask?: number;
+  mem?: string;
+  time?: string;
+  account?: string;
+  sbatchArgs?: string[];
+}
+
+export interface Sweep {
+  /** where the sweep came from (a file path, or `mpl reproduce table2`) */
+  origin: string;
+  /** a short name: the file's base name or the preset's; names the sweep's state folder */
+  name: string;
+  out: string;
+  weights?: string;
+  model?: string;
+  root?: string;
+  protocols: Protocol[];
+  datasets: DatasetEntry[];
+  methods: MethodEntry[];
+  top: Settings;
+  overrides: Override[];
+  skipBadImages: boolean;
+  allowGeneratedSplit: boolean;
+  slurm: SlurmSettings;
+}
+
+/** One run of a sweep: its configuration, its folder and the `mpl` arguments that perform it. */
+export interface PlannedRun {
+  /** position in the sweep (stable while the file is unchanged) */
+  index: number;
+  config: RunConfig;
+  runDir: string;
+  /** arguments after `mpl` */
+  argv: string[];
+  /** device requested for the run (not part of its identity) */
+  device?: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reading and checking
+
+class Checker {
+  constructor(readonly origin: string) {}
+  fail(where: string, what: string): never {
+    throw new UserError(`${this.origin}: ${where ? `${where}: ` : ''}${what}`);
+  }
+  obj(v: unknown, where: string): Record<string, unknown> {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(where, 'expected a mapping of keys to values');
+    return v as Record<string, unknown>;
+  }
+  keys(o: Record<string, unknown>, allowed: readonly string[], where: string): void {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) this.fail(where, `unknown key '${k}' (known: ${allowed.join(', ')})`);
+    }
+  }
+  str(v: unknown, where: string): string {
+    if (typeof v !== 'string' || v === '') this.fail(where, `expected a non-empty string, got ${JSON.stringify(v)}`);
+    return v as string;
+  }
+  int(v: unknown, where: string, min = 0): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(where, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    return v as number;
+  }
+  positive(v: unknown, where: string): number {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) this.fail(where, `expected a positive number, got ${JSON.stringify(v)}`);
+    return v as number;
+  }
+  bool(v: unknown, where: string): boolean {
+    if (typeof v !== 'boolean') this.fail(where, `expected true or false, got ${JSON.stringify(v)}`);
+    return v as boolean;
+  }
+  /** A value or a list of values (a grid dimension); at least one, no repeats. */
+  list<T>(v: unknown, where: string, each: (x: unknown, w: string) => T): T[] {
+    const xs = Array.isArray(v) ? v : [v];
+    if (xs.length === 0) this.fail(where, 'expected at least one value');
+    const out = xs.map((x, i) => each(x, Array.isArray(v) ? `${where}[${i}]` : where));
+    const seen = new Set(out.map((x) => JSON.stringify(x)));
+    if (seen.size !== out.length) this.fail(where, 'lists a value twice');
+    return out;
+  }
+}
+
+const SETTING_KEYS = ['seeds', 'shots', 'epochs', 'lr', 'batch-size', 'precision', 'device', 'options', 'targets', 'workers'] as const;
+const TOP_KEYS = ['out', 'weights', 'model', 'root', 'protocol', 'datasets', 'methods', 'overrides', 'slurm', 'skip-bad-images', 'allow-generated-split', ...SETTING_KEYS];
+const SLURM_KEYS = ['partition', 'gres', 'cpus-per-task', 'mem', 'time', 'account', 'sbatch-args'];
+
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
+}
+
+function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Settings {
+  const at = (k: string) => (where ? `${where}.${k}` : k);
+  const s: Settings = {};
+  // "1,2,3" as on the command line, or a YAML list
+  const ints = (v: unknown) => (typeof v === 'string' && /^\s*\d+(\s*,\s*\d+)*\s*$/.test(v) ? v.split(',').map(Number) : v);
+  if (o.seeds !== undefined) s.seeds = c.list(ints(o.seeds), at('seeds'), (x, w) => c.int(x, w));
+  if (o.shots !== undefined) s.shots = c.list(ints(o.shots), at('shots'), (x, w) => c.int(x, w, 1));
+  if (o.epochs !== undefined) s.epochs = c.int(o.epochs, at('epochs'));
+  if (o.lr !== undefined) s.lr = c.positive(o.lr, at('lr'));
+  if (o['batch-size'] !== undefined) s.batchSize = c.int(o['batch-size'], at('batch-size'), 1);
+  if (o.precision !== undefined) {
+    s.precision = c.list(o.precision, at('precision'), (x, w) => {
+      try {
+        return checkPrecision(c.str(x, w));
+      } catch (e) {
+        return c.fail(w, (e as Error).message.replace(/^--precision /, ''));
+      }
+    });
+  }
+  if (o.device !== undefined) {
+    if (Array.isArray(o.device)) c.fail(at('device'), 'one device only: the device is not part of a run\'s identity, so a list would make the same run twice');
+    s.device = c.str(o.device, at('device'));
+  }
+  if (o.targets !== undefined) s.targets = c.list(o.targets, at('targets'), (x, w) => knownDataset(c, c.str(x, w), w));
+  if (o.workers !== undefined) s.workers = c.int(o.workers, at('workers'), 1);
+  if (o.options !== undefined) {
+    const opts = c.obj(o.options, at('options'));
+    s.options = {};
+    for (const [given, v] of Object.entries(opts)) {
+      const flag = given.replace(/^--/, ''); // `depth` or `--depth`
+      const def = METHOD_FLAGS.find((f) => f.flag === flag);
+      if (!def) c.fail(at(`options.${flag}`), `unknown method flag (known: ${METHOD_FLAGS.map((f) => f.flag).join(', ')})`);
+      s.options[flag] = c.list(v, at(`options.${flag}`), (x, w): OptionValue => {
+        switch (def!.kind) {
+          case 'int':
+            return c.int(x, w);
+          case 'number':
+            return c.positive(x, w);
+          case 'boolean':
+            return c.bool(x, w);
+          default:
+            if (typeof x !== 'string') c.fail(w, `expected a string, got ${JSON.stringify(x)}`);
+            return x as string;
+        }
+      });
+    }
+  }
+  return s;
+}
+
+function knownDataset(c: Checker, name: string, where: string): string {
+  try {
+    return getDataset(name).name;
+  } catch (e) {
+    return c.fail(where, (e as Error).message);
+  }
+}
+
+function datasetEntry(c: Checker, v: unknown, where: string, dir: string): DatasetEntry {
+  if (typeof v === 'string') return { dataset: knownDataset(c, v, where) };
+  const o = c.obj(v, where);
+  c.keys(o, ['name', 'root', 'dataset', ...SETTING_KEYS], where);
+  const name = c.str(o.name, `${where}.name`);
+  const root = o.root === undefined ? undefined : path.resolve(dir, expandHome(c.str(o.root, `${where}.root`)));
+  let dataset: string;
+  let customName: string | undefined;
+  if (o.dataset !== undefined) {
+    dataset = knownDataset(c, c.str(o.dataset, `${where}.dataset`), `${where}.dataset`);
+    if (getDataset(dataset).dirName === undefined) customName = name;
+  } else {
+    let known: string | undefined;
+    try {
+      known = getDataset(name).name;
+    } catch {
+      known = undefined;
+    }
+    if (known && getDataset(known).dirName !== undefined) dataset = known;
+    else {
+      // your own data: {name, root} with root a folder (imagefolder) or a JSON list (jsonlist)
+      if (!root) c.fail(where, `'${name}' is not a benchmark dataset: give its root (an image folder or a JSON list)`);
+      dataset = root.endsWith('.json') ? 'jsonlist' : 'imagefolder';
+      customName = known ? undefined : name;
+    }
+  }
+  if (getDataset(dataset).dirName === undefined && !root) c.fail(where, `${dataset} needs a root`);
+  return { ...settingsFrom(c, o, where), dataset, name: customName, root };
+}
+
+function methodEntry(c: Checker, v: unknown, where: string): MethodEntry {
+  const named = (n: unknown, w: string): MethodName => {
+    try {
+      return checkMethod(c.str(n, w));
+    } catch (e) {
+      return c.fail(w, (e as Error).message);
+    }
+  };
+  if (typeof v === 'string') return { method: named(v, where) };
+  const o = c.obj(v, where);
+  c.keys(o, ['name', ...SETTING_KEYS], where);
+  return { ...settingsFrom(c, o, where), method: named(o.name, `${where}.name`) };
+}
+
+function overrideEntry(c: Checker, v: unknown, where: string): Override {
+  const o = c.obj(v, where);
+  c.keys(o, ['when', 'set'], where);
+  const w = c.obj(o.when, `${where}.when`);
+  c.keys(w, ['protocol', 'dataset', 'method', 'shots', 'precision', 'seed'], `${where}.when`);
+  const when: Override['when'] = {};
+  if (w.protocol !== undefined) when.protocol = c.str(w.protocol, `${where}.when.protocol`);
+  if (w.dataset !== undefined) when.dataset = c.str(w.dataset, `${where}.when.dataset`);
+  if (w.method !== undefined) when.method = checkMethod(c.str(w.method, `${where}.when.method`));
+  if (w.shots !== undefined) when.shots = c.int(w.shots, `${where}.when.shots`, 1);
+  if (w.precision !== undefined) when.precision = c.str(w.precision, `${where}.when.precision`);
+  if (w.seed !== undefined) when.seed = c.int(w.seed, `${where}.when.seed`);
+  const setObj = c.obj(o.set, `${where}.set`);
+  c.keys(setObj, SETTING_KEYS.filter((k) => k !== 'seeds' && k !== 'shots' && k !== 'precision'), `${where}.set`);
+  const set = settingsFrom(c, setObj, `${where}.set`);
+  for (const [flag, values] of Object.entries(set.options ?? {})) {
+    if (values.length > 1) c.fail(`${where}.set.options.${flag}`, 'an override sets one value (grids belong to the entries)');
+  }
+  return { when, set };
+}
+
+/** Checks a sweep given as plain data (a parsed file or a preset); `dir` resolves relative paths. */
+export function sweepFromObject(raw: unknown, origin: string, name: string, dir: string): Sweep {
+  const c = new Checker(origin);
+  const o = c.obj(raw, '');
+  c.keys(o, TOP_KEYS, '');
+  if (o.weights !== undefined && o.model !== undefined) c.fail('', 'give weights or model, not both');
+  if (o.weights === undefined && o.model === undefined) c.fail('', 'give weights (a CLIP weights file) or model (e.g. ViT-B/16)');
+  const protocols = c.list(o.protocol ?? c.fail('', "missing key 'protocol' (base2new, xd, dg or fewshot)"), 'protocol', (x, w) => {
+    const p = c.str(x, w);
+    if (!(SWEEP_PROTOCOLS as readonly string[]).includes(p)) c.fail(w, `unknown protocol '${p}' (${SWEEP_PROTOCOLS.join(', ')})`);
+    return p as Protocol;
+  });
+  const needList = (k: string): unknown[] => {
+    const v = o[k] ?? c.fail('', `missing key '${k}'`);
+    return Array.isArray(v) ? v : [v];
+  };
+  const slurmRaw = o.slurm === undefined ? {} : c.obj(o.slurm, 'slurm');
+  c.keys(slurmRaw, SLURM_KEYS, 'slurm');
+  const sOpt = (k: string) => (slurmRaw[k] === undefined ? undefined : c.str(String(slurmRaw[k]), `slurm.${k}`));
+  const sweep: Sweep = {
+    origin,
+    name,
+    out: path.resolve(dir, expandHome(c.str(o.out ?? c.fail('', "missing key 'out' (the output folder)"), 'out'))),
+    weights: o.weights === undefined ? undefined : path.resolve(dir, expandHome(c.str(o.weights, 'weights'))),
+    model: o.model === undefined ? undefined : c.str(o.model, 'model'),
+    root: o.root === undefined ? undefined : path.resolve(dir, expandHome(c.str(o.root, 'root'))),
+    protocols,
+    datasets: needList('datasets').map((d, i) => datasetEntry(c, d, `datasets[${i}]`, dir)),
+    methods: needList('methods').map((m, i) => methodEntry(c, m, `methods[${i}]`)),
+    top: settingsFrom(c, o, ''),
+    overrides: o.overrides === undefined ? [] : (Array.isArray(o.overrides) ? o.overrides : c.fail('overrides', 'expected a list')).map((v, i) => overrideEntry(c, v, `overrides[${i}]`)),
+    skipBadImages: o['skip-bad-images'] === undefined ? false : c.bool(o['skip-bad-images'], 'skip-bad-images'),
+    allowGeneratedSplit: o['allow-generated-split'] === undefined ? false : c.bool(o['allow-generated-split'], 'allow-generated-split'),
+    slurm: {
+      partition: sOpt('partition'),
+      gres: sOpt('gres'),
+      cpusPerTask: slurmRaw['cpus-per-task'] === undefined ? undefined : c.int(slurmRaw['cpus-per-task'], 'slurm.cpus-per-task', 1),
+      mem: sOpt('mem'),
+      time: sOpt('time'),
+      account: sOpt('account'),
+      sbatchArgs: slurmRaw['sbatch-args'] === undefined ? undefined : c.list(slurmRaw['sbatch-args'], 'slurm.sbatch-args', (x, w) => c.str(x, w)),
+    },
+  };
+  for (const [i, d] of sweep.datasets.entries()) {
+    if (getDataset(d.dataset).dirName !== undefined && !d.root && !sweep.root) c.fail(`datasets[${i}]`, `${d.dataset} needs the data folder: set root (CoOp's $DATA) at the top or in the entry`);
+  }
+  return sweep;
+}
+
+/** Reads a sweep file (.yaml, .yml or .json). */
+export function readSweepFile(file: string): Sweep {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError(`${file}: cannot read the sweep file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let raw: unknown;
+  try {
+    raw = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
+  } catch (e) {
+    throw new UserError(`${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`);
+  }
+  const name = path.basename(file).replace(/\.(ya?ml|json)$/i, '');
+  return sweepFromObject(raw, file, name, path.dirname(path.resolve(file)));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Expansion
+
+/** Later settings win; options merge flag by flag. */
+function merge(...layers: Settings[]): Settings {
+  const out: Settings = {};
+  for (const l of layers) {
+    const { options, ...rest } = l;
+    Object.assign(out, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
+    if (options) out.options = { ...out.options, ...options };
+  }
+  return out;
+}
+
+/** Every combination of the option lists: [{depth: 3, n-ctx: 1}, {depth: 9, n-ctx: 1}, ...]. */
+function optionGrid(options: Record<string, OptionValue[]> = {}): Array<Record<string, OptionValue>> {
+  let grid: Array<Record<string, OptionValue>> = [{}];
+  for (const [flag, values] of Object.entries(options)) grid = grid.flatMap((g) => values.map((v) => ({ ...g, [flag]: v })));
+  return grid;
+}
+
+function methodOptionsOf(flags: Record<string, OptionValue>): MethodOptions {
+  const o: Record<string, OptionValue> = {};
+  for (const [flag, v] of Object.entries(flags)) {
+    const def = METHOD_FLAGS.find((f) => f.flag === flag)!;
+    if (def.kind === 'boolean' && v === false) continue; // a boolean flag is either given or not
+    o[def.key] = v;
+  }
+  return o as MethodOptions;
+}
+
+function matches(o: Override, r: { protocol: string; dataset: string; label: string; method: string; shots: number; precision: string; seed: number }): boolean {
+  const w = o.when;
+  const sameDataset = (x: string) => {
+    try {
+      return x === r.label || getDataset(x).name === r.dataset;
+    } catch {
+      return false;
+    }
+  };
+  return (
+    (w.protocol === undefined || w.protocol === r.protocol) &&
+    (w.dataset === undefined || sameDataset(w.dataset)) &&
+    (w.method === undefined || w.method === r.method) &&
+    (w.shots === undefined || w.shots === r.shots) &&
+    (w.precision === undefined || w.precision === r.precision) &&
+    (w.seed === undefined || w.seed === r.seed)
+  );
+}
+
+/** The backbone name a run will record (as loadClip names it: the weights file's base name, or the model). */
+export function sweepBackbone(s: Pick<Sweep, 'weights' | 'model'>): string {
+  return s.weights ? path.basename(s.weights) : s.model!;
+}
+
+/** Every run of the sweep, in order: protocol, dataset, method, options, shots, precision, seed. */
+export function expandSweep(s: Sweep): PlannedRun[] {
+  const runs: PlannedRun[] = [];
+  const byDir = new Map<string, number>();
+  for (const protocol of s.protocols) {
+    for (const d of s.datasets) {
+      for (const m of s.methods) {
+        const base = merge(s.top, d, m);
+        const shotsList = base.shots ?? (protocol === 'fewshot' ? FEWSHOT_SHOTS : [16]);
+        for (const flags of optionGrid(base.options)) {
+          for (const shots of shotsList) {
+            for (const precision of base.precision ?? ['fp32']) {
+              for (const seed of base.seeds ?? [1, 2, 3]) {
+                const label = d.name ?? d.dataset;
+                const when = { protocol, dataset: d.dataset, label, method: m.method, shots, precision, seed };
+                const extra = s.overrides.filter((o) => matches(o, when)).map((o) => o.set);
+                const st = merge(base, { options: Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, [v]])) }, ...extra);
+                const runFlags = Object.fromEntries(Object.entries(st.options ?? {}).map(([k, v]) => [k, v[0]]));
+                const targets = protocol === 'xd' || protocol === 'dg' ? st.targets ?? (protocol === 'xd' ? XD_TARGETS : DG_TARGETS) : undefined;
+                const root = d.root ?? s.root!;
+                const config = buildRunConfig({
+                  protocol,
+                  dataset: d.dataset,
+                  name: d.name,
+                  root,
+                  method: m.method,
+                  methodOptions: methodOptionsOf(runFlags),
+                  seed,
+                  shots,
+                  epochs: st.epochs,
+                  lr: st.lr,
+                  batchSize: st.batchSize,
+                  backbone: sweepBackbone(s),
+                  precision: precision === 'fp32' ? undefined : precision,
+                  targets,
+                });
+                const runDir = runDirOf(s.out, config);
+                const index = runs.length;
+                const twin = byDir.get(runDir);
+                if (twin !== undefined) throw new UserError(`${s.origin}: runs ${twin + 1} and ${index + 1} are the same run (${runDir}): check the lists for repeats`);
+                byDir.set(runDir, index);
+                runs.push({ index, config, runDir, argv: commandOf(s, protocol, d, m.method, runFlags, st, shots, precision, seed, targets), device: st.device });
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return runs;
+}
+
+/** The `mpl` arguments of one run: exactly what a user would type. */
+function commandOf(
+  s: Sweep,
+  protocol: Protocol,
+  d: DatasetEntry,
+  method: MethodName,
+  flags: Record<string, OptionValue>,
+  st: Settings,
+  shots: number,
+  precision: string,
+  seed: number,
+  targets: string[] | undefined,
+): string[] {
+  const a: string[] = [protocol, '--dataset', d.dataset, '--root', d.root ?? s.root!];
+  if (d.name) a.push('--name', d.name);
+  a.push('--method', method);
+  for (const [flag, v] of Object.entries(flags)) {
+    if (v === true) a.push(`--${flag}`);
+    else if (v !== false) a.push(`--${flag}`, String(v));
+  }
+  a.push('--seeds', String(seed));
+  if (protocol === 'fewshot') a.push('--k', String(shots));
+  else if (shots !== 16) a.push('--shots', String(shots));
+  if (st.epochs !== undefined) a.push('--epochs', String(st.epochs));
+  if (st.lr !== undefined) a.push('--lr', String(st.lr));
+  if (st.batchSize !== undefined) a.push('--batch-size', String(st.batchSize));
+  // the precision is always explicit: it is part of the run's identity (folder), and the CLI's own default
+  // (auto) would resolve per machine; the device only when the sweep sets it (auto picks the GPU the
+  // executor hands out through CUDA_VISIBLE_DEVICES)
+  a.push('--precision', precision);
+  if (st.device !== undefined) a.push('--device', st.device);
+  if (targets && st.targets) a.push('--targets', targets.join(','));
+  if (st.workers !== undefined) a.push('--workers', String(st.workers));
+  if (s.skipBadImages) a.push('--skip-bad-images');
+  if (s.allowGeneratedSplit) a.push('--allow-generated-split');
+  a.push('--out', s.out);
+  if (s.weights) a.push('--weights', s.weights);
+  else a.push('--model', s.model!);
+  return a;
+}

@@ -1,0 +1,67 @@
+/** Tables group by the full configuration: a row only ever aggregates seeds of one configuration. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { aggregate, formatMarkdown, type LoadedResult } from '../../src/eval/report/index.js';
+import { buildRunConfig, settingPath, type RunConfigInput } from '../../src/eval/run-config.js';
+import { UserError } from '../../src/util/errors.js';
+import { makeResult } from './fixtures.js';
+
+/** A base-to-new result as a run of this version writes it (full configuration, tag). */
+function run(i: Partial<RunConfigInput> & { seed: number; base: number; novel: number }): LoadedResult {
+  const config = buildRunConfig({ protocol: 'base2new', dataset: 'eurosat', root: '/data', method: 'mpl', shots: 16, backbone: 'ViT-B/16', ...i });
+  const result = makeResult({
+    protocol: 'base2new', method: config.method, dataset: config.dataset, seed: i.seed, base: i.base, new: i.novel,
+    tag: settingPath(config), config: config as unknown as Record<string, unknown>,
+  });
+  return { file: `${config.dataset}/${settingPath(config)}/seed${i.seed}/result.json`, result };
+}
+
+describe('rows by configuration', () => {
+  it('MPL at depth 3 and at depth 2 are two rows, each of its own seeds', () => {
+    const report = aggregate([
+      run({ seed: 1, base: 90, novel: 70, methodOptions: { depth: 3 } }),
+      run({ seed: 2, base: 92, novel: 72, methodOptions: { depth: 3 } }),
+      run({ seed: 1, base: 80, novel: 60, methodOptions: { depth: 2 } }),
+    ]);
+    const rows = report.base2new!;
+    assert.deepEqual(Object.keys(rows), ['mpl@d2', 'mpl@d3']);
+    assert.equal(rows['mpl@d3'].datasets.eurosat.n_seeds, 2);
+    assert.equal(rows['mpl@d3'].datasets.eurosat.mean.base, 91);
+    assert.equal(rows['mpl@d2'].datasets.eurosat.n_seeds, 1);
+    assert.equal(rows['mpl@d3'].tag, 'shots_16/mpl/vit_b16_c1_add2_rm1_d3_ep5');
+    const md = formatMarkdown(report);
+    assert.match(md, /\| MPL \(d2\) \|/);
+    assert.match(md, /Configurations: MPL \(d2\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d2_ep5`; MPL \(d3\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d3_ep5`\./);
+  });
+
+  it('settings that the tag does not show (lr at the default vs another, precision, template) still split rows', () => {
+    const report = aggregate([
+      run({ seed: 1, base: 90, novel: 70, lr: 0.01 }),
+      run({ seed: 1, base: 90, novel: 70 }),
+      run({ seed: 1, base: 90, novel: 70, precision: 'bf16' }),
+      run({ seed: 1, base: 90, novel: 70, methodOptions: { ctxInit: 'a picture of a' } }),
+    ]);
+    const keys = Object.keys(report.base2new!);
+    assert.equal(keys.length, 4);
+    assert.ok(keys.includes('mpl@lr0.01') && keys.includes('mpl@bf16'), keys.join(' '));
+    // the two whose words are equal are told apart by the setting's hash
+    assert.equal(keys.filter((k) => /^mpl@#[0-9a-f]{6}$/.test(k)).length, 2, keys.join(' '));
+  });
+
+  it('one configuration over several datasets is one row; benchmark data moved elsewhere is the same configuration', () => {
+    const report = aggregate([
+      run({ seed: 1, base: 90, novel: 70 }),
+      run({ seed: 2, base: 90, novel: 70, root: '/elsewhere' }),
+      run({ seed: 1, base: 80, novel: 60, dataset: 'dtd' }),
+    ]);
+    assert.deepEqual(Object.keys(report.base2new!), ['mpl']);
+    assert.equal(report.base2new!.mpl.datasets.eurosat.n_seeds, 2);
+  });
+
+  it('two image folders under the same name in one column are refused, naming the difference', () => {
+    assert.throws(
+      () => aggregate([run({ seed: 1, base: 90, novel: 70, dataset: 'imagefolder', root: '/a' }), run({ seed: 2, base: 90, novel: 70, dataset: 'imagefolder', root: '/b' })]),
+      (e: Error) => e instanceof UserError && /different configurations of base2new mpl on imagefolder \(root: "\/a" → "\/b"\); give custom datasets distinct --name/.test(e.message),
+    );
+  });
+});
