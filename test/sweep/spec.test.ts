@@ -171,8 +171,8 @@ describe('the paper presets', () => {
     assert.deepEqual([1, 2, 4, 8, 16].map((k) => coop(k).epochs), [50, 100, 100, 200, 200]);
     assert.equal(coop(16, 'imagenet').epochs, 50);
     assert.equal(coop(1).method_options.n_ctx, 16);
-    assert.equal(coop(1).method_options.ctxInit, '');
+    assert.equal(coop(1).method_options.ctx_init, '');
     const gpa = (d: string) => few.find((r) => r.config.method === 'promptsrc' && r.config.dataset === d)!.config.method_options;
-    assert.deepEqual([gpa('dtd').gpaMean, gpa('dtd').gpaStd, gpa('caltech101').gpaMean, gpa('caltech101').gpaStd], [45, 5, 30, 30]);
+    assert.deepEqual([gpa('dtd').gpa_mean, gpa('dtd').gpa_std, gpa('caltech101').gpa_mean, gpa('caltech101').gpa_std], [45, 5, 30, 30]);
   });
 });
