@@ -11,7 +11,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # for the addon, python3 for node-gyp. Node.js >= 20 must come from the distribution (Debian 13) or NodeSource.
 # libblas3 (the reference BLAS) is installed beside OpenBLAS only so the tests can check that a slow BLAS is
 # detected (LD_PRELOAD in a child process); OpenBLAS keeps the higher alternatives priority.
-packages=(libtorch-dev libopenblas0-openmp libblas3 g++ make python3 python3-venv xz-utils)
+# For the tests: python3-torch (PyTorch 1.13: exported Dassl checkpoints are loaded and evaluated by real
+# PyTorch; also the benchmarks' baselines) and chromium (the HTML report is opened in a headless browser).
+packages=(libtorch-dev libopenblas0-openmp libblas3 g++ make python3 python3-venv xz-utils python3-torch chromium)
 command -v node >/dev/null 2>&1 || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do

@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -48,4 +49,21 @@ export function mountTmpfs(size: string): { dir: string; remount(size: string): 
     }
   });
   return { dir, remount: (s) => execFileSync('mount', ['-o', `remount,size=${s}`, dir]), unmount };
+}
+
+/** Runs the `mpl` binary (one intra-op thread, 3 minutes at most); stdout and stderr as text. */
+export function runMpl(args: string[], options: { cwd?: string; env?: Record<string, string>; input?: string } = {}) {
+  return spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), ...args], {
+    cwd: options.cwd ?? repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, MPL_NUM_THREADS: '1', ...options.env },
+    input: options.input,
+    timeout: 180_000,
+  });
+}
+
+/** Asserts a run of `mpl` succeeded (naming it, with its stderr); returns its stdout. */
+export function mplOk(r: ReturnType<typeof runMpl>, what: string): string {
+  assert.equal(r.status, 0, `${what} failed (${r.status}, ${r.signal}): ${r.stderr}`);
+  return r.stdout;
 }

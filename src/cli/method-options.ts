@@ -40,6 +40,8 @@ export const METHOD_FLAGS: ReadonlyArray<{ flag: string; key: keyof MethodOption
   { flag: 'class-token-position', key: 'classTokenPosition', kind: 'string' },
   { flag: 'template', key: 'template', kind: 'string' },
   { flag: 'ensemble', key: 'ensemble', kind: 'boolean' },
+  { flag: 'text-loss-weight', key: 'textLossWeight', kind: 'number' },
+  { flag: 'image-loss-weight', key: 'imageLossWeight', kind: 'number' },
   { flag: 'gpa-mean', key: 'gpaMean', kind: 'number' },
   { flag: 'gpa-std', key: 'gpaStd', kind: 'number' },
 ];
@@ -57,11 +59,13 @@ export function addMethodOptions(cmd: Command, defaultMethod?: string): Command 
     .option('--depth-vision <n>', 'VPT/IVLP/PromptSRC: vision prompt depth', tokens('--depth-vision'))
     .option('--n-ctx-vision <n>', 'VPT/IVLP/PromptSRC: vision prompt tokens', tokens('--n-ctx-vision'))
     .option('--ctx-init <words>', 'words initialising the text context ("" for random N(0, 0.02))')
-    .option('--schedule <spec>', 'MPL: per-layer vision add/remove, e.g. "1-4:add3,rm2;5-8:add1,rm1"')
+    .option('--schedule <spec>', 'MPL: per-layer vision add/remove, e.g. "1:add3,rm1;2-4:add3,rm2;5-8:add1,rm1" (removes never more than are there)')
     .option('--csc', 'CoOp: class-specific context')
     .option('--class-token-position <pos>', 'CoOp: end | middle | front')
     .option('--template <text>', 'zero-shot/VPT: the hand-crafted template, e.g. "a photo of a {}."')
     .option('--ensemble', 'zero-shot: the 7-template ensemble (ZeroshotCLIP2)')
+    .option('--text-loss-weight <x>', 'PromptSRC: weight of the text consistency loss (TEXT_LOSS_WEIGHT, default 25)', positive('--text-loss-weight'))
+    .option('--image-loss-weight <x>', 'PromptSRC: weight of the image consistency loss (IMAGE_LOSS_WEIGHT, default 10)', positive('--image-loss-weight'))
     .option('--gpa-mean <x>', 'PromptSRC: epoch at the centre of the Gaussian prompt aggregation (GPA_MEAN)', positive('--gpa-mean'))
     .option('--gpa-std <x>', 'PromptSRC: width of the Gaussian prompt aggregation (GPA_STD)', positive('--gpa-std'));
 }
@@ -95,6 +99,8 @@ export function methodFrom(flags: MethodFlags): { method: MethodName; options: M
       classTokenPosition: pos as MethodOptions['classTokenPosition'],
       template: flags.template,
       ensemble: flags.ensemble,
+      textLossWeight: flags.textLossWeight,
+      imageLossWeight: flags.imageLossWeight,
       gpaMean: flags.gpaMean,
       gpaStd: flags.gpaStd,
     },

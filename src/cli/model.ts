@@ -2,6 +2,7 @@
 import { knownArchitectures, type ClipConfig } from '../clip/config.js';
 import { loadClip, type LoadedClip } from '../clip/load.js';
 import { readClipConfig } from '../clip/weights.js';
+import { resolveWeightsPath } from '../net/hub.js';
 import { UserError } from '../util/errors.js';
 import { terminalReporter } from './reporter.js';
 import type { Compute } from './compute-options.js';
@@ -13,7 +14,7 @@ export function knownArchitecture(name: string): ClipConfig {
 }
 
 export async function architectureOf(opts: { arch?: string; weights?: string; model?: string }): Promise<ClipConfig> {
-  if (opts.weights) return readClipConfig(opts.weights);
+  if (opts.weights) return readClipConfig(resolveWeightsPath(opts.weights));
   const name = opts.arch ?? opts.model;
   if (!name) throw new UserError('give --arch NAME (e.g. ViT-B/16) or --weights FILE');
   return knownArchitecture(name);

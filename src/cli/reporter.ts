@@ -11,6 +11,10 @@ export function terminalReporter(options: { quiet?: boolean } = {}): Reporter {
     warn(message) {
       process.stderr.write(`warning: ${message}\n`);
     },
+    line(text) {
+      // a terminal shows the same numbers in its progress bar
+      if (!tty && !options.quiet) process.stderr.write(`${text}\n`);
+    },
     progress(label, total, unit = 'it'): ProgressHandle {
       if (!tty) {
         // Not a terminal (CI, log files): one line at the end instead of a redrawn bar.

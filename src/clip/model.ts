@@ -125,6 +125,11 @@ export class ClipModel {
     private readonly owned: Tensor[],
   ) {}
 
+  /** the side of the square images the vision encoder takes (224 for ViT-B/16, 336 for ViT-L/14@336px) */
+  get imageSize(): number {
+    return this.arch.vision.image_size;
+  }
+
   /** dtype of the activations (residual streams, features; float32 except in fp16) */
   get dtype(): DType {
     return this.precision.activation;

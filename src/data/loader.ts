@@ -90,7 +90,6 @@ export class WorkerPool {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(script);
       const pw: PoolWorker = { worker, outstanding: 0 };
-      worker.unref(); // idle workers must not keep the process alive
       worker.on('message', (msg: { ok: boolean; result?: BatchResult; id?: number; user?: boolean; message?: string; stack?: string }) => {
         const id = msg.ok ? msg.result!.id : msg.id!;
         const p = this.pending.get(id);
@@ -108,6 +107,9 @@ export class WorkerPool {
       worker.on('exit', (code) => {
         if (!this.closed) this.failWorker(pw, new Error(`data-loader worker exited unexpectedly (code ${code})`));
       });
+      // Idle workers must not keep the process alive. Only after the listeners: adding a 'message' listener
+      // refs the worker's port again, which kept every program that forgot close() running forever.
+      worker.unref();
       this.workers.push(pw);
     }
   }
@@ -281,11 +283,16 @@ export class DataLoader {
     return this.batches(0);
   }
 
-  /** Terminates the workers. The loader cannot be used afterwards. */
+  /** Terminates the workers. The loader cannot be used afterwards. Idempotent. */
   async close(): Promise<void> {
     this.closed = true;
     const pool = this.pool;
     this.pool = undefined;
     if (pool) await pool.close();
+  }
+
+  /** `await using loader = new DataLoader(...)` closes it at the end of the block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 }

@@ -33,6 +33,7 @@ import { ensureDir, writeJsonAtomic } from '../util/fs.js';
 import { lockRunFolder } from '../util/lock.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { harmonicMean, type Protocol, type RunResult } from './results.js';
+import { writeRunLogHead } from './run-log.js';
 import { buildRunConfig, experimentHash, experimentOf, runConfigFields, runDirOf, settingPath, type RunConfig } from './run-config.js';
 
 export interface ProtocolOptions {
@@ -43,6 +44,9 @@ export interface ProtocolOptions {
   /** a line saying device and precision (and why `auto` chose them), shown once the first run's data is loaded */
   computeSummary?: string;
   backbone: string;
+  /** how the model was given, recorded in result.json so `mpl rerun` can load it again */
+  weights?: string;
+  modelName?: string;
   method: MethodName;
   methodOptions: MethodOptions;
   /** CoOp's $DATA, or the dataset folder for imagefolder / the JSON file for jsonlist */
@@ -55,6 +59,13 @@ export interface ProtocolOptions {
   epochs?: number;
   lr?: number;
   batchSize?: number;
+  /** SGD and warm-up settings (default: the official 0.9, 5e-4, one constant epoch at 1e-5) */
+  momentum?: number;
+  weightDecay?: number;
+  warmupEpochs?: number;
+  warmupLr?: number;
+  /** a progress line every N batches in log.txt (and on a non-terminal output); default 20 */
+  printFreq?: number;
   out: string;
   /** continue from a checkpoint of the same configuration when one exists (default true, as Dassl) */
   resume?: boolean;
@@ -107,6 +118,10 @@ export function protocolRunConfig(
     epochs: o.epochs,
     lr: o.lr,
     batchSize: o.batchSize,
+    momentum: o.momentum,
+    weightDecay: o.weightDecay,
+    warmupEpochs: o.warmupEpochs,
+    warmupLr: o.warmupLr,
     backbone: o.backbone,
     precision: o.precision,
     maxTestImages: o.maxTestImages,
@@ -175,6 +190,11 @@ async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedD
     const r = await train(learner, src, {
       epochs: config.epochs,
       lr: config.lr,
+      momentum: config.momentum,
+      weightDecay: config.weight_decay,
+      warmupEpochs: config.warmup.epochs,
+      warmupLr: config.warmup.lr,
+      printFreq: o.printFreq,
       checkpointDir: dir,
       resume: o.resume !== false && !o.force,
       config: identity(config),
@@ -259,6 +279,17 @@ export function preflight(o: Omit<ProtocolOptions, 'model'>, protocol: Protocol,
   if (problems.length > 1) throw new UserError(`${problems.length} problems, found before training (nothing was run): ${problems.map((p, i) => `(${i + 1}) ${p}`).join('; ')}`);
 }
 
+/** How the model was given (not part of the identity: the backbone is): what `mpl rerun` loads again. */
+function modelSource(o: ProtocolOptions): { weights: string | null; model: string | null } {
+  return { weights: o.weights ?? null, model: o.modelName ?? null };
+}
+
+/** The head of log.txt: configuration, environment, dataset sizes (src/eval/run-log.ts). */
+function startLog(o: ProtocolOptions, dir: string, config: RunConfig, data: Array<[string, LoadedDataset]>): void {
+  const title = `${config.protocol} ${config.dataset} ${config.method} seed ${config.seed}`;
+  writeRunLogHead(path.join(dir, 'log.txt'), { title, config: { ...config, ...modelSource(o) }, device: o.deviceDescription ?? o.model.device, precision: o.model.precision.name, data });
+}
+
 const announced = new WeakSet<ProtocolOptions>();
 /** The compute summary, once per protocol call, after the data loaded (bad input fails in one line). */
 function announceCompute(o: ProtocolOptions): void {
@@ -286,6 +317,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
     const novel = load(o, o.dataset, seed, 'new', shots);
     announceCompute(o);
     o.reporter?.info(`base2new ${o.dataset} ${o.method} seed ${seed}: ${base.classnames.length} base / ${novel.classnames.length} new classes, ${base.train.length} training images`);
+    startLog(o, dir, config, [['base', base], ['new', novel]]);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base.name });
     try {
       const t = await trainOn(o, learner, base, config, dir);
@@ -294,7 +326,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
       learner.setClassnames(novel.classnames);
       const n = await test(o, learner, novel.test);
       const result: RunResult = {
-        ...baseResult(config, o.deviceDescription ?? o.model.device, { base_classes: base.classnames, new_classes: novel.classnames }),
+        ...baseResult(config, o.deviceDescription ?? o.model.device, { ...modelSource(o), base_classes: base.classnames, new_classes: novel.classnames }),
         base: b.accuracy,
         new: n.accuracy,
         hm: harmonicMean(b.accuracy, n.accuracy),
@@ -335,6 +367,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
     using lock = lockRunFolder(dir); // released when this seed's run ends, however it ends
     const src = load(o, o.dataset, seed, 'all', shots);
     announceCompute(o);
+    startLog(o, dir, config, [['source', src]]);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src.name });
     try {
       const t = await trainOn(o, learner, src, config, dir);
@@ -362,7 +395,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
         o.reporter?.info(`${protocol} ${o.method} seed ${seed}: ${d.name} ${r.accuracy.toFixed(2)}`);
       }
       const result: RunResult = {
-        ...baseResult(config, o.deviceDescription ?? o.model.device, {}),
+        ...baseResult(config, o.deviceDescription ?? o.model.device, modelSource(o)),
         accuracy,
         per_class: perClass,
         train_seconds: t.seconds,

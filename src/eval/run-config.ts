@@ -19,6 +19,7 @@ import * as path from 'node:path';
 import { getDataset } from '../data/datasets/index.js';
 import { RECIPES, checkMethod, resolveOptions, type MethodName, type MethodOptions, type ResolvedOptions } from '../prompting/methods.js';
 import { canonicalJson, configHash } from '../util/config.js';
+import { camelKeys, snakeKeys } from '../util/json.js';
 import { UserError } from '../util/errors.js';
 import type { Protocol } from './results.js';
 
@@ -40,6 +41,11 @@ export interface RunConfigInput {
   epochs?: number;
   lr?: number;
   batchSize?: number;
+  /** SGD and warm-up (default: the official 0.9, 5e-4, one constant epoch at 1e-5; --config maps Dassl's OPTIM.*) */
+  momentum?: number;
+  weightDecay?: number;
+  warmupEpochs?: number;
+  warmupLr?: number;
   /** the backbone's name: the model name (ViT-B/16) or the weights file's base name */
   backbone: string;
   precision?: string;
@@ -58,8 +64,8 @@ export interface RunConfig {
   /** absolute path of --root */
   root: string;
   method: MethodName;
-  /** every method option after the method's defaults are applied */
-  method_options: ResolvedOptions;
+  /** every method option after the method's defaults are applied, snake_case as every JSON file (n_ctx, ctx_init) */
+  method_options: SnakeOptions;
   seed: number;
   shots: number;
   epochs: number;
@@ -89,6 +95,14 @@ export function runConfigFields(saved: Record<string, unknown>): RunConfig {
   return Object.fromEntries(RUN_CONFIG_KEYS.filter((k) => k in saved).map((k) => [k, saved[k]])) as unknown as RunConfig;
 }
 
+/** ResolvedOptions as written in JSON files: the same values under snake_case keys (src/util/json.ts). */
+export type SnakeOptions = Record<string, string | number | boolean | null>;
+
+/** A configuration's method options as the library takes them (camelCase; older camelCase files too). */
+export function methodOptionsOf(c: Pick<RunConfig, 'method_options'>): ResolvedOptions {
+  return camelKeys<ResolvedOptions>(c.method_options as Record<string, unknown>);
+}
+
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function checkPrecision(value: string | undefined): Precision {
@@ -113,7 +127,7 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
     dataset_type: def.name,
     root: path.resolve(i.root),
     method,
-    method_options: resolveOptions(method, i.methodOptions ?? {}),
+    method_options: snakeKeys(resolveOptions(method, i.methodOptions ?? {})) as unknown as SnakeOptions,
     seed: i.seed,
     shots: i.shots,
     epochs: i.epochs ?? recipe.epochs,
@@ -122,9 +136,9 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
     backbone: i.backbone,
     precision: checkPrecision(i.precision),
     max_test_images: i.maxTestImages ?? null,
-    momentum: 0.9,
-    weight_decay: 5e-4,
-    warmup: { epochs: 1, lr: 1e-5, type: 'constant' },
+    momentum: i.momentum ?? 0.9,
+    weight_decay: i.weightDecay ?? 5e-4,
+    warmup: { epochs: i.warmupEpochs ?? 1, lr: i.warmupLr ?? 1e-5, type: 'constant' },
     scheduler: 'cosine',
   };
   if (i.targets) config.targets = i.targets.map((t) => getDataset(t).name);
@@ -185,7 +199,7 @@ export function tagWords(c: RunConfig): string[] {
   const recipe = RECIPES[c.method];
   return [
     backboneSlug(c.backbone),
-    ...methodWords(c.method, c.method_options),
+    ...methodWords(c.method, methodOptionsOf(c)),
     `ep${c.epochs}`,
     ...(c.batch_size !== recipe.batchSize ? [`bs${c.batch_size}`] : []),
     ...(c.lr !== recipe.lr ? [`lr${c.lr}`] : []),

@@ -5,6 +5,7 @@ import * as https from 'node:https';
 import * as path from 'node:path';
 import { UserError } from '../util/errors.js';
 import { silentReporter, type ProgressHandle, type Reporter } from '../util/reporter.js';
+import { proxyAgent } from './proxy.js';
 
 /**
  * The one HTTP downloader of the project: large files (CLIP weights, dataset archives) over plain
@@ -439,7 +440,8 @@ function get(url: URL, headers: Record<string, string>, timeoutMs: number): Prom
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
     let response: http.IncomingMessage | undefined;
-    const req = mod.request(url, { method: 'GET', headers }, (res) => {
+    // HTTPS_PROXY / HTTP_PROXY / NO_PROXY (src/net/proxy.ts); undefined = a direct connection
+    const req = mod.request(url, { method: 'GET', headers, agent: proxyAgent(url) }, (res) => {
       response = res;
       resolve(res);
     });

@@ -4,6 +4,7 @@ import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { hubCacheDir } from './cache.js';
+import { findHfCached, weightsFileInFolder, WEIGHT_FILES } from './hf-cache.js';
 import { DownloadError, downloadFile, hashFile, isOfflineError, normalizeHex, type FirstResponse } from './download.js';
 
 /**
@@ -89,6 +90,13 @@ export const CLIP_MODELS: readonly ClipModelSpec[] = [
       },
     ],
   },
+  {
+    name: 'ViT-L/14@336px',
+    aliases: ['vit-l-14-336', 'vit-l/14-336', 'vit-l14-336', 'vit-l-14@336px', 'openai/clip-vit-large-patch14-336'],
+    repo: 'openai/clip-vit-large-patch14-336',
+    file: 'model.safetensors',
+    revisions: [{ revision: 'main' }, { revision: 'main', file: 'pytorch_model.bin' }],
+  },
 ];
 
 /** The spec for a model name (case-insensitive; `ViT-B/16`, `vit-b-16` and the repo id all work). */
@@ -124,6 +132,8 @@ export interface HubOptions {
 
 export interface FetchedModel {
   path: string;
+  /** where it came from: this tool's cache (default), the Hugging Face cache, or a download */
+  source?: 'cache' | 'hf-cache' | 'download';
   repo: string;
   revision: string;
   sha256: string;
@@ -176,6 +186,11 @@ export async function fetchModel(name: string, options: HubOptions = {}): Promis
   // 1. The cache, without network.
   for (const cand of candidates) {
     const cached = await readCache(spec, cand, env, options.verify ?? false, allowUnverified);
+    if (cached) return cached;
+  }
+  // 1b. The Hugging Face hub's own cache ($HF_HUB_CACHE / $HF_HOME/hub: transformers' downloads), read-only.
+  for (const cand of candidates) {
+    const cached = await readHfCache(spec, cand, env, reporter);
     if (cached) return cached;
   }
 
@@ -265,6 +280,28 @@ async function readCache(spec: ClipModelSpec, cand: HubRevision, env: NodeJS.Pro
     fetched_at: sidecar?.fetched_at ?? new Date().toISOString(),
   } satisfies HubSidecar);
   return { ...base, sha256, size: stat.size };
+}
+
+/**
+ * A file of the HF cache for a candidate revision, when there and acceptable: a pinned digest must match (the
+ * blob's name is its sha256 for LFS files, so usually no hashing is needed); an unpinned file is taken as the
+ * hub library verified it. The caller checks the architecture.
+ */
+async function readHfCache(spec: ClipModelSpec, cand: HubRevision, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<FetchedModel | undefined> {
+  const found = findHfCached(spec.repo, cand.revision, fileOf(spec, cand), env);
+  if (!found) return undefined;
+  const size = fs.statSync(found.path).size;
+  let sha256 = found.blobSha256;
+  if (cand.sha256 && sha256 !== cand.sha256) {
+    sha256 = await hashFile(found.path, 'sha256');
+    if (sha256 !== cand.sha256) {
+      reporter.warn(`${found.path}: the Hugging Face cache holds another ${fileOf(spec, cand)} for ${spec.repo} @ ${cand.revision} than the one pinned here (sha256 ${sha256}); not used`);
+      return undefined;
+    }
+  }
+  sha256 ??= await hashFile(found.path, 'sha256');
+  reporter.info(`using ${spec.name} from the Hugging Face cache: ${found.path}`);
+  return { path: found.path, repo: spec.repo, revision: cand.revision, sha256, size, fromCache: true, source: 'hf-cache' };
 }
 
 async function downloadRevision(
@@ -362,22 +399,60 @@ function offlineError(spec: ClipModelSpec, candidates: HubRevision[], env: NodeJ
 export interface ResolveWeightsOptions extends HubOptions {
   /** `--model NAME`: download (or reuse) pretrained weights by name. */
   model?: string;
-  /** `--weights FILE`: a local safetensors file; only checked to exist. Wins over `model`. */
+  /** `--weights FILE|DIR`: a local weights file or a folder holding one; only checked to exist. Wins over `model`. */
   weights?: string;
 }
 
-/** The local path of the CLIP weights a command should load: `--weights FILE` as is, or `--model NAME` fetched. */
-export async function resolveWeights(options: ResolveWeightsOptions): Promise<string> {
-  if (options.weights) {
-    const file = path.resolve(options.weights);
-    if (!fs.existsSync(file)) {
-      throw new UserError(`${file}: weights file not found (--weights expects a CLIP weights file: .safetensors, OpenAI .pt or pytorch_model.bin; or use --model ${CLIP_MODELS[0]!.name} to download one)`);
-    }
-    if (!fs.statSync(file).isFile()) {
-      throw new UserError(`${file}: --weights expects a file, not a folder`);
-    }
-    return file;
+/**
+ * The weights file `--weights` names: a file as it is, or the weights inside a folder (a Hugging Face snapshot
+ * folder, a `models--org--name` folder of the HF cache, an open_clip folder). Synchronous: also used where
+ * only the architecture is read.
+ */
+export function resolveWeightsPath(weights: string): string {
+  const file = path.resolve(weights);
+  if (!fs.existsSync(file)) {
+    throw new UserError(`${file}: weights file not found (--weights expects a CLIP weights file: .safetensors, OpenAI .pt or pytorch_model.bin, or a Hugging Face snapshot folder; or use --model ${CLIP_MODELS[0]!.name} to download one)`);
   }
+  if (fs.statSync(file).isDirectory()) {
+    const inside = weightsFileInFolder(file);
+    if (!inside) throw new UserError(`${file}: a folder without CLIP weights (looked for ${WEIGHT_FILES.join(', ')}, and refs/main of a Hugging Face cache folder)`);
+    return inside;
+  }
+  return file;
+}
+
+/** The local path of the CLIP weights a command should load: `--weights FILE|DIR` as is, or `--model NAME` fetched. */
+export async function resolveWeights(options: ResolveWeightsOptions): Promise<string> {
+  if (options.weights) return resolveWeightsPath(options.weights);
   if (options.model) return (await fetchModel(options.model, options)).path;
   throw new UserError(`no CLIP weights given: pass --model NAME (${CLIP_MODELS.map((m) => m.name).join(', ')}) or --weights FILE`);
+}
+
+/** A copy of a model's weights on this machine. */
+export interface CachedCopy {
+  /** this tool's cache, or the Hugging Face hub's */
+  cache: 'mpl' | 'huggingface';
+  path: string;
+  revision: string;
+  size: number;
+}
+
+/** Every copy of a model's weights in this tool's cache and in the Hugging Face cache (nothing is hashed). */
+export function cachedCopies(spec: ClipModelSpec, env: NodeJS.ProcessEnv = process.env): CachedCopy[] {
+  const out: CachedCopy[] = [];
+  const seen = new Set<string>();
+  for (const cand of spec.revisions) {
+    const file = fileOf(spec, cand);
+    const own = hubCachePath(spec.repo, cand.revision, file, env);
+    if (!seen.has(own) && fs.existsSync(own)) {
+      seen.add(own);
+      out.push({ cache: 'mpl', path: own, revision: cand.revision, size: fs.statSync(own).size });
+    }
+    const hf = findHfCached(spec.repo, cand.revision, file, env);
+    if (hf && !seen.has(hf.path)) {
+      seen.add(hf.path);
+      out.push({ cache: 'huggingface', path: hf.path, revision: `${cand.revision} (${hf.commit.slice(0, 12)})`, size: fs.statSync(hf.path).size });
+    }
+  }
+  return out;
 }

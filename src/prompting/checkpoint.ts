@@ -13,12 +13,15 @@ import { readTorchCheckpoint, sniffFormat } from '../io/torchzip.js';
 import { allFinite } from '../torch/index.js';
 import { UserError, fileError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
+import { camelKeys, snakeKeys } from '../util/json.js';
 import type { PromptLearner } from './learner.js';
+import type { PlanLayout } from './layout.js';
 import type { MethodName, MethodOptions } from './methods.js';
 
 export interface PromptsConfig {
   format: 'mpl-prompts/1';
   method: MethodName;
+  /** the method's resolved options: snake_case in prompts.json, camelCase once loaded (loadPrompts) */
   options: MethodOptions;
   classnames: string[];
   backbone?: string;
@@ -27,6 +30,8 @@ export interface PromptsConfig {
   /** precision the prompts were trained in (fp32, fp16, amp, bf16) */
   precision?: string;
   trainable_parameters: number;
+  /** the per-layer token layout of the prompt plan (what `mpl plot --kind layout` and the HTML report draw) */
+  layout?: PlanLayout;
 }
 
 export const PROMPTS_FILE = 'prompts.safetensors';
@@ -50,9 +55,10 @@ export function savePrompts(
   const config: PromptsConfig = {
     format: 'mpl-prompts/1',
     method: learner.method,
-    options: learner.design.options as unknown as MethodOptions,
+    options: snakeKeys(learner.design.options as unknown as MethodOptions),
     classnames: learner.classnames,
     trainable_parameters: learner.trainableParameters,
+    layout: learner.layout(),
     ...meta,
   };
   writeSafetensors(file, tensors, { format: 'mpl-prompts/1', method: learner.method });
@@ -100,6 +106,11 @@ export function loadPrompts(file: string): LoadedPrompts {
       tensors.delete(k);
     }
   }
+  // Dassl's CoOp and CoCoOp register only the prompt learner: its keys come without the `prompt_learner.` prefix
+  const prefixed = /^(prompt_learner|image_encoder|text_encoder)\./;
+  if (![...tensors.keys()].some((k) => prefixed.test(k)) && tensors.has('ctx')) {
+    tensors = new Map([...tensors].map(([k, v]) => [`prompt_learner.${k}`, v]));
+  }
   const cfgPath = configPathFor(file);
   let config: PromptsConfig | null = null;
   if (kind === 'safetensors' && fs.existsSync(cfgPath)) {
@@ -109,6 +120,8 @@ export function loadPrompts(file: string): LoadedPrompts {
       throw fileError(cfgPath, `unreadable prompts config: ${(e as Error).message}`);
     }
     if (config.format !== 'mpl-prompts/1') throw fileError(cfgPath, `not a prompts config written by mpl (format ${String(config.format)})`);
+    // on disk snake_case (n_ctx), in memory camelCase (nCtx); files of older versions are camelCase already
+    config.options = camelKeys<MethodOptions>((config.options ?? {}) as unknown as Record<string, unknown>);
   }
   if (tensors.size === 0) throw new UserError(`${file}: holds no tensors`);
   for (const [k, t] of tensors) {
@@ -116,4 +129,35 @@ export function loadPrompts(file: string): LoadedPrompts {
     if (bad >= 0) throw fileError(file, `tensor "${k}" holds a non-finite value (NaN or ±inf) at element ${bad}: these prompts are broken (a diverged training?); train them again`);
   }
   return { tensors, config, epoch };
+}
+
+/**
+ * The method and the options that shape its tensors, read off the tensors themselves (an official
+ * model.pth.tar-N comes without a config): MPL (txt2img_proj), MaPLe (compound_prompt_projections), CoCoOp
+ * (meta_net), CoOp (ctx only), VPT (vision prompts only). IVLP and PromptSRC hold the same tensors: their
+ * options are inferred, the method is not. Options that leave no trace in the shapes (MPL's N_RM_OP, the
+ * context words) keep their defaults unless given.
+ */
+export function inferMethod(tensors: Map<string, { shape: number[] }>): { method?: MethodName; options: MethodOptions } {
+  const keys = [...tensors.keys()];
+  const count = (re: RegExp) => new Set(keys.map((k) => re.exec(k)?.[1]).filter((x) => x !== undefined)).size;
+  const ctx = tensors.get('prompt_learner.ctx');
+  const vpt = tensors.get('image_encoder.VPT');
+  const nCtx = ctx ? ctx.shape[ctx.shape.length - 2] : undefined;
+  if (keys.some((k) => k.startsWith('prompt_learner.txt2img_proj.'))) {
+    return { method: 'mpl', options: { nCtx, depth: count(/^prompt_learner\.compound_prompts_text\.(\d+)$/) + 1, nAdd: count(/^prompt_learner\.txt2img_proj\.(\d+)\./) } };
+  }
+  if (keys.some((k) => k.startsWith('prompt_learner.compound_prompt_projections.'))) {
+    return { method: 'maple', options: { nCtx, depth: count(/^prompt_learner\.compound_prompts_text\.(\d+)$/) + 1 } };
+  }
+  // CoOp/CoCoOp initialise from "a photo of a" (4 tokens) by default; another length means a random init ("X X ...")
+  const words = nCtx === 4 ? {} : { ctxInit: '' };
+  if (keys.some((k) => k.startsWith('prompt_learner.meta_net.'))) return { method: 'cocoop', options: { nCtx, ...words } };
+  const visionDepth = vpt ? count(/^image_encoder\.transformer\.resblocks\.(\d+)\.VPT_shallow$/) + 1 : undefined;
+  if (vpt && !ctx) return { method: 'vpt', options: { nCtxVision: vpt.shape[0], depthVision: visionDepth } };
+  if (vpt && ctx) {
+    return { options: { nCtx, nCtxVision: vpt.shape[0], depthVision: visionDepth, depthText: count(/^text_encoder\.transformer\.resblocks\.(\d+)\.VPT_shallow$/) + 1 } };
+  }
+  if (ctx) return { method: 'coop', options: { nCtx, csc: ctx.shape.length === 3, ...words } };
+  return { options: {} };
 }

@@ -25,6 +25,8 @@ export interface LayerLayout {
   layer: number;
   length: number;
   segments: LayoutSegment[];
+  /** vision: prompt tokens removed (O_rm) from the end of the sequence before this block */
+  removed?: number;
 }
 
 export interface PlanLayout {

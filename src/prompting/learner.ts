@@ -9,6 +9,7 @@ import { UserError } from '../util/errors.js';
 import { createdInModelDtype, designMethod, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods.js';
 import { planLayout, validatePlan, type PromptPlan, type Source } from './plan.js';
 import type { PlanLayout } from './layout.js';
+import { loadPrompts as readPromptsFile, type PromptsConfig } from './checkpoint.js';
 import { CUSTOM_TEMPLATES, DEFAULT_TEMPLATE, IMAGENET_TEMPLATES_SELECT, PROMPTSRC_TEMPLATES, fill } from './templates.js';
 
 export const SOT = 49406;
@@ -158,6 +159,20 @@ export class PromptLearner {
       // copy_ converts dtype and device
       noGrad(() => tidy(() => void p.copy_(src instanceof Tensor ? src : tensor(src.data, src.shape, src.dtype))));
     }
+  }
+
+  /**
+   * Loads learned prompts from a file: prompts.safetensors written by savePrompts (or a run), any safetensors
+   * with official keys, or an official Dassl checkpoint (model.pth.tar-N). Returns the config saved beside
+   * the file (method, options, classes), when there is one; a file of another method is refused.
+   */
+  loadPrompts(file: string): PromptsConfig | null {
+    const loaded = readPromptsFile(file);
+    if (loaded.config && loaded.config.method !== this.method) {
+      throw new UserError(`${file}: prompts of method ${loaded.config.method}, but this learner is ${this.method}`);
+    }
+    this.loadStateDict(loaded.tensors, file);
+    return loaded.config;
   }
 
   dispose(): void {

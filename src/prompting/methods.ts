@@ -169,7 +169,10 @@ export function designMethod(method: MethodName, options: MethodOptions, arch: C
   const bad = (msg: string) => new UserError(`method ${method}: ${msg}`);
   const checkDepth = (d: number, layers: number, what: string) => {
     if (!Number.isInteger(d) || d < 1) throw bad(`${what} must be at least 1 (got ${d})`);
-    if (d > layers) throw bad(`${what} ${d} is beyond the model's ${layers} layers`);
+    if (d > layers) {
+      const flag = what.startsWith('vision') ? '--depth-vision' : what.startsWith('text') ? '--depth-text' : '--depth';
+      throw bad(`${what} ${d} is beyond the model's ${layers} layers: give ${flag} ${layers} or less (option ${flag === '--depth' ? 'depth' : flag === '--depth-text' ? 'depthText' : 'depthVision'} in the library)`);
+    }
   };
   const params: ParamSpec[] = [];
   const vision: { shallow: TokenGroup[]; steps: VisionStep[] } = { shallow: [], steps: [] };

@@ -145,7 +145,7 @@ export function planLayout(
       if (prev.kind === kind && prev.label === t.label) prev.count++;
       else segments.push({ kind, count: 1, label: t.label });
     }
-    vision.push({ layer: i, length: 1 + grid * grid + tokens.length, segments });
+    vision.push({ layer: i, length: 1 + grid * grid + tokens.length, segments, ...(s?.remove ? { removed: s.remove } : {}) });
   }
   const textSteps = new Set(plan.text.steps.map((s) => s.layer));
   const text: LayerLayout[] = [];
@@ -167,10 +167,20 @@ export function describeLayout(layout: PlanLayout): string {
     const name = { cls: 'CLS', patch: 'patches', sos: 'SOS', word: 'words', eot: 'EOT', 'prompt-carried': 'carried', 'prompt-added': 'added' }[s.kind];
     return `${name}${s.label ? `(${s.label})` : ''}×${s.count}`;
   };
-  const lines = [`method ${layout.method}: ${layout.trainable_parameters.toLocaleString('en-US')} trainable parameters`, 'vision:'];
-  for (const l of layout.vision) lines.push(`  block ${String(l.layer).padStart(2)}  len ${String(l.length).padStart(4)}  ${l.segments.map(seg).join(' ')}`);
+  const lines = [`method ${layout.method}: ${layout.trainable_parameters.toLocaleString('en-US')} trainable parameters`, 'vision (the sequence entering each block):'];
+  for (const l of layout.vision) {
+    const removed = l.removed ? `  (removed×${l.removed} before it)` : '';
+    lines.push(`  block ${String(l.layer).padStart(2)}  len ${String(l.length).padStart(4)}  ${l.segments.map(seg).join(' ')}${removed}`);
+  }
   lines.push('text (prompt part; padding after EOT is never attended to):');
   for (const l of layout.text) lines.push(`  block ${String(l.layer).padStart(2)}  ${l.segments.map(seg).join(' ')}`);
+  lines.push(
+    '',
+    'legend: CLS = class token, patches = image patch tokens, SOS / EOT = start / end of text, words = fixed template',
+    '  words, added(x) = prompt tokens inserted at this block (x = the parameter or coupling map they come from),',
+    '  carried(x) = prompt tokens kept from an earlier block, removed×n = the last n prompt tokens dropped before',
+    '  the block (MPL\'s O_rm); ×n = how many tokens.',
+  );
   return lines.join('\n');
 }
 

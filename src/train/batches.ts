@@ -10,10 +10,27 @@ export interface Batch {
 export interface BatchSource {
   /** number of images */
   readonly length: number;
-  /** batches of one epoch (training: shuffled by (seed, epoch); evaluation: in order) */
-  batches(epoch: number): AsyncIterable<Batch>;
+  /**
+   * Batches of one epoch (training: shuffled by (seed, epoch); evaluation: in order). `imageSize` is the
+   * model's input side, passed by train() and evaluate(): a source that was not told a size uses it, one made
+   * for another size refuses it. Sources written by hand may ignore it (the trainer checks every batch).
+   */
+  batches(epoch: number, imageSize?: number): AsyncIterable<Batch>;
   batchesPerEpoch(): number;
   /** images left out so far because they could not be read (skipBadImages) */
   skippedImages?(): number;
+  /** Ends the worker threads behind the source (idempotent). Idle workers never keep the process alive. */
   close(): Promise<void>;
+  /** `await using src = batchSource(...)` closes it at the end of the block. */
+  [Symbol.asyncDispose]?(): Promise<void>;
+}
+
+/** The check train() and evaluate() make on every batch: pixels of the model's input size. */
+export function checkBatchSize(batch: Batch, imageSize: number): void {
+  if (batch.imageSize !== imageSize || batch.images.length !== batch.size * 3 * imageSize * imageSize) {
+    throw new Error(
+      `a batch holds ${batch.imageSize}-pixel images (${batch.images.length} values for ${batch.size} images), but the model takes ${imageSize}×${imageSize}: ` +
+        `make the batch source for the model's size (batchSource(items, { imageSize: model.imageSize }), or leave imageSize out)`,
+    );
+  }
 }

@@ -4,16 +4,19 @@
  * each image, runs its full forward per batch.
  */
 import type { PromptLearner } from '../prompting/learner.js';
-import { noGrad, tensor, tidy, type Tensor } from '../torch/index.js';
+import { noGrad, tidy, type Tensor } from '../torch/index.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
-import type { BatchSource } from './batches.js';
+import { checkBatchSize, type BatchSource } from './batches.js';
+import { batchTensors } from './step.js';
 
 export interface EvalResult {
   accuracy: number;
   correct: number;
   total: number;
-  /** accuracy (%) per class name */
+  /** accuracy (%) per class name (classes with test images) */
   perClass: Record<string, number>;
+  /** confusion[true][predicted]: image counts, rows and columns in the learner's class order */
+  confusion: number[][];
   seconds: number;
   imagesPerSecond: number;
 }
@@ -23,15 +26,17 @@ export async function evaluate(learner: PromptLearner, data: BatchSource, report
   const C = learner.classnames.length;
   const hits = new Array<number>(C).fill(0);
   const counts = new Array<number>(C).fill(0);
+  const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
   const imageConditioned = learner.method === 'cocoop';
   const text: Tensor | null = imageConditioned ? null : noGrad(() => learner.textFeatures()).keep();
   const bar = reporter.progress('evaluating', data.batchesPerEpoch(), 'batches');
   let done = 0;
   try {
-    for await (const batch of data.batches(0)) {
+    for await (const batch of data.batches(0, learner.model.imageSize)) {
+      checkBatchSize(batch, learner.model.imageSize);
       const pred = noGrad(() =>
         tidy(() => {
-          const images = tensor(batch.images, [batch.size, 3, batch.imageSize, batch.imageSize], 'float32', learner.model.device);
+          const images = batchTensors(batch, learner.model.device).images;
           const logits = text ? learner.logitsWithText(images, text) : learner.forward(images).logits;
           return logits.argmax(1).toArray();
         }),
@@ -39,6 +44,7 @@ export async function evaluate(learner: PromptLearner, data: BatchSource, report
       pred.forEach((p, i) => {
         const y = batch.labels[i];
         counts[y]++;
+        confusion[y][p]++;
         if (p === y) hits[y]++;
       });
       bar.update(++done);
@@ -54,5 +60,5 @@ export async function evaluate(learner: PromptLearner, data: BatchSource, report
     if (counts[i] > 0) perClass[n] = (100 * hits[i]) / counts[i];
   });
   const seconds = (Date.now() - t0) / 1000;
-  return { accuracy: total ? (100 * correct) / total : 0, correct, total, perClass, seconds, imagesPerSecond: total / Math.max(seconds, 1e-9) };
+  return { accuracy: total ? (100 * correct) / total : 0, correct, total, perClass, confusion, seconds, imagesPerSecond: total / Math.max(seconds, 1e-9) };
 }

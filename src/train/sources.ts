@@ -1,18 +1,49 @@
 /** BatchSource over a list of images, backed by the worker-thread DataLoader of src/data. */
 import { DataLoader, type LoaderOptions } from '../data/loader.js';
 import type { Datum } from '../data/types.js';
+import { UserError } from '../util/errors.js';
 import type { BatchSource } from './batches.js';
 
+/**
+ * Batches of `items` for training or evaluation. Without `options.imageSize` the images are made at the size
+ * of the model that consumes them (train() and evaluate() say it), so one source suits any CLIP. The worker
+ * threads start on the first batch; `close()` (or `await using`) ends them, and idle ones never keep the
+ * process alive.
+ */
 export function batchSource(items: Datum[], options: LoaderOptions): BatchSource {
-  const loader = new DataLoader(
-    items.map((d) => ({ impath: d.impath, label: d.label })),
-    options,
-  );
+  const list = items.map((d) => ({ impath: d.impath, label: d.label }));
+  const fixed = options.imageSize;
+  let loader: DataLoader | undefined;
+  let closed = false;
+  let skippedEarlier = 0; // by loaders replaced for another image size
+  const loaderFor = (imageSize: number | undefined): DataLoader => {
+    if (closed) throw new Error('batch source is closed');
+    const size = imageSize ?? fixed ?? loader?.imageSize ?? 224;
+    if (fixed !== undefined && imageSize !== undefined && imageSize !== fixed) {
+      throw new UserError(`this batch source makes ${fixed}-pixel images but the model takes ${imageSize}: leave imageSize out of batchSource() to follow the model`);
+    }
+    if (loader && loader.imageSize !== size) {
+      skippedEarlier += loader.skippedCount;
+      void loader.close();
+      loader = undefined;
+    }
+    loader ??= new DataLoader(list, { ...options, imageSize: size });
+    return loader;
+  };
+  // validate the options now (batch size, seed, ...), not at the first batch
+  const probe = new DataLoader(list, { ...options, imageSize: fixed ?? 224, numWorkers: 0 });
+  const close = async () => {
+    closed = true;
+    const l = loader;
+    loader = undefined;
+    if (l) await l.close();
+  };
   return {
     length: items.length,
-    batches: (epoch) => loader.batches(epoch),
-    batchesPerEpoch: () => loader.length,
-    skippedImages: () => loader.skippedCount,
-    close: () => loader.close(),
+    batches: (epoch, imageSize) => loaderFor(imageSize).batches(epoch),
+    batchesPerEpoch: () => probe.length,
+    skippedImages: () => skippedEarlier + (loader?.skippedCount ?? 0),
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }

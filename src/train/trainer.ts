@@ -16,9 +16,11 @@ import type { RawTensor } from '../io/tensor.js';
 import { PromptLearner, gpaWeights } from '../prompting/learner.js';
 import { GradScaler, SGD, Tensor, allFinite, isCuda, noGrad, releaseFreedMemory, tensor, tidy, zeros, type GradScalerState } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import type { BatchSource } from './batches.js';
 import { lrAt } from './schedule.js';
+import { createOptimizer, trainStep } from './step.js';
 
 export interface TrainOptions {
   epochs: number;
@@ -46,6 +48,12 @@ export interface TrainOptions {
   /** append-only text log of the run */
   logFile?: string;
   /**
+   * A progress line (loss, accuracy, lr, ETA) every N batches, as Dassl's TRAIN.PRINT_FREQ (default 20; every
+   * batch when an epoch has fewer): written to the log file and given to `reporter.line` (the CLI prints it
+   * when its output is not a terminal: SLURM logs, CI). 0 = none.
+   */
+  printFreq?: number;
+  /**
    * Read the running loss and accuracy from the device every N batches (default: every batch on the CPU,
    * every 10 on a GPU, where each read waits for the queued work and stalls the pipeline).
    */
@@ -70,6 +78,21 @@ export interface TrainResult {
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+/** Per-epoch metrics written beside the checkpoint (rewritten from the history after every epoch). */
+export const METRICS_FILE = 'metrics.csv';
+export const METRICS_COLUMNS = ['epoch', 'lr', 'loss', 'accuracy', 'images', 'seconds', 'images_per_s'] as const;
+
+/** metrics.csv: one row per finished epoch, full precision (the report draws the training curves from it). */
+export function metricsCsv(history: EpochSummary[]): string {
+  const rows = history.map((h) => [h.epoch, h.lr, h.loss, h.accuracy, h.images, h.seconds, h.imagesPerSecond].join(','));
+  return [METRICS_COLUMNS.join(','), ...rows].join('\n') + '\n';
+}
+
+/** h:mm:ss, as Dassl prints its ETA. */
+export function clock(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  return `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
 
 function toRaw(t: Tensor): RawTensor {
   const f = t.toFloat32();
@@ -81,7 +104,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   const reporter = options.reporter ?? silentReporter;
   const params = learner.parameters();
   const keys = [...learner.params.keys()];
-  const opt = new SGD(params, { lr: options.lr, momentum: options.momentum ?? 0.9, weightDecay: options.weightDecay ?? 5e-4 });
+  const opt = createOptimizer(learner, options);
   const isSrc = learner.method === 'promptsrc';
   const gpa = isSrc ? gpaWeights(options.epochs, learner.design.options.gpaMean, learner.design.options.gpaStd) : null;
   let gpaSum: Tensor[] | null = null;
@@ -111,8 +134,12 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   }
 
   const syncEvery = Math.max(1, options.syncEvery ?? (isCuda(device) ? 10 : 1));
+  const imageSize = learner.model.imageSize;
+  const printFreq = options.printFreq ?? 20;
+  const batchesPerEpoch = data.batchesPerEpoch();
   const t0 = Date.now();
   let trainedImages = 0;
+  let batchesRun = 0; // in this process (a resumed run's ETA counts only what it timed itself)
   // running sums stay on the device; reading them is what waits for the device
   const sums = { loss: zeros([], 'float32', device).keep(), hits: zeros([], 'int64', device).keep() };
   try {
@@ -142,29 +169,23 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         lastRead = b;
         seenAtRead = seen;
       };
-      for await (const batch of data.batches(epoch)) {
-        tidy(() => {
-          const images = tensor(batch.images, [batch.size, 3, batch.imageSize, batch.imageSize], 'float32', device);
-          const labels = tensor(BigInt64Array.from(batch.labels, (y) => BigInt(y)), [batch.size], 'int64', device);
-          opt.zeroGrad();
-          const out = learner.forward(images, labels);
-          const loss = out.loss!;
-          if (scaler) {
-            scaler.scaleLoss(loss).backward();
-            scaler.step(opt);
-          } else {
-            loss.backward();
-            opt.step();
-          }
-          noGrad(() => {
-            sums.loss.add_(loss.detach(), batch.size);
-            sums.hits.add_(out.logits.argmax(1).eq(labels).sum());
-          });
-        });
+      for await (const batch of data.batches(epoch, imageSize)) {
+        trainStep(learner, opt, batch, { scaler, sums });
         seen += batch.size;
         b++;
-        if (b % syncEvery === 0) read();
+        batchesRun++;
+        const printNow = printFreq > 0 && (b % printFreq === 0 || batchesPerEpoch < printFreq);
+        if (b % syncEvery === 0 || printNow) read();
         const secs = (Date.now() - e0) / 1000;
+        if (printNow) {
+          const remaining = batchesPerEpoch - b + (options.epochs - epoch) * batchesPerEpoch;
+          const eta = ((Date.now() - t0) / 1000 / batchesRun) * remaining;
+          const line =
+            `epoch [${epoch}/${options.epochs}] batch [${b}/${batchesPerEpoch}] loss ${(lossSum / seen).toFixed(4)} ` +
+            `acc ${((100 * correct) / seen).toFixed(2)} lr ${lr.toExponential(4)} img/s ${(seen / Math.max(secs, 1e-9)).toFixed(1)} eta ${clock(eta)}`;
+          log(line);
+          reporter.line?.(line);
+        }
         bar.update(b, {
           loss: seenAtRead ? (lossSum / seenAtRead).toFixed(4) : '-',
           acc: seenAtRead ? `${((100 * correct) / seenAtRead).toFixed(1)}%` : '-',
@@ -206,6 +227,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       history.push(summary);
       log(`epoch ${epoch} lr ${lr} loss ${summary.loss.toFixed(5)} acc ${summary.accuracy.toFixed(2)} ${summary.imagesPerSecond.toFixed(1)} img/s`);
       if (ckpt) saveCheckpoint(ckpt, learner, opt, keys, epoch, history, gpaSum, scaler?.state() ?? null);
+      if (options.checkpointDir) writeFileAtomic(path.join(options.checkpointDir, METRICS_FILE), metricsCsv(history));
       options.onEpoch?.(summary);
       releaseFreedMemory();
       // fault injection for the resume test: die like `kill -9` right after this epoch's checkpoint

@@ -12,6 +12,11 @@ export interface Reporter {
   warn(message: string): void;
   /** A progress bar for `total` units (images, bytes, batches); `label` says what is counted. */
   progress(label: string, total: number, unit?: string): ProgressHandle;
+  /**
+   * A periodic progress line (the trainer's every-N-batches line: loss, accuracy, lr, ETA). Meant for output
+   * that is not a terminal (log files, SLURM, CI), where a redrawn bar shows nothing; a terminal may ignore it.
+   */
+  line?(text: string): void;
 }
 
 const noopHandle: ProgressHandle = { update() {}, stop() {} };

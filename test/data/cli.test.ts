@@ -51,7 +51,7 @@ test('mpl data info / split --generate / list on a CoOp-layout tree', async () =
   let r = mpl('data', 'info', 'EuroSAT', '--root', root, '--shots', '2', '--seed', '1', '--json');
   assert.equal(r.status, 0, r.stderr);
   const info = JSON.parse(r.stdout);
-  assert.deepEqual(info.baseClasses, ['Annual Crop Land', 'Forest']);
+  assert.deepEqual(info.base_classes, ['Annual Crop Land', 'Forest']); // snake_case keys, as every JSON the tool writes
   assert.deepEqual(info.counts, { train: 9, val: 6, test: 6 });
   assert.equal(info.fewshot.train.length, 6);
   r = mpl('data', 'info', 'eurosat', '--root', root);

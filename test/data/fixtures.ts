@@ -30,6 +30,27 @@ export async function writeImages(files: string[], width = 12, height = 9): Prom
   }
 }
 
+/**
+ * An imagefolder dataset: `root/<class>/<i>.png`, `perClass` 40×40 images per class, each class its own colour
+ * (with a little texture), so a tiny CLIP can tell some of them apart.
+ */
+export async function makeImageFolder(root: string, classes: string[], perClass: number): Promise<void> {
+  const palette = [[200, 30, 30], [30, 200, 30], [30, 30, 200], [220, 220, 30], [200, 30, 200], [30, 200, 200]];
+  for (let c = 0; c < classes.length; c++) {
+    const colour = palette[c % palette.length];
+    fs.mkdirSync(path.join(root, classes[c]), { recursive: true });
+    for (let i = 0; i < perClass; i++) {
+      const px = Buffer.alloc(40 * 40 * 3);
+      for (let p = 0; p < 1600; p++) {
+        px[p * 3] = Math.min(255, colour[0] + ((p * 7 + i * 13) % 40));
+        px[p * 3 + 1] = Math.min(255, colour[1] + ((p * 3 + i) % 30));
+        px[p * 3 + 2] = colour[2];
+      }
+      await sharp(px, { raw: { width: 40, height: 40, channels: 3 } }).png().toFile(path.join(root, classes[c], `${i}.png`));
+    }
+  }
+}
+
 export type Entry = [string, number, string];
 
 export function writeJson(file: string, value: unknown): void {

@@ -275,7 +275,7 @@ describe('fetchModel against a fake hub on 127.0.0.1', () => {
     fs.writeFileSync(file, 'x');
     assert.equal(await resolveWeights({ weights: file }), file);
     await assert.rejects(resolveWeights({ weights: path.join(dir, 'nope.safetensors') }), /nope\.safetensors: weights file not found/);
-    await assert.rejects(resolveWeights({ weights: dir }), /expects a file, not a folder/);
+    await assert.rejects(resolveWeights({ weights: dir }), /a folder without CLIP weights \(looked for model\.safetensors/);
     await assert.rejects(resolveWeights({}), /pass --model NAME .* or --weights FILE/);
   });
 });

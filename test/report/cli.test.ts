@@ -112,7 +112,7 @@ describe('mpl plot', () => {
 
   it('bad arguments exit non-zero with one line', () => {
     failsWith(['plot', out, '--kind', 'pie', '--out', 'x.svg'], /^mpl: --kind: unknown figure 'pie'/);
-    failsWith(['plot', out, '--kind', 'time', '--out', 'x.jpg'], /^mpl: --out x\.jpg: the figure file must end in \.svg or \.png/);
+    failsWith(['plot', out, '--kind', 'time', '--out', 'x.jpg'], /^mpl: --out x\.jpg: the figure file must end in \.svg, \.png or \.pdf/);
     failsWith(['plot', '--kind', 'layout', '--out', 'x.svg'], /^mpl: --kind layout needs --method \(with --arch or --weights\) or --layout FILE/);
     failsWith(['plot', '--kind', 'time', '--out', 'x.svg'], /^mpl: --kind time needs at least one result folder/);
     failsWith(['plot', out, '--kind', 'time', '--metric', 'f1', '--out', path.join(out, 'x.svg')], /^mpl: --metric: unknown metric 'f1'/);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { tmpDir } from '../helpers.js';
 import { collect } from '../../src/eval/report/collect.js';
-import { CSV_HEADER, formatCsv, formatMarkdown, formatReport } from '../../src/eval/report/format.js';
+import { CSV_HEADER, formatCsv, formatMarkdown, formatReport, latexText } from '../../src/eval/report/format.js';
 import { makeResult, mean, parseCsv, popStd, writeFixtureResults, writeResult, B2N } from './fixtures.js';
 
 const out = tmpDir('mpl-format-');
@@ -122,5 +122,29 @@ describe('CSV and JSON', () => {
     const j = JSON.parse(formatReport(report, 'json'));
     assert.equal(j.base2new.coop.eurosat.mean.hm, report.base2new!.coop.datasets.eurosat.mean.hm);
     assert.equal(j.base2new.coop.eurosat.seeds[0].file, path.join(out, 'base2new', 'eurosat', 'coop', 'seed1', 'result.json'));
+  });
+});
+
+describe('LaTeX tables and 95% confidence intervals', () => {
+  it('--ci95: mean ± 1.96·std/√n, and the note says so', () => {
+    const md = formatMarkdown(report, { ci95: true });
+    const base = tableAfter(md, 'Base (%)');
+    // coop caltech101 base: std 0.5 over 2 seeds -> 1.96 · 0.5 / √2
+    assert.equal(base[2][1], `97.50 ± ${((1.96 * 0.5) / Math.sqrt(2)).toFixed(2)}`);
+    assert.match(md, /mean ± 95% confidence interval \(1\.96·std\/√n\) over 2 seeds/);
+  });
+
+  it('--format latex: booktabs tables with the same numbers as the Markdown, bold bests, escaped names', () => {
+    const tex = formatReport(report, 'latex');
+    const md = formatMarkdown(report);
+    assert.equal((tex.match(/\\begin\{tabular\}/g) ?? []).length, (md.match(/^## /gm) ?? []).length);
+    assert.match(tex, /\\toprule\nMethod & Caltech101 & EuroSAT & Avg \\\\\n\\midrule/);
+    const base = tableAfter(md, 'Base (%)');
+    // the Markdown row "CoOp | 97.50 ± 0.50 | ... " is "CoOp & 97.50$\pm$0.50 & ..." in LaTeX
+    const coop = base[2].map((c) => c.replace(' ± ', '$\\pm$').replace(/\*\*(.*)\*\*/, '\\textbf{$1}').replace('–', '--'));
+    assert.ok(tex.includes(`${coop.join(' & ')} \\\\`), `${coop.join(' & ')} in\n${tex}`);
+    assert.match(tex, /\\bottomrule\n\\end\{tabular\}/);
+    assert.match(latexText('a_b & 50%'), /^a\\_b \\& 50\\%$/);
+    assert.throws(() => formatReport(report, 'latex', { combined: true }), /--combined is a Markdown layout/);
   });
 });

@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import sharp from 'sharp';
 import { tmpDir } from '../helpers.js';
 import type { PlanLayout } from '../../src/prompting/layout.js';
@@ -154,7 +155,37 @@ describe('figures', () => {
     const svgFile = path.join(out, 'figs', 'layout.svg');
     await writeFigure(svg, svgFile);
     assert.equal(fs.readFileSync(svgFile, 'utf8'), svg);
-    await assert.rejects(writeFigure(svg, path.join(out, 'figs', 'layout.pdf')), UserError);
+    await assert.rejects(writeFigure(svg, path.join(out, 'figs', 'layout.jpg')), UserError);
+  });
+
+  it('PDF output: one vector page of the SVG\'s size, every text drawn in Helvetica', async () => {
+    const svg = renderLayoutSvg(layout);
+    const root = parseXml(svg);
+    const pdfFile = path.join(out, 'figs', 'layout.pdf');
+    await writeFigure(svg, pdfFile);
+    const pdf = fs.readFileSync(pdfFile);
+    assert.equal(pdf.subarray(0, 5).toString('latin1'), '%PDF-');
+    assert.match(pdf.subarray(-8).toString('latin1'), /%%EOF/);
+    const text = pdf.toString('latin1');
+    const box = /\/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]/.exec(text);
+    assert.ok(box, 'a page with a MediaBox');
+    assert.ok(Math.abs(Number(box[1]) - Number(root.attrs.width)) < 0.01 && Math.abs(Number(box[2]) - Number(root.attrs.height)) < 0.01);
+    assert.equal((text.match(/\/Type \/Page\b/g) ?? []).length, 1);
+    assert.match(text, /\/BaseFont \/Helvetica/);
+    // the page content (deflated streams): one text object at least per <text> of the SVG, and vector paths
+    let content = '';
+    for (const m of text.matchAll(/stream\r?\n/g)) {
+      const start = m.index! + m[0].length;
+      const end = text.indexOf('endstream', start);
+      try {
+        content += zlib.inflateSync(pdf.subarray(start, end)).toString('latin1');
+      } catch {
+        // not a deflated stream (fonts metrics, ...)
+      }
+    }
+    const texts = (svg.match(/<text /g) ?? []).length;
+    assert.ok((content.match(/\bBT\b/g) ?? []).length >= texts, `${texts} texts in the SVG`);
+    assert.match(content, / re\b| l\b/, 'rectangles or lines are drawn as vector paths');
   });
 
   it('readPlanLayout checks the file and names it', () => {

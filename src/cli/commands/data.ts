@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { registerDataDownload } from './download.js';
 import { UserError } from '../../util/errors.js';
+import { snakeKeys } from '../../util/json.js';
 import { addMaxImagePixelsOption, intFlag, MAX_SEED } from '../flags.js';
 import { terminalReporter } from '../reporter.js';
 import { describeDataset, generateSplit, loadDataset } from '../../data/dataset.js';
@@ -17,8 +18,9 @@ const subsampleOption = () =>
     .choices(['all', 'base', 'new'])
     .default('all');
 
+/** JSON on stdout, snake_case keys like every JSON the tool writes (the values here hold no data-named keys). */
 function printJson(value: unknown): void {
-  process.stdout.write(JSON.stringify(value) + '\n');
+  process.stdout.write(JSON.stringify(snakeKeys(value, true)) + '\n');
 }
 
 function preview(names: string[], max = 12): string {

@@ -27,7 +27,7 @@ Examples:
   mpl data download --list
   mpl data download EuroSAT --root ~/data
   mpl data download dtd --root ~/data --keep-archives
-  mpl data download ImageNet --root ~/data      # prints the manual steps
+  mpl data download ImageNet --root ~/data      # prints the manual steps (exit status 1 until it is in place)
 
 Downloads resume when interrupted (run the same command again) and are checked
 against published md5/sha256 sums. What is already in place is skipped.`,
@@ -52,6 +52,8 @@ against published md5/sha256 sums. What is already in place is skipped.`,
         process.stdout.write(`${result.name} needs manual steps:\n${result.manual.map((l) => '  ' + l).join('\n')}\n`);
       }
       if (result.complete) process.stdout.write(`${result.dir}\n`);
+      // nothing (or not everything) could be fetched: a script must not go on as if the data were there
+      else throw new UserError(`${result.name} is not ready in ${result.dir}${result.manual.length ? ': do the manual steps above, then run this command again' : ''}`);
     });
 }
 

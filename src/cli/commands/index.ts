@@ -10,6 +10,10 @@ import { register as plan } from './plan.js';
 import { register as protocols } from './protocols.js';
 import { register as predict } from './predict.js';
 import { register as quickstart } from './quickstart.js';
+import { register as evaluate } from './eval.js';
+import { register as exportDassl } from './export.js';
+import { register as models } from './models.js';
+import { register as report } from './report.js';
 import { register as sweep } from './sweep.js';
 import { register as reproduce } from './reproduce.js';
 
@@ -18,11 +22,15 @@ export const commands: Array<(program: Command) => void> = [
   bench,
   table,
   plot,
+  report,
   fetchModel,
+  models,
   data,
   plan,
   protocols,
   predict,
+  evaluate,
+  exportDassl,
   quickstart,
   info,
   env,

@@ -22,7 +22,7 @@ export function register(program: Command): void {
 Examples:
   mpl plan --method mpl --arch ViT-B/16                 MPL defaults: 6,702,336 parameters, lengths 198..206
   mpl plan --method maple --arch ViT-B/16 --json
-  mpl plan --method mpl --arch ViT-B/16 --schedule "1-4:add3,rm2;5-8:add1,rm1"
+  mpl plan --method mpl --arch ViT-B/16 --schedule "1:add3,rm1;2-4:add3,rm2;5-8:add1,rm1"
   mpl plan --method mpl --weights model.safetensors --n-ctx 2 --n-add 2 --n-rm 1`,
     )
     .action(async (opts: MethodFlags & { arch?: string; weights?: string; json?: boolean }) => {

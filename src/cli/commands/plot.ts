@@ -8,13 +8,14 @@ import { addMethodOptions, methodFrom, type MethodFlags } from '../method-option
 import { architectureOf } from '../model.js';
 import { UserError } from '../../util/errors.js';
 import type { Protocol } from '../../eval/results.js';
-import { collect, parseProtocol, reportProtocols, type Report } from '../../eval/report/collect.js';
+import { collect, loadResults, parseProtocol, reportProtocols, type Report } from '../../eval/report/collect.js';
+import { renderShotsSvg, shotsData } from '../../eval/report/shots.js';
 import { PROTOCOL_TITLES } from '../../eval/report/format.js';
 import { readPlanLayout, renderLayoutSvg } from '../../eval/report/layout-svg.js';
 import { datasetDisplayName, methodDisplayName } from '../../eval/report/names.js';
 import { renderDatasetsSvg, renderTimeSvg } from '../../eval/report/plots.js';
 import { PNG_SCALE, writeFigure } from '../../eval/report/svg.js';
-import { accuracyViews, b2nView, parseB2NMetric, timePoints, type MetricView } from '../../eval/report/views.js';
+import { accuracyViews, b2nView, METRIC_LABELS, parseB2NMetric, timePoints, type MetricView } from '../../eval/report/views.js';
 
 interface PlotOptions {
   kind?: string;
@@ -23,20 +24,13 @@ interface PlotOptions {
   metric?: string;
   layout?: string;
   source?: string;
+  dataset?: string;
   title?: string;
   scale?: number;
 }
 
-const KINDS = ['time', 'datasets', 'layout'];
+const KINDS = ['time', 'datasets', 'shots', 'layout'];
 
-const METRIC_LABELS: Record<string, string> = {
-  base: 'base-class accuracy',
-  new: 'new-class accuracy',
-  hm: 'HM',
-  source: 'source accuracy',
-  targets: 'target accuracy',
-  accuracy: 'accuracy',
-};
 
 /** One line per plotted row: which configuration it is (`MPL: shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5`). */
 function configNotes(report: Report, protocol: Protocol, keys: string[]): string[] {
@@ -105,13 +99,14 @@ function datasetsFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | 
 export function register(program: Command): void {
   const cmd = program
     .command('plot')
-    .description('draw a figure from result.json files (or a plan layout) as .svg or .png')
+    .description('draw a figure from result.json files (or a plan layout) as .svg, .png or .pdf')
     .argument('[dirs...]', 'folders searched recursively for result.json (not needed for --kind layout)')
-    .requiredOption('--kind <kind>', 'time (accuracy vs training time), datasets (bars per dataset) or layout')
-    .requiredOption('--out <file>', 'figure file; .svg or .png (PNG rendered from the SVG through sharp)')
+    .requiredOption('--kind <kind>', 'time (accuracy vs training time), datasets (bars per dataset), shots (few-shot accuracy vs shots) or layout')
+    .requiredOption('--out <file>', 'figure file: .svg, .png (rendered through sharp) or .pdf (vector, through PDFKit)')
     .option('--protocol <protocol>', 'base2new (default when present), xd, dg, fewshot or zeroshot')
     .option('--metric <metric>', 'base2new: base, new or hm (default hm); time with xd/dg/fewshot/zeroshot: source or targets')
     .option('--source <dataset>', 'datasets with xd/dg: which training dataset (when runs have several)')
+    .option('--dataset <name>', 'shots: one dataset (default: the average over the datasets every method has)')
     .option('--layout <file>', 'layout: a PlanLayout JSON file (as `mpl plan --json` writes)')
     .option('--title <text>', 'figure title instead of the generated one')
     .option('--scale <n>', `PNG pixels per SVG unit, > 0 and <= 16 (default ${PNG_SCALE})`, numberFlag('--scale', { exclusiveMin: true, max: 16 }))
@@ -127,12 +122,14 @@ Examples:
   mpl plot runs/ --kind time --protocol xd --out xd.svg  average target accuracy vs training time
   mpl plot runs/ --kind datasets --out hm.png            HM per dataset, one bar per method, ±std whiskers
   mpl plot runs/ --kind datasets --protocol xd --out xd-bars.svg
+  mpl plot runs/ --kind shots --out fewshot.pdf          few-shot accuracy vs shots per class (CoOp's figure)
+  mpl plot runs/ --kind shots --dataset dtd --out dtd.png
   mpl plot --kind layout --layout plan.json --out layout.png   per-layer token layout of a prompt plan
   mpl plot --kind layout --method mpl --arch ViT-B/16 --out mpl-layout.svg   the same, built from method flags`,
     )
     .action(async (dirs: string[], opts: PlotOptions & MethodFlags & { arch?: string; weights?: string }) => {
-      if (!KINDS.includes(opts.kind!)) throw new UserError(`--kind: unknown figure '${opts.kind}' (time, datasets or layout)`);
-      if (!/\.(svg|png)$/i.test(opts.out!)) throw new UserError(`--out ${opts.out}: the figure file must end in .svg or .png`);
+      if (!KINDS.includes(opts.kind!)) throw new UserError(`--kind: unknown figure '${opts.kind}' (time, datasets, shots or layout)`);
+      if (!/\.(svg|png|pdf)$/i.test(opts.out!)) throw new UserError(`--out ${opts.out}: the figure file must end in .svg, .png or .pdf`);
       const scale = opts.scale ?? PNG_SCALE;
       if (!(scale > 0 && scale <= 16)) throw new UserError('--scale: expected a number in (0, 16]');
       const protocol = opts.protocol === undefined ? undefined : parseProtocol(opts.protocol);
@@ -151,7 +148,10 @@ Examples:
         }
       } else {
         if (dirs.length === 0) throw new UserError(`--kind ${opts.kind} needs at least one result folder`);
-        svg = opts.kind === 'time' ? timeFigure(dirs, opts, protocol) : datasetsFigure(dirs, opts, protocol);
+        if (opts.kind === 'shots') {
+          if (protocol && protocol !== 'fewshot') throw new UserError('--kind shots draws few-shot results (leave --protocol out)');
+          svg = renderShotsSvg(shotsData(loadResults(dirs), opts.dataset), { title: opts.title });
+        } else svg = opts.kind === 'time' ? timeFigure(dirs, opts, protocol) : datasetsFigure(dirs, opts, protocol);
       }
       await writeFigure(svg, opts.out!, scale);
       process.stderr.write(`wrote ${opts.out}\n`);

@@ -88,12 +88,13 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
       });
     }
     text?.dispose();
+    const topOf = (r: (typeof results)[number]) => Object.entries(r.probabilities).sort((a, b) => b[1] - a[1]).slice(0, f.top);
     if (f.json) {
-      process.stdout.write(JSON.stringify(results) + '\n');
+      // every class's probability, and the --top best (most probable first)
+      process.stdout.write(JSON.stringify(results.map((r) => ({ ...r, top: topOf(r).map(([c, p]) => ({ class: c, probability: p })) }))) + '\n');
     } else {
       for (const r of results) {
-        const top = Object.entries(r.probabilities).sort((a, b) => b[1] - a[1]).slice(0, f.top);
-        process.stdout.write(`${r.image}\n${top.map(([c, p]) => `  ${(100 * p).toFixed(2).padStart(6)}%  ${c}`).join('\n')}\n`);
+        process.stdout.write(`${r.image}\n${topOf(r).map(([c, p]) => `  ${(100 * p).toFixed(2).padStart(6)}%  ${c}`).join('\n')}\n`);
       }
     }
   } finally {
@@ -113,7 +114,7 @@ export function register(program: Command): void {
     .option('--template <text>', 'the template, {} = class name', 'a photo of a {}.')
     .option('--ensemble', 'average the 7-template ensemble (ZeroshotCLIP2)')
     .option('--top <k>', 'classes shown per image', intFlag('--top', { min: 1 }), 5)
-    .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}}] in the order given');
+    .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}, "top": [{"class", "probability"}]}] in the order given (top: the --top best)');
   addComputeOptions(zeroshot)
     .addHelpText('after', `\nExample:\n  mpl zeroshot --model ViT-B/16 --classes "cat,dog,car" photos/ --json`)
     .action((images: string[], f: ClassifyFlags) => classify(images, f, 'zeroshot'));
@@ -128,7 +129,7 @@ export function register(program: Command): void {
     .option('--prompts <file>', 'learned prompts: prompts.safetensors (its prompts.json beside it makes method flags optional) or model.pth.tar-N')
     .option('--classes <list>', 'comma-separated class names (default: the classes the prompts were trained on)')
     .option('--top <k>', 'classes shown per image', intFlag('--top', { min: 1 }), 5)
-    .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}}] in the order given');
+    .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}, "top": [{"class", "probability"}]}] in the order given (top: the --top best)');
   addMethodOptions(addComputeOptions(addMaxImagePixelsOption(predict)))
     .addHelpText(
       'after',

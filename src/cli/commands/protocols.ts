@@ -1,13 +1,15 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { preflight, runBase2New, runTransfer, XD_TARGETS, DG_TARGETS, FEWSHOT_SHOTS, type ProtocolOptions } from '../../eval/protocols.js';
-import { mean, populationStd } from '../../eval/report/collect.js';
+import { mean, populationStd, readResultFile } from '../../eval/report/collect.js';
 import type { RunResult } from '../../eval/results.js';
 import { runDirOf, type RunConfig } from '../../eval/run-config.js';
 import { UserError } from '../../util/errors.js';
 import { addMaxImagePixelsOption, intFlag, intListFlag, numberFlag, MAX_SEED } from '../flags.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
+import { applyConfig, collect, type AppliedConfig, type ConfiguredCommand } from '../config-file.js';
 import { sayHowToResumeOnInterrupt } from '../interrupt.js';
 import { modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
@@ -23,6 +25,11 @@ interface RunFlags extends MethodFlags, ComputeFlags {
   epochs?: number;
   lr?: number;
   batchSize?: number;
+  momentum?: number;
+  weightDecay?: number;
+  warmupEpochs?: number;
+  warmupLr?: number;
+  printFreq?: number;
   out: string;
   resume?: boolean;
   force?: boolean;
@@ -31,23 +38,31 @@ interface RunFlags extends MethodFlags, ComputeFlags {
   workers?: number;
   targets?: string;
   target?: string[];
+  k?: number[];
   quiet?: boolean;
+  config?: string[];
 }
-
-type Preflight = (o: Omit<ProtocolOptions, 'model' | 'backbone'> & { backbone: string }) => void;
 
 function common(cmd: Command, datasetDefault?: string): Command {
   cmd
-    .option('--weights <file>', 'CLIP weights file (safetensors or OpenAI .pt)')
-    .option('--model <name>', 'pretrained CLIP by name, fetched from the Hugging Face hub (ViT-B/16, ViT-B/32, ViT-L/14)')
+    .argument('[overrides...]', 'Dassl KEY VALUE overrides after a Dassl --config, e.g. DATASET.NUM_SHOTS 16 OPTIM.MAX_EPOCH 2')
+    .option('--config <file>', 'YAML or JSON settings (flag names, or an official Dassl/MPL config file as it is); repeatable; flags given here win', collect)
+    .option('--weights <file>', 'CLIP weights: a file (safetensors, OpenAI .pt, pytorch_model.bin) or a Hugging Face snapshot folder')
+    .option('--model <name>', 'pretrained CLIP by name, from the Hugging Face cache or hub (see mpl models)')
     .option('--dataset <name>', 'dataset (eurosat, dtd, ..., imagefolder, jsonlist)', datasetDefault)
     .option('--name <name>', 'imagefolder / jsonlist: a name for your dataset in run folders and tables')
-    .requiredOption('--root <dir>', "CoOp's data folder (holding eurosat/, dtd/, ...) or the imagefolder / JSON list")
+    // required, but checked after the config files (DATASET.ROOT may give it)
+    .option('--root <dir>', "CoOp's data folder (holding eurosat/, dtd/, ...) or the imagefolder / JSON list (required)")
     .option('--seeds <list>', 'seeds (distinct integers)', intListFlag('--seeds', { max: MAX_SEED }), [1, 2, 3])
     .option('--shots <k>', 'training images per class (0 = all)', intFlag('--shots'))
     .option('--epochs <n>', "epochs (default: the method's official config)", intFlag('--epochs', { max: 100_000 }))
     .option('--lr <x>', 'learning rate, > 0 (default: the official config)', numberFlag('--lr', { exclusiveMin: true }))
     .option('--batch-size <n>', 'training batch size (default: the official config)', intFlag('--batch-size', { min: 1, max: 4096 }))
+    .option('--momentum <x>', 'SGD momentum (default 0.9)', numberFlag('--momentum', { max: 1 }))
+    .option('--weight-decay <x>', 'SGD weight decay (default 5e-4)', numberFlag('--weight-decay', { max: 1 }))
+    .option('--warmup-epochs <n>', 'constant warm-up epochs (default 1)', intFlag('--warmup-epochs', { max: 100_000 }))
+    .option('--warmup-lr <x>', 'warm-up learning rate (default 1e-5)', numberFlag('--warmup-lr'))
+    .option('--print-freq <n>', 'a progress line every N batches in log.txt and on non-terminal output (default 20, as Dassl; 0 = none)', intFlag('--print-freq'))
     .option('--out <dir>', 'output folder', 'output')
     .option('--resume', 'continue a run from its checkpoint when the configuration is the same (the default)')
     .option('--no-resume', 'ignore an existing checkpoint: train from epoch 1')
@@ -59,19 +74,32 @@ function common(cmd: Command, datasetDefault?: string): Command {
   return addMethodOptions(addComputeOptions(addMaxImagePixelsOption(cmd)), 'mpl');
 }
 
+const CONFIG_HELP = `
+Config files: --config run.yaml (keys named like the flags), or the official files as they are:
+  mpl base2new --config configs/trainers/MPL/vit_b4_c1_add2_rm1.yaml --config configs/datasets/eurosat.yaml \\
+    --root ~/data DATASET.NUM_SHOTS 16
+OPTIM.*, TRAINER.<NAME>.*, DATALOADER.*, DATASET.*, INPUT.*, TRAIN.PRINT_FREQ, MODEL.BACKBONE.NAME, SEED and
+OUTPUT_DIR are mapped onto the flags; a key asking for behaviour this tool lacks is refused (docs/config.md).`;
+
+type Unloaded = Omit<ProtocolOptions, 'model'>;
+
 /**
  * The protocol options of the flags. `check` runs before the model is loaded (a download can take minutes):
- * the datasets and images are checked first, and every problem is reported before anything is fetched.
+ * the datasets and images are checked first (preflight), and every problem is reported before anything is
+ * fetched or trained.
  */
-async function optionsFrom(f: RunFlags, check: Preflight): Promise<ProtocolOptions> {
+async function optionsFrom(f: RunFlags, applied: AppliedConfig, check: (o: Unloaded) => void): Promise<ProtocolOptions> {
   const { method, options } = methodFrom(f);
   if (!f.dataset) throw new UserError('--dataset is required');
+  if (!f.root) throw new UserError('--root is required (or DATASET.ROOT in a config file)');
   const reporter = terminalReporter({ quiet: f.quiet });
   const compute = computeFrom(f);
-  const base = {
+  const unloaded: Unloaded = {
     deviceDescription: compute.description,
     computeSummary: compute.summary,
     backbone: '',
+    weights: f.weights ? path.resolve(f.weights) : undefined,
+    modelName: f.weights ? undefined : f.model,
     method,
     methodOptions: options,
     root: f.root,
@@ -82,6 +110,11 @@ async function optionsFrom(f: RunFlags, check: Preflight): Promise<ProtocolOptio
     epochs: f.epochs,
     lr: f.lr,
     batchSize: f.batchSize,
+    momentum: f.momentum,
+    weightDecay: f.weightDecay,
+    warmupEpochs: f.warmupEpochs,
+    warmupLr: f.warmupLr,
+    printFreq: f.printFreq,
     out: f.out,
     resume: f.resume,
     force: f.force,
@@ -91,9 +124,13 @@ async function optionsFrom(f: RunFlags, check: Preflight): Promise<ProtocolOptio
     targetRoots: targetRootsOf(f.target),
     reporter,
   };
-  check(base);
+  check(unloaded);
   const loaded = await modelFrom(f, compute);
-  return { ...base, model: loaded.model, backbone: loaded.backbone, preflighted: true };
+  for (const note of applied.notes) reporter.info(`config: ${note}`);
+  if (applied.inputSize !== undefined && applied.inputSize !== loaded.model.imageSize) {
+    reporter.warn(`config: INPUT.SIZE ${applied.inputSize} differs from the model's input size ${loaded.model.imageSize}; the model's size is used (a CLIP ViT has one input resolution)`);
+  }
+  return { ...unloaded, model: loaded.model, backbone: loaded.backbone, preflighted: true };
 }
 
 /** `--target name=path` (repeatable): a dataset folder per target. */
@@ -115,6 +152,14 @@ function targetsOf(f: RunFlags, defaults: readonly string[]): string[] {
   return listed;
 }
 
+/** The shots of `mpl fewshot`: --k (default 1,2,4,8,16), or --shots K for one; both must agree. */
+function fewshotKs(f: RunFlags): number[] {
+  if (f.shots === undefined) return f.k ?? FEWSHOT_SHOTS;
+  if (f.shots < 1) throw new UserError(`--shots must be at least 1 for fewshot, got ${f.shots}`);
+  if (f.k !== undefined && (f.k.length !== 1 || f.k[0] !== f.shots)) throw new UserError(`--shots ${f.shots} and --k ${f.k.join(',')} disagree: give one of them`);
+  return [f.shots];
+}
+
 function summary(results: RunResult[], keys: string[]): string {
   const lines: string[] = [];
   for (const k of keys) {
@@ -123,6 +168,49 @@ function summary(results: RunResult[], keys: string[]): string {
     lines.push(`  ${k.padEnd(16)} ${mean(xs).toFixed(2)} ± ${populationStd(xs).toFixed(2)}  (${xs.length} seed${xs.length > 1 ? 's' : ''})`);
   }
   return lines.join('\n');
+}
+
+/** Runs one protocol command with its (configured) flags; resolves to the results of every run. */
+async function runCommand(name: ConfiguredCommand, f: RunFlags, applied: AppliedConfig): Promise<RunResult[]> {
+  const ks = name === 'fewshot' ? fewshotKs(f) : [];
+  const targets = name === 'xd' || name === 'dg' ? targetsOf(f, name === 'xd' ? XD_TARGETS : DG_TARGETS) : [];
+  const check = (u: Unloaded) => {
+    if (name === 'fewshot') ks.forEach((k) => preflight({ ...u, shots: k }, 'fewshot'));
+    else preflight(u, name, targets);
+  };
+  const o = await optionsFrom(f, applied, check);
+  const stopHint = sayHowToResumeOnInterrupt(o.out);
+  try {
+    if (name === 'base2new') {
+      const results = await runBase2New(o);
+      const where = results.length ? path.dirname(runDirOf(o.out, results[0].config as unknown as RunConfig)) : o.out;
+      process.stdout.write(`base2new ${o.dataset} ${o.method}\n${summary(results, ['base', 'new', 'hm'])}\nresults in ${where}/\n`);
+      return results;
+    }
+    if (name === 'fewshot') {
+      const all: RunResult[] = [];
+      for (const k of ks) {
+        const results = await runTransfer({ ...o, shots: k }, 'fewshot', []);
+        process.stdout.write(`fewshot ${o.dataset} ${k} shots, ${o.method}\n${summary(results, [o.dataset])}\n`);
+        all.push(...results);
+      }
+      return all;
+    }
+    const results = await runTransfer(o, name, targets);
+    process.stdout.write(`${name} from ${o.dataset}, ${o.method}\n${summary(results, [o.dataset, ...targets])}\n`);
+    return results;
+  } finally {
+    stopHint();
+    o.model.dispose();
+  }
+}
+
+/** The action of a protocol command: config files and Dassl overrides first, then the run. */
+function action(name: ConfiguredCommand) {
+  return async (overrides: string[], _f: RunFlags, cmd: Command) => {
+    const applied = applyConfig(cmd, cmd.opts<RunFlags>().config ?? [], overrides, name);
+    await runCommand(name, cmd.opts<RunFlags>(), applied);
+  };
 }
 
 export function register(program: Command): void {
@@ -138,21 +226,12 @@ Examples:
   mpl base2new --weights clip.safetensors --dataset imagefolder --root ./flowers --name flowers --method mpl
   mpl base2new ...                     again: finished runs are skipped, a killed run resumes from its last epoch
   mpl base2new ... --force             start over
-Results: <out>/base2new/<dataset>/shots_<k>/<method>/<tag>-<hash>/seed<N>/result.json, one folder per
-configuration (e.g. shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-3fa9c2d1); summarise with \`mpl table <out>\`.`,
+Results: <out>/base2new/<dataset>/shots_<k>/<method>/<tag>-<hash>/seed<N>/ (result.json, prompts, log.txt,
+metrics.csv), one folder per configuration (e.g. shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-3fa9c2d1);
+summarise with \`mpl table <out>\`, \`mpl report <out>\`.
+${CONFIG_HELP}`,
     )
-    .action(async (f: RunFlags) => {
-      const o = await optionsFrom(f, (p) => preflight(p, 'base2new'));
-      const stopHint = sayHowToResumeOnInterrupt(o.out);
-      try {
-        const results = await runBase2New(o);
-        const where = results.length ? path.dirname(runDirOf(o.out, results[0].config as unknown as RunConfig)) : o.out;
-        process.stdout.write(`base2new ${o.dataset} ${o.method}\n${summary(results, ['base', 'new', 'hm'])}\nresults in ${where}/\n`);
-      } finally {
-        stopHint();
-        o.model.dispose();
-      }
-    });
+    .action(action('base2new'));
 
   for (const [name, desc, defaultTargets] of [
     ['xd', 'cross-dataset transfer: train on a source (ImageNet), test on the other datasets', XD_TARGETS],
@@ -160,44 +239,107 @@ configuration (e.g. shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-3fa9c2d1); summarise
   ] as const) {
     common(program.command(name).description(desc), 'imagenet')
       .option('--targets <list>', `target datasets (default: ${defaultTargets.join(',')})`)
-      .option('--target <name=dir>', 'a target dataset in its own folder (repeatable): NAME=FOLDER', (v: string, prev: string[] = []) => [...prev, v])
+      .option('--target <name=dir>', 'a target dataset in its own folder (repeatable): NAME=FOLDER', collect)
       .addHelpText(
         'after',
-        `\nEvery target is loaded and its images checked before training: all problems are listed at once.\nExamples:\n  mpl ${name} --model ViT-B/16 --root ~/data --method mpl --epochs 2\n  mpl ${name} --model ViT-B/16 --root ~/data --method mpl --targets ${defaultTargets[0]} --target ${defaultTargets[1]}=/mnt/other/${defaultTargets[1]}`,
+        `\nEvery target is loaded and its images checked before training: all problems are listed at once.\nExamples:\n  mpl ${name} --model ViT-B/16 --root ~/data --method mpl --epochs 2\n  mpl ${name} --model ViT-B/16 --root ~/data --method mpl --targets ${defaultTargets[0]} --target ${defaultTargets[1]}=/mnt/other/${defaultTargets[1]}\n${CONFIG_HELP}`,
       )
-      .action(async (f: RunFlags) => {
-        const targets = targetsOf(f, defaultTargets);
-        const o = await optionsFrom(f, (p) => preflight(p, name, targets));
-        const stopHint = sayHowToResumeOnInterrupt(o.out);
-        try {
-          const results = await runTransfer(o, name, targets);
-          process.stdout.write(`${name} from ${o.dataset}, ${o.method}\n${summary(results, [o.dataset, ...targets])}\n`);
-        } finally {
-          stopHint();
-          o.model.dispose();
-        }
-      });
+      .action(action(name));
   }
 
   common(program.command('fewshot').description('few-shot learning: K = 1, 2, 4, 8, 16 shots per class, all classes'))
-    .option('--k <list>', `shots to run (default ${FEWSHOT_SHOTS.join(',')})`, intListFlag('--k', { min: 1 }), FEWSHOT_SHOTS)
-    .addHelpText('after', `\nExample:\n  mpl fewshot --model ViT-B/16 --dataset dtd --root ~/data --method mpl --k 1,4,16`)
-    .action(async (f: RunFlags & { k: number[] }, cmd: Command) => {
-      // --shots K is --k K; both together must agree
-      const kGiven = cmd.getOptionValueSource('k') === 'cli';
-      if (f.shots !== undefined && f.shots < 1) throw new UserError(`--shots must be at least 1 for fewshot, got ${f.shots}`);
-      if (f.shots !== undefined && kGiven && (f.k.length !== 1 || f.k[0] !== f.shots)) throw new UserError(`--shots ${f.shots} and --k ${f.k.join(',')} disagree: give one of them`);
-      const ks = f.shots !== undefined ? [f.shots] : f.k;
-      const o = await optionsFrom(f, (p) => ks.forEach((k) => preflight({ ...p, shots: k }, 'fewshot')));
-      const stopHint = sayHowToResumeOnInterrupt(o.out);
-      try {
-        for (const k of ks) {
-          const results = await runTransfer({ ...o, shots: k }, 'fewshot', []);
-          process.stdout.write(`fewshot ${o.dataset} ${k} shots, ${o.method}\n${summary(results, [o.dataset])}\n`);
-        }
-      } finally {
-        stopHint();
-        o.model.dispose();
+    .option('--k <list>', `shots to run (default ${FEWSHOT_SHOTS.join(',')})`, intListFlag('--k', { min: 1 }))
+    .addHelpText('after', `\nExample:\n  mpl fewshot --model ViT-B/16 --dataset dtd --root ~/data --method mpl --k 1,4,16\n${CONFIG_HELP}`)
+    .action(action('fewshot'));
+
+  registerRerun(program);
+}
+
+interface RerunFlags extends ComputeFlags {
+  out?: string;
+  weights?: string;
+  model?: string;
+  force?: boolean;
+  workers?: number;
+  quiet?: boolean;
+}
+
+/** Flags that replay a run from the configuration its result.json recorded. */
+export function flagsFromResult(r: RunResult, file: string): { name: ConfiguredCommand; flags: RunFlags } {
+  const c = r.config as Record<string, unknown>;
+  const need = (key: string): unknown => {
+    if (c[key] === undefined) throw new UserError(`${file}: the recorded configuration has no "${key}" (written by an older version?); run the command again by hand`);
+    return c[key];
+  };
+  if (r.protocol === 'zeroshot') throw new UserError(`${file}: zero-shot results are replayed with mpl eval, not rerun`);
+  const options = (c.method_options ?? {}) as Record<string, unknown>;
+  const camel = Object.fromEntries(Object.entries(options).map(([k, v]) => [k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase()), v]));
+  const warmup = (c.warmup ?? {}) as { epochs?: number; lr?: number };
+  const flags: RunFlags = {
+    ...(camel as MethodFlags),
+    method: String(need('method')),
+    root: String(need('root')),
+    name: c.dataset_type && c.dataset !== c.dataset_type ? String(c.dataset) : undefined,
+    dataset: String(c.dataset_type ?? need('dataset')),
+    seeds: [r.seed],
+    shots: r.protocol === 'fewshot' ? undefined : (c.shots as number | undefined),
+    k: r.protocol === 'fewshot' ? [r.shots] : undefined,
+    epochs: need('epochs') as number,
+    lr: need('lr') as number,
+    batchSize: need('batch_size') as number,
+    momentum: c.momentum as number | undefined,
+    weightDecay: c.weight_decay as number | undefined,
+    warmupEpochs: warmup.epochs,
+    warmupLr: warmup.lr,
+    precision: r.precision ?? (c.precision as string | undefined) ?? 'fp32',
+    weights: (c.weights as string | null) ?? undefined,
+    model: (c.model as string | null) ?? undefined,
+    targets: Array.isArray(c.targets) && c.targets.length ? (c.targets as string[]).join(',') : undefined,
+    out: 'output',
+  };
+  return { name: r.protocol, flags };
+}
+
+function registerRerun(program: Command): void {
+  const cmd = program
+    .command('rerun')
+    .description("replay a finished run from the configuration its result.json recorded, and compare the numbers")
+    .argument('<result>', 'a result.json (or the run folder holding it)')
+    .option('--out <dir>', 'output folder for the replay (default: rerun/ in the current folder: the recorded run is never touched)', 'rerun')
+    .option('--weights <file>', 'CLIP weights, when the recorded file has moved')
+    .option('--model <name>', 'pretrained CLIP by name, when the run recorded none')
+    .option('--force', 'run again even when the replay folder already holds a result')
+    .option('--workers <n>', 'data-loader worker threads', intFlag('--workers', { max: 1024 }))
+    .option('--quiet', 'no progress output');
+  addComputeOptions(cmd, { precision: 'recorded' })
+    .addHelpText('after', '\nExample:\n  mpl rerun runs/base2new/eurosat/mpl/seed1/result.json          replays into rerun/ and compares')
+    .action(async (target: string, f: RerunFlags) => {
+      const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'result.json') : target;
+      const recorded = readResultFile(file);
+      const { name, flags } = flagsFromResult(recorded, file);
+      if (f.weights || f.model) {
+        flags.weights = f.weights;
+        flags.model = f.model;
       }
+      if (!flags.weights && !flags.model) throw new UserError(`${file}: no weights or model recorded; give --weights FILE or --model NAME`);
+      if (flags.weights && !fs.existsSync(flags.weights)) {
+        throw new UserError(`${flags.weights}: the recorded weights file is gone; give --weights FILE (or --model NAME)`);
+      }
+      flags.out = f.out!;
+      flags.force = f.force;
+      flags.workers = f.workers;
+      flags.quiet = f.quiet;
+      flags.device = f.device;
+      if (f.precision && f.precision !== 'recorded') flags.precision = f.precision;
+      const [replayed] = await runCommand(name, flags, { notes: [] });
+      const keys = recorded.protocol === 'base2new' ? ['base', 'new', 'hm'] : Object.keys(recorded.accuracy ?? {});
+      const value = (r: RunResult, k: string) => (recorded.protocol === 'base2new' ? (r as unknown as Record<string, number>)[k] : r.accuracy?.[k]);
+      const lines = keys.map((k) => {
+        const a = value(recorded, k);
+        const b = replayed ? value(replayed, k) : undefined;
+        const d = a !== undefined && b !== undefined ? b - a : undefined;
+        return `  ${k.padEnd(16)} recorded ${a?.toFixed(2) ?? '-'}  now ${b?.toFixed(2) ?? '-'}  difference ${d === undefined ? '-' : (d >= 0 ? '+' : '') + d.toFixed(2)}`;
+      });
+      process.stdout.write(`rerun of ${file}\n${lines.join('\n')}\n`);
     });
 }

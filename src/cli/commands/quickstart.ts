@@ -53,22 +53,32 @@ Examples:
       reporter.info(`1/3  CLIP ${f.weights ?? f.model}`);
       const compute = computeFrom(f);
       announce(compute, reporter);
-      const loaded = await loadClip({ model: f.model, weights: f.weights, reporter, device: compute.device, precision: compute.precision });
+      // Both inputs are tried before anything fails, so that an offline machine hears about everything it lacks at once.
+      const problems: string[] = [];
+      let loaded: Awaited<ReturnType<typeof loadClip>> | undefined;
       try {
-        reporter.info(`2/3  EuroSAT into ${path.join(f.root, 'eurosat')}`);
-        let ds;
-        try {
-          ds = await downloadDataset('eurosat', { root: f.root, reporter });
-        } catch (e) {
-          throw new UserError(
-            `cannot download EuroSAT (${(e as Error).message.split('\n')[0]}). Place the images at ${path.join(f.root, 'eurosat', '2750')}/<Class>/*.jpg ` +
-              `(EuroSAT.zip from https://madm.dfki.de/files/sentinel/EuroSAT.zip) and split_zhou_EuroSAT.json at ${path.join(f.root, 'eurosat', 'split_zhou_EuroSAT.json')} ` +
-              `(CoOp's DATASETS.md), then run mpl quickstart --root ${f.root} again.`,
-          );
-        }
-        if (!ds.complete) {
-          throw new UserError(`EuroSAT is incomplete in ${ds.dir}:\n${ds.manual.join('\n')}`);
-        }
+        loaded = await loadClip({ model: f.model, weights: f.weights, reporter, device: compute.device, precision: compute.precision });
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        problems.push(`CLIP weights: ${e.message}`);
+      }
+      reporter.info(`2/3  EuroSAT into ${path.join(f.root, 'eurosat')}`);
+      try {
+        const ds = await downloadDataset('eurosat', { root: f.root, reporter });
+        if (!ds.complete) problems.push(`EuroSAT is incomplete in ${ds.dir}: ${ds.manual.join(' ')}`);
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        problems.push(
+          `EuroSAT: cannot download it (${e.message.split('\n')[0]}). Place the images at ${path.join(f.root, 'eurosat', '2750')}/<Class>/*.jpg ` +
+            `(EuroSAT.zip from https://madm.dfki.de/files/sentinel/EuroSAT.zip) and split_zhou_EuroSAT.json at ${path.join(f.root, 'eurosat', 'split_zhou_EuroSAT.json')} (CoOp's DATASETS.md)`,
+        );
+      }
+      if (problems.length || !loaded) {
+        loaded?.model.dispose();
+        const list = problems.map((p, i) => `(${i + 1}) ${p}`).join(' ');
+        throw new UserError(`quickstart is missing ${problems.length === 1 ? 'one thing' : `${problems.length} things`}: ${list} Then run mpl quickstart${f.weights ? ` --weights ${f.weights}` : ''} --root ${f.root} again.`);
+      }
+      try {
         reporter.info(`3/3  MPL base-to-new on EuroSAT, seed ${f.seed}, ${f.epochs} epochs`);
         const [r] = await runBase2New({
           model: loaded.model,

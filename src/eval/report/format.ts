@@ -5,11 +5,12 @@ import { datasetDisplayName, methodDisplayName } from './names.js';
 import { accuracyViews, b2nView, B2N_METRICS, type B2NMetric, type MetricView, type ViewCell } from './views.js';
 
 /**
- * The three renderings of a report that `mpl table` prints: Markdown (paper-style, two decimals), CSV (one
- * row per number, full precision) and JSON (reportToJson, full precision).
+ * The renderings of a report that `mpl table` prints: Markdown (paper-style, two decimals), LaTeX (the same
+ * tables for a paper, booktabs), CSV (one row per number, full precision) and JSON (reportToJson, full
+ * precision).
  */
-export type TableFormat = 'md' | 'csv' | 'json';
-export const TABLE_FORMATS: readonly TableFormat[] = ['md', 'csv', 'json'];
+export type TableFormat = 'md' | 'latex' | 'csv' | 'json';
+export const TABLE_FORMATS: readonly TableFormat[] = ['md', 'latex', 'csv', 'json'];
 
 export const PROTOCOL_TITLES: Record<Protocol, string> = {
   base2new: 'Base-to-new generalisation',
@@ -26,41 +27,55 @@ export interface MarkdownOptions {
   metric?: B2NMetric;
   /** base2new: one MaPLe-style table instead, rows = datasets + Average, cells "B / N / HM" */
   combined?: boolean;
+  /** ± the 95% confidence interval of the mean (1.96·std/√n, as parse_test_res.py --ci95) instead of ± std */
+  ci95?: boolean;
 }
 
 const fmt2 = (x: number): string => x.toFixed(2);
 
+/** The ± of a cell: the population std over seeds, or the 95% confidence interval of the mean. */
+export function spread(c: ViewCell, ci95 = false): number {
+  return ci95 ? (1.96 * c.std) / Math.sqrt(c.n_seeds) : c.std;
+}
+
 /** "82.28 ± 0.31" with more than one seed (the papers' convention), "82.28" with one. */
-function fmtCell(c: ViewCell | null | undefined, sep = ' ± '): string {
+function fmtCell(c: ViewCell | null | undefined, sep = ' ± ', ci95 = false): string {
   if (!c) return '–';
-  return c.n_seeds > 1 ? `${fmt2(c.mean)}${sep}${fmt2(c.std)}` : fmt2(c.mean);
+  return c.n_seeds > 1 ? `${fmt2(c.mean)}${sep}${fmt2(spread(c, ci95))}` : fmt2(c.mean);
 }
 
 /** Markdown table text: pipes in names would break the table, so they are escaped. */
 const mdText = (s: string): string => s.replace(/\|/g, '\\|');
 
-function seedNote(counts: number[]): string {
+function seedNote(counts: number[], ci95 = false): string {
   const lo = Math.min(...counts);
   const hi = Math.max(...counts);
   if (hi <= 1) return 'one seed';
   const n = lo === hi ? `${hi}` : `${lo}–${hi}`;
-  return `mean ± population std over ${n} seeds`;
+  return ci95 ? `mean ± 95% confidence interval (1.96·std/√n) over ${n} seeds` : `mean ± population std over ${n} seeds`;
 }
 
-/** One paper table: rows = methods, columns = datasets + Avg; the best mean of each column in bold. */
-function viewTable(view: MetricView): string {
-  const header = ['Method', ...view.columns.map((c) => (c === view.source ? `${datasetDisplayName(c)} (source)` : datasetDisplayName(c))), 'Avg'];
-  const align = ['---', ...view.columns.map(() => '---:'), '---:'];
+/** The column holding each column's best mean (bold in the tables); NaN where nothing is compared. */
+function bestOfColumns(view: MetricView): { colBest: number[]; avgBest: number } {
   const best = (values: Array<number | null>): number => {
     const xs = values.filter((x): x is number => x !== null);
     return view.rows.length > 1 && xs.length > 1 ? Math.max(...xs) : NaN;
   };
-  const colBest = view.columns.map((_, j) => best(view.rows.map((r) => r.cells[j]?.mean ?? null)));
-  const avgBest = best(view.rows.map((r) => (r.partial ? null : r.average)));
+  return {
+    colBest: view.columns.map((_, j) => best(view.rows.map((r) => r.cells[j]?.mean ?? null))),
+    avgBest: best(view.rows.map((r) => (r.partial ? null : r.average))),
+  };
+}
+
+/** One paper table: rows = methods, columns = datasets + Avg; the best mean of each column in bold. */
+function viewTable(view: MetricView, ci95 = false): string {
+  const header = ['Method', ...view.columns.map((c) => (c === view.source ? `${datasetDisplayName(c)} (source)` : datasetDisplayName(c))), 'Avg'];
+  const align = ['---', ...view.columns.map(() => '---:'), '---:'];
+  const { colBest, avgBest } = bestOfColumns(view);
   const lines = [`| ${header.map(mdText).join(' | ')} |`, `|${align.join('|')}|`];
   for (const row of view.rows) {
     const cells = row.cells.map((c, j) => {
-      const s = fmtCell(c);
+      const s = fmtCell(c, ' ± ', ci95);
       return c && c.mean === colBest[j] ? `**${s}**` : s;
     });
     let avg = row.average === null ? '–' : fmt2(row.average);
@@ -75,7 +90,7 @@ function viewTable(view: MetricView): string {
   return lines.join('\n') + (notes.length ? '\n\n' + notes.join('\n') : '');
 }
 
-function b2nCombined(report: Report): string {
+function b2nCombined(report: Report, ci95 = false): string {
   const methods = Object.values(report.base2new!);
   const views = Object.fromEntries(B2N_METRICS.map((m) => [m, b2nView(report, m)])) as Record<B2NMetric, MetricView>;
   const columns = views.hm.columns;
@@ -86,7 +101,7 @@ function b2nCombined(report: Report): string {
   columns.forEach((d, j) => {
     const cells = methods.map((_, i) => {
       const parts = B2N_METRICS.map((m) => views[m].rows[i].cells[j]);
-      return parts[0] ? parts.map((c) => fmtCell(c, '±')).join(' / ') : '–';
+      return parts[0] ? parts.map((c) => fmtCell(c, '±', ci95)).join(' / ') : '–';
     });
     lines.push(`| ${[mdText(datasetDisplayName(d)), ...cells].join(' | ')} |`);
   });
@@ -102,8 +117,55 @@ function b2nCombined(report: Report): string {
 }
 
 /** Which configuration each row is: `MPL = shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5`, ... */
-function configLegend(methods: Array<{ key: string; tag: string }>): string {
+export function configLegend(methods: Array<{ key: string; tag: string }>): string {
   return `Configurations: ${methods.map((m) => `${mdText(methodDisplayName(m.key))} = \`${m.tag}\``).join('; ')}.`;
+}
+
+/** One table of a report: its heading, the view it shows, and a note printed under it. */
+export interface TableSection {
+  protocol: Protocol;
+  title: string;
+  view: MetricView;
+  note?: string;
+  /** on a protocol's last table: which configuration each row is (`MPL = shots_16/mpl/...`) */
+  legend?: string;
+}
+
+const B2N_RULE = 'HM per dataset is the HM of the seed-mean base and new accuracy; the Avg HM is the HM of the averaged base and new (spec §2.5).';
+
+/** Every table of the report in order (the Markdown and LaTeX renderings share them). */
+export function tableSections(report: Report, options: MarkdownOptions = {}): TableSection[] {
+  const out: TableSection[] = [];
+  for (const protocol of reportProtocols(report)) {
+    if (protocol === 'base2new') {
+      const methods = Object.values(report.base2new!);
+      const note = seedNote(methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds)), options.ci95);
+      const metrics = options.metric ? [options.metric] : B2N_METRICS;
+      metrics.forEach((m, i) =>
+        out.push({
+          protocol,
+          title: `${PROTOCOL_TITLES.base2new}: ${METRIC_TITLES[m]} (%), ${note}`,
+          view: b2nView(report, m),
+          note: i === metrics.length - 1 ? B2N_RULE : undefined,
+          legend: i === metrics.length - 1 ? configLegend(methods) : undefined,
+        }),
+      );
+    } else {
+      const methods = Object.values(report.accuracy[protocol]!);
+      const note = seedNote(methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds)), options.ci95);
+      for (const view of accuracyViews(report, protocol)) {
+        const where = view.source ? ` trained on ${datasetDisplayName(view.source)},` : '';
+        out.push({
+          protocol,
+          title: `${PROTOCOL_TITLES[protocol]}:${where} accuracy (%), ${note}`,
+          view,
+          note: view.source ? 'Avg is the mean over the target datasets, the source excluded.' : undefined,
+        });
+      }
+      out[out.length - 1].legend = configLegend(methods);
+    }
+  }
+  return out;
 }
 
 /** The Markdown report: one section per protocol present, paper-style tables. */
@@ -111,34 +173,65 @@ export function formatMarkdown(report: Report, options: MarkdownOptions = {}): s
   const out: string[] = ['# Results', ''];
   out.push(`${report.n_results} result file${report.n_results === 1 ? '' : 's'}` +
     (report.sources.length ? ` under ${report.sources.map((s) => `\`${s}\``).join(', ')}` : '') + '.');
-  for (const protocol of reportProtocols(report)) {
-    if (protocol === 'base2new') {
-      const methods = Object.values(report.base2new!);
-      const counts = methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds));
-      const title = PROTOCOL_TITLES.base2new;
-      const rule =
-        'HM per dataset is the HM of the seed-mean base and new accuracy; the Avg HM is the HM of the ' +
-        'averaged base and new (spec §2.5).';
-      if (options.combined) {
-        out.push('', `## ${title}: Base / New / HM (%), ${seedNote(counts)}`, '', b2nCombined(report), '', rule);
-      } else {
-        const metrics = options.metric ? [options.metric] : B2N_METRICS;
-        for (const m of metrics) {
-          out.push('', `## ${title}: ${METRIC_TITLES[m]} (%), ${seedNote(counts)}`, '', viewTable(b2nView(report, m)));
-        }
-        out.push('', rule);
-      }
-      out.push('', configLegend(methods));
-    } else {
-      const methods = Object.values(report.accuracy[protocol]!);
-      const counts = methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds));
-      for (const view of accuracyViews(report, protocol)) {
-        const where = view.source ? ` trained on ${datasetDisplayName(view.source)},` : '';
-        out.push('', `## ${PROTOCOL_TITLES[protocol]}:${where} accuracy (%), ${seedNote(counts)}`, '', viewTable(view));
-        if (view.source) out.push('', 'Avg is the mean over the target datasets, the source excluded.');
-      }
-      out.push('', configLegend(methods));
+  const sections = tableSections(report, options);
+  if (options.combined && report.base2new) {
+    const methods = Object.values(report.base2new);
+    const counts = methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds));
+    out.push('', `## ${PROTOCOL_TITLES.base2new}: Base / New / HM (%), ${seedNote(counts, options.ci95)}`, '', b2nCombined(report, options.ci95), '', B2N_RULE, '', configLegend(methods));
+  }
+  for (const s of sections) {
+    if (options.combined && s.protocol === 'base2new') continue;
+    out.push('', `## ${s.title}`, '', viewTable(s.view, options.ci95));
+    if (s.note) out.push('', s.note);
+    if (s.legend) out.push('', s.legend);
+  }
+  return out.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// LaTeX
+
+/** Escapes LaTeX's special characters in names from result files. */
+export function latexText(s: string): string {
+  return s.replace(/[\\{}$&#^_%~]/g, (c) => ({ '\\': '\\textbackslash{}', '~': '\\textasciitilde{}', '^': '\\textasciicircum{}' })[c] ?? `\\${c}`);
+}
+
+/**
+ * The same tables as LaTeX (booktabs: \\toprule, \\midrule, \\bottomrule), one `table` environment each, the
+ * best mean of each column in \\textbf, "mean$\\pm$spread" cells: paste into a paper with \\usepackage{booktabs}.
+ */
+export function formatLatex(report: Report, options: MarkdownOptions = {}): string {
+  if (options.combined) throw new UserError('--combined is a Markdown layout; LaTeX tables come one per metric (use --metric)');
+  const out: string[] = [`% ${report.n_results} result files; generated by mpl table --format latex. Needs \\usepackage{booktabs}.`];
+  for (const s of tableSections(report, options)) {
+    const v = s.view;
+    const { colBest, avgBest } = bestOfColumns(v);
+    const header = ['Method', ...v.columns.map((c) => (c === v.source ? `${datasetDisplayName(c)} (source)` : datasetDisplayName(c))), 'Avg'];
+    const cell = (c: ViewCell | null, best: number): string => {
+      if (!c) return '--';
+      const text = c.n_seeds > 1 ? `${fmt2(c.mean)}$\\pm$${fmt2(spread(c, options.ci95))}` : fmt2(c.mean);
+      return c.mean === best ? `\\textbf{${text}}` : text;
+    };
+    out.push(
+      '',
+      '\\begin{table}[t]',
+      '\\centering',
+      `\\caption{${latexText(s.title)}}`,
+      `\\begin{tabular}{l${'r'.repeat(v.columns.length + 1)}}`,
+      '\\toprule',
+      `${header.map(latexText).join(' & ')} \\\\`,
+      '\\midrule',
+    );
+    for (const row of v.rows) {
+      let avg = row.average === null ? '--' : fmt2(row.average);
+      if (row.average !== null && !row.partial && row.average === avgBest) avg = `\\textbf{${avg}}`;
+      if (row.partial && row.average !== null) avg += '$^*$';
+      out.push(`${[latexText(methodDisplayName(row.key)), ...row.cells.map((c, j) => cell(c, colBest[j])), avg].join(' & ')} \\\\`);
     }
+    out.push('\\bottomrule', '\\end{tabular}');
+    const notes = [s.note, v.rows.some((r) => r.partial) ? '$^*$ averaged over the datasets this method has results for.' : undefined, s.legend?.replace(/[`\\]/g, '')].filter(Boolean);
+    if (notes.length) out.push(`\\\\[2pt]{\\footnotesize ${notes.map((n) => (n!.includes('$') ? n : latexText(n!))).join(' ')}}`);
+    out.push('\\end{table}');
   }
   return out.join('\n') + '\n';
 }
@@ -213,11 +306,13 @@ export function formatReport(report: Report, format: TableFormat, options: Markd
   switch (format) {
     case 'md':
       return formatMarkdown(report, options);
+    case 'latex':
+      return formatLatex(report, options);
     case 'csv':
       return formatCsv(report);
     case 'json':
       return formatJson(report);
     default:
-      throw new UserError(`unknown table format '${String(format)}' (md, csv or json)`);
+      throw new UserError(`unknown table format '${String(format)}' (md, latex, csv or json)`);
   }
 }

@@ -7,5 +7,7 @@ export * from './views.js';
 export * from './format.js';
 export * from './plots.js';
 export * from './layout-svg.js';
+export * from './shots.js';
+export * from './confusion-svg.js';
 export { datasetDisplayName, methodDisplayName, sortDatasets, sortMethods } from './names.js';
-export { svgToPng, writeFigure, esc as escapeXml, niceTicks, PNG_SCALE } from './svg.js';
+export { svgToPng, svgToPdf, writeFigure, esc as escapeXml, niceTicks, PNG_SCALE } from './svg.js';

@@ -1,5 +1,5 @@
 import { datasetDisplayName, methodColour, methodDisplayName } from './names.js';
-import { esc, niceTicks, PALETTE, r2, svgDocument, text, textWidth, tickLabel } from './svg.js';
+import { esc, niceTicks, PALETTE, r2, svgDocument, text, textWidth, tickLabel, widthForTitle } from './svg.js';
 import type { MetricView, TimePoint } from './views.js';
 
 /**
@@ -96,7 +96,7 @@ export function renderTimeSvg(points: TimePoint[], options: TimeFigureOptions): 
   const right = legendW + 44;
   const bottom = 56;
   const notes = notesBlock(options.notes, top + plotH + bottom);
-  const width = Math.max(left + plotW + right, notes.width);
+  const width = widthForTitle(Math.max(left + plotW + right, notes.width), options.title);
   const height = top + plotH + bottom + notes.height;
   const sx = (v: number) => left + ((v - xt[0]) / (xt[xt.length - 1] - xt[0])) * plotW;
   const sy = (v: number) => top + plotH - ((v - yt[0]) / (yt[yt.length - 1] - yt[0])) * plotH;
@@ -250,7 +250,7 @@ export function renderDatasetsSvg(view: MetricView, options: DatasetsFigureOptio
   const legendW = Math.max(...legendLines.map((l) => textWidth(l, 12))) + 34;
   const bottom = (rotate ? labelW * 0.72 + 24 : 34) + 8;
   const notes = notesBlock(options.notes, top + plotH + bottom);
-  const width = Math.max(left + plotW + legendW + 44, notes.width);
+  const width = widthForTitle(Math.max(left + plotW + legendW + 44, notes.width), options.title);
   const height = top + plotH + bottom + notes.height;
   const gw = plotW / groups.length;
   const sy = (v: number) => top + plotH - ((v - yt[0]) / (yt[yt.length - 1] - yt[0])) * plotH;

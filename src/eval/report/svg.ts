@@ -123,6 +123,14 @@ export function text(x: number, y: number, s: string, o: TextOptions = {}): stri
   return `<text ${attrs.join(' ')}>${esc(s)}</text>`;
 }
 
+/**
+ * The width a figure needs for its title (15 px bold, centred): titles are never clipped, however long the
+ * generated one (dataset and metric names) or the user's --title is.
+ */
+export function widthForTitle(width: number, title: string | undefined, size = 15): number {
+  return title ? Math.max(width, textWidth(title, size) * 1.08 + 40) : width;
+}
+
 /** Pixel scale of PNG output: 2 px per SVG unit, sharp enough for slides and papers. */
 export const PNG_SCALE = 2;
 
@@ -133,10 +141,46 @@ export async function svgToPng(svg: string, scale = PNG_SCALE): Promise<Buffer> 
   return sharp(Buffer.from(svg), { density: 72 * scale }).png().toBuffer();
 }
 
-/** Writes a figure atomically as .svg or .png, chosen by the file's extension. */
+/**
+ * Renders an SVG to a one-page vector PDF (page = the SVG's size in points) through PDFKit and svg-to-pdfkit;
+ * text in Helvetica (the PDF base font closest to the SVG's generic sans-serif), so nothing is embedded.
+ */
+export async function svgToPdf(svg: string): Promise<Buffer> {
+  const { default: PDFDocument } = await import('pdfkit');
+  const { default: SVGtoPDF } = await import('svg-to-pdfkit');
+  const size = /<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"/.exec(svg);
+  if (!size) throw new Error('svgToPdf: the SVG has no width and height');
+  const [width, height] = [Number(size[1]), Number(size[2])];
+  const title = /<title>([^<]*)<\/title>/.exec(svg)?.[1];
+  const doc = new PDFDocument({ size: [width, height], margin: 0, info: { Title: title ? unescapeXml(title) : 'figure', Creator: 'modular-prompt-learning' } });
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    doc.on('data', (c: Buffer) => chunks.push(c));
+    doc.on('end', () => resolve(Buffer.concat(chunks)));
+    doc.on('error', reject);
+  });
+  SVGtoPDF(doc, svg, 0, 0, {
+    width,
+    height,
+    assumePt: true,
+    fontCallback: (_family: string, bold: boolean) => (bold ? 'Helvetica-Bold' : 'Helvetica'),
+  });
+  doc.end();
+  return done;
+}
+
+function unescapeXml(s: string): string {
+  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+}
+
+/** The figure formats `--out` accepts, by extension. */
+export const FIGURE_EXTENSIONS = ['.svg', '.png', '.pdf'];
+
+/** Writes a figure atomically as .svg, .png or .pdf, chosen by the file's extension. */
 export async function writeFigure(svg: string, out: string, scale = PNG_SCALE): Promise<void> {
   const ext = path.extname(out).toLowerCase();
   if (ext === '.svg') writeFileAtomic(out, svg);
   else if (ext === '.png') writeFileAtomic(out, await svgToPng(svg, scale));
-  else throw new UserError(`--out ${out}: the figure file must end in .svg or .png`);
+  else if (ext === '.pdf') writeFileAtomic(out, await svgToPdf(svg));
+  else throw new UserError(`--out ${out}: the figure file must end in .svg, .png or .pdf`);
 }

@@ -36,6 +36,16 @@ export interface MetricView {
   rows: ViewRow[];
 }
 
+/** How the metrics are named in figure titles and axis labels. */
+export const METRIC_LABELS: Record<string, string> = {
+  base: 'base-class accuracy',
+  new: 'new-class accuracy',
+  hm: 'HM',
+  source: 'source accuracy',
+  targets: 'target accuracy',
+  accuracy: 'accuracy',
+};
+
 export type B2NMetric = 'base' | 'new' | 'hm';
 export const B2N_METRICS: readonly B2NMetric[] = ['base', 'new', 'hm'];
 /** For the accuracy protocols: in-domain accuracy, or the mean over target datasets. */

@@ -1,0 +1,68 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command } from 'commander';
+import { readSafetensors } from '../../io/safetensors.js';
+import type { RawTensor } from '../../io/tensor.js';
+import { PROMPTS_FILE, loadPrompts } from '../../prompting/checkpoint.js';
+import { writeDasslCheckpoint } from '../../prompting/dassl.js';
+import { RECIPES } from '../../prompting/methods.js';
+import { CHECKPOINT_FILE } from '../../train/trainer.js';
+import { UserError } from '../../util/errors.js';
+import { intFlag } from '../flags.js';
+
+/** `mpl export`: a run's prompts as an official Dassl checkpoint the PyTorch code loads. */
+export function register(program: Command): void {
+  program
+    .command('export')
+    .description('write learned prompts as an official Dassl checkpoint (<out>/<ModelName>/model.pth.tar-N) for the PyTorch code')
+    .argument('<prompts>', 'a run folder or its prompts.safetensors (with prompts.json beside it)')
+    .requiredOption('--out <dir>', "the official code's --model-dir: the checkpoint goes to <out>/<ModelName>/model.pth.tar-N")
+    .option('--epoch <n>', 'the N of model.pth.tar-N (default: the epochs the run trained)', intFlag('--epoch', { max: 100_000 }))
+    .addHelpText(
+      'after',
+      `
+Example:
+  mpl export runs/base2new/eurosat/mpl/seed1 --out dassl/eurosat/seed1
+  # then, in the official repository:
+  python train.py ... --trainer MPL --model-dir dassl/eurosat/seed1 --load-epoch 5 --eval-only
+The state dict holds the trained tensors under the official keys; the optimizer and scheduler entries are
+laid out as Dassl saves them (momentum buffers from the run's checkpoint). See docs/weights.md.`,
+    )
+    .action((target: string, f: { out: string; epoch?: number }) => {
+      const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, PROMPTS_FILE) : target;
+      const prompts = loadPrompts(file);
+      if (!prompts.config) throw new UserError(`${file}: no prompts.json beside it; export needs the method it was trained with`);
+      const method = prompts.config.method;
+      if (method === 'zeroshot') throw new UserError(`${file}: zero-shot CLIP has no learned prompts to export`);
+      const dir = path.dirname(file);
+      // what the run recorded: its schedule (result.json) and optimiser state (checkpoint.safetensors)
+      let config: Record<string, unknown> = {};
+      const resultFile = path.join(dir, 'result.json');
+      if (fs.existsSync(resultFile)) config = (JSON.parse(fs.readFileSync(resultFile, 'utf8')) as { config?: Record<string, unknown> }).config ?? {};
+      let epoch = f.epoch;
+      const buffers = new Map<string, RawTensor>();
+      const ckpt = path.join(dir, CHECKPOINT_FILE);
+      if (fs.existsSync(ckpt)) {
+        const { tensors, metadata } = readSafetensors(ckpt);
+        epoch ??= Number(metadata.epoch);
+        for (const [k, t] of tensors) if (k.startsWith('optimizer.momentum.')) buffers.set(k.slice('optimizer.momentum.'.length), t);
+      }
+      epoch ??= typeof config.epochs === 'number' ? config.epochs : undefined;
+      if (epoch === undefined || !Number.isInteger(epoch)) throw new UserError(`${file}: cannot tell how many epochs were trained (no checkpoint or result.json beside it); give --epoch N`);
+      const recipe = RECIPES[method];
+      const warmup = (config.warmup ?? {}) as { epochs?: number; lr?: number };
+      const out = writeDasslCheckpoint(f.out, {
+        method,
+        tensors: prompts.tensors,
+        epoch,
+        lr: (config.lr as number | undefined) ?? recipe.lr,
+        epochs: (config.epochs as number | undefined) ?? recipe.epochs,
+        momentum: config.momentum as number | undefined,
+        weightDecay: config.weight_decay as number | undefined,
+        warmupEpochs: warmup.epochs,
+        warmupLr: warmup.lr,
+        momentum_buffers: buffers.size ? buffers : undefined,
+      });
+      process.stdout.write(`wrote ${out}\n`);
+    });
+}

@@ -1,0 +1,445 @@
+/**
+ * `--config FILE` for the protocol commands, and Dassl's `KEY VALUE` overrides.
+ *
+ * Two kinds of file are read (YAML or JSON, told apart by their keys):
+ *  - this tool's own: flat keys named like the command's flags (`method: mpl`, `epochs: 2`, `batch-size`,
+ *    `batch_size` or `batchSize`), values as on the command line (lists may be YAML lists);
+ *  - the official Dassl / MPL configuration files as they are (upper-case sections: OPTIM, TRAINER.<NAME>,
+ *    DATALOADER, DATASET, INPUT, ...), e.g. `trainers/MPL/vit_b4_c1_add2_rm1.yaml` with
+ *    `datasets/eurosat.yaml`, plus overrides such as `DATASET.NUM_SHOTS 16` after the flags.
+ * Each Dassl key is either mapped onto a flag, accepted because it cannot change what is computed (print or
+ * checkpoint frequency, the evaluation batch size, settings of components that are not used), or refused
+ * when it asks for behaviour this tool does not have (another optimiser or scheduler, other transforms,
+ * best-validation model selection, ...): a refused key is a one-line error naming it, never silently ignored.
+ * Flags typed on the command line always win over the files (commander records where a value came from).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { CLIP_MEAN, CLIP_STD } from '../data/image.js';
+import { UserError, fileError } from '../util/errors.js';
+
+/** A value as read from a file (or an override), before the flag's own parser checks it. */
+type Raw = unknown;
+type Tree = Record<string, Raw>;
+
+const isTree = (v: Raw): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads a YAML (or JSON, a subset of YAML) file into an object; a clear error for anything else. */
+export function readConfigFile(file: string): Tree {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw fileError(file, `cannot read the config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  let v: Raw;
+  try {
+    v = path.extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw fileError(file, `not valid ${path.extname(file).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  if (v === null || v === undefined) return {};
+  if (!isTree(v)) throw fileError(file, 'a config file must hold a mapping of keys to values');
+  return v;
+}
+
+/** Dassl's files have upper-case keys only (DATASET, OPTIM, TRAINER, ...). */
+export function isDasslConfig(tree: Tree): boolean {
+  const keys = Object.keys(tree);
+  return keys.length > 0 && keys.every((k) => /^[A-Z][A-Z0-9_]*$/.test(k));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Dassl keys
+
+/** Dassl trainer names (TRAINER.NAME, and the TRAINER.<NAME> sections) → --method. */
+const DASSL_TRAINERS: Record<string, string> = {
+  COOP: 'coop',
+  COCOOP: 'cocoop',
+  VPT: 'vpt',
+  IVLP: 'ivlp',
+  MAPLE: 'maple',
+  MPL: 'mpl',
+  PROMPTSRC: 'promptsrc',
+  ZSCLIP: 'zeroshot',
+  ZEROSHOTCLIP: 'zeroshot',
+  ZEROSHOTCLIP2: 'zeroshot',
+};
+
+/** TRAINER.<NAME>.KEY → the flag's attribute name. IVLP/PromptSRC's N_CTX_TEXT is our --n-ctx. */
+const TRAINER_KEYS: Record<string, string> = {
+  N_CTX: 'nCtx',
+  N_CTX_TEXT: 'nCtx',
+  N_CTX_VISION: 'nCtxVision',
+  CTX_INIT: 'ctxInit',
+  PROMPT_DEPTH: 'depth',
+  PROMPT_DEPTH_TEXT: 'depthText',
+  PROMPT_DEPTH_VISION: 'depthVision',
+  N_ADD_OP: 'nAdd',
+  N_RM_OP: 'nRm',
+  CSC: 'csc',
+  CLASS_TOKEN_POSITION: 'classTokenPosition',
+  TEXT_LOSS_WEIGHT: 'textLossWeight',
+  IMAGE_LOSS_WEIGHT: 'imageLossWeight',
+  GPA_MEAN: 'gpaMean',
+  GPA_STD: 'gpaStd',
+};
+
+/** Keys mapped onto a flag (attribute name). */
+const MAPPED: Record<string, string> = {
+  'OPTIM.LR': 'lr',
+  'OPTIM.MAX_EPOCH': 'epochs',
+  'OPTIM.MOMENTUM': 'momentum',
+  'OPTIM.WEIGHT_DECAY': 'weightDecay',
+  'OPTIM.WARMUP_EPOCH': 'warmupEpochs',
+  'OPTIM.WARMUP_CONS_LR': 'warmupLr',
+  'DATALOADER.TRAIN_X.BATCH_SIZE': 'batchSize',
+  'DATALOADER.NUM_WORKERS': 'workers',
+  'DATASET.NAME': 'dataset',
+  'DATASET.ROOT': 'root',
+  'DATASET.NUM_SHOTS': 'shots',
+  'TRAIN.PRINT_FREQ': 'printFreq',
+  'MODEL.BACKBONE.NAME': 'model',
+  SEED: 'seeds',
+  OUTPUT_DIR: 'out',
+};
+
+/**
+ * Keys that must keep the value this tool implements (compared after normalising case, tuples and numbers);
+ * anything else is refused, naming the key and what is supported.
+ */
+const FIXED: Record<string, Raw[]> = {
+  'OPTIM.NAME': ['sgd'],
+  'OPTIM.LR_SCHEDULER': ['cosine'],
+  'OPTIM.WARMUP_TYPE': ['constant'],
+  'OPTIM.SGD_DAMPNING': [0],
+  'OPTIM.SGD_NESTEROV': [false],
+  'OPTIM.STAGED_LR': [false],
+  'OPTIM.WARMUP_RECOUNT': [true],
+  'INPUT.INTERPOLATION': ['bicubic'],
+  'INPUT.TRANSFORMS': [['random_resized_crop', 'random_flip', 'normalize']],
+  'INPUT.PIXEL_MEAN': [[...CLIP_MEAN]],
+  'INPUT.PIXEL_STD': [[...CLIP_STD]],
+  'INPUT.NO_TRANSFORM': [false],
+  'INPUT.RRCROP_SCALE': [[0.08, 1.0]],
+  'DATALOADER.TRAIN_X.SAMPLER': ['randomsampler'],
+  'DATALOADER.TEST.SAMPLER': ['sequentialsampler'],
+  'DATALOADER.K_TRANSFORMS': [1],
+  'DATALOADER.RETURN_IMG0': [false],
+  'DATASET.SOURCE_DOMAINS': [[], ''],
+  'DATASET.TARGET_DOMAINS': [[], ''],
+  'TEST.FINAL_MODEL': ['last_step'],
+  'TEST.EVALUATOR': ['classification'],
+  'TEST.SPLIT': ['test'],
+  'TEST.NO_TEST': [false],
+  'TRAIN.COUNT_ITER': ['train_x'],
+  'MODEL.BACKBONE.PRETRAINED': [true],
+  'MODEL.INIT_WEIGHTS': [''],
+  RESUME: [''],
+};
+
+/**
+ * Keys that cannot change the numbers: how often to print or checkpoint (every epoch here), the evaluation
+ * batch size, settings of optimisers, schedulers, heads and datasets that these runs do not use.
+ */
+const HARMLESS = new Set([
+  'DATALOADER.TEST.BATCH_SIZE',
+  'DATALOADER.TRAIN_X.N_DOMAIN',
+  'DATALOADER.TRAIN_X.N_INS',
+  'TRAIN.CHECKPOINT_FREQ',
+  'TEST.PER_CLASS_RESULT',
+  'TEST.COMPUTE_CMAT',
+  'OPTIM.ADAM_BETA1',
+  'OPTIM.ADAM_BETA2',
+  'OPTIM.RMSPROP_ALPHA',
+  'OPTIM.STEPSIZE',
+  'OPTIM.GAMMA',
+  'OPTIM.WARMUP_MIN_LR',
+  'OPTIM.NEW_LAYERS',
+  'OPTIM.BASE_LR_MULT',
+  'MODEL.HEAD.NAME',
+  'MODEL.HEAD.HIDDEN_LAYERS',
+  'MODEL.HEAD.ACTIVATION',
+  'MODEL.HEAD.BN',
+  'MODEL.HEAD.DROPOUT',
+  'DATASET.NUM_LABELED',
+  'DATASET.VAL_PERCENT',
+  'DATASET.STL10_FOLD',
+  'DATASET.CIFAR_C_TYPE',
+  'DATASET.CIFAR_C_LEVEL',
+  'DATASET.ALL_AS_UNLABELED',
+  'INPUT.CROP_PADDING',
+  'INPUT.CUTOUT_N',
+  'INPUT.CUTOUT_LEN',
+  'INPUT.GN_MEAN',
+  'INPUT.GN_STD',
+  'INPUT.RANDAUGMENT_N',
+  'INPUT.RANDAUGMENT_M',
+  'INPUT.COLORJITTER_B',
+  'INPUT.COLORJITTER_C',
+  'INPUT.COLORJITTER_S',
+  'INPUT.COLORJITTER_H',
+  'INPUT.RGS_P',
+  'INPUT.GB_P',
+  'INPUT.GB_K',
+  'VERBOSE',
+  'USE_CUDA',
+]);
+
+/** Lower-case strings, tuples "(0.08, 1.0)" as lists, "True"/"False" as booleans, numeric strings as numbers. */
+function normalise(v: Raw): Raw {
+  if (Array.isArray(v)) return v.map(normalise);
+  if (typeof v !== 'string') return v;
+  const s = v.trim();
+  const tuple = /^\((.*)\)$/.exec(s);
+  if (tuple) return tuple[1].split(',').map((x) => x.trim()).filter((x) => x !== '').map(normalise);
+  if (/^(true|false)$/i.test(s)) return s.toLowerCase() === 'true';
+  if (s !== '' && Number.isFinite(Number(s))) return Number(s);
+  return s.toLowerCase();
+}
+
+function sameValue(a: Raw, b: Raw): boolean {
+  const x = normalise(a);
+  const y = normalise(b);
+  if (Array.isArray(x) && Array.isArray(y)) return x.length === y.length && x.every((v, i) => sameValue(v, y[i]));
+  if (typeof x === 'number' && typeof y === 'number') return Math.abs(x - y) <= 1e-6 * Math.max(1, Math.abs(y));
+  return x === y;
+}
+
+/** Flattens {A: {B: 1}} to {"A.B": 1}. */
+function flatten(tree: Tree, prefix = '', out: Record<string, Raw> = {}): Record<string, Raw> {
+  for (const [k, v] of Object.entries(tree)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (isTree(v)) flatten(v, key, out);
+    else out[key] = v;
+  }
+  return out;
+}
+
+/** Dassl's opts list: KEY VALUE KEY VALUE ..., values read as YAML scalars (yacs reads Python literals). */
+export function parseOverrides(list: string[]): Record<string, Raw> {
+  if (list.length % 2 !== 0) {
+    throw new UserError(`Dassl overrides come in KEY VALUE pairs; got ${list.length} words (${list.join(' ')})`);
+  }
+  const out: Record<string, Raw> = {};
+  for (let i = 0; i < list.length; i += 2) {
+    const key = list[i];
+    if (!/^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)*$/.test(key)) {
+      throw new UserError(`'${key}' is not a Dassl key (KEY.SUBKEY in capitals, e.g. DATASET.NUM_SHOTS 16); flags start with --`);
+    }
+    let value: Raw;
+    try {
+      value = parseYaml(list[i + 1]);
+    } catch {
+      value = list[i + 1];
+    }
+    out[key] = value ?? '';
+  }
+  return out;
+}
+
+/** Which protocol command is configured: decides what DATASET.SUBSAMPLE_CLASSES and NUM_SHOTS mean. */
+export type ConfiguredCommand = 'base2new' | 'xd' | 'dg' | 'fewshot';
+
+export interface MappedConfig {
+  /** flag attribute name → value (as read; the flag's parser checks it) */
+  flags: Record<string, Raw>;
+  /** one line per adaptation worth saying (printed once, recorded in the log) */
+  notes: string[];
+}
+
+/**
+ * Maps Dassl keys (already flattened: "OPTIM.LR") onto flags; refuses unsupported behaviour-changing keys.
+ * `where` names the files / overrides in error messages.
+ */
+export function mapDassl(keys: Record<string, Raw>, command: ConfiguredCommand, where: string): MappedConfig {
+  const flags: Record<string, Raw> = {};
+  const notes: string[] = [];
+  const refuse = (key: string, why: string): never => {
+    throw new UserError(`${where}: ${key} ${why}`);
+  };
+  // the method: TRAINER.NAME, else the one TRAINER.<NAME> section
+  const sections = [...new Set(Object.keys(keys).filter((k) => k.startsWith('TRAINER.') && k !== 'TRAINER.NAME').map((k) => k.split('.')[1]))];
+  let trainer: string | undefined;
+  if (keys['TRAINER.NAME'] !== undefined) {
+    const name = String(keys['TRAINER.NAME']);
+    trainer = name.toUpperCase().replace(/[^A-Z0-9]/g, '');
+    if (!DASSL_TRAINERS[trainer]) refuse('TRAINER.NAME', `'${name}' is not a trainer this tool has (${Object.keys(DASSL_TRAINERS).join(', ')})`);
+  } else if (sections.length === 1) {
+    trainer = sections[0].toUpperCase();
+  } else if (sections.length > 1) {
+    refuse('TRAINER', `has sections for ${sections.join(', ')}: say which trainer with TRAINER.NAME`);
+  }
+  if (trainer) {
+    const method = DASSL_TRAINERS[trainer];
+    if (!method) refuse(`TRAINER.${trainer}`, `is not a trainer this tool has (${Object.keys(DASSL_TRAINERS).join(', ')})`);
+    flags.method = method;
+    if (trainer === 'ZEROSHOTCLIP2') flags.ensemble = true;
+  }
+  for (const [key, value] of Object.entries(keys)) {
+    if (key === 'TRAINER.NAME') continue;
+    if (key.startsWith('TRAINER.')) {
+      const [, section, sub, ...rest] = key.split('.');
+      if (section.toUpperCase() !== trainer) continue; // another trainer's section cannot change this run
+      if (!sub || rest.length) refuse(key, 'is not a trainer setting this tool knows');
+      if (sub === 'PREC') {
+        const p = String(value).toLowerCase();
+        if (p === 'fp16') {
+          // the official GPU recipe; `auto` picks exactly it on a GPU and the best CPU precision otherwise
+          flags.precision = 'auto';
+          notes.push(`${key} fp16: --precision auto (fp16 on a GPU as the official recipe; on a CPU bf16 or fp32)`);
+        } else if (p === 'fp32' || p === 'amp') flags.precision = p;
+        else refuse(key, `'${value}' is not a precision (fp16, fp32 or amp)`);
+        continue;
+      }
+      const attr = TRAINER_KEYS[sub];
+      if (!attr) refuse(key, `is not supported (known: ${Object.keys(TRAINER_KEYS).join(', ')}, PREC)`);
+      if (attr === 'ctxInit' && flags.method === 'vpt') continue; // VPT's text side is a fixed template
+      flags[attr] = value;
+      continue;
+    }
+    if (key in MAPPED) {
+      flags[MAPPED[key]] = value;
+      continue;
+    }
+    if (key in FIXED) {
+      if (!FIXED[key].some((ok) => sameValue(value, ok))) {
+        refuse(key, `${JSON.stringify(value)} is not supported: this tool implements ${FIXED[key].map((v) => JSON.stringify(v)).join(' or ')}`);
+      }
+      continue;
+    }
+    if (key === 'INPUT.SIZE') {
+      const size = normalise(value);
+      if (!Array.isArray(size) || size.length !== 2 || size[0] !== size[1]) refuse(key, `${JSON.stringify(value)}: only square inputs exist for a CLIP ViT`);
+      flags.inputSize = (size as number[])[0];
+      continue;
+    }
+    if (key === 'DATASET.SUBSAMPLE_CLASSES') {
+      const v = String(value).toLowerCase();
+      const ok = command === 'base2new' ? ['base', 'all'] : ['all'];
+      if (!ok.includes(v)) {
+        refuse(key, command === 'base2new'
+          ? `${value}: base2new trains on the base classes and tests base and new itself (use mpl eval --subsample new to test prompts on new classes)`
+          : `${value}: ${command} uses all classes`);
+      }
+      continue;
+    }
+    if (key === 'USE_CUDA') {
+      if (normalise(value) === false) flags.device = 'cpu';
+      continue;
+    }
+    if (HARMLESS.has(key)) continue;
+    refuse(key, 'is not supported by this tool (it is neither mapped onto a flag nor known to leave the results unchanged)');
+  }
+  if (command === 'fewshot' && flags.shots !== undefined) {
+    flags.k = flags.shots;
+    delete flags.shots;
+  }
+  return { flags, notes };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Applying a configuration to a command
+
+/** "batch-size", "batch_size", "batchSize" and "BATCH_SIZE" all name the flag attribute `batchSize`. */
+function attributeOf(key: string): string {
+  const k = key.replace(/^-+/, '');
+  if (!/[-_]/.test(k)) return k;
+  return k.toLowerCase().replace(/[-_]([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function optionFor(cmd: Command, attr: string): Option | undefined {
+  return cmd.options.find((o) => o.attributeName() === attr);
+}
+
+/** A file value as the text a flag's parser takes: lists joined by commas (seeds, targets, k). */
+function asFlagText(v: Raw): string {
+  if (Array.isArray(v)) return v.map(asFlagText).join(',');
+  return String(v);
+}
+
+/** Sets values on the command where the command line did not set them; the flag's own parser checks each. */
+function setFlags(cmd: Command, values: Record<string, Raw>, where: string): void {
+  for (const [attr, value] of Object.entries(values)) {
+    const opt = optionFor(cmd, attr);
+    if (!opt) throw new UserError(`${where}: '${attr}' is not an option of mpl ${cmd.name()}`);
+    if (cmd.getOptionValueSource(attr) === 'cli') continue; // a flag typed on the command line wins
+    let v: Raw;
+    if (opt.isBoolean()) {
+      const b = normalise(value);
+      if (typeof b !== 'boolean') throw new UserError(`${where}: ${attr} must be true or false, got ${JSON.stringify(value)}`);
+      v = b;
+    } else {
+      const text = asFlagText(value);
+      try {
+        v = opt.parseArg ? opt.parseArg(text, undefined) : text;
+      } catch (e) {
+        throw new UserError(`${where}: ${attr}: ${(e as Error).message}`);
+      }
+    }
+    cmd.setOptionValueWithSource(attr, v, 'config');
+  }
+}
+
+export interface AppliedConfig {
+  notes: string[];
+  /** INPUT.SIZE of a Dassl file: compared with the model's input size once it is loaded */
+  inputSize?: number;
+}
+
+/**
+ * Reads every --config file and the Dassl overrides and sets the command's options from them (command-line
+ * flags win). Own-format files and Dassl files may be combined; overrides apply to the Dassl keys.
+ */
+export function applyConfig(cmd: Command, files: string[], overrides: string[], command: ConfiguredCommand): AppliedConfig {
+  const dassl: Record<string, Raw> = {};
+  const dasslSources: string[] = [];
+  const own: Array<[string, Tree]> = [];
+  for (const file of files) {
+    const tree = readConfigFile(file);
+    if (isDasslConfig(tree)) {
+      Object.assign(dassl, flatten(tree));
+      dasslSources.push(file);
+    } else {
+      if (Object.keys(tree).some((k) => /^[A-Z][A-Z0-9_]*$/.test(k) && isTree(tree[k]))) {
+        throw fileError(file, 'mixes Dassl sections (upper case) with flag names: use one kind per file');
+      }
+      own.push([file, tree]);
+    }
+  }
+  if (overrides.length) {
+    Object.assign(dassl, parseOverrides(overrides));
+    dasslSources.push('overrides');
+  }
+  const notes: string[] = [];
+  let inputSize: number | undefined;
+  // own files first, Dassl after: where both set a flag, the later one wins; the command line beats both
+  const merged: Record<string, Raw> = {};
+  for (const [file, tree] of own) {
+    for (const [k, v] of Object.entries(tree)) {
+      const attr = attributeOf(k);
+      if (!optionFor(cmd, attr) || attr === 'config') {
+        throw fileError(file, `'${k}' is not an option of mpl ${cmd.name()} (see mpl ${cmd.name()} --help)`);
+      }
+      merged[attr] = v;
+    }
+  }
+  if (dasslSources.length) {
+    const m = mapDassl(dassl, command, dasslSources.join(' + '));
+    if ('inputSize' in m.flags) {
+      inputSize = m.flags.inputSize as number;
+      delete m.flags.inputSize;
+    }
+    Object.assign(merged, m.flags);
+    notes.push(...m.notes);
+  }
+  setFlags(cmd, merged, [...files, ...(overrides.length ? ['overrides'] : [])].join(' + '));
+  return { notes, inputSize };
+}
+
+/** Collects a repeatable option's values (`--config a.yaml --config b.yaml`). */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}

@@ -1,0 +1,27 @@
+/**
+ * CLIP's evaluation transform for one image, as open_clip's `preprocess`: bicubic resize of the short side to
+ * the model's input size, centre crop, RGB, normalised with CLIP's mean and std. The result is CHW float32,
+ * ready to be stacked into a batch (`tensor(pixels, [1, 3, S, S])`). It is the exact transform the evaluation
+ * batches use (src/data/image.ts, Pillow-exact resampling).
+ */
+import { CLIP_MEAN, CLIP_STD, loadEvalImage, type DecodeOptions } from '../data/image.js';
+
+export interface Preprocess {
+  /** decodes an image file and returns its [3, S, S] pixels */
+  (file: string, options?: DecodeOptions): Promise<Float32Array>;
+  /** S: the model's input side */
+  readonly imageSize: number;
+  readonly mean: readonly [number, number, number];
+  readonly std: readonly [number, number, number];
+}
+
+/** The preprocess for a model whose images are `imageSize` pixels square (loadClip returns one). */
+export function makePreprocess(imageSize: number): Preprocess {
+  const fn = (file: string, options?: DecodeOptions) => loadEvalImage(file, imageSize, options);
+  return Object.assign(fn, { imageSize, mean: CLIP_MEAN, std: CLIP_STD });
+}
+
+/** One image file through CLIP's evaluation transform at `imageSize` (default 224): [3, S, S] float32. */
+export function preprocessImage(file: string, imageSize = 224, options?: DecodeOptions): Promise<Float32Array> {
+  return loadEvalImage(file, imageSize, options);
+}
