@@ -5,12 +5,13 @@
 # must fall, and the training / zero-shot benchmarks beside plain PyTorch in the same precision on the same
 # card; print one summary (also written to $OUT/summary.txt).
 #
-#   bash scripts/gpu-check.sh prepare      here (Node.js, the built dist/, ../shared/golden): writes .gpu/
+#   bash scripts/gpu-check.sh prepare      here (Node.js, the built dist/): writes .gpu/
 #   bash scripts/gpu-check.sh run          there, from the repository root, with .gpu/ and dist/ carried
 #
-# `prepare` packs what the GPU machine lacks into .gpu/ (about 50 MB, git-ignored): the node binary (xz), the
-# N-API headers, the runtime node_modules, the golden reference vectors. `run` needs python3 with torch
-# (CUDA), g++ and xz. GPU_CHECK_DEVICE=cpu runs the same steps on a CPU (a dry run of the script itself).
+# `prepare` packs what the GPU machine lacks into .gpu/ (about 35 MB, git-ignored): the node binary (xz), the
+# N-API headers, the runtime node_modules. The golden reference vectors travel with the working tree
+# (test/fixtures/shared, made ready by the tests themselves; MPL_SHARED_DIR still overrides them). `run` needs
+# python3 with torch (CUDA), g++ and xz. GPU_CHECK_DEVICE=cpu runs the same steps on a CPU (a dry run of the script itself).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-run}
@@ -24,8 +25,6 @@ if [ "$mode" = prepare ]; then
   inc="$(dirname "$(command -v node)")/../include/node"
   tar cJf "$PAY/node-api-headers.tar.xz" -C "$inc" $(cd "$inc" && ls node_api*.h js_native_api*.h)
   tar cf - --exclude='node_modules/typescript' --exclude='node_modules/@typescript' --exclude='node_modules/@types' node_modules | xz -T0 -6 > "$PAY/node_modules.tar.xz"
-  shared=${MPL_SHARED_DIR:-../shared}
-  tar cf - -C "$shared" golden/config.json golden/tiny_clip.safetensors golden/preprocessed.safetensors golden/methods | xz -T0 -6 > "$PAY/golden.tar.xz"
   grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
   du -sh "$PAY" dist
   echo "carry: .gpu and dist; command: bash scripts/gpu-check.sh run"
@@ -36,7 +35,7 @@ OUT=${OUT:-/tmp/gpu-check-out}
 mkdir -p "$OUT"
 DEVICE=${GPU_CHECK_DEVICE:-cuda}
 WORK=/tmp/mpl-gpu
-mkdir -p "$WORK/bin" "$WORK/include" "$WORK/shared"
+mkdir -p "$WORK/bin" "$WORK/include"
 log() { echo "== $(date +%T) $*" | tee -a "$OUT/steps.log"; }
 status=0
 step() { # step NAME COMMAND...: runs, records the exit code, never stops the script
@@ -56,8 +55,6 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 [ -d node_modules/commander ] || tar xJf "$PAY/node_modules.tar.xz"
 tar xJf "$PAY/node-api-headers.tar.xz" -C "$WORK/include"
-tar xJf "$PAY/golden.tar.xz" -C "$WORK/shared"
-export MPL_SHARED_DIR="$WORK/shared"
 PY=${PYTHON:-$(command -v python3)}
 export PYTHON="$PY"
 export MPL_BENCH_PYTHON="${MPL_BENCH_PYTHON:-$PY}"

@@ -3,13 +3,21 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { materializeShared } from './shared-fixtures.js';
 
 /** The repository root (tests run from dist/test/**). */
 export const repoRoot = findRoot(__dirname);
-/** ../shared beside the checkout (or $MPL_SHARED_DIR): golden vectors, real split files (read-only). */
-export const sharedDir = process.env.MPL_SHARED_DIR ? path.resolve(process.env.MPL_SHARED_DIR) : path.resolve(repoRoot, '..', 'shared');
-export const goldenDir = path.join(sharedDir, 'golden');
 export const fixturesDir = path.join(repoRoot, 'test', 'fixtures');
+/**
+ * The reference files (golden vectors, real split files, official few-shot subsets and configs), laid out as
+ * the project's ../shared folder: made from the repository's test/fixtures/shared (test/shared-fixtures.ts)
+ * under .cache/test-fixtures/, so the tests need nothing beside the checkout. $MPL_SHARED_DIR points them at
+ * another folder of that layout instead (read-only), e.g. the original ../shared.
+ */
+export const sharedDir = process.env.MPL_SHARED_DIR
+  ? path.resolve(process.env.MPL_SHARED_DIR)
+  : materializeShared(path.join(fixturesDir, 'shared'), path.join(repoRoot, '.cache', 'test-fixtures'));
+export const goldenDir = path.join(sharedDir, 'golden');
 
 function findRoot(start: string): string {
   let dir = start;

@@ -3,7 +3,7 @@
  * CosineAnnealingLR(T_max = epochs), stepped once per epoch at its last batch. Because the cosine successor
  * only starts stepping after the warm-up, epoch W+1 runs at the peak LR and the cosine is evaluated at
  * t = 1..E-W-1 of T_max = E (its last points are never reached). Verified against Dassl's own scheduler
- * (../shared/golden/lr_schedule.json).
+ * (test/fixtures/shared/golden/lr_schedule.json).
  */
 export interface ScheduleOptions {
   lr: number;
