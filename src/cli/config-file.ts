@@ -19,6 +19,7 @@ import type { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { CLIP_MEAN, CLIP_STD } from '../data/image.js';
 import { UserError, fileError } from '../util/errors.js';
+import { OPTION_SPECS, dasslTrainer, dasslTrainerNames, methodDef, type OptionKey } from '../prompting/methods/index.js';
 
 /** A value as read from a file (or an override), before the flag's own parser checks it. */
 type Raw = unknown;
@@ -54,38 +55,8 @@ export function isDasslConfig(tree: Tree): boolean {
 // ---------------------------------------------------------------------------------------------------------
 // Dassl keys
 
-/** Dassl trainer names (TRAINER.NAME, and the TRAINER.<NAME> sections) → --method. */
-const DASSL_TRAINERS: Record<string, string> = {
-  COOP: 'coop',
-  COCOOP: 'cocoop',
-  VPT: 'vpt',
-  IVLP: 'ivlp',
-  MAPLE: 'maple',
-  MPL: 'mpl',
-  PROMPTSRC: 'promptsrc',
-  ZSCLIP: 'zeroshot',
-  ZEROSHOTCLIP: 'zeroshot',
-  ZEROSHOTCLIP2: 'zeroshot',
-};
-
-/** TRAINER.<NAME>.KEY → the flag's attribute name. IVLP/PromptSRC's N_CTX_TEXT is our --n-ctx. */
-const TRAINER_KEYS: Record<string, string> = {
-  N_CTX: 'nCtx',
-  N_CTX_TEXT: 'nCtx',
-  N_CTX_VISION: 'nCtxVision',
-  CTX_INIT: 'ctxInit',
-  PROMPT_DEPTH: 'depth',
-  PROMPT_DEPTH_TEXT: 'depthText',
-  PROMPT_DEPTH_VISION: 'depthVision',
-  N_ADD_OP: 'nAdd',
-  N_RM_OP: 'nRm',
-  CSC: 'csc',
-  CLASS_TOKEN_POSITION: 'classTokenPosition',
-  TEXT_LOSS_WEIGHT: 'textLossWeight',
-  IMAGE_LOSS_WEIGHT: 'imageLossWeight',
-  GPA_MEAN: 'gpaMean',
-  GPA_STD: 'gpaStd',
-};
+/** TRAINER.<NAME>.KEY → the flag's attribute name, from the method options' table (IVLP/PromptSRC's N_CTX_TEXT is our --n-ctx). */
+const TRAINER_KEYS: Record<string, string> = Object.fromEntries(OPTION_SPECS.flatMap((o) => (o.dassl ?? []).map((k) => [k, o.key])));
 
 /** Keys mapped onto a flag (attribute name). */
 const MAPPED: Record<string, string> = {
@@ -263,20 +234,22 @@ export function mapDassl(keys: Record<string, Raw>, command: ConfiguredCommand, 
   // the method: TRAINER.NAME, else the one TRAINER.<NAME> section
   const sections = [...new Set(Object.keys(keys).filter((k) => k.startsWith('TRAINER.') && k !== 'TRAINER.NAME').map((k) => k.split('.')[1]))];
   let trainer: string | undefined;
+  let takes: readonly OptionKey[] = [];
   if (keys['TRAINER.NAME'] !== undefined) {
     const name = String(keys['TRAINER.NAME']);
     trainer = name.toUpperCase().replace(/[^A-Z0-9]/g, '');
-    if (!DASSL_TRAINERS[trainer]) refuse('TRAINER.NAME', `'${name}' is not a trainer this tool has (${Object.keys(DASSL_TRAINERS).join(', ')})`);
+    if (!dasslTrainer(trainer)) refuse('TRAINER.NAME', `'${name}' is not a trainer this tool has (${dasslTrainerNames().join(', ')})`);
   } else if (sections.length === 1) {
     trainer = sections[0].toUpperCase();
   } else if (sections.length > 1) {
     refuse('TRAINER', `has sections for ${sections.join(', ')}: say which trainer with TRAINER.NAME`);
   }
   if (trainer) {
-    const method = DASSL_TRAINERS[trainer];
-    if (!method) refuse(`TRAINER.${trainer}`, `is not a trainer this tool has (${Object.keys(DASSL_TRAINERS).join(', ')})`);
-    flags.method = method;
-    if (trainer === 'ZEROSHOTCLIP2') flags.ensemble = true;
+    const found = dasslTrainer(trainer);
+    if (!found) refuse(`TRAINER.${trainer}`, `is not a trainer this tool has (${dasslTrainerNames().join(', ')})`);
+    flags.method = found!.method;
+    Object.assign(flags, found!.options); // e.g. ZEROSHOTCLIP2: the template ensemble
+    takes = methodDef(found!.method).options;
   }
   for (const [key, value] of Object.entries(keys)) {
     if (key === 'TRAINER.NAME') continue;
@@ -296,7 +269,7 @@ export function mapDassl(keys: Record<string, Raw>, command: ConfiguredCommand, 
       }
       const attr = TRAINER_KEYS[sub];
       if (!attr) refuse(key, `is not supported (known: ${Object.keys(TRAINER_KEYS).join(', ')}, PREC)`);
-      if (attr === 'ctxInit' && flags.method === 'vpt') continue; // VPT's text side is a fixed template
+      if (attr === 'ctxInit' && !takes.includes('ctxInit')) continue; // a fixed text side (VPT's template) has no context words
       flags[attr] = value;
       continue;
     }

@@ -21,7 +21,7 @@ import { loadDataset } from '../data/dataset.js';
 import type { Datum, LoadedDataset, Subsample } from '../data/types.js';
 import { checkImageHeaders } from '../data/preflight.js';
 import { PromptLearner } from '../prompting/learner.js';
-import { RECIPES, type MethodName, type MethodOptions } from '../prompting/methods.js';
+import { methodDef, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
 import { savePrompts } from '../prompting/checkpoint.js';
 import type { BatchSource } from '../train/batches.js';
 import { batchSource } from '../train/sources.js';
@@ -59,7 +59,7 @@ export interface ProtocolOptions {
   epochs?: number;
   lr?: number;
   batchSize?: number;
-  /** SGD and warm-up settings (default: the official 0.9, 5e-4, one constant epoch at 1e-5) */
+  /** SGD and warm-up settings (default: the official ones, TRAIN_DEFAULTS in src/train/defaults.ts) */
   momentum?: number;
   weightDecay?: number;
   warmupEpochs?: number;
@@ -184,7 +184,7 @@ function load(o: Omit<ProtocolOptions, 'model'>, name: string, seed: number, sub
 }
 
 async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, config: RunConfig, dir: string): Promise<{ seconds: number; ips: number; skipped: number }> {
-  if (o.method === 'zeroshot' || config.epochs === 0) return { seconds: 0, ips: 0, skipped: 0 };
+  if (!methodDef(o.method).trainable || config.epochs === 0) return { seconds: 0, ips: 0, skipped: 0 };
   const src = source(data.train, 'train', o, config.seed, config.batch_size, o.model.arch.vision.image_size);
   try {
     const r = await train(learner, src, {
@@ -254,7 +254,8 @@ export function preflight(o: Omit<ProtocolOptions, 'model'>, protocol: Protocol,
     }
   };
   const shots = o.shots ?? 16;
-  const trains = o.method !== 'zeroshot' && (o.epochs ?? RECIPES[o.method].epochs) > 0;
+  const def = methodDef(o.method);
+  const trains = def.trainable && (o.epochs ?? def.recipe.epochs) > 0;
   const use = (d: LoadedDataset | null, train: boolean) => {
     if (!d) return;
     if (train && trains) images.push(...d.train);

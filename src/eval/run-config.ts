@@ -17,7 +17,8 @@
  */
 import * as path from 'node:path';
 import { getDataset } from '../data/datasets/index.js';
-import { RECIPES, checkMethod, resolveOptions, type MethodName, type MethodOptions, type ResolvedOptions } from '../prompting/methods.js';
+import { RECIPES, checkMethod, methodDef, resolveOptions, type MethodName, type MethodOptions, type ResolvedOptions } from '../prompting/methods/index.js';
+import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import { canonicalJson, configHash } from '../util/config.js';
 import { camelKeys, snakeKeys } from '../util/json.js';
 import { UserError } from '../util/errors.js';
@@ -136,9 +137,9 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
     backbone: i.backbone,
     precision: checkPrecision(i.precision),
     max_test_images: i.maxTestImages ?? null,
-    momentum: i.momentum ?? 0.9,
-    weight_decay: i.weightDecay ?? 5e-4,
-    warmup: { epochs: i.warmupEpochs ?? 1, lr: i.warmupLr ?? 1e-5, type: 'constant' },
+    momentum: i.momentum ?? TRAIN_DEFAULTS.momentum,
+    weight_decay: i.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
+    warmup: { epochs: i.warmupEpochs ?? TRAIN_DEFAULTS.warmupEpochs, lr: i.warmupLr ?? TRAIN_DEFAULTS.warmupLr, type: 'constant' },
     scheduler: 'cosine',
   };
   if (i.targets) config.targets = i.targets.map((t) => getDataset(t).name);
@@ -169,27 +170,6 @@ export function backboneSlug(backbone: string): string {
   return s.replace(/^vit_([a-z])_(\d+)/, 'vit_$1$2') || 'model';
 }
 
-/** The short words of a method's options, as the official config names spell them (c1_add2_rm1_d9). */
-function methodWords(method: MethodName, o: ResolvedOptions): string[] {
-  switch (method) {
-    case 'zeroshot':
-      return [o.ensemble ? 'ensemble' : 'single'];
-    case 'coop':
-      return [`c${o.nCtx}`, ...(o.csc ? ['csc'] : []), ...(o.classTokenPosition !== 'end' ? [o.classTokenPosition] : [])];
-    case 'cocoop':
-      return [`c${o.nCtx}`];
-    case 'vpt':
-      return [`v${o.nCtxVision}`, `dv${o.depthVision}`];
-    case 'maple':
-      return [`c${o.nCtx}`, `d${o.depth}`];
-    case 'mpl':
-      return [`c${o.nCtx}`, `add${o.nAdd}`, `rm${o.nRm}`, `d${o.depth}`, ...(o.schedule ? ['sched'] : [])];
-    case 'ivlp':
-    case 'promptsrc':
-      return [`c${o.nCtx}`, `v${o.nCtxVision}`, `dt${o.depthText}`, `dv${o.depthVision}`];
-  }
-}
-
 /**
  * The words of the readable tag: backbone, method options, epochs, then batch size and learning rate when
  * they differ from the method's official recipe, then the precision when it is not fp32. The tag is for
@@ -199,7 +179,7 @@ export function tagWords(c: RunConfig): string[] {
   const recipe = RECIPES[c.method];
   return [
     backboneSlug(c.backbone),
-    ...methodWords(c.method, methodOptionsOf(c)),
+    ...methodDef(c.method).tagWords(methodOptionsOf(c)),
     `ep${c.epochs}`,
     ...(c.batch_size !== recipe.batchSize ? [`bs${c.batch_size}`] : []),
     ...(c.lr !== recipe.lr ? [`lr${c.lr}`] : []),

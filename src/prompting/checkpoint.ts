@@ -16,7 +16,7 @@ import { writeJsonAtomic } from '../util/fs.js';
 import { camelKeys, snakeKeys } from '../util/json.js';
 import type { PromptLearner } from './learner.js';
 import type { PlanLayout } from './layout.js';
-import type { MethodName, MethodOptions } from './methods.js';
+import type { MethodName, MethodOptions } from './methods/index.js';
 
 export interface PromptsConfig {
   format: 'mpl-prompts/1';
@@ -129,35 +129,4 @@ export function loadPrompts(file: string): LoadedPrompts {
     if (bad >= 0) throw fileError(file, `tensor "${k}" holds a non-finite value (NaN or ±inf) at element ${bad}: these prompts are broken (a diverged training?); train them again`);
   }
   return { tensors, config, epoch };
-}
-
-/**
- * The method and the options that shape its tensors, read off the tensors themselves (an official
- * model.pth.tar-N comes without a config): MPL (txt2img_proj), MaPLe (compound_prompt_projections), CoCoOp
- * (meta_net), CoOp (ctx only), VPT (vision prompts only). IVLP and PromptSRC hold the same tensors: their
- * options are inferred, the method is not. Options that leave no trace in the shapes (MPL's N_RM_OP, the
- * context words) keep their defaults unless given.
- */
-export function inferMethod(tensors: Map<string, { shape: number[] }>): { method?: MethodName; options: MethodOptions } {
-  const keys = [...tensors.keys()];
-  const count = (re: RegExp) => new Set(keys.map((k) => re.exec(k)?.[1]).filter((x) => x !== undefined)).size;
-  const ctx = tensors.get('prompt_learner.ctx');
-  const vpt = tensors.get('image_encoder.VPT');
-  const nCtx = ctx ? ctx.shape[ctx.shape.length - 2] : undefined;
-  if (keys.some((k) => k.startsWith('prompt_learner.txt2img_proj.'))) {
-    return { method: 'mpl', options: { nCtx, depth: count(/^prompt_learner\.compound_prompts_text\.(\d+)$/) + 1, nAdd: count(/^prompt_learner\.txt2img_proj\.(\d+)\./) } };
-  }
-  if (keys.some((k) => k.startsWith('prompt_learner.compound_prompt_projections.'))) {
-    return { method: 'maple', options: { nCtx, depth: count(/^prompt_learner\.compound_prompts_text\.(\d+)$/) + 1 } };
-  }
-  // CoOp/CoCoOp initialise from "a photo of a" (4 tokens) by default; another length means a random init ("X X ...")
-  const words = nCtx === 4 ? {} : { ctxInit: '' };
-  if (keys.some((k) => k.startsWith('prompt_learner.meta_net.'))) return { method: 'cocoop', options: { nCtx, ...words } };
-  const visionDepth = vpt ? count(/^image_encoder\.transformer\.resblocks\.(\d+)\.VPT_shallow$/) + 1 : undefined;
-  if (vpt && !ctx) return { method: 'vpt', options: { nCtxVision: vpt.shape[0], depthVision: visionDepth } };
-  if (vpt && ctx) {
-    return { options: { nCtx, nCtxVision: vpt.shape[0], depthVision: visionDepth, depthText: count(/^text_encoder\.transformer\.resblocks\.(\d+)\.VPT_shallow$/) + 1 } };
-  }
-  if (ctx) return { method: 'coop', options: { nCtx, csc: ctx.shape.length === 3, ...words } };
-  return { options: {} };
 }

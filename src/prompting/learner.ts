@@ -4,46 +4,37 @@
  * the plan's hooks, and computes logits and the method's loss.
  */
 import { ClipModel, type EncoderHooks } from '../clip/model.js';
+import { toInt64, type ClipTokenizer } from '../clip/tokenizer.js';
 import { Generator, Tensor, cat, nn, noGrad, randn, rand, tensor, tidy, type DType } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
-import { createdInModelDtype, designMethod, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods.js';
+import { createdInModelDtype, designMethod, type DatasetPrompt, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods/index.js';
 import { planLayout, validatePlan, type PromptPlan, type Source } from './plan.js';
 import type { PlanLayout } from './layout.js';
 import { loadPrompts as readPromptsFile, type PromptsConfig } from './checkpoint.js';
-import { CUSTOM_TEMPLATES, DEFAULT_TEMPLATE, IMAGENET_TEMPLATES_SELECT, PROMPTSRC_TEMPLATES, fill } from './templates.js';
+import { DEFAULT_TEMPLATE, datasetPrompt, fill } from './templates.js';
 
-export const SOT = 49406;
-export const EOT = 49407;
+/** What the learner needs of a tokenizer (a ClipTokenizer): BPE ids of a string, and clip.tokenize. */
+export type Tokenizer = Pick<ClipTokenizer, 'encode' | 'tokenize'>;
 
-/** What the learner needs of a tokenizer: CLIP BPE ids of a string, without start/end tokens. */
-export interface Tokenizer {
-  encode(text: string): number[];
-}
-
-/** Token ids [N, context] (start, BPE, end, zero padding) and each row's end-of-text index. */
-export function tokenizeBatch(tok: Tokenizer, texts: string[], context = 77): { ids: Tensor; eot: number[] } {
-  const ids = new BigInt64Array(texts.length * context);
-  const eot: number[] = [];
-  texts.forEach((t, i) => {
-    let body = tok.encode(t);
-    if (body.length + 2 > context) body = body.slice(0, context - 2); // OpenAI's truncate: keep the end token last
-    const row = [SOT, ...body, EOT];
-    row.forEach((v, j) => (ids[i * context + j] = BigInt(v)));
-    eot.push(row.length - 1);
-  });
-  return { ids: tensor(ids, [texts.length, context], 'int64'), eot };
+/** Token ids [N, 77] as clip.tokenize(truncate=True) makes them, and each row's end-of-text index. */
+export function tokenIds(tok: Tokenizer, texts: string[]): { ids: Tensor; eot: number[] } {
+  const r = tok.tokenize(texts, { truncate: true });
+  return { ids: tensor(toInt64(r.ids), r.shape, 'int64'), eot: Array.from(r.eotIndex) };
 }
 
 export interface ForwardOutput {
   logits: Tensor;
   loss?: Tensor;
-  /** PromptSRC's loss terms (already weighted), each a scalar tensor */
+  /** with a method's extra loss terms (PromptSRC): every term (already weighted), `ce` and `total`, each a scalar */
   terms?: Record<string, Tensor>;
 }
 
 export interface LearnerOptions extends MethodOptions {
-  /** dataset key for the zero-shot template (CUSTOM_TEMPLATES) */
-  dataset?: string;
+  /**
+   * the dataset whose zero-shot template hand-crafted prompts use: a loaded dataset (it carries its
+   * template), or a dataset name; none = "a photo of a {}."
+   */
+  dataset?: string | DatasetPrompt;
   /** seed of the parameter initialisation */
   seed?: number;
 }
@@ -54,7 +45,7 @@ export class PromptLearner {
   readonly params = new Map<string, Tensor>();
   private textBuffers: { prefix: Tensor; suffix: Tensor; eot: number[]; nameLens: number[] } | null = null;
   private fixedText: Tensor | null = null; // normalised, for zero-shot / VPT
-  private teacherText: Tensor | null = null; // PromptSRC: normalised template-ensemble features
+  private teacherText: Tensor | null = null; // a frozen teacher's normalised template-ensemble features
   private _classnames: string[] = [];
   /** the vision sequence length entering each block in the last forward pass */
   lastVisionLengths: number[] = [];
@@ -120,7 +111,7 @@ export class PromptLearner {
         // embeddings of the context words (or "X" placeholders): token positions 1..n of the prompt prefix
         const d = this.design.text;
         if (d.kind !== 'learned') throw new Error('word init without a text prompt');
-        const { ids } = tokenizeBatch(this.tokenizer, [d.promptPrefix]);
+        const { ids } = tokenIds(this.tokenizer, [d.promptPrefix]);
         return noGrad(() => this.model.tokenEmbedding(ids).select(0, 0).narrow(0, 1, d.nCtx).clone());
       }
       case 'normal':
@@ -206,7 +197,7 @@ export class PromptLearner {
     noGrad(() => {
       if (d.kind === 'learned') {
         const prompts = names.map((n) => `${d.promptPrefix} ${n}.`);
-        const { ids, eot } = tokenizeBatch(this.tokenizer, prompts);
+        const { ids, eot } = tokenIds(this.tokenizer, prompts);
         const L = Math.max(...eot) + 1; // nothing after the last end token matters (causal text encoder)
         const emb = tidy(() => this.model.tokenEmbedding(ids.narrow(1, 0, L)));
         ids.dispose();
@@ -215,12 +206,13 @@ export class PromptLearner {
         emb.dispose();
         this.textBuffers = { prefix, suffix, eot, nameLens: names.map((n) => this.tokenizer.encode(n).length) };
       } else {
-        this.fixedText = this.templateFeatures(names, this.fixedTemplates()).keep();
+        this.fixedText = this.templateFeatures(names, d.templates(this.datasetPrompt())).keep();
       }
-      if (this.method === 'promptsrc') {
-        // the frozen teacher: mean of the un-normalised features over the 60 templates, then normalised
+      const teacher = this.design.teacher;
+      if (teacher) {
+        // the frozen teacher: mean of the un-normalised features over its templates, then normalised
         this.teacherText = tidy(() => {
-          const feats = PROMPTSRC_TEMPLATES.map((t) => this.encodeFixed(names.map((n) => fill(t, n))));
+          const feats = teacher.templates.map((t) => this.encodeFixed(names.map((n) => fill(t, n))));
           const mean = feats.reduce((a, b) => a.add(b)).div(feats.length);
           return nn.l2normalize(mean);
         }).keep();
@@ -228,21 +220,16 @@ export class PromptLearner {
     });
   }
 
-  private fixedTemplates(): string[] {
-    const o = this.design.options;
-    const custom = o.template ?? (this.options.dataset ? templateFor(this.options.dataset) : DEFAULT_TEMPLATE);
-    if (this.method === 'zeroshot' && o.ensemble) {
-      const isImagenet = (this.options.dataset ?? '').startsWith('imagenet');
-      return isImagenet ? IMAGENET_TEMPLATES_SELECT : [...IMAGENET_TEMPLATES_SELECT, custom];
-    }
-    // VPT's text side is the fixed "a photo of a {}." unless a template is given
-    return [this.method === 'vpt' ? o.template ?? DEFAULT_TEMPLATE : custom];
+  /** What the dataset tells hand-crafted prompts (its template), when the learner was given one. */
+  private datasetPrompt(): DatasetPrompt | undefined {
+    const d = this.options.dataset;
+    return typeof d === 'string' ? datasetPrompt(d) : d;
   }
 
   /** Un-normalised frozen text features [N, E] of plain strings. */
   private encodeFixed(texts: string[]): Tensor {
     return tidy(() => {
-      const { ids, eot } = tokenizeBatch(this.tokenizer, texts);
+      const { ids, eot } = tokenIds(this.tokenizer, texts);
       return this.model.encodeText(ids, eot);
     });
   }
@@ -280,7 +267,7 @@ export class PromptLearner {
     };
   }
 
-  private visionHooks(record = true): EncoderHooks {
+  private visionHooks(): EncoderHooks {
     const steps = new Map(this.plan.vision.steps.map((s) => [s.layer, s]));
     const lengths: number[] = [];
     const groups = (gs: { source: Source }[]) => (gs.length === 1 ? this.resolve(gs[0].source) : cat(gs.map((g) => this.resolve(g.source).as(this.model.dtype)), 0));
@@ -301,7 +288,6 @@ export class PromptLearner {
         return cat([kept, p.unsqueeze(0).expand([B, p.shape[0], W])], 1);
       },
       onBlockInput: (layer, length) => {
-        if (!record) return;
         lengths[layer] = length;
         if (layer === this.model.arch.vision.layers - 1) this.lastVisionLengths = lengths.slice();
       },
@@ -338,11 +324,27 @@ export class PromptLearner {
 
   // ---- features and logits ----------------------------------------------------------------------
 
-  /** Normalised text features [C, E] of the current prompts (not for CoCoOp, whose text depends on the image). */
+  /**
+   * Whether the class text depends on each image (CoCoOp's meta-net): then there are no `textFeatures()` to
+   * compute once, and every batch runs `forward`.
+   */
+  get imageConditioned(): boolean {
+    return this.design.metaNet !== undefined;
+  }
+
+  /**
+   * The weights of each epoch's prompts in the prompts training ends with (Σ_e w_e·θ_e: PromptSRC's Gaussian
+   * prompt aggregation), or null when training ends with the last epoch's prompts.
+   */
+  epochWeights(epochs: number): number[] | null {
+    return this.design.epochWeights?.(epochs) ?? null;
+  }
+
+  /** Normalised text features [C, E] of the current prompts (not when the text is image-conditioned). */
   textFeatures(): Tensor {
     return tidy(() => {
       if (this.fixedText) return this.fixedText.clone();
-      if (this.design.metaNet) throw new Error('CoCoOp text features depend on the image');
+      if (this.imageConditioned) throw new Error(`${this.method}: the class text depends on the image (imageConditioned); use forward()`);
       const b = this.textBuffers!;
       return nn.l2normalize(this.model.encodeTextEmbeddings(this.textPrompts(), b.eot, this.textHooks()));
     });
@@ -363,7 +365,7 @@ export class PromptLearner {
   }
 
   /** CoCoOp: logits for each image with its own image-conditioned prompts. */
-  private cocoopLogits(imageFeatures: Tensor): Tensor {
+  private imageConditionedLogits(imageFeatures: Tensor): Tensor {
     const b = this.textBuffers!;
     const C = this._classnames.length;
     const W = this.model.textWidth;
@@ -386,8 +388,8 @@ export class PromptLearner {
   }
 
   /**
-   * The method's forward pass. With labels: training mode, returns the loss (cross-entropy; PromptSRC adds
-   * its self-regulating terms). Without: evaluation-mode logits.
+   * The method's forward pass. With labels: training mode, returns the loss (cross-entropy plus the method's
+   * extra loss terms, e.g. PromptSRC's self-regulating ones). Without: evaluation-mode logits.
    */
   forward(images: Tensor, labels?: Tensor): ForwardOutput {
     return tidy(() => {
@@ -395,46 +397,42 @@ export class PromptLearner {
       const img = this.imageFeatures(onDevice);
       const text = this.design.metaNet ? null : this.textFeatures();
       // logits, loss and accuracy in float32 whatever the precision (autocast's rule for the loss)
-      const logits = (text ? img.matmul(text.T).mul(this.scale) : this.cocoopChunks(img)).as('float32');
+      const logits = (text ? img.matmul(text.T).mul(this.scale) : this.imageConditionedChunks(img)).as('float32');
       if (!labels) return { logits };
       const target = this.model.onDevice(labels);
       const ce = nn.crossEntropy(logits, target);
-      if (this.method !== 'promptsrc') return { logits, loss: ce };
-      return this.promptsrcLoss(onDevice, img.as('float32'), text!.as('float32'), logits, ce);
+      if (!this.design.lossTerms) return { logits, loss: ce };
+      return this.withLossTerms(onDevice, img.as('float32'), text!.as('float32'), logits, ce);
     });
   }
 
-  private cocoopChunks(img: Tensor): Tensor {
+  private imageConditionedChunks(img: Tensor): Tensor {
     // bound memory at evaluation: at most 8 images' prompt sets at once
     const B = img.shape[0];
-    if (B <= 8) return this.cocoopLogits(img);
+    if (B <= 8) return this.imageConditionedLogits(img);
     const parts: Tensor[] = [];
-    for (let s = 0; s < B; s += 8) parts.push(this.cocoopLogits(img.narrow(0, s, Math.min(8, B - s))));
+    for (let s = 0; s < B; s += 8) parts.push(this.imageConditionedLogits(img.narrow(0, s, Math.min(8, B - s))));
     return cat(parts, 0);
   }
 
-  private promptsrcLoss(images: Tensor, img: Tensor, text: Tensor, logits: Tensor, ce: Tensor): ForwardOutput {
-    const o = this.design.options;
-    const teacherText = this.teacherText!.as('float32');
-    const [zsImg, zsLogits] = noGrad(() => {
-      const f = nn.l2normalize(this.model.encodeImage(images).as('float32'));
-      return [f, f.matmul(teacherText.T).mul(this.scale)];
-    });
-    const sclText = nn.l1Loss(text, teacherText).mul(o.textLossWeight);
-    const sclImage = nn.l1Loss(img, zsImg).mul(o.imageLossWeight);
-    const sclLogits = nn.klDiv(logits.logSoftmax(1), zsLogits.logSoftmax(1), 'sum', true).div(logits.numel);
-    const total = ce.add(sclLogits).add(sclText).add(sclImage);
-    return { logits, loss: total, terms: { ce, scl_text: sclText, scl_image: sclImage, scl_logits: sclLogits, total } };
+  /** The cross-entropy plus the design's extra loss terms, summed in the order the method lists them. */
+  private withLossTerms(images: Tensor, img: Tensor, text: Tensor, logits: Tensor, ce: Tensor): ForwardOutput {
+    let teacher = null;
+    if (this.teacherText) {
+      const teacherText = this.teacherText.as('float32');
+      let image: Tensor | null = null;
+      // the frozen CLIP: the same model without prompts (no hooks), no graph; computed once when a term asks
+      teacher = { text: teacherText, image: () => (image ??= noGrad(() => nn.l2normalize(this.model.encodeImage(images).as('float32')))) };
+    }
+    const terms = this.design.lossTerms!({ images, imageFeatures: img, textFeatures: text, logits, scale: this.scale, teacher });
+    const total = Object.values(terms).reduce((sum, t) => sum.add(t), ce);
+    return { logits, loss: total, terms: { ce, ...terms, total } };
   }
 
-  /** PromptSRC's frozen text teacher (normalised), for tests and inspection. */
+  /** The frozen teacher's class text features (normalised), for tests and inspection; null without a teacher. */
   teacherTextFeatures(): Tensor | null {
     return this.teacherText;
   }
-}
-
-function templateFor(dataset: string): string {
-  return CUSTOM_TEMPLATES[dataset] ?? DEFAULT_TEMPLATE;
 }
 
 /**
@@ -446,13 +444,5 @@ export function textWordsOf(design: MethodDesign, tokenizer: Tokenizer): { befor
   const d = design.text;
   if (d.kind === 'fixed') return { before: tokenizer.encode(fill(design.options.template ?? DEFAULT_TEMPLATE, 'class')).length, after: 0 };
   return { before: 0, after: tokenizer.encode(`${d.promptPrefix} class.`).length - d.nCtx };
-}
-
-/** Gaussian prompt-aggregation weights of PromptSRC: N(e; mean, std) for e = 1..epochs, normalised to sum 1. */
-export function gpaWeights(epochs: number, mean: number, std: number): number[] {
-  const g = (x: number) => (1 / (std * Math.sqrt(2 * Math.PI))) * Math.exp(-0.5 * ((x - mean) / std) ** 2);
-  const w = Array.from({ length: epochs }, (_, i) => g(i + 1));
-  const s = w.reduce((a, b) => a + b, 0);
-  return w.map((x) => x / s);
 }
 

@@ -2,6 +2,7 @@
  * Hand-crafted text templates of the official code (CoOp `trainers/zsclip.py`, PromptSRC
  * `trainers/imagenet_templates.py`), by dataset name as used on the CLI.
  */
+import type { DatasetPrompt } from './methods/method.js';
 
 /** Zero-shot CLIP's single template per dataset (CUSTOM_TEMPLATES). */
 export const CUSTOM_TEMPLATES: Record<string, string> = {
@@ -24,35 +25,13 @@ export const CUSTOM_TEMPLATES: Record<string, string> = {
 
 export const DEFAULT_TEMPLATE = 'a photo of a {}.';
 
-/** ZeroshotCLIP2's ensemble: these 7, plus the dataset's custom template except for ImageNet. */
-export const IMAGENET_TEMPLATES_SELECT = [
-  'itap of a {}.',
-  'a bad photo of the {}.',
-  'a origami {}.',
-  'a photo of the large {}.',
-  'a {} in a video game.',
-  'art of the {}.',
-  'a photo of the small {}.',
-];
-
-/** PromptSRC's 60 templates for its frozen text teacher (a subset of CLIP's 80 ImageNet templates). */
-export const PROMPTSRC_TEMPLATES = [
-  'a photo of a {}.', 'a bad photo of a {}.', 'a photo of many {}.', 'a sculpture of a {}.',
-  'a photo of the hard to see {}.', 'a low resolution photo of the {}.', 'a rendering of a {}.', 'graffiti of a {}.',
-  'a bad photo of the {}.', 'a cropped photo of the {}.', 'a tattoo of a {}.', 'the embroidered {}.',
-  'a photo of a hard to see {}.', 'a bright photo of a {}.', 'a photo of a clean {}.', 'a photo of a dirty {}.',
-  'a dark photo of the {}.', 'a drawing of a {}.', 'a photo of my {}.', 'the plastic {}.',
-  'a photo of the cool {}.', 'a close-up photo of a {}.', 'a black and white photo of the {}.', 'a painting of the {}.',
-  'a painting of a {}.', 'a pixelated photo of the {}.', 'a sculpture of the {}.', 'a bright photo of the {}.',
-  'a cropped photo of a {}.', 'a plastic {}.', 'a photo of the dirty {}.', 'a jpeg corrupted photo of a {}.',
-  'a blurry photo of the {}.', 'a photo of the {}.', 'a good photo of the {}.', 'a rendering of the {}.',
-  'a {} in a video game.', 'a photo of one {}.', 'a doodle of a {}.', 'a close-up photo of the {}.',
-  'the origami {}.', 'the {} in a video game.', 'a sketch of a {}.', 'a doodle of the {}.',
-  'a origami {}.', 'a low resolution photo of a {}.', 'the toy {}.', 'a rendition of the {}.',
-  'a photo of the clean {}.', 'a photo of a large {}.', 'a rendition of a {}.', 'a photo of a nice {}.',
-  'a photo of a weird {}.', 'a blurry photo of a {}.', 'a cartoon {}.', 'art of a {}.',
-  'a sketch of the {}.', 'a embroidered {}.', 'a pixelated photo of a {}.', 'itap of the {}.',
-];
+/**
+ * What a dataset tells hand-crafted prompts, by its CLI name: its zero-shot template (CUSTOM_TEMPLATES, else
+ * "a photo of a {}."), and whether ZeroshotCLIP2's ensemble adds it (not for ImageNet and its variants).
+ */
+export function datasetPrompt(name: string): DatasetPrompt {
+  return { template: CUSTOM_TEMPLATES[name] ?? DEFAULT_TEMPLATE, ensembleAddsTemplate: !name.startsWith('imagenet') };
+}
 
 /** Fills a template's {} with a class name (official code: str.format / replace). */
 export function fill(template: string, classname: string): string {

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDataset } from '../data/dataset.js';
 import { findResultFiles } from '../eval/report/collect.js';
+import { learnsPrompts } from '../prompting/methods/index.js';
 import type { RunResult } from '../eval/results.js';
 import type { RunConfig } from '../eval/run-config.js';
 import { UserError } from '../util/errors.js';
@@ -75,7 +76,7 @@ function imageCounts(c: RunConfig, custom: Map<string, { perClass: number[]; tes
     if (!s) return null;
     evalImages += s.test;
   }
-  return { train: c.method === 'zeroshot' ? 0 : dropLast * c.epochs, eval: evalImages };
+  return { train: !learnsPrompts(c.method) ? 0 : dropLast * c.epochs, eval: evalImages };
 }
 
 /** Class sizes of a custom dataset, listed from disk (null when it cannot be read). */

@@ -19,7 +19,7 @@
  */
 import { UserError } from '../util/errors.js';
 import { getDataset } from '../data/datasets/index.js';
-import { checkMethod } from '../prompting/methods.js';
+import { checkMethod } from '../prompting/methods/index.js';
 
 export const PRESETS = ['table2', 'table3', 'fewshot'] as const;
 export type PresetName = (typeof PRESETS)[number];

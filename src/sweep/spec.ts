@@ -24,12 +24,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { parse as parseYaml } from 'yaml';
-import { METHOD_FLAGS } from '../cli/method-options.js';
 import { getDataset } from '../data/datasets/index.js';
 import { DG_TARGETS, FEWSHOT_SHOTS, XD_TARGETS } from '../eval/protocols.js';
 import type { Protocol } from '../eval/results.js';
 import { buildRunConfig, checkPrecision, runDirOf, type RunConfig } from '../eval/run-config.js';
-import { checkMethod, type MethodName, type MethodOptions } from '../prompting/methods.js';
+import { OPTION_SPECS, checkMethod, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
 import { UserError } from '../util/errors.js';
 
 export const SWEEP_PROTOCOLS: readonly Protocol[] = ['base2new', 'xd', 'dg', 'fewshot'];
@@ -190,8 +189,8 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
     s.options = {};
     for (const [given, v] of Object.entries(opts)) {
       const flag = given.replace(/^--/, ''); // `depth` or `--depth`
-      const def = METHOD_FLAGS.find((f) => f.flag === flag);
-      if (!def) c.fail(at(`options.${flag}`), `unknown method flag (known: ${METHOD_FLAGS.map((f) => f.flag).join(', ')})`);
+      const def = OPTION_SPECS.find((f) => f.flag === flag);
+      if (!def) c.fail(at(`options.${flag}`), `unknown method flag (known: ${OPTION_SPECS.map((f) => f.flag).join(', ')})`);
       s.options[flag] = c.list(v, at(`options.${flag}`), (x, w): OptionValue => {
         switch (def!.kind) {
           case 'int':
@@ -200,6 +199,9 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
             return c.positive(x, w);
           case 'boolean':
             return c.bool(x, w);
+          case 'choice':
+            if (typeof x !== 'string' || !def!.choices!.includes(x)) c.fail(w, `expected one of ${def!.choices!.join(', ')}, got ${JSON.stringify(x)}`);
+            return x as string;
           default:
             if (typeof x !== 'string') c.fail(w, `expected a string, got ${JSON.stringify(x)}`);
             return x as string;
@@ -374,7 +376,7 @@ function optionGrid(options: Record<string, OptionValue[]> = {}): Array<Record<s
 function methodOptionsOf(flags: Record<string, OptionValue>): MethodOptions {
   const o: Record<string, OptionValue> = {};
   for (const [flag, v] of Object.entries(flags)) {
-    const def = METHOD_FLAGS.find((f) => f.flag === flag)!;
+    const def = OPTION_SPECS.find((f) => f.flag === flag)!;
     if (def.kind === 'boolean' && v === false) continue; // a boolean flag is either given or not
     o[def.key] = v;
   }

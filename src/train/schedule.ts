@@ -5,6 +5,8 @@
  * t = 1..E-W-1 of T_max = E (its last points are never reached). Verified against Dassl's own scheduler
  * (test/fixtures/shared/golden/lr_schedule.json).
  */
+import { TRAIN_DEFAULTS } from './defaults.js';
+
 export interface ScheduleOptions {
   lr: number;
   epochs: number;
@@ -14,8 +16,8 @@ export interface ScheduleOptions {
 
 /** The learning rate in force during `epoch` (1-based). */
 export function lrAt(epoch: number, o: ScheduleOptions): number {
-  const W = o.warmupEpochs ?? 1;
-  if (epoch <= W) return o.warmupLr ?? 1e-5;
+  const W = o.warmupEpochs ?? TRAIN_DEFAULTS.warmupEpochs;
+  if (epoch <= W) return o.warmupLr ?? TRAIN_DEFAULTS.warmupLr;
   const t = epoch - 1 - W;
   return (o.lr * (1 + Math.cos((Math.PI * t) / o.epochs))) / 2;
 }

@@ -14,6 +14,7 @@
 import type { PromptLearner } from '../prompting/learner.js';
 import { GradScaler, SGD, noGrad, tensor, tidy, type Device, type Tensor } from '../torch/index.js';
 import { checkBatchSize, type Batch } from './batches.js';
+import { TRAIN_DEFAULTS } from './defaults.js';
 
 export interface OptimizerOptions {
   lr: number;
@@ -25,7 +26,11 @@ export interface OptimizerOptions {
 
 /** SGD over the learner's trainable tensors with the official settings (torch.optim.SGD's rule). */
 export function createOptimizer(learner: PromptLearner, options: OptimizerOptions): SGD {
-  return new SGD(learner.parameters(), { lr: options.lr, momentum: options.momentum ?? 0.9, weightDecay: options.weightDecay ?? 5e-4 });
+  return new SGD(learner.parameters(), {
+    lr: options.lr,
+    momentum: options.momentum ?? TRAIN_DEFAULTS.momentum,
+    weightDecay: options.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
+  });
 }
 
 /** A batch as tensors on `device`: images [B, 3, S, S] float32 and labels [B] int64 (in the current scope). */

@@ -13,12 +13,13 @@ import * as path from 'node:path';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { configDiff, describeDiff } from '../util/config.js';
 import type { RawTensor } from '../io/tensor.js';
-import { PromptLearner, gpaWeights } from '../prompting/learner.js';
+import type { PromptLearner } from '../prompting/learner.js';
 import { GradScaler, SGD, Tensor, allFinite, isCuda, noGrad, releaseFreedMemory, tensor, tidy, zeros, type GradScalerState } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import type { BatchSource } from './batches.js';
+import { TRAIN_DEFAULTS } from './defaults.js';
 import { lrAt } from './schedule.js';
 import { createOptimizer, trainStep } from './step.js';
 
@@ -105,8 +106,8 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   const params = learner.parameters();
   const keys = [...learner.params.keys()];
   const opt = createOptimizer(learner, options);
-  const isSrc = learner.method === 'promptsrc';
-  const gpa = isSrc ? gpaWeights(options.epochs, learner.design.options.gpaMean, learner.design.options.gpaStd) : null;
+  // weight averaging over epochs (PromptSRC's GPA): the prompts training ends with are Σ_e w_e·θ_e
+  const gpa = learner.epochWeights(options.epochs);
   let gpaSum: Tensor[] | null = null;
   const history: EpochSummary[] = [];
   let startEpoch = 1;
@@ -201,7 +202,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       }
       trainedImages += seen;
       if (gpa) {
-        // PromptSRC: accumulate w_e · θ_e after each epoch; the aggregate replaces the prompts at the end
+        // accumulate w_e · θ_e after each epoch; the aggregate replaces the prompts at the end
         const w = gpa[epoch - 1];
         gpaSum = noGrad(() =>
           params.map((p, i) => {
@@ -234,7 +235,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       if (process.env.MPL_KILL_AFTER_EPOCH && Number(process.env.MPL_KILL_AFTER_EPOCH) === epoch) process.kill(process.pid, 'SIGKILL');
     }
     if (gpaSum) {
-      // load the aggregated prompts (PromptSRC evaluates the GPA model)
+      // load the aggregated prompts (PromptSRC evaluates its GPA model)
       const agg = gpaSum;
       noGrad(() => params.forEach((p, i) => p.copy_(agg[i])));
     }
@@ -272,10 +273,10 @@ export function checkpointTarget(dir: string, learner: PromptLearner, options: T
     training: {
       epochs: options.epochs,
       lr: options.lr,
-      momentum: options.momentum ?? 0.9,
-      weight_decay: options.weightDecay ?? 5e-4,
-      warmup_epochs: options.warmupEpochs ?? 1,
-      warmup_lr: options.warmupLr ?? 1e-5,
+      momentum: options.momentum ?? TRAIN_DEFAULTS.momentum,
+      weight_decay: options.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
+      warmup_epochs: options.warmupEpochs ?? TRAIN_DEFAULTS.warmupEpochs,
+      warmup_lr: options.warmupLr ?? TRAIN_DEFAULTS.warmupLr,
     },
   };
   return { file: path.join(dir, CHECKPOINT_FILE), config: JSON.parse(JSON.stringify(config)) as Record<string, unknown> };
@@ -384,7 +385,7 @@ function loadCheckpoint(
   const momentum = parseJson(metadata.momentum, 'list of momentum buffers', bad);
   if (!Array.isArray(momentum) || momentum.some((k) => !keys.includes(k as string))) bad('its list of momentum buffers names unknown parameters');
   const withGpa = metadata.gpa === 'true';
-  if (withGpa !== (learner.method === 'promptsrc')) bad(withGpa ? 'it holds prompt-aggregation sums this method does not use' : 'the prompt-aggregation sums are missing');
+  if (withGpa !== (learner.epochWeights(epochs) !== null)) bad(withGpa ? 'it holds prompt-aggregation sums this method does not use' : 'the prompt-aggregation sums are missing');
   for (const k of keys) {
     const shape = learner.params.get(k)!.shape;
     const checks: Array<[string, boolean]> = [[k, true], [`optimizer.momentum.${k}`, (momentum as string[]).includes(k)], [`gpa.${k}`, withGpa]];

@@ -14,8 +14,8 @@ import { readTorchCheckpoint } from '../../src/io/torchzip.js';
 import { PyDict, PyFloat, PyTensor, PyTuple, torchSaveBytes } from '../../src/io/torchsave.js';
 import type { RawTensor } from '../../src/io/tensor.js';
 import { loadPrompts } from '../../src/prompting/checkpoint.js';
-import { DASSL_MODEL_NAMES, dasslKey, writeDasslCheckpoint } from '../../src/prompting/dassl.js';
-import { PromptLearner, tokenizeBatch } from '../../src/prompting/learner.js';
+import { dasslKey, dasslModelName, writeDasslCheckpoint } from '../../src/train/dassl.js';
+import { PromptLearner, tokenIds as tokenIdsOf } from '../../src/prompting/learner.js';
 import { noGrad, tidy, type Tensor } from '../../src/torch/index.js';
 import { createOptimizer, trainStep } from '../../src/train/step.js';
 import { goldenDir, repoRoot, tmpDir } from '../helpers.js';
@@ -79,7 +79,7 @@ test('an exported Dassl checkpoint loads in PyTorch, restores its optimizer and 
     const ours = noGrad(() => tidy(() => learner.forward(images).logits.toFloat32()));
     const d = learner.design.text;
     assert.ok(d.kind === 'learned');
-    const ids = tokenizeBatch(learner.tokenizer, outputs.classes.map((c: string) => `${d.promptPrefix} ${c}.`));
+    const ids = tokenIdsOf(learner.tokenizer, outputs.classes.map((c: string) => `${d.promptPrefix} ${c}.`));
     const flatIds = ids.ids.toArray();
     const tokenIds = Array.from({ length: outputs.classes.length }, (_, i) => flatIds.slice(i * 77, (i + 1) * 77));
     ids.ids.dispose();
@@ -118,7 +118,7 @@ test('every method exports under its trainer\'s model name and keys, and loads b
   for (const method of ['coop', 'cocoop', 'vpt', 'ivlp', 'maple', 'mpl', 'promptsrc'] as const) {
     const tensors = goldenTensors(`methods/${method}/params.safetensors`);
     const file = writeDasslCheckpoint(path.join(work, 'all', method), { method, tensors, epoch: 2, lr: 0.002, epochs: 2 });
-    assert.equal(path.basename(path.dirname(file)), DASSL_MODEL_NAMES[method]);
+    assert.equal(path.basename(path.dirname(file)), dasslModelName(method));
     const ck = readTorchCheckpoint(file);
     assert.deepEqual([...ck.tensors.keys()], [...tensors.keys()].map((k) => dasslKey(method, k)));
     if (method === 'coop' || method === 'cocoop') assert.ok(ck.tensors.has('ctx'), 'CoOp/CoCoOp register the prompt learner alone');

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { knownArchitectures } from '../../src/clip/config.js';
-import { countParameters, designMethod, METHODS } from '../../src/prompting/methods.js';
+import { countParameters, designMethod, METHODS } from '../../src/prompting/methods/index.js';
 import { describeLayout, parseSchedule, planLayout, validatePlan } from '../../src/prompting/plan.js';
 
 const b16 = knownArchitectures['ViT-B/16'];

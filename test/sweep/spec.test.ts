@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Command } from 'commander';
-import { addMethodOptions, METHOD_FLAGS } from '../../src/cli/method-options.js';
+import { addMethodOptions } from '../../src/cli/method-options.js';
+import { OPTION_SPECS } from '../../src/prompting/methods/index.js';
 import { buildRunConfig, runDirOf } from '../../src/eval/run-config.js';
 import { PAPER_DATASETS, PAPER_METHODS, presetSweep } from '../../src/sweep/presets.js';
 import { expandSweep, readSweepFile, sweepFromObject } from '../../src/sweep/spec.js';
@@ -119,10 +120,10 @@ epochs: 4
     fails('{"out": ', /not valid JSON/, 'bad.json');
   });
 
-  it('METHOD_FLAGS lists exactly the method flags of the CLI', () => {
+  it('the sweep options are exactly the method flags of the CLI', () => {
     const cmd = addMethodOptions(new Command('x'));
     const flags = cmd.options.map((o) => o.long!.replace(/^--/, '')).filter((f) => f !== 'method');
-    assert.deepEqual(METHOD_FLAGS.map((f) => f.flag).sort(), flags.sort());
+    assert.deepEqual(OPTION_SPECS.map((f) => f.flag).sort(), flags.sort());
   });
 
   it('the SLURM script runs each task in its own folder with the exact arguments', () => {

@@ -21,7 +21,7 @@ import {
   type CpuInfo,
 } from '../../src/torch/index.js';
 import { storageDtype } from '../../src/clip/model.js';
-import { createdInModelDtype } from '../../src/prompting/methods.js';
+import { createdInModelDtype } from '../../src/prompting/methods/index.js';
 import { UserError } from '../../src/util/errors.js';
 import { repoRoot } from '../helpers.js';
 

@@ -6,8 +6,8 @@ import { renderConfusionSvg } from '../../eval/report/confusion-svg.js';
 import { datasetDisplayName, methodDisplayName } from '../../eval/report/names.js';
 import { writeFigure } from '../../eval/report/svg.js';
 import { PromptLearner } from '../../prompting/learner.js';
-import { inferMethod, loadPrompts } from '../../prompting/checkpoint.js';
-import { checkMethod, type MethodName, type MethodOptions } from '../../prompting/methods.js';
+import { loadPrompts } from '../../prompting/checkpoint.js';
+import { checkMethod, inferMethod, type MethodName, type MethodOptions } from '../../prompting/methods/index.js';
 import { evaluate } from '../../train/evaluate.js';
 import { batchSource } from '../../train/sources.js';
 import { UserError } from '../../util/errors.js';
@@ -70,7 +70,8 @@ function methodFor(f: EvalFlags, prompts: ReturnType<typeof loadPrompts> | null)
   const inferred = inferMethod(prompts.tensors);
   const method = f.method ? checkMethod(f.method) : inferred.method;
   if (!method) {
-    throw new UserError(`${f.prompts}: IVLP and PromptSRC checkpoints hold the same tensors: say which with --method ivlp or --method promptsrc`);
+    const which = inferred.candidates.length ? `the tensors fit ${inferred.candidates.join(' and ')}: say which with --method` : 'no method has these tensors: say which method wrote them with --method';
+    throw new UserError(`${f.prompts}: ${which}`);
   }
   return { method, options: { ...(method === inferred.method || !inferred.method ? inferred.options : {}), ...stated } };
 }

@@ -4,8 +4,8 @@ import type { Command } from 'commander';
 import { readSafetensors } from '../../io/safetensors.js';
 import type { RawTensor } from '../../io/tensor.js';
 import { PROMPTS_FILE, loadPrompts } from '../../prompting/checkpoint.js';
-import { writeDasslCheckpoint } from '../../prompting/dassl.js';
-import { RECIPES } from '../../prompting/methods.js';
+import { writeDasslCheckpoint } from '../../train/dassl.js';
+import { methodDef } from '../../prompting/methods/index.js';
 import { CHECKPOINT_FILE } from '../../train/trainer.js';
 import { UserError } from '../../util/errors.js';
 import { intFlag } from '../flags.js';
@@ -33,7 +33,7 @@ laid out as Dassl saves them (momentum buffers from the run's checkpoint). See d
       const prompts = loadPrompts(file);
       if (!prompts.config) throw new UserError(`${file}: no prompts.json beside it; export needs the method it was trained with`);
       const method = prompts.config.method;
-      if (method === 'zeroshot') throw new UserError(`${file}: zero-shot CLIP has no learned prompts to export`);
+      if (!methodDef(method).trainable) throw new UserError(`${file}: ${methodDef(method).display.name} has no learned prompts to export`);
       const dir = path.dirname(file);
       // what the run recorded: its schedule (result.json) and optimiser state (checkpoint.safetensors)
       let config: Record<string, unknown> = {};
@@ -49,7 +49,7 @@ laid out as Dassl saves them (momentum buffers from the run's checkpoint). See d
       }
       epoch ??= typeof config.epochs === 'number' ? config.epochs : undefined;
       if (epoch === undefined || !Number.isInteger(epoch)) throw new UserError(`${file}: cannot tell how many epochs were trained (no checkpoint or result.json beside it); give --epoch N`);
-      const recipe = RECIPES[method];
+      const recipe = methodDef(method).recipe;
       const warmup = (config.warmup ?? {}) as { epochs?: number; lr?: number };
       const out = writeDasslCheckpoint(f.out, {
         method,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ClipTokenizer } from '../../clip/tokenizer.js';
 import { textWordsOf } from '../../prompting/learner.js';
-import { countParameters, designMethod } from '../../prompting/methods.js';
+import { countParameters, designMethod } from '../../prompting/methods/index.js';
 import { planLayout, validatePlan } from '../../prompting/plan.js';
 import { numberFlag } from '../flags.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';

@@ -6,7 +6,7 @@ import { IMAGE_EXTENSIONS } from '../../data/datasets/common.js';
 import { loadEvalImage } from '../../data/image.js';
 import { PromptLearner } from '../../prompting/learner.js';
 import { loadPrompts } from '../../prompting/checkpoint.js';
-import type { MethodOptions } from '../../prompting/methods.js';
+import type { MethodOptions } from '../../prompting/methods/index.js';
 import { noGrad, tensor, tidy } from '../../torch/index.js';
 import { UserError } from '../../util/errors.js';
 import { addMaxImagePixelsOption, intFlag } from '../flags.js';
@@ -63,7 +63,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
     if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
     const size = loaded.model.arch.vision.image_size;
     const results: Array<{ image: string; probabilities: Record<string, number> }> = [];
-    const text = noGrad(() => learner.method === 'cocoop' ? null : learner.textFeatures());
+    const text = noGrad(() => learner.imageConditioned ? null : learner.textFeatures());
     text?.keep();
     for (let s = 0; s < files.length; s += 32) {
       const chunk = files.slice(s, s + 32);

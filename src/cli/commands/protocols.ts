@@ -13,6 +13,7 @@ import { applyConfig, collect, type AppliedConfig, type ConfiguredCommand } from
 import { sayHowToResumeOnInterrupt } from '../interrupt.js';
 import { modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
+import { TRAIN_DEFAULTS } from '../../train/defaults.js';
 
 interface RunFlags extends MethodFlags, ComputeFlags {
   weights?: string;
@@ -58,10 +59,10 @@ function common(cmd: Command, datasetDefault?: string): Command {
     .option('--epochs <n>', "epochs (default: the method's official config)", intFlag('--epochs', { max: 100_000 }))
     .option('--lr <x>', 'learning rate, > 0 (default: the official config)', numberFlag('--lr', { exclusiveMin: true }))
     .option('--batch-size <n>', 'training batch size (default: the official config)', intFlag('--batch-size', { min: 1, max: 4096 }))
-    .option('--momentum <x>', 'SGD momentum (default 0.9)', numberFlag('--momentum', { max: 1 }))
-    .option('--weight-decay <x>', 'SGD weight decay (default 5e-4)', numberFlag('--weight-decay', { max: 1 }))
-    .option('--warmup-epochs <n>', 'constant warm-up epochs (default 1)', intFlag('--warmup-epochs', { max: 100_000 }))
-    .option('--warmup-lr <x>', 'warm-up learning rate (default 1e-5)', numberFlag('--warmup-lr'))
+    .option('--momentum <x>', `SGD momentum (default ${TRAIN_DEFAULTS.momentum})`, numberFlag('--momentum', { max: 1 }))
+    .option('--weight-decay <x>', `SGD weight decay (default ${TRAIN_DEFAULTS.weightDecay})`, numberFlag('--weight-decay', { max: 1 }))
+    .option('--warmup-epochs <n>', `constant warm-up epochs (default ${TRAIN_DEFAULTS.warmupEpochs})`, intFlag('--warmup-epochs', { max: 100_000 }))
+    .option('--warmup-lr <x>', `warm-up learning rate (default ${TRAIN_DEFAULTS.warmupLr})`, numberFlag('--warmup-lr'))
     .option('--print-freq <n>', 'a progress line every N batches in log.txt and on non-terminal output (default 20, as Dassl; 0 = none)', intFlag('--print-freq'))
     .option('--out <dir>', 'output folder', 'output')
     .option('--resume', 'continue a run from its checkpoint when the configuration is the same (the default)')

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { knownArchitectures } from '../../clip/config.js';
 import { ClipTokenizer } from '../../clip/tokenizer.js';
 import { textWordsOf } from '../../prompting/learner.js';
-import { countParameters, designMethod, type MethodName, type MethodOptions } from '../../prompting/methods.js';
+import { countParameters, designMethod, type MethodName, type MethodOptions } from '../../prompting/methods/index.js';
 import { planLayout } from '../../prompting/plan.js';
 import type { PlanLayout } from '../../prompting/layout.js';
 import { UserError } from '../../util/errors.js';

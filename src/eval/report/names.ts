@@ -4,18 +4,12 @@
  * generated table can be laid beside the published one. Unknown names are shown as they are, after the
  * known ones, alphabetically.
  */
+import { methodDefs } from '../../prompting/methods/index.js';
 
-/** Methods in the order of the papers' tables (zero-shot CLIP first, the proposed method last). */
-const METHODS: Array<[key: string, display: string, colour: string]> = [
-  ['zeroshot', 'CLIP', '#999999'],
-  ['coop', 'CoOp', '#0072B2'],
-  ['cocoop', 'CoCoOp', '#56B4E9'],
-  ['vpt', 'VPT', '#7F3C8D'],
-  ['ivlp', 'IVLP', '#CC79A7'],
-  ['maple', 'MaPLe', '#009E73'],
-  ['promptsrc', 'PromptSRC', '#E69F00'],
-  ['mpl', 'MPL', '#D55E00'],
-];
+/** Methods in the order of the papers' tables (zero-shot CLIP first, the proposed method last): the registry's display facts. */
+const METHODS: Array<[key: string, display: string, colour: string]> = [...methodDefs()]
+  .sort((a, b) => a.display.column - b.display.column)
+  .map((d) => [d.name, d.display.name, d.display.colour]);
 
 /**
  * Datasets in the order of MaPLe/PromptSRC Table 1 (ImageNet first), then the domain-generalisation targets.

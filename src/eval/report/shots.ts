@@ -5,6 +5,7 @@
  * differ; each point is the mean over seeds (±std whiskers), averaged over datasets when several are shown.
  */
 import { UserError } from '../../util/errors.js';
+import { learnsPrompts } from '../../prompting/methods/index.js';
 import { mean, populationStd, type LoadedResult } from './collect.js';
 import { datasetDisplayName, methodDisplayName, sortDatasets, sortMethods } from './names.js';
 import { methodColours } from './plots.js';
@@ -49,7 +50,7 @@ function configOf(r: LoadedResult['result']): string {
 
 /** The series of the figure; `dataset` restricts it to one dataset (else the datasets all series share). */
 export function shotsData(results: LoadedResult[], dataset?: string): ShotsData {
-  const few = results.filter((x) => x.result.protocol === 'fewshot' && x.result.method !== 'zeroshot' && (!dataset || x.result.dataset === dataset));
+  const few = results.filter((x) => x.result.protocol === 'fewshot' && learnsPrompts(x.result.method) && (!dataset || x.result.dataset === dataset));
   if (few.length === 0) throw new UserError(dataset ? `no few-shot results on ${dataset}` : 'no few-shot results (mpl fewshot writes them)');
   // series key → dataset → shots → accuracies over seeds
   const byKey = new Map<string, { method: string; config: string; cells: Map<string, Map<number, number[]>> }>();
@@ -93,7 +94,7 @@ export function shotsData(results: LoadedResult[], dataset?: string): ShotsData 
     }
   }
   // zero-shot CLIP: zeroshot-protocol results, or few-shot runs of the zeroshot method, on every dataset
-  const zs = results.filter((x) => x.result.method === 'zeroshot' && (x.result.protocol === 'zeroshot' || x.result.protocol === 'fewshot'));
+  const zs = results.filter((x) => !learnsPrompts(x.result.method) && (x.result.protocol === 'zeroshot' || x.result.protocol === 'fewshot'));
   const zsPer = datasets.map((d) => zs.filter((x) => x.result.dataset === d).map((x) => ownAccuracy(x.result)).filter((a): a is number => a !== undefined));
   const zeroShot = zsPer.every((xs) => xs.length > 0) ? mean(zsPer.map(mean)) : null;
   return { series: series.filter((s) => s.points.length > 0), datasets, zeroShot };

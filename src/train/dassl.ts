@@ -17,20 +17,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { RawTensor } from '../io/tensor.js';
 import { PyDict, PyFloat, PyTensor, torchSave, type PyValue } from '../io/torchsave.js';
-import { lrAt } from '../train/schedule.js';
+import { methodDef, type MethodName } from '../prompting/methods/index.js';
 import { writeFileAtomic } from '../util/fs.js';
-import type { MethodName } from './methods.js';
+import { TRAIN_DEFAULTS } from './defaults.js';
+import { lrAt } from './schedule.js';
 
-/** The name each official trainer registers its model under (the checkpoint's folder). */
-export const DASSL_MODEL_NAMES: Record<Exclude<MethodName, 'zeroshot'>, string> = {
-  coop: 'prompt_learner',
-  cocoop: 'prompt_learner',
-  vpt: 'prompt_learner',
-  ivlp: 'VLPromptLearner',
-  promptsrc: 'VLPromptLearner',
-  maple: 'MultiModalPromptLearner',
-  mpl: 'MultiModalPromptLearner',
-};
+/** The name the method's official trainer registers its model under (the checkpoint's folder); none for zero-shot CLIP. */
+export function dasslModelName(method: MethodName): string | undefined {
+  return methodDef(method).dassl.modelName;
+}
 
 export interface DasslExport {
   method: MethodName;
@@ -51,15 +46,15 @@ export interface DasslExport {
 
 /** The state-dict key the official trainer uses for one of this tool's keys. */
 export function dasslKey(method: MethodName, key: string): string {
-  return (method === 'coop' || method === 'cocoop') && key.startsWith('prompt_learner.') ? key.slice('prompt_learner.'.length) : key;
+  return methodDef(method).dassl.bareKeys && key.startsWith('prompt_learner.') ? key.slice('prompt_learner.'.length) : key;
 }
 
 /** The object torch.save writes for the checkpoint. */
 export function dasslCheckpoint(x: DasslExport): PyValue {
   const keys = [...x.tensors.keys()];
-  const momentum = x.momentum ?? 0.9;
-  const warmupEpochs = x.warmupEpochs ?? 1;
-  const warmupLr = x.warmupLr ?? 1e-5;
+  const momentum = x.momentum ?? TRAIN_DEFAULTS.momentum;
+  const warmupEpochs = x.warmupEpochs ?? TRAIN_DEFAULTS.warmupEpochs;
+  const warmupLr = x.warmupLr ?? TRAIN_DEFAULTS.warmupLr;
   const schedule = { epochs: x.epochs, lr: x.lr, warmupEpochs, warmupLr };
   // Dassl steps the scheduler after each epoch: after `epoch` epochs the optimiser holds the next epoch's rate
   const current = lrAt(x.epoch + 1, schedule);
@@ -73,7 +68,7 @@ export function dasslCheckpoint(x: DasslExport): PyValue {
     ['lr', new PyFloat(current)],
     ['momentum', new PyFloat(momentum)],
     ['dampening', 0],
-    ['weight_decay', new PyFloat(x.weightDecay ?? 5e-4)],
+    ['weight_decay', new PyFloat(x.weightDecay ?? TRAIN_DEFAULTS.weightDecay)],
     ['nesterov', false],
     ['maximize', false],
     ['foreach', null],
@@ -114,8 +109,9 @@ export function dasslCheckpoint(x: DasslExport): PyValue {
 
 /** Writes `<dir>/<ModelName>/model.pth.tar-<epoch>` and Dassl's `checkpoint` file; returns the checkpoint's path. */
 export function writeDasslCheckpoint(dir: string, x: DasslExport): string {
-  if (x.method === 'zeroshot') throw new Error('zero-shot CLIP has no prompts to export');
-  const folder = path.join(dir, DASSL_MODEL_NAMES[x.method]);
+  const model = dasslModelName(x.method);
+  if (!model) throw new Error(`${x.method} has no prompts to export`);
+  const folder = path.join(dir, model);
   fs.mkdirSync(folder, { recursive: true });
   const name = `model.pth.tar-${x.epoch}`;
   const file = path.join(folder, name);

@@ -1,0 +1,135 @@
+/**
+ * Every method option, once: its key in the library, its command-line flag, the type of its value, what it
+ * does, the Dassl config keys that set it (TRAINER.<NAME>.<KEY>) and the value a run records when its method
+ * does not use it. Which methods take an option is said by the methods themselves (`options` of each
+ * MethodDef); the CLI flags (src/cli/method-options.ts), the sweep files' `options` (src/sweep) and the
+ * config-file mapping (src/cli/config-file.ts) are generated from this table.
+ */
+
+/** Every method's options, as flags, config files and result files carry them (all optional). */
+export interface MethodOptions {
+  /** text context tokens (MPL: N_CTX; MaPLe: N_CTX; CoOp/CoCoOp: derived from ctxInit when given) */
+  nCtx?: number;
+  /** MPL: prompts added per text prompt at each deep layer (N_ADD_OP) */
+  nAdd?: number;
+  /** MPL: prompts removed at each deep layer (N_RM_OP) */
+  nRm?: number;
+  /** prompt depth (layers 0..depth-1 are prompted); MaPLe/MPL: PROMPT_DEPTH; VPT/IVLP/PromptSRC: both encoders */
+  depth?: number;
+  depthText?: number;
+  depthVision?: number;
+  /** vision prompt tokens (VPT, IVLP, PromptSRC) */
+  nCtxVision?: number;
+  /** words whose embeddings initialise the text context ("" = random N(0, 0.02)) */
+  ctxInit?: string;
+  /** CoOp: class-specific context */
+  csc?: boolean;
+  /** CoOp: where the class name goes */
+  classTokenPosition?: 'end' | 'middle' | 'front';
+  /** MPL: per-layer vision add/remove counts, e.g. "1-4:add3,rm2;5-8:add1,rm1" */
+  schedule?: string;
+  /** zero-shot / VPT: the hand-crafted template; zero-shot: `ensemble` uses the 7-template ensemble */
+  template?: string;
+  ensemble?: boolean;
+  /** PromptSRC loss weights and Gaussian prompt aggregation */
+  textLossWeight?: number;
+  imageLossWeight?: number;
+  gpaMean?: number;
+  gpaStd?: number;
+}
+
+export type OptionKey = keyof MethodOptions;
+export type OptionValue = string | number | boolean | null;
+
+export interface OptionSpec {
+  key: OptionKey;
+  /** the command-line flag without its dashes (--n-ctx) */
+  flag: string;
+  /** how the CLI parses it: integer token counts and depths, positive numbers, words, a switch, a choice */
+  kind: 'int' | 'number' | 'string' | 'boolean' | 'choice';
+  choices?: readonly string[];
+  /** what it does, for --help (the methods that take it are prepended) */
+  help: string;
+  /** the CLI's placeholder for the value */
+  value?: string;
+  /** TRAINER.<NAME>.<KEY> of the official Dassl configs that set it */
+  dassl?: readonly string[];
+  /**
+   * The value recorded (in the resolved options, hence in every run's identity) for a method that leaves it
+   * unset. Frozen: the seventeen options below always appear in a run's recorded options, because run
+   * folders are named by a hash of them; an option added later appears only for the methods that take it.
+   */
+  unset: OptionValue;
+}
+
+/** In the order of `--help` and of the recorded options' keys. */
+export const OPTION_SPECS: readonly OptionSpec[] = [
+  { key: 'nCtx', flag: 'n-ctx', kind: 'int', help: 'learnable text context tokens', dassl: ['N_CTX', 'N_CTX_TEXT'], unset: 0 },
+  { key: 'nAdd', flag: 'n-add', kind: 'int', help: 'prompts added per deep layer (N_ADD_OP)', dassl: ['N_ADD_OP'], unset: 0 },
+  { key: 'nRm', flag: 'n-rm', kind: 'int', help: 'prompts removed per deep layer (N_RM_OP)', dassl: ['N_RM_OP'], unset: 0 },
+  { key: 'depth', flag: 'depth', kind: 'int', help: 'prompt depth: layers 0..depth-1 carry prompts', dassl: ['PROMPT_DEPTH'], unset: 0 },
+  { key: 'depthText', flag: 'depth-text', kind: 'int', help: 'text prompt depth', dassl: ['PROMPT_DEPTH_TEXT'], unset: 0 },
+  { key: 'depthVision', flag: 'depth-vision', kind: 'int', help: 'vision prompt depth', dassl: ['PROMPT_DEPTH_VISION'], unset: 0 },
+  { key: 'nCtxVision', flag: 'n-ctx-vision', kind: 'int', help: 'vision prompt tokens', dassl: ['N_CTX_VISION'], unset: 0 },
+  { key: 'ctxInit', flag: 'ctx-init', kind: 'string', value: 'words', help: 'words initialising the text context ("" for random N(0, 0.02))', dassl: ['CTX_INIT'], unset: '' },
+  { key: 'csc', flag: 'csc', kind: 'boolean', help: 'class-specific context', dassl: ['CSC'], unset: false },
+  { key: 'classTokenPosition', flag: 'class-token-position', kind: 'choice', choices: ['end', 'middle', 'front'], value: 'pos', help: 'end | middle | front', dassl: ['CLASS_TOKEN_POSITION'], unset: 'end' },
+  {
+    key: 'schedule',
+    flag: 'schedule',
+    kind: 'string',
+    value: 'spec',
+    help: 'per-layer vision add/remove, e.g. "1:add3,rm1;2-4:add3,rm2;5-8:add1,rm1" (removes never more than are there)',
+    unset: null,
+  },
+  { key: 'template', flag: 'template', kind: 'string', value: 'text', help: 'the hand-crafted template, e.g. "a photo of a {}."', unset: null },
+  { key: 'ensemble', flag: 'ensemble', kind: 'boolean', help: 'the 7-template ensemble (ZeroshotCLIP2)', unset: false },
+  { key: 'textLossWeight', flag: 'text-loss-weight', kind: 'number', value: 'x', help: 'weight of the text consistency loss (TEXT_LOSS_WEIGHT, default 25)', dassl: ['TEXT_LOSS_WEIGHT'], unset: 0 },
+  { key: 'imageLossWeight', flag: 'image-loss-weight', kind: 'number', value: 'x', help: 'weight of the image consistency loss (IMAGE_LOSS_WEIGHT, default 10)', dassl: ['IMAGE_LOSS_WEIGHT'], unset: 0 },
+  { key: 'gpaMean', flag: 'gpa-mean', kind: 'number', value: 'x', help: 'epoch at the centre of the Gaussian prompt aggregation (GPA_MEAN)', dassl: ['GPA_MEAN'], unset: 0 },
+  { key: 'gpaStd', flag: 'gpa-std', kind: 'number', value: 'x', help: 'width of the Gaussian prompt aggregation (GPA_STD)', dassl: ['GPA_STD'], unset: 0 },
+];
+
+/**
+ * The options as recorded after the method's defaults are applied: every option of the table (the value a
+ * method leaves unset is the table's `unset`), in the table's order. This is what result.json, config.json,
+ * prompts.json and checkpoints hold, and what a run's identity hashes.
+ */
+export type ResolvedOptions = {
+  [K in Exclude<OptionKey, 'schedule' | 'template' | 'classTokenPosition'>]-?: NonNullable<MethodOptions[K]>;
+} & {
+  classTokenPosition: NonNullable<MethodOptions['classTokenPosition']>;
+  schedule: string | null;
+  template: string | null;
+};
+
+/** The recorded key order of the resolved options (what earlier versions wrote; kept for identical files). */
+const RECORD_ORDER: readonly OptionKey[] = [
+  'nCtx', 'nAdd', 'nRm', 'depth', 'depthText', 'depthVision', 'nCtxVision', 'ctxInit', 'csc', 'classTokenPosition',
+  'schedule', 'template', 'ensemble', 'textLossWeight', 'imageLossWeight', 'gpaMean', 'gpaStd',
+];
+
+export function optionSpec(key: OptionKey): OptionSpec {
+  const s = OPTION_SPECS.find((o) => o.key === key);
+  if (!s) throw new Error(`no option ${key}`);
+  return s;
+}
+
+/**
+ * Resolves options: the method's defaults under what is given (undefined = not given); `depth` stands for
+ * both encoders' depths unless those are given; every option a method leaves unset takes the table's value.
+ * The seventeen recorded options are always there (as earlier versions recorded them, so a run's identity
+ * never moves; a given option the method ignores is recorded as given, as it always was); an option added
+ * to the table later is recorded only for the methods that take it (`takes`).
+ */
+export function resolveWith(defaults: MethodOptions, given: MethodOptions, takes: readonly OptionKey[]): ResolvedOptions {
+  const o: MethodOptions = { ...defaults, ...stripUndefined(given) };
+  if (o.depth !== undefined && o.depthText === undefined) o.depthText = o.depth;
+  if (o.depth !== undefined && o.depthVision === undefined) o.depthVision = o.depth;
+  const keys = [...RECORD_ORDER, ...OPTION_SPECS.map((s) => s.key).filter((k) => !RECORD_ORDER.includes(k) && takes.includes(k))];
+  return Object.fromEntries(keys.map((k) => [k, o[k] ?? optionSpec(k).unset])) as unknown as ResolvedOptions;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
