@@ -13,7 +13,6 @@ import {
   Tensor,
   cat,
   nn,
-  noGrad,
   ones,
   precision as precisionPolicy,
   precisionOfDtype,
@@ -26,7 +25,7 @@ import {
   type Precision,
   type PrecisionName,
 } from '../torch/index.js';
-import { blockTensors, residualBlock, type BlockWeights } from './transformer.js';
+import { residualBlock, type BlockWeights } from './transformer.js';
 import { expectedShapes, type ClipConfig } from './config.js';
 
 /** The architecture (src/clip/config.ts): widths, layers, heads, patch and image size, text context. */
@@ -244,10 +243,12 @@ export class ClipModel {
     }
   }
 
-  /** Frees every weight. */
+  /** Frees every weight and the cached attention masks. */
   dispose(): void {
     for (const t of this.owned) t.dispose();
     this.owned.length = 0;
+    for (const m of this.maskCache.values()) m.dispose();
+    this.maskCache.clear();
   }
 
   /** Number of parameters (every stored tensor, logit_scale included, as PyTorch counts them). */
@@ -348,13 +349,9 @@ export class ClipModel {
     );
   }
 
-  /** Runs fn with gradients off: the frozen backbone alone never needs a graph. */
-  static frozen<T>(fn: () => T): T {
-    return noGrad(fn);
-  }
-
   // ---- internals --------------------------------------------------------------------------------
 
+  /** causal masks by sequence length: buffers, not parameters (not in `owned`, so never counted as weights) */
   private maskCache = new Map<number, Tensor>();
 
   private causalMask(length: number): Tensor {
@@ -367,7 +364,6 @@ export class ClipModel {
         return mask.dtype === dtype && this.device === 'cpu' ? mask : mask.to(dtype, this.device);
       }).keep();
       this.maskCache.set(length, m);
-      this.owned.push(m);
     }
     return m;
   }
@@ -400,5 +396,4 @@ export class ClipModel {
     return (which === 'vision' ? this.visual.blocks : this.text.blocks)[i];
   }
 
-  static blockTensors = blockTensors;
 }

@@ -43,20 +43,3 @@ export function residualBlock(x: Tensor, w: BlockWeights, heads: number, mask?: 
   });
 }
 
-/** Every tensor of a block, in a fixed order (for disposing or counting). */
-export function blockTensors(w: BlockWeights): Tensor[] {
-  return [
-    w.ln1Weight,
-    w.ln1Bias,
-    w.attn.inProjWeight,
-    w.attn.inProjBias,
-    w.attn.outProjWeight,
-    w.attn.outProjBias,
-    w.ln2Weight,
-    w.ln2Bias,
-    w.fcWeight,
-    w.fcBias,
-    w.projWeight,
-    w.projBias,
-  ];
-}

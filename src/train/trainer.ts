@@ -79,6 +79,12 @@ export interface TrainResult {
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+
+/**
+ * Test seam: called after each epoch, once its checkpoint is on disk. The resume tests preload a module
+ * (test/seams/kill-after-epoch.ts) that kills the process here like `kill -9`; nothing else registers one.
+ */
+export const epochEndSeams: Array<(epoch: number) => void> = [];
 /** Per-epoch metrics written beside the checkpoint (rewritten from the history after every epoch). */
 export const METRICS_FILE = 'metrics.csv';
 export const METRICS_COLUMNS = ['epoch', 'lr', 'loss', 'accuracy', 'images', 'seconds', 'images_per_s'] as const;
@@ -231,8 +237,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       if (options.checkpointDir) writeFileAtomic(path.join(options.checkpointDir, METRICS_FILE), metricsCsv(history));
       options.onEpoch?.(summary);
       releaseFreedMemory();
-      // fault injection for the resume test: die like `kill -9` right after this epoch's checkpoint
-      if (process.env.MPL_KILL_AFTER_EPOCH && Number(process.env.MPL_KILL_AFTER_EPOCH) === epoch) process.kill(process.pid, 'SIGKILL');
+      for (const seam of epochEndSeams) seam(epoch);
     }
     if (gpaSum) {
       // load the aggregated prompts (PromptSRC evaluates its GPA model)

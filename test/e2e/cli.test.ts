@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { goldenDir, tmpDir } from '../helpers.js';
-import { makeImageFolder, mplCli as mpl, ok } from './fixtures.js';
+import { killAfterEpoch, makeImageFolder, mplCli as mpl, ok } from './fixtures.js';
 
 const weights = path.join(goldenDir, 'tiny_clip.safetensors');
 const work = tmpDir('mpl-e2e-');
@@ -87,7 +87,7 @@ test('a run killed with SIGKILL after epoch 1 resumes by itself and ends with th
   const a = path.join(work, 'uninterrupted');
   const b = path.join(work, 'killed');
   ok(mpl(train(a, ['--seeds', '1'])), 'uninterrupted run');
-  const killed = mpl(train(b, ['--seeds', '1']), { MPL_KILL_AFTER_EPOCH: '1' });
+  const killed = mpl(train(b, ['--seeds', '1']), killAfterEpoch(1));
   assert.equal(killed.signal, 'SIGKILL');
   const dir = runDir(b, 1);
   assert.ok(fs.existsSync(path.join(dir, 'checkpoint.safetensors')));
@@ -102,8 +102,8 @@ test('a run killed with SIGKILL after epoch 1 resumes by itself and ends with th
 
   // --no-resume and --force start over from epoch 1
   const c = path.join(work, 'restarted');
-  assert.equal(mpl(train(c, ['--seeds', '1']), { MPL_KILL_AFTER_EPOCH: '2' }).signal, 'SIGKILL');
-  const restarted = mpl(train(c, ['--seeds', '1', '--no-resume']), { MPL_KILL_AFTER_EPOCH: '1' });
+  assert.equal(mpl(train(c, ['--seeds', '1']), killAfterEpoch(2)).signal, 'SIGKILL');
+  const restarted = mpl(train(c, ['--seeds', '1', '--no-resume']), killAfterEpoch(1));
   assert.equal(restarted.signal, 'SIGKILL');
   const log = () => fs.readFileSync(path.join(runDir(c, 1), 'log.txt'), 'utf8');
   assert.doesNotMatch(log(), /resume after/);
@@ -136,7 +136,7 @@ test('run identity: other settings get their own folder and row; a folder saved 
 
   // a config.json that is not this run's configuration (hand-edited, or copied in) is never reused
   const other = path.join(work, 'identity-tampered');
-  const killed = mpl(train(other, ['--seeds', '1']), { MPL_KILL_AFTER_EPOCH: '1' });
+  const killed = mpl(train(other, ['--seeds', '1']), killAfterEpoch(1));
   assert.equal(killed.signal, 'SIGKILL');
   const cfgFile = path.join(runDir(other, 1), 'config.json');
   const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));

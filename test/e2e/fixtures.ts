@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { repoRoot } from '../helpers.js';
 
@@ -14,6 +15,15 @@ export function mplCli(args: string[], env: Record<string, string> = {}) {
     env: { ...process.env, MPL_NUM_THREADS: '1', ...env },
     timeout: 120_000,
   });
+}
+
+/**
+ * The environment that makes an `mpl` child process (and the runs it starts) die like `kill -9` right after
+ * epoch `epoch`'s checkpoint: a preloaded test seam (test/seams/kill-after-epoch.ts), nothing in the tool.
+ */
+export function killAfterEpoch(epoch: number): Record<string, string> {
+  const seam = pathToFileURL(path.join(repoRoot, 'dist', 'test', 'seams', 'kill-after-epoch.js')).href;
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${seam}`.trim(), MPL_TEST_KILL_AFTER_EPOCH: String(epoch) };
 }
 
 /** The output of a command that must succeed (the assertion shows its stderr). */

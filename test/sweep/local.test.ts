@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tmpDir } from '../helpers.js';
-import { mplCli as mpl, ok } from '../e2e/fixtures.js';
+import { killAfterEpoch, mplCli as mpl, ok } from '../e2e/fixtures.js';
 import { colourSweep } from './fixtures.js';
 
 const work = tmpDir('mpl-sweep-local-');
@@ -31,7 +31,7 @@ test('local sweep: plan, failures shown as failed, resubmission resumes, table a
   assert.deepEqual(plan.map((r) => `${r.method}${r.seed}`), ['mpl1', 'mpl2', 'coop1', 'coop2']);
 
   // every run dies right after its first epoch's checkpoint
-  const killed = mpl(['sweep', 'submit', sweepFile, '--executor', 'local', '--parallel', '2'], { MPL_KILL_AFTER_EPOCH: '1' });
+  const killed = mpl(['sweep', 'submit', sweepFile, '--executor', 'local', '--parallel', '2'], killAfterEpoch(1));
   assert.notEqual(killed.status, 0);
   assert.match(killed.stderr.trim().split('\n').at(-1)!, /^mpl: 4 of 4 runs failed \(first: .*killed by SIGKILL.*\); submitting again resumes them/);
   for (const r of status()) {
