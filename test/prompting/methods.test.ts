@@ -1,0 +1,151 @@
+/**
+ * The methods on their own terms: every method on a CLIP whose widths all differ (so a width taken from the
+ * wrong encoder, or hard-coded, shows), and CoOp's class-token positions built token by token.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClipModel, type ClipArchitecture } from '../../src/clip/model.js';
+import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { PromptLearner, tokenIds } from '../../src/prompting/learner.js';
+import { METHODS, designMethod, methodDef, type MethodName, type MethodOptions } from '../../src/prompting/methods/index.js';
+import { validatePlan } from '../../src/prompting/plan.js';
+import { Generator, cat, liveTensors, nn, noGrad, randn, tensor, tidy, type Tensor } from '../../src/torch/index.js';
+import { assertClose, goldenModel, testDevice } from './golden.js';
+
+/** Vision width 64, text width 96, embedding 48; 4 vision and 3 text layers: no two widths or depths alike. */
+const ODD: ClipArchitecture = {
+  vision: { width: 64, layers: 4, heads: 2, patch_size: 16, image_size: 32, mlp_width: 256 },
+  text: { width: 96, layers: 3, heads: 3, context_length: 77, vocab_size: 49408, mlp_width: 384 },
+  embed_dim: 48,
+};
+const [DV, DT, E] = [64, 96, 48];
+
+/** Options that fit ODD's depths (the official defaults prompt 9 or 12 layers). */
+const FIT: Record<MethodName, MethodOptions> = {
+  zeroshot: {},
+  coop: {},
+  cocoop: {},
+  vpt: { depthVision: 4 },
+  ivlp: { depthText: 3, depthVision: 4 },
+  maple: { depth: 3 },
+  mpl: { depth: 3 },
+  promptsrc: { depthText: 3, depthVision: 4 },
+};
+
+/** The shape every parameter key must have on ODD, whatever the method (n = the key's token count). */
+function expectedShape(key: string, n: number): number[] {
+  const rules: Array<[RegExp, number[]]> = [
+    [/^prompt_learner\.ctx$/, [n, DT]],
+    [/^prompt_learner\.compound_prompts_text\.\d+$/, [n, DT]],
+    [/^text_encoder\.transformer\.resblocks\.\d+\.VPT_shallow$/, [n, DT]],
+    [/^image_encoder\.VPT$/, [n, DV]],
+    [/^image_encoder\.transformer\.resblocks\.\d+\.VPT_shallow$/, [n, DV]],
+    [/^prompt_learner\.(proj|compound_prompt_projections\.\d+|txt2img_proj\.\d+\.\d+)\.weight$/, [DV, DT]],
+    [/^prompt_learner\.(proj|compound_prompt_projections\.\d+|txt2img_proj\.\d+\.\d+)\.bias$/, [DV]],
+    [/^prompt_learner\.meta_net\.linear1\.weight$/, [E / 16, E]],
+    [/^prompt_learner\.meta_net\.linear1\.bias$/, [E / 16]],
+    [/^prompt_learner\.meta_net\.linear2\.weight$/, [DT, E / 16]],
+    [/^prompt_learner\.meta_net\.linear2\.bias$/, [DT]],
+  ];
+  const rule = rules.find(([re]) => re.test(key));
+  assert.ok(rule, `no shape rule for ${key}`);
+  return rule[1];
+}
+
+test('every method takes each width from the right encoder: a CLIP whose widths all differ', () => {
+  assert.deepEqual([...METHODS].sort(), Object.keys(FIT).sort(), 'every registered method is covered');
+  const model = ClipModel.random(ODD, 3);
+  const tokenizer = ClipTokenizer.default();
+  const g = new Generator(5);
+  const images = randn([2, 3, 32, 32], g);
+  const labels = tensor(BigInt64Array.from([0n, 1n]), [2], 'int64');
+  try {
+    for (const method of METHODS) {
+      const d = designMethod(method, FIT[method], ODD);
+      validatePlan(d.plan, ODD);
+      for (const p of d.params) assert.deepEqual(p.shape, expectedShape(p.key, p.shape[0]), `${method}: ${p.key}`);
+      const learner = new PromptLearner(model, tokenizer, method, ['cat', 'dog'], { ...FIT[method], seed: 1 });
+      try {
+        const pass = () => {
+          const out = learner.forward(images, labels);
+          assert.deepEqual(out.logits.shape, [2, 2], `${method}: logits`);
+          assert.ok(Number.isFinite(out.loss!.item()), `${method}: loss`);
+          if (learner.params.size) out.loss!.backward();
+          for (const t of new Set([out.logits, out.loss!, ...Object.values(out.terms ?? {})])) t.dispose();
+        };
+        pass(); // caches the causal masks of these lengths
+        const before = liveTensors();
+        pass();
+        assert.equal(liveTensors(), before, `${method}: live tensors after a training pass`);
+        for (const [key, p] of learner.params) {
+          tidy(() => assert.ok(p.grad, `${method}: ${key} receives a gradient`));
+        }
+      } finally {
+        learner.dispose();
+      }
+    }
+  } finally {
+    images.dispose();
+    labels.dispose();
+    model.dispose();
+  }
+});
+
+/**
+ * CoOp's prompt for one class at each class-token position, assembled here from token embeddings as the
+ * official PromptLearner does: end = SOS ctx CLASS . EOS, middle = SOS ctx[:n/2] CLASS ctx[n/2:] . EOS,
+ * front = SOS CLASS ctx . EOS.
+ */
+function officialCoopPrompt(model: ClipModel, param: Tensor, classname: string, position: 'end' | 'middle' | 'front'): Tensor {
+  const tokenizer = ClipTokenizer.default();
+  return tidy(() => {
+    const ctx = param.detach();
+    const nameLen = tokenizer.encode(classname).length;
+    const { ids, eot } = tokenIds(tokenizer, [`${classname}.`]); // SOS CLASS . EOS
+    const emb = model.tokenEmbedding(ids); // [1, 77, W]
+    const sos = emb.narrow(1, 0, 1);
+    const cls = emb.narrow(1, 1, nameLen);
+    const rest = emb.narrow(1, 1 + nameLen, emb.shape[1] - 1 - nameLen); // ". EOS pad"
+    const c = ctx.unsqueeze(0);
+    const n = ctx.shape[0];
+    const h = Math.floor(n / 2);
+    const parts =
+      position === 'end' ? [sos, c, cls, rest] : position === 'middle' ? [sos, c.narrow(1, 0, h), cls, c.narrow(1, h, n - h), rest] : [sos, cls, c, rest];
+    const x = cat(parts, 1);
+    return nn.l2normalize(model.encodeTextEmbeddings(x, [eot[0] + n]));
+  });
+}
+
+test('CoOp builds end, middle and front prompts as the official code (and they differ)', () => {
+  const model = goldenModel('fp32', testDevice);
+  const classnames = ['sea lion', 'dog'];
+  const features = new Map<string, Float32Array>();
+  for (const position of ['end', 'middle', 'front'] as const) {
+    const learner = new PromptLearner(model, ClipTokenizer.default(), 'coop', classnames, { ctxInit: '', nCtx: 5, classTokenPosition: position, seed: 2 });
+    try {
+      const ours = noGrad(() => learner.textFeatures());
+      const ctx = learner.params.get('prompt_learner.ctx')!;
+      classnames.forEach((name, i) => {
+        const want = noGrad(() => officialCoopPrompt(model, ctx, name, position));
+        assertClose(tidy(() => ours.narrow(0, i, 1).toFloat32()), want.toFloat32(), 1e-5, 1e-6, `${position}: ${name}`);
+        want.dispose();
+      });
+      features.set(position, ours.toFloat32());
+      ours.dispose();
+    } finally {
+      learner.dispose();
+    }
+  }
+  const differ = (a: string, b: string) => features.get(a)!.some((v, i) => Math.abs(v - features.get(b)![i]) > 1e-4);
+  assert.ok(differ('middle', 'front') && differ('middle', 'end') && differ('front', 'end'), 'the three positions give three different prompts');
+});
+
+test('each method is registered once with what the layers above read', () => {
+  for (const method of METHODS) {
+    const d = methodDef(method);
+    assert.equal(d.name, method);
+    for (const k of Object.keys(d.defaults)) assert.ok((d.options as readonly string[]).includes(k), `${method}: default ${k} is one of its options`);
+    assert.equal(d.trainable, d.recipe.epochs > 0, `${method}: trainable iff its recipe trains`);
+    assert.equal(d.trainable, Boolean(d.dassl.modelName), `${method}: a Dassl model name iff there is something to export`);
+  }
+});
