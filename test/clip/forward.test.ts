@@ -7,12 +7,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { ClipModel } from '../../src/clip/model.js';
+import { parameterCount } from '../../src/clip/config.js';
 import { ClipTokenizer } from '../../src/clip/tokenizer.js';
 import { loadClipWeights } from '../../src/clip/weights.js';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import { nn, noGrad, tensor, tidy } from '../../src/torch/index.js';
 import { goldenDir } from '../helpers.js';
-import { assertClose, float32, goldenImages, goldenTensors } from '../prompting/golden.js';
+import { assertClose, float32, goldenArch, goldenImages, goldenTensors } from '../prompting/golden.js';
 
 const golden = goldenTensors('clip_forward.safetensors');
 const prompts: string[] = JSON.parse(readSafetensors(path.join(goldenDir, 'clip_forward.safetensors')).metadata.prompts);
@@ -67,6 +68,20 @@ test('the text encoder cut to the longest prompt equals the full 77-token run', 
         assertClose(cut.toFloat32(), full.toFloat32(), 1e-5, 1e-6, 'truncated vs full-length text features');
       }),
     );
+  } finally {
+    model.dispose();
+  }
+});
+
+test('parameterCount counts the weights only, not the attention masks cached by a forward pass', () => {
+  const arch = goldenArch();
+  const model = ClipModel.random(arch, 1);
+  try {
+    const before = model.parameterCount;
+    assert.equal(before, parameterCount(arch), 'every canonical tensor, logit_scale included');
+    const tok = ClipTokenizer.default().tokenize(['a photo of a cat.', 'a dog']);
+    noGrad(() => tidy(() => void model.encodeText(tensor(tok.ids, tok.shape, 'int32'), Array.from(tok.eotIndex))));
+    assert.equal(model.parameterCount, before, 'after encodeText (which caches a causal mask)');
   } finally {
     model.dispose();
   }
