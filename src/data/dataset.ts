@@ -111,6 +111,7 @@ export function loadDataset(name: string, options: LoadOptions): LoadedDataset {
     val: data(val),
     test: data(test),
     template: def.template,
+    ensembleAddsTemplate: def.ensembleAddsTemplate ?? true,
     source: raw.source,
     fewshot,
     subsample,

@@ -36,6 +36,8 @@ export interface LoadedDataset {
   test: Datum[];
   /** The zero-shot CLIP template (CoOp `CUSTOM_TEMPLATES`), with `{}` for the class name. */
   template: string;
+  /** ZeroshotCLIP2's template ensemble adds `template` (not for ImageNet and its variants) */
+  ensembleAddsTemplate: boolean;
   /** Where the lists came from (split file, generated split, folder listing) — for logs. */
   source: string;
   /** The few-shot subset actually used, if any: shots, seed and the cache file. */

@@ -319,7 +319,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
     announceCompute(o);
     o.reporter?.info(`base2new ${o.dataset} ${o.method} seed ${seed}: ${base.classnames.length} base / ${novel.classnames.length} new classes, ${base.train.length} training images`);
     startLog(o, dir, config, [['base', base], ['new', novel]]);
-    const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base.name });
+    const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base });
     try {
       const t = await trainOn(o, learner, base, config, dir);
       savePrompts(dir, learner, { backbone: o.backbone, dataset: config.dataset, seed, precision: config.precision });
@@ -369,7 +369,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
     const src = load(o, o.dataset, seed, 'all', shots);
     announceCompute(o);
     startLog(o, dir, config, [['source', src]]);
-    const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src.name });
+    const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src });
     try {
       const t = await trainOn(o, learner, src, config, dir);
       savePrompts(dir, learner, { backbone: o.backbone, dataset: config.dataset, seed, precision: config.precision });

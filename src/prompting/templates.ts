@@ -1,36 +1,21 @@
 /**
- * Hand-crafted text templates of the official code (CoOp `trainers/zsclip.py`, PromptSRC
- * `trainers/imagenet_templates.py`), by dataset name as used on the CLI.
+ * Hand-crafted text templates: the default one and a dataset's own (CoOp `trainers/zsclip.py`
+ * CUSTOM_TEMPLATES, which each DatasetDef holds); the methods' template sets live with the methods
+ * (ZeroshotCLIP2's ensemble in methods/zeroshot.ts, PromptSRC's 60 in methods/promptsrc.ts).
  */
+import { findDatasetDef } from '../data/datasets/index.js';
 import type { DatasetPrompt } from './methods/method.js';
-
-/** Zero-shot CLIP's single template per dataset (CUSTOM_TEMPLATES). */
-export const CUSTOM_TEMPLATES: Record<string, string> = {
-  oxford_pets: 'a photo of a {}, a type of pet.',
-  oxford_flowers: 'a photo of a {}, a type of flower.',
-  fgvc_aircraft: 'a photo of a {}, a type of aircraft.',
-  dtd: '{} texture.',
-  eurosat: 'a centered satellite photo of {}.',
-  stanford_cars: 'a photo of a {}.',
-  food101: 'a photo of {}, a type of food.',
-  sun397: 'a photo of a {}.',
-  caltech101: 'a photo of a {}.',
-  ucf101: 'a photo of a person doing {}.',
-  imagenet: 'a photo of a {}.',
-  imagenet_sketch: 'a photo of a {}.',
-  imagenet_v2: 'a photo of a {}.',
-  imagenet_a: 'a photo of a {}.',
-  imagenet_r: 'a photo of a {}.',
-};
 
 export const DEFAULT_TEMPLATE = 'a photo of a {}.';
 
 /**
- * What a dataset tells hand-crafted prompts, by its CLI name: its zero-shot template (CUSTOM_TEMPLATES, else
- * "a photo of a {}."), and whether ZeroshotCLIP2's ensemble adds it (not for ImageNet and its variants).
+ * What a dataset tells hand-crafted prompts, by any of its names: its zero-shot template (CoOp's
+ * CUSTOM_TEMPLATES, held by its DatasetDef) and whether ZeroshotCLIP2's ensemble adds it; "a photo of a {}."
+ * for a name the dataset registry does not know.
  */
 export function datasetPrompt(name: string): DatasetPrompt {
-  return { template: CUSTOM_TEMPLATES[name] ?? DEFAULT_TEMPLATE, ensembleAddsTemplate: !name.startsWith('imagenet') };
+  const d = findDatasetDef(name);
+  return d ? { template: d.template, ensembleAddsTemplate: d.ensembleAddsTemplate ?? true } : { template: DEFAULT_TEMPLATE };
 }
 
 /** Fills a template's {} with a class name (official code: str.format / replace). */

@@ -6,7 +6,10 @@ import { tmpDir } from '../helpers.js';
 import { cacheDir } from '../../src/net/cache.js';
 import { UserError } from '../../src/util/errors.js';
 import { describeDataset, generateSplit, loadDataset } from '../../src/data/dataset.js';
-import { DATASET_NAMES, getDataset } from '../../src/data/datasets/index.js';
+import { DATASET_NAMES, DATASETS, getDataset } from '../../src/data/datasets/index.js';
+import { CATALOGUE, findDataset } from '../../src/data/download.js';
+import { datasetDisplayName, sortDatasets } from '../../src/eval/report/names.js';
+import { datasetPrompt } from '../../src/prompting/templates.js';
 import { carsClassName, petsBreed, sunClassName, ucfClassName } from '../../src/data/datasets/coop.js';
 import { readMatFile } from '../../src/data/matfile.js';
 import { readSplitFile } from '../../src/data/splits.js';
@@ -399,4 +402,20 @@ test('missing dataset folder explains the expected layout', () => {
   const root = tmpDir();
   userError(() => loadDataset('oxford_pets', { root }), path.join(root, 'oxford_pets'), 'OxfordPets folder not found', 'split_zhou_OxfordPets.json');
   userError(() => loadDataset('dtd', { root: path.join(root, 'missing') }), 'data root folder not found');
+});
+
+test('one definition per dataset: the downloader, the reader, the template and the reports read the same one', () => {
+  const benchmarks = DATASETS.filter((d) => d.reportName);
+  assert.equal(benchmarks.length, 15, 'the 11 benchmarks and the 4 ImageNet variants');
+  for (const d of benchmarks) {
+    const entry = findDataset(d.name);
+    assert.equal(entry.dir, d.dirName, `${d.name}: downloaded where it is read`);
+    assert.equal(findDataset(entry.name).dir, d.dirName, `${d.name}: the downloader's name finds it`);
+    if (d.splitFile) assert.ok(entry.expect.includes(d.splitFile), `${d.name}: the download expects ${d.splitFile}`);
+    if (d.imageDir) assert.ok(entry.expect.some((p) => p === d.imageDir || p.startsWith(`${d.imageDir}/`)), `${d.name}: the download provides ${d.imageDir}`);
+    assert.equal(datasetDisplayName(d.name), d.reportName);
+    assert.equal(datasetPrompt(d.name).template, d.template);
+  }
+  assert.deepEqual(sortDatasets(benchmarks.map((d) => d.name).reverse()), benchmarks.map((d) => d.name), 'reports order them as the registry does');
+  assert.equal(CATALOGUE.length, benchmarks.length, 'every benchmark, and nothing else, can be downloaded');
 });

@@ -5,13 +5,13 @@ import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tar from 'tar';
 import {
-  DATASETS,
+  CATALOGUE,
   downloadDataset,
   findDataset,
   listDatasets,
-  unsafeEntryReason,
   type DatasetEntry,
 } from '../../src/data/download.js';
+import { unsafeEntryReason } from '../../src/io/archive.js';
 import { UserError } from '../../src/util/errors.js';
 import { tmpDir } from '../helpers.js';
 import { makeTar, makeZip, sendFile, startServer, type TestServer } from './helpers.js';
@@ -42,7 +42,7 @@ describe('default catalogue', () => {
     assert.equal(modes.Food101, 'partly manual'); // the split file has no stable link
     for (const name of ['ImageNet', 'ImageNetV2', 'ImageNetSketch', 'ImageNetA', 'ImageNetR', 'SUN397']) assert.equal(modes[name], 'manual', name);
     for (const name of ['StanfordCars', 'UCF101']) assert.equal(modes[name], 'partly manual', name);
-    for (const d of DATASETS) {
+    for (const d of CATALOGUE) {
       for (const f of d.files) {
         assert.ok(f.md5 || f.sha256, `${d.name} ${f.file} has a checksum`);
         for (const u of f.urls) assert.match(u, /^https?:\/\//);

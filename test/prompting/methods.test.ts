@@ -149,3 +149,26 @@ test('each method is registered once with what the layers above read', () => {
     assert.equal(d.trainable, Boolean(d.dassl.modelName), `${method}: a Dassl model name iff there is something to export`);
   }
 });
+
+test('hand-crafted prompts take their template from the dataset the learner is given', () => {
+  const model = goldenModel('fp32', testDevice);
+  const classes = ['cat', 'dog'];
+  const features = (method: MethodName, options: Record<string, unknown>) => {
+    const learner = new PromptLearner(model, ClipTokenizer.default(), method, classes, options);
+    try {
+      return noGrad(() => tidy(() => learner.textFeatures().toFloat32()));
+    } finally {
+      learner.dispose();
+    }
+  };
+  const texture = features('zeroshot', { template: '{} texture.' });
+  // a loaded dataset carries its template; a dataset name finds it in the registry
+  assert.deepEqual(features('zeroshot', { dataset: { template: '{} texture.' } }), texture);
+  assert.deepEqual(features('zeroshot', { dataset: 'dtd' }), texture);
+  assert.notDeepEqual(features('zeroshot', { dataset: 'eurosat' }), texture);
+  // ImageNet's ensemble is the seven templates alone; another dataset's adds its own
+  assert.deepEqual(features('zeroshot', { ensemble: true, dataset: 'imagenet' }), features('zeroshot', { ensemble: true, dataset: { template: 'x {}', ensembleAddsTemplate: false } }));
+  assert.notDeepEqual(features('zeroshot', { ensemble: true, dataset: 'dtd' }), features('zeroshot', { ensemble: true, dataset: 'imagenet' }));
+  // VPT's text side is "a photo of a {}." whatever the dataset
+  assert.deepEqual(features('vpt', { dataset: 'dtd', depthVision: 1 }), features('zeroshot', {}));
+});

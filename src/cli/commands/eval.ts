@@ -125,7 +125,7 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
       const compute = computeFrom(f);
       const loaded = await modelFrom(f, compute);
       announce(compute, reporter);
-      const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, data.classnames, { ...options, dataset: data.name });
+      const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, data.classnames, { ...options, dataset: data });
       try {
         if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
         const src = batchSource(items, { mode: 'eval', numWorkers: f.workers, skipBadImages: f.skipBadImages, reporter });

@@ -5,6 +5,7 @@ import type { Reporter } from '../../util/reporter.js';
 import { pyRound, type PyRandom } from '../pyrandom.js';
 import { isDir, isFile, readSplitFile, type SplitFile } from '../splits.js';
 import type { SplitEntry, SplitLists } from '../types.js';
+import type { DatasetDownload } from './sources.js';
 
 /** Where CoOp's official split files can be downloaded (shown whenever one is missing). */
 export const SPLIT_SOURCES =
@@ -43,6 +44,10 @@ export interface RawLists extends SplitLists<SplitEntry> {
   generated?: boolean;
 }
 
+/**
+ * Everything about one dataset, registered once (src/data/datasets/index.ts): its names, how it is read,
+ * its zero-shot template, how it is downloaded and how reports name it.
+ */
 export interface DatasetDef {
   /** Canonical CLI name, e.g. `eurosat`. */
   name: string;
@@ -52,8 +57,14 @@ export interface DatasetDef {
   aliases: string[];
   /** Zero-shot template (CoOp `CUSTOM_TEMPLATES`). */
   template: string;
+  /** ZeroshotCLIP2's template ensemble adds the dataset's own template (default true; not for ImageNet). */
+  ensembleAddsTemplate?: boolean;
   /** Folder under `--root`; undefined when `--root` is the dataset itself (custom datasets). */
   dirName?: string;
+  /** The name the papers' tables give it (Flowers102, DTD); only the benchmarks have one. */
+  reportName?: string;
+  /** How `mpl data download` fetches and lays it out (./sources.ts); none for custom datasets. */
+  download?: DatasetDownload;
   /** Image folder relative to the dataset folder ('' for the dataset folder itself). */
   imageDir: string;
   /** Official split file name, for split-file datasets. */

@@ -19,6 +19,7 @@ import {
   type DatasetDef,
   type RawLists,
 } from './common.js';
+import { gdrive, splitFile } from './sources.js';
 
 /** Caltech101 (`caltech101.py`): background and easy-faces folders ignored, four names made singular. */
 export const CALTECH_IGNORED = ['BACKGROUND_Google', 'Faces_easy'];
@@ -66,7 +67,7 @@ export function ucfClassName(action: string): string {
   return (action.match(/[A-Z][^A-Z]*/g) ?? []).join('_');
 }
 
-interface SplitDatasetSpec {
+interface SplitDatasetSpec extends Pick<DatasetDef, 'reportName' | 'download'> {
   name: string;
   displayName: string;
   aliases: string[];
@@ -85,6 +86,8 @@ function splitDataset(spec: SplitDatasetSpec): DatasetDef {
     aliases: spec.aliases,
     template: spec.template,
     dirName: spec.dirName,
+    reportName: spec.reportName,
+    download: spec.download,
     imageDir: spec.imageDir,
     splitFile: `split_zhou_${spec.displayName}.json`,
     layout: spec.layout,
@@ -107,6 +110,31 @@ export const caltech101 = splitDataset({
   aliases: ['caltech', 'caltech-101'],
   template: 'a photo of a {}.',
   dirName: 'caltech-101',
+  reportName: 'Caltech101',
+  download: {
+    homepage: 'https://data.caltech.edu/records/mzrjq-6wc02',
+    files: [
+      {
+        // CaltechDATA's record (the old vision.caltech.edu links are gone). The zip holds the tar.gz CoOp names.
+        urls: ['https://data.caltech.edu/records/mzrjq-6wc02/files/caltech-101.zip?download=1'],
+        file: 'caltech-101.zip',
+        md5: '3138e1922a9193bfa496528edbbc45d0',
+        kind: 'zip',
+        take: [
+          {
+            from: '101_ObjectCategories.tar.gz',
+            extract: {
+              kind: 'tar',
+              md5: 'b224c7392d521a49829488ab0f1120d9',
+              take: [{ from: '101_ObjectCategories', to: '101_ObjectCategories' }],
+            },
+          },
+        ],
+      },
+      splitFile('split_zhou_Caltech101.json', '52ce83205ff8ff8a1a18119aad6376120ae35c36e783a984bc560cbf10e73fa5', 809184),
+    ],
+    expect: ['101_ObjectCategories', 'split_zhou_Caltech101.json'],
+  },
   imageDir: '101_ObjectCategories',
   layout: '<root>/caltech-101/101_ObjectCategories/<class>/*.jpg and <root>/caltech-101/split_zhou_Caltech101.json',
   generateRule: DTD_RULE + '; BACKGROUND_Google and Faces_easy ignored; airplanes/Faces/Leopards/Motorbikes renamed',
@@ -119,6 +147,25 @@ export const dtd = splitDataset({
   aliases: ['describabletextures', 'describable_textures', 'textures'],
   template: '{} texture.',
   dirName: 'dtd',
+  reportName: 'DTD',
+  download: {
+    homepage: 'https://www.robots.ox.ac.uk/~vgg/data/dtd/',
+    files: [
+      {
+        urls: ['https://www.robots.ox.ac.uk/~vgg/data/dtd/download/dtd-r1.0.1.tar.gz'],
+        file: 'dtd-r1.0.1.tar.gz',
+        md5: 'fff73e5086ae6bdbea199a49dfb8a4c1',
+        kind: 'tar',
+        take: [
+          { from: 'dtd/images', to: 'images' },
+          { from: 'dtd/labels', to: 'labels', optional: true },
+          { from: 'dtd/imdb', to: 'imdb', optional: true },
+        ],
+      },
+      splitFile('split_zhou_DescribableTextures.json', 'f26ebeccd2b58e68d70f07a0dc39fe49bf7b69024bac34396b954dfd87969c38', 563702),
+    ],
+    expect: ['images', 'split_zhou_DescribableTextures.json'],
+  },
   imageDir: 'images',
   layout: '<root>/dtd/images/<class>/*.jpg and <root>/dtd/split_zhou_DescribableTextures.json',
   generateRule: DTD_RULE,
@@ -131,6 +178,25 @@ export const eurosat = splitDataset({
   aliases: ['euro_sat'],
   template: 'a centered satellite photo of {}.',
   dirName: 'eurosat',
+  reportName: 'EuroSAT',
+  download: {
+    homepage: 'https://github.com/phelber/eurosat',
+    files: [
+      {
+        // torchgeo's copy pinned to a commit (what torchvision downloads), then the original DFKI host.
+        urls: [
+          'https://huggingface.co/datasets/torchgeo/eurosat/resolve/c877bcd43f099cd0196738f714544e355477f3fd/EuroSAT.zip',
+          'https://madm.dfki.de/files/sentinel/EuroSAT.zip',
+        ],
+        file: 'EuroSAT.zip',
+        md5: 'c8fa014336c82ac7804f0398fcb19387',
+        kind: 'zip',
+        take: [{ from: '2750', to: '2750' }],
+      },
+      splitFile('split_zhou_EuroSAT.json', '541503a77d0b26b735d85ec7a3e672804fe0aa466c2e5f07da772cc6c0af8ad2', 3006492),
+    ],
+    expect: ['2750', 'split_zhou_EuroSAT.json'],
+  },
   imageDir: '2750',
   layout: '<root>/eurosat/2750/<class>/*.jpg and <root>/eurosat/split_zhou_EuroSAT.json',
   generateRule: DTD_RULE + '; folder names replaced by the descriptive EuroSAT names',
@@ -143,6 +209,35 @@ export const food101 = splitDataset({
   aliases: ['food', 'food-101'],
   template: 'a photo of {}, a type of food.',
   dirName: 'food-101',
+  reportName: 'Food101',
+  download: {
+    homepage: 'https://data.vision.ee.ethz.ch/cvl/datasets_extra/food-101/',
+    files: [
+      {
+        urls: ['https://data.vision.ee.ethz.ch/cvl/food-101.tar.gz', 'http://data.vision.ee.ethz.ch/cvl/food-101.tar.gz'],
+        file: 'food-101.tar.gz',
+        md5: '85eeb15f3717b99a5da872d97d918f87',
+        kind: 'tar',
+        take: [
+          { from: 'food-101/images', to: 'images' },
+          { from: 'food-101/meta', to: 'meta', optional: true },
+          { from: 'food-101/license_agreement.txt', to: 'license_agreement.txt', optional: true },
+          { from: 'food-101/README.txt', to: 'README.txt', optional: true },
+        ],
+      },
+    ],
+    expect: ['images', 'split_zhou_Food101.json'],
+    manual: [
+      {
+        path: 'split_zhou_Food101.json',
+        steps: (dir) => [
+          `Download split_zhou_Food101.json from CoOp's link ${gdrive('1QK0tGi096I0Ba6kggatX1ee6dJFIcEJl')}`,
+          `and put it at ${path.join(dir, 'split_zhou_Food101.json')}`,
+          '(no stable direct link exists; without it the official code draws a random split that others cannot reproduce).',
+        ],
+      },
+    ],
+  },
   imageDir: 'images',
   layout: '<root>/food-101/images/<class>/*.jpg and <root>/food-101/split_zhou_Food101.json',
   generateRule: DTD_RULE,
@@ -155,6 +250,28 @@ export const oxfordPets = splitDataset({
   aliases: ['pets', 'oxfordiiitpet', 'oxford_iiit_pet'],
   template: 'a photo of a {}, a type of pet.',
   dirName: 'oxford_pets',
+  reportName: 'OxfordPets',
+  download: {
+    homepage: 'https://www.robots.ox.ac.uk/~vgg/data/pets/',
+    files: [
+      {
+        urls: ['https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz'],
+        file: 'images.tar.gz',
+        md5: '5c4f3ee8e5d25df40f4fd59a7f44e54c',
+        kind: 'tar',
+        take: [{ from: 'images', to: 'images' }],
+      },
+      {
+        urls: ['https://www.robots.ox.ac.uk/~vgg/data/pets/data/annotations.tar.gz'],
+        file: 'annotations.tar.gz',
+        md5: '95a8c909bbe2e81eed6a22bccdf3f68f',
+        kind: 'tar',
+        take: [{ from: 'annotations', to: 'annotations' }],
+      },
+      splitFile('split_zhou_OxfordPets.json', 'd7f3ffe65b3919f95132e51422894ae18686b83c331fd8c0adcdc3dc2de6301e', 724217),
+    ],
+    expect: ['images', 'annotations', 'split_zhou_OxfordPets.json'],
+  },
   imageDir: 'images',
   layout: '<root>/oxford_pets/images/*.jpg, <root>/oxford_pets/annotations/{trainval,test}.txt and <root>/oxford_pets/split_zhou_OxfordPets.json',
   generateRule: TRAINVAL_RULE + ' (annotations/trainval.txt, annotations/test.txt); breed = image-name prefix, lower-cased',
@@ -185,6 +302,28 @@ export const oxfordFlowers = splitDataset({
   aliases: ['flowers', 'flowers102', 'flowers-102', 'oxford_flowers102', 'oxfordflowers102'],
   template: 'a photo of a {}, a type of flower.',
   dirName: 'oxford_flowers',
+  reportName: 'Flowers102',
+  download: {
+    homepage: 'https://www.robots.ox.ac.uk/~vgg/data/flowers/102/',
+    files: [
+      {
+        urls: ['https://www.robots.ox.ac.uk/~vgg/data/flowers/102/102flowers.tgz'],
+        file: '102flowers.tgz',
+        md5: '52808999861908f626f3c1f4e79d11fa',
+        kind: 'tar',
+        take: [{ from: 'jpg', to: 'jpg' }],
+      },
+      {
+        urls: ['https://www.robots.ox.ac.uk/~vgg/data/flowers/102/imagelabels.mat'],
+        file: 'imagelabels.mat',
+        md5: 'e0620be6f572b9609742df49c70aed4d',
+        kind: 'file',
+      },
+      splitFile('cat_to_name.json', '0469f1ad7fe0072d98155c49aa58649d998edbbe3326229003aa5f7228525236', 2212),
+      splitFile('split_zhou_OxfordFlowers.json', '2f50c42fc1a17ca13c271cb4269b1347bdb43d2be672e34f74a4e4cbfbcca794', 771139),
+    ],
+    expect: ['jpg', 'imagelabels.mat', 'cat_to_name.json', 'split_zhou_OxfordFlowers.json'],
+  },
   imageDir: 'jpg',
   layout: '<root>/oxford_flowers/jpg/image_XXXXX.jpg, imagelabels.mat, cat_to_name.json and split_zhou_OxfordFlowers.json',
   generateRule:
@@ -237,6 +376,23 @@ export const stanfordCars = splitDataset({
   aliases: ['cars', 'stanfordcars'],
   template: 'a photo of a {}.',
   dirName: 'stanford_cars',
+  reportName: 'StanfordCars',
+  download: {
+    homepage: 'https://ai.stanford.edu/~jkrause/cars/car_dataset.html',
+    files: [splitFile('split_zhou_StanfordCars.json', '40acee7aa65c8e4727a32d90e884b7c3f8960b523422317e163f7af65432959d', 1855652)],
+    expect: ['cars_train', 'cars_test', 'devkit', 'cars_test_annos_withlabels.mat', 'split_zhou_StanfordCars.json'],
+    manual: [
+      {
+        path: 'cars_train',
+        steps: (dir) => [
+          'Stanford no longer serves the original files (cars_train.tgz, cars_test.tgz, car_devkit.tgz,',
+          'cars_test_annos_withlabels.mat from ai.stanford.edu/~jkrause/car196/); get them from a copy you trust',
+          `and lay them out as ${dir}/{cars_train/, cars_test/, devkit/, cars_test_annos_withlabels.mat}`,
+          '(extract each .tgz inside that folder). The split file is downloaded automatically.',
+        ],
+      },
+    ],
+  },
   // Split paths are relative to the dataset folder ("cars_train/00001.jpg"), not to an image folder.
   imageDir: '',
   layout:
@@ -269,6 +425,29 @@ export const sun397 = splitDataset({
   aliases: ['sun'],
   template: 'a photo of a {}.',
   dirName: 'sun397',
+  reportName: 'SUN397',
+  download: {
+    homepage: 'https://vision.princeton.edu/projects/2010/SUN/',
+    files: [],
+    expect: ['SUN397', 'split_zhou_SUN397.json'],
+    manual: [
+      {
+        path: 'SUN397',
+        steps: (dir) => [
+          `Download SUN397.tar.gz (http://vision.princeton.edu/projects/2010/SUN/SUN397.tar.gz; the original hosts`,
+          `are often offline) and extract it into ${dir}, giving ${path.join(dir, 'SUN397')}/a/abbey/…;`,
+          `CoOp also extracts Partitions.zip there (its txt files; optional when the split file is present).`,
+        ],
+      },
+      {
+        path: 'split_zhou_SUN397.json',
+        steps: (dir) => [
+          `Download split_zhou_SUN397.json from CoOp's link ${gdrive('1y2RD81BYuiyvebdN-JymPfyWYcd8_MUq')}`,
+          `and put it at ${path.join(dir, 'split_zhou_SUN397.json')}.`,
+        ],
+      },
+    ],
+  },
   imageDir: 'SUN397',
   layout: '<root>/sun397/SUN397/<letter>/<class>/*.jpg, ClassName.txt, Training_01.txt, Testing_01.txt and split_zhou_SUN397.json',
   generateRule: TRAINVAL_RULE + ' (Training_01.txt, Testing_01.txt, labels from ClassName.txt order); name = path words after the letter, reversed',
@@ -299,6 +478,23 @@ export const ucf101 = splitDataset({
   aliases: ['ucf'],
   template: 'a photo of a person doing {}.',
   dirName: 'ucf101',
+  reportName: 'UCF101',
+  download: {
+    homepage: 'https://www.crcv.ucf.edu/data/UCF101.php',
+    files: [splitFile('split_zhou_UCF101.json', 'd78cb834f7c5792ceaff2c5ee2d7c76a9e4086e48a3a6b01232989d29cbefdd8', 1557485)],
+    expect: ['UCF-101-midframes', 'split_zhou_UCF101.json'],
+    manual: [
+      {
+        path: 'UCF-101-midframes',
+        steps: (dir) => [
+          `CoOp's middle-frame images exist only as UCF-101-midframes.zip on Google Drive: ${gdrive('10Jqome3vtUA2keJkNanAiFpgbyC9Hc2O')}`,
+          `Download it and extract it into ${dir}, giving ${path.join(dir, 'UCF-101-midframes')}/<Class>/*.jpg.`,
+          `(An unofficial mirror with the same layout is the ucf101.zip of https://huggingface.co/zhengli97/prompt_learning_dataset.)`,
+          'The split file is downloaded automatically.',
+        ],
+      },
+    ],
+  },
   imageDir: 'UCF-101-midframes',
   layout: '<root>/ucf101/UCF-101-midframes/<Class_Name>/*.jpg, ucfTrainTestlist/ and split_zhou_UCF101.json',
   generateRule: TRAINVAL_RULE + ' (ucfTrainTestlist/trainlist01.txt, testlist01.txt, labels from classInd.txt); CamelCase names split with "_"',
@@ -335,6 +531,21 @@ export const fgvcAircraft: DatasetDef = {
   aliases: ['aircraft', 'fgvc', 'fgvcaircraft', 'fgvc-aircraft'],
   template: 'a photo of a {}, a type of aircraft.',
   dirName: 'fgvc_aircraft',
+  reportName: 'FGVCAircraft',
+  download: {
+    homepage: 'https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/',
+    files: [
+      {
+        // CoOp keeps only data/ and renames it fgvc_aircraft/; the official txt lists are the split.
+        urls: ['https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/archives/fgvc-aircraft-2013b.tar.gz'],
+        file: 'fgvc-aircraft-2013b.tar.gz',
+        md5: 'd4acdd33327262359767eeaa97a4f732',
+        kind: 'tar',
+        take: [{ from: 'fgvc-aircraft-2013b/data', to: '.' }],
+      },
+    ],
+    expect: ['images', 'variants.txt', 'images_variant_train.txt', 'images_variant_val.txt', 'images_variant_test.txt'],
+  },
   imageDir: 'images',
   layout:
     '<root>/fgvc_aircraft/ (the data/ folder of fgvc-aircraft-2013b): images/*.jpg, variants.txt, ' +

@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { fileError } from '../../util/errors.js';
 import type { SplitEntry } from '../types.js';
 import { listImages, listSubdirs, readLines, type DatasetContext, type DatasetDef, type RawLists } from './common.js';
+import { IMAGENET_CLASSNAMES } from './sources.js';
 
 const IMAGENET_TEMPLATE = 'a photo of a {}.';
 
@@ -46,7 +47,24 @@ export const imagenet: DatasetDef = {
   displayName: 'ImageNet',
   aliases: ['imagenet1k', 'ilsvrc2012', 'in1k'],
   template: IMAGENET_TEMPLATE,
+  ensembleAddsTemplate: false,
   dirName: 'imagenet',
+  reportName: 'ImageNet',
+  download: {
+    homepage: 'https://image-net.org/',
+    files: [],
+    expect: ['images/train', 'images/val', 'classnames.txt'],
+    manual: [
+      {
+        steps: (dir) => [
+          'ImageNet (ILSVRC-2012) needs an account at https://image-net.org/ and cannot be downloaded for you.',
+          `Extract the training and validation sets to ${path.join(dir, 'images', 'train')}/nXXXXXXXX/*.JPEG and`,
+          `${path.join(dir, 'images', 'val')}/nXXXXXXXX/*.JPEG (val sorted into class folders; symbolic links are fine),`,
+          `and download classnames.txt from CoOp's link ${IMAGENET_CLASSNAMES} to ${path.join(dir, 'classnames.txt')}.`,
+        ],
+      },
+    ],
+  },
   imageDir: 'images',
   fewshotTrainOnly: true,
   layout: '<root>/imagenet/images/train/<wnid>/*.JPEG, <root>/imagenet/images/val/<wnid>/*.JPEG and <root>/imagenet/classnames.txt',
@@ -67,7 +85,7 @@ export const imagenet: DatasetDef = {
   },
 };
 
-function variant(spec: {
+function variant(spec: Pick<DatasetDef, 'reportName' | 'download'> & {
   name: string;
   displayName: string;
   aliases: string[];
@@ -83,7 +101,10 @@ function variant(spec: {
     displayName: spec.displayName,
     aliases: spec.aliases,
     template: IMAGENET_TEMPLATE,
+    ensembleAddsTemplate: false,
     dirName: spec.dirName,
+    reportName: spec.reportName,
+    download: spec.download,
     imageDir: spec.imageDir,
     testOnly: true,
     layout: spec.layout,
@@ -102,6 +123,21 @@ export const imagenetV2 = variant({
   displayName: 'ImageNetV2',
   aliases: ['imagenetv2', 'imagenet-v2', 'inv2'],
   dirName: 'imagenetv2',
+  reportName: 'ImageNetV2',
+  download: {
+    homepage: 'https://github.com/modestyachts/ImageNetV2',
+    files: [],
+    expect: ['imagenetv2-matched-frequency-format-val', 'classnames.txt'],
+    manual: [
+      {
+        steps: (dir) => [
+          `Download https://s3-us-west-2.amazonaws.com/imagenetv2public/imagenetv2-matched-frequency.tar.gz and extract it into ${dir},`,
+          `giving ${path.join(dir, 'imagenetv2-matched-frequency-format-val')}/{0..999}/; copy ImageNet's classnames.txt`,
+          `(${IMAGENET_CLASSNAMES}) to ${path.join(dir, 'classnames.txt')}.`,
+        ],
+      },
+    ],
+  },
   imageDir: 'imagenetv2-matched-frequency-format-val',
   layout: '<root>/imagenetv2/imagenetv2-matched-frequency-format-val/{0..999}/*.jpeg and <root>/imagenetv2/classnames.txt',
   folders: (_ctx, classnames) => [...classnames.keys()].map((_, i) => String(i)),
@@ -113,6 +149,21 @@ export const imagenetSketch = variant({
   displayName: 'ImageNetSketch',
   aliases: ['imagenetsketch', 'imagenet-sketch', 'sketch'],
   dirName: 'imagenet-sketch',
+  reportName: 'ImageNet-Sketch',
+  download: {
+    homepage: 'https://github.com/HaohanWang/ImageNet-Sketch',
+    files: [],
+    expect: ['images', 'classnames.txt'],
+    manual: [
+      {
+        steps: (dir) => [
+          `Download ImageNet-Sketch as described at https://github.com/HaohanWang/ImageNet-Sketch and extract it so that`,
+          `${path.join(dir, 'images')}/nXXXXXXXX/ holds the 1,000 class folders; copy ImageNet's classnames.txt`,
+          `(${IMAGENET_CLASSNAMES}) to ${path.join(dir, 'classnames.txt')}.`,
+        ],
+      },
+    ],
+  },
   imageDir: 'images',
   layout: '<root>/imagenet-sketch/images/<wnid>/*.JPEG and <root>/imagenet-sketch/classnames.txt',
   folders: (ctx) => listSubdirs(ctx.imageDir, 'ImageNet-Sketch image folder'),
@@ -124,6 +175,21 @@ export const imagenetA = variant({
   displayName: 'ImageNetA',
   aliases: ['imageneta', 'imagenet-a', 'imagenet-adversarial'],
   dirName: 'imagenet-adversarial',
+  reportName: 'ImageNet-A',
+  download: {
+    homepage: 'https://github.com/hendrycks/natural-adv-examples',
+    files: [],
+    expect: ['imagenet-a', 'classnames.txt'],
+    manual: [
+      {
+        steps: (dir) => [
+          `Download imagenet-a.tar as described at https://github.com/hendrycks/natural-adv-examples and extract it into ${dir},`,
+          `giving ${path.join(dir, 'imagenet-a')}/nXXXXXXXX/ (200 classes); copy ImageNet's classnames.txt`,
+          `(${IMAGENET_CLASSNAMES}) to ${path.join(dir, 'classnames.txt')}.`,
+        ],
+      },
+    ],
+  },
   imageDir: 'imagenet-a',
   layout: '<root>/imagenet-adversarial/imagenet-a/<wnid>/*.jpg (200 folders) and <root>/imagenet-adversarial/classnames.txt',
   folders: (ctx) => listSubdirs(ctx.imageDir, 'ImageNet-A image folder'),
@@ -134,6 +200,21 @@ export const imagenetR = variant({
   displayName: 'ImageNetR',
   aliases: ['imagenetr', 'imagenet-r', 'imagenet-rendition'],
   dirName: 'imagenet-rendition',
+  reportName: 'ImageNet-R',
+  download: {
+    homepage: 'https://github.com/hendrycks/imagenet-r',
+    files: [],
+    expect: ['imagenet-r', 'classnames.txt'],
+    manual: [
+      {
+        steps: (dir) => [
+          `Download imagenet-r.tar as described at https://github.com/hendrycks/imagenet-r and extract it into ${dir},`,
+          `giving ${path.join(dir, 'imagenet-r')}/nXXXXXXXX/ (200 classes); copy ImageNet's classnames.txt`,
+          `(${IMAGENET_CLASSNAMES}) to ${path.join(dir, 'classnames.txt')}.`,
+        ],
+      },
+    ],
+  },
   imageDir: 'imagenet-r',
   layout: '<root>/imagenet-rendition/imagenet-r/<wnid>/*.jpg (200 folders) and <root>/imagenet-rendition/classnames.txt',
   folders: (ctx) => listSubdirs(ctx.imageDir, 'ImageNet-R image folder'),

@@ -4,6 +4,7 @@
  * generated table can be laid beside the published one. Unknown names are shown as they are, after the
  * known ones, alphabetically.
  */
+import { DATASETS, findDatasetDef } from '../../data/datasets/index.js';
 import { methodDefs } from '../../prompting/methods/index.js';
 
 /** Methods in the order of the papers' tables (zero-shot CLIP first, the proposed method last): the registry's display facts. */
@@ -12,32 +13,16 @@ const METHODS: Array<[key: string, display: string, colour: string]> = [...metho
   .map((d) => [d.name, d.display.name, d.display.colour]);
 
 /**
- * Datasets in the order of MaPLe/PromptSRC Table 1 (ImageNet first), then the domain-generalisation targets.
- * Each entry lists the spellings seen in the wild (CLI name, folder name, Dassl class name); they are compared
- * after lower-casing and removing everything but letters and digits.
+ * The benchmarks (datasets with a report name) in the order of MaPLe/PromptSRC Table 1 (ImageNet first), then
+ * the domain-generalisation targets: the dataset registry's order. Any spelling the registry accepts (CLI
+ * name, folder name, Dassl class name) finds them.
  */
-const DATASETS: Array<[display: string, spellings: string[]]> = [
-  ['ImageNet', ['imagenet']],
-  ['Caltech101', ['caltech101', 'caltech-101']],
-  ['OxfordPets', ['oxford_pets', 'oxfordpets', 'pets']],
-  ['StanfordCars', ['stanford_cars', 'stanfordcars', 'cars']],
-  ['Flowers102', ['oxford_flowers', 'oxfordflowers', 'flowers102', 'flowers']],
-  ['Food101', ['food101', 'food-101', 'food']],
-  ['FGVCAircraft', ['fgvc_aircraft', 'fgvcaircraft', 'aircraft']],
-  ['SUN397', ['sun397', 'sun']],
-  ['DTD', ['dtd', 'describabletextures']],
-  ['EuroSAT', ['eurosat']],
-  ['UCF101', ['ucf101', 'ucf']],
-  ['ImageNetV2', ['imagenetv2', 'imagenet_v2']],
-  ['ImageNet-Sketch', ['imagenet_sketch', 'imagenetsketch', 'imagenet-sketch']],
-  ['ImageNet-A', ['imagenet_a', 'imageneta', 'imagenet-adversarial']],
-  ['ImageNet-R', ['imagenet_r', 'imagenetr', 'imagenet-rendition']],
-];
-
-const norm = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]/g, '');
-
-const datasetIndex = new Map<string, number>();
-DATASETS.forEach(([, spellings], i) => spellings.forEach((s) => datasetIndex.set(norm(s), i)));
+const BENCHMARKS = DATASETS.filter((d) => d.reportName);
+const datasetIndex = (name: string): number | undefined => {
+  const d = findDatasetDef(name);
+  const i = d ? BENCHMARKS.indexOf(d) : -1;
+  return i < 0 ? undefined : i;
+};
 const methodIndex = new Map<string, number>(METHODS.map(([k], i) => [k, i]));
 
 /**
@@ -67,8 +52,8 @@ export function methodColour(key: string): string | undefined {
 }
 
 export function datasetDisplayName(name: string): string {
-  const i = datasetIndex.get(norm(name));
-  return i === undefined ? name : DATASETS[i][0];
+  const i = datasetIndex(name);
+  return i === undefined ? name : BENCHMARKS[i].reportName!;
 }
 
 function rank(index: number | undefined): number {
@@ -90,7 +75,7 @@ export function sortMethods(keys: Iterable<string>): string[] {
 /** Sorts dataset names in the papers' column order. */
 export function sortDatasets(names: Iterable<string>): string[] {
   return [...names].sort((a, b) => {
-    const d = rank(datasetIndex.get(norm(a))) - rank(datasetIndex.get(norm(b)));
+    const d = rank(datasetIndex(a)) - rank(datasetIndex(b));
     return d !== 0 ? d : a < b ? -1 : a > b ? 1 : 0;
   });
 }
@@ -98,6 +83,6 @@ export function sortDatasets(names: Iterable<string>): string[] {
 /** True when two spellings name the same dataset (e.g. an xd run's `dataset` and its accuracy keys). */
 export function sameDataset(a: string, b: string): boolean {
   if (a === b) return true;
-  const ia = datasetIndex.get(norm(a));
-  return ia !== undefined && ia === datasetIndex.get(norm(b));
+  const ia = datasetIndex(a);
+  return ia !== undefined && ia === datasetIndex(b);
 }
