@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { LoadedDataset } from '../data/types.js';
-import { envReport, formatEnv } from '../util/environment.js';
+import { envReport, formatEnv } from '../torch/environment.js';
 
 export interface RunLogHead {
   /** e.g. "base2new eurosat mpl seed 1" */

@@ -45,8 +45,7 @@ export function savePrompts(
   const file = path.join(dir, PROMPTS_FILE);
   const tensors = new Map<string, RawTensor>();
   for (const [k, t] of learner.params) {
-    const f = t.toFloat32();
-    const raw: RawTensor = { dtype: 'float32', shape: t.shape, data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
+    const raw = t.toRawFloat32();
     if (firstNonFinite(raw) >= 0) {
       throw new UserError(`${file}: not written: the learned ${k} holds NaN or ±inf (the training diverged); run again with a lower learning rate (--lr)`);
     }

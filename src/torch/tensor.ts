@@ -5,7 +5,7 @@
 import { native, type GenHandle, type Handle } from './native.js';
 import { track, untrack } from './scope.js';
 
-import { DTYPE_SIZE, type DType } from '../io/tensor.js';
+import { DTYPE_SIZE, rawTensor, type DType, type RawTensor } from '../io/tensor.js';
 
 export type { DType };
 export type Device = string; // 'cpu' | 'cuda' | 'cuda:0' ...
@@ -138,6 +138,10 @@ export class Tensor {
     }
   }
   /** The values as a Float32Array (converting the dtype on the native side when needed). */
+  /** The values as a float32 RawTensor (a host copy): what safetensors and torch.save writers take. */
+  toRawFloat32(): RawTensor {
+    return rawTensor('float32', this.shape, this.toFloat32());
+  }
   toFloat32(): Float32Array {
     if (this.dtype === 'float32') return this.data() as Float32Array;
     const t = new Tensor(native.to(this.handle, 'float32', null));

@@ -101,11 +101,6 @@ export function clock(seconds: number): string {
   return `${Math.floor(s / 3600)}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
-function toRaw(t: Tensor): RawTensor {
-  const f = t.toFloat32();
-  return { dtype: 'float32', shape: t.shape, data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
-}
-
 /** Trains the learner's prompts on `data`. */
 export async function train(learner: PromptLearner, data: BatchSource, options: TrainOptions): Promise<TrainResult> {
   const reporter = options.reporter ?? silentReporter;
@@ -298,14 +293,14 @@ function saveCheckpoint(
   scaler: GradScalerState | null,
 ): void {
   const tensors = new Map<string, RawTensor>();
-  keys.forEach((k) => tensors.set(k, toRaw(learner.params.get(k)!)));
+  keys.forEach((k) => tensors.set(k, learner.params.get(k)!.toRawFloat32()));
   const momentum: string[] = [];
   opt.momentumBuffers().forEach((b, i) => {
     if (!b) return;
-    tensors.set(`optimizer.momentum.${keys[i]}`, toRaw(b));
+    tensors.set(`optimizer.momentum.${keys[i]}`, b.toRawFloat32());
     momentum.push(keys[i]);
   });
-  gpa?.forEach((t, i) => tensors.set(`gpa.${keys[i]}`, toRaw(t)));
+  gpa?.forEach((t, i) => tensors.set(`gpa.${keys[i]}`, t.toRawFloat32()));
   writeSafetensors(target.file, tensors, {
     format: CHECKPOINT_FORMAT,
     method: learner.method,

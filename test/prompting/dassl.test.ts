@@ -24,10 +24,7 @@ import { assertClose, goldenImages, goldenModel, goldenTensors } from './golden.
 const python = process.env.MPL_TEST_PYTHON ?? '/usr/bin/python3';
 const work = tmpDir('mpl-dassl-');
 
-function raw(t: Tensor): RawTensor {
-  const f = t.toFloat32();
-  return { dtype: 'float32', shape: t.shape, data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };
-}
+const raw = (t: Tensor): RawTensor => t.toRawFloat32();
 
 test('torch.save bytes read back with this tool\'s checkpoint reader', () => {
   const a: RawTensor = { dtype: 'float32', shape: [2, 3], data: new Uint8Array(new Float32Array([1, 2, 3, 4, 5, -6.5]).buffer) };

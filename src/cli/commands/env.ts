@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { envReport, formatEnv } from '../../util/environment.js';
+import { envReport, formatEnv } from '../../torch/environment.js';
 
 /** `mpl env`: the libtorch, devices, CPU features and BLAS this process computes with. */
 export function register(program: Command): void {

@@ -10,7 +10,7 @@ import {
   resolveDevice,
   resolvePrecision,
   torchVersion,
-} from '../torch/index.js';
+} from './index.js';
 
 export interface EnvReport {
   tool_version: string;
