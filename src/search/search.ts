@@ -158,7 +158,8 @@ export async function runSearch(o: SearchRunOptions): Promise<SearchResult> {
     };
     const schedules = new Map<string, Schedule>();
     const seconds = { train: 0, eval: 0 };
-    const save = (status: string) => writeJsonAtomic(stateFile(o.out), { format: 'mpl-search-state/1', status, updated_at: new Date().toISOString(), candidates });
+    let progress: Record<string, number> = {};
+    const save = (status: string) => writeJsonAtomic(stateFile(o.out), { format: 'mpl-search-state/1', status, updated_at: new Date().toISOString(), progress, candidates });
 
     for (let round = 1; round <= s.rounds; round++) {
       const fresh: CandidateRecord[] = [];
@@ -184,7 +185,10 @@ export async function runSearch(o: SearchRunOptions): Promise<SearchResult> {
       for (const [i, epochs] of rungs.entries()) {
         if (members.length === 0) break;
         const trials: TrialSpec[] = members.flatMap((c) => s.seeds.map((seed) => ({ candidate: c.id, depth: c.depth, schedule: c.schedule, seed, epochs })));
+        let done = 0;
         const say = (r: TrialResult) => {
+          progress = { round, rung: i + 1, epochs, trials_done: ++done, trials: trials.length };
+          save('running');
           const scores = Object.entries(r.scores).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
           reporter.info(`round ${round} rung ${i + 1}/${rungs.length} (${epochs} epochs) ${r.candidate} --depth ${r.depth} --schedule "${r.schedule}" seed ${r.seed}: ${r.objective.toFixed(2)} (${scores})`);
         };
