@@ -80,7 +80,11 @@ export async function runFinal(r: SearchResult, s: SearchSettings, o: FinalOptio
     runs.push({ row, run_dir_seeds: results.map((x) => x.seed), results: results.map((x) => ({ seed: x.seed, base: x.base, new: x.new, hm: x.hm, accuracy: x.accuracy })) });
   }
   const report = collect([out], { protocol: s.protocol });
-  const table = formatMarkdown(report, s.protocol === 'base2new' ? { combined: true } : {}).replace(/^# Results/, `# The searched schedule beside the default MPL`);
+  const defaultText = defaults.depth === undefined ? "MPL's official options (N_CTX 1, add 2, remove 1 per layer, depth 9)" : `MPL's official options (N_CTX 1, add 2, remove 1 per layer) at depth ${defaults.depth}: the model has no 9 layers`;
+  const table =
+    formatMarkdown(report, s.protocol === 'base2new' ? { combined: true } : {}).replace(/^# Results/, `# The searched schedule beside the default MPL`) +
+    `\nThe rows: the search's best is \`${r.best.flags}\`; the default is ${defaultText}. ` +
+    `Both trained ${s.max_epochs} epochs (lr ${s.lr}, batch ${s.batch_size}), seeds ${o.seeds.join(', ')}; the test split is read here for the first time.\n`;
   const tableFile = path.join(r.out, 'final.md');
   writeFileAtomic(tableFile, table);
   return { out, table_file: tableFile, table, default_options: defaults, best_options: best, runs };
