@@ -1,6 +1,6 @@
 /**
- * Who read what: `loadDataset` reports every split list it hands out (with its classes) and every
- * DataLoader reports the images it is built over, to whoever listens. Nobody listens in a normal run (a
+ * Who read what: `loadDataset` reports every split list it hands out (with its classes), every DataLoader
+ * the images it is built over, and the preflight check the images whose headers it opens, to whoever listens. Nobody listens in a normal run (a
  * report is then a no-op); the schedule search (src/search/) listens, writes what it touched beside its
  * results, and its tests assert that the test split and the real new classes were never read.
  */
@@ -11,7 +11,7 @@ export type SplitName = 'train' | 'val' | 'test';
 export type DataAccess =
   /** a split list handed to a caller (after few-shot sampling and base/new subsampling) */
   | { kind: 'split'; dataset: string; split: SplitName; subsample: Subsample; shots: number; seed: number; classes: string[]; images: number }
-  /** the images a data loader was built to read (absolute paths) */
+  /** the images a data loader was built to read, or whose headers a preflight check opened (absolute paths) */
   | { kind: 'images'; paths: string[] };
 
 type Listener = (access: DataAccess) => void;

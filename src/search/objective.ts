@@ -10,9 +10,9 @@
  *             All classes of the (source) dataset; trained on its few-shot train images, scored by the
  *             accuracy on its few-shot val images. xd/dg targets are never loaded.
  *
- * Datasets whose val list IS their test set (ImageNet: CoOp evaluates on its val folder) get a held-out
- * validation set instead: min(K, 4) images per class drawn (seeded) from the training images that are not in
- * the K-shot subset. Every list goes through loadDataset with `splits` naming train (and val), so the
+ * Datasets whose val list IS their test set (ImageNet: CoOp evaluates on its val folder), and datasets
+ * without a val list (an imagefolder with train/ and test/ only), get a held-out validation set instead:
+ * min(K, 4) images per class drawn (seeded) from the training images that are not in the K-shot subset. Every list goes through loadDataset with `splits` naming train (and val), so the
  * loaders report exactly what was read (src/data/access.ts).
  */
 import * as fs from 'node:fs';
@@ -22,6 +22,7 @@ import { ClipTokenizer } from '../clip/tokenizer.js';
 import { loadDataset } from '../data/dataset.js';
 import { getDataset } from '../data/datasets/index.js';
 import { generateFewshotDataset } from '../data/fewshot.js';
+import { checkImageHeaders } from '../data/preflight.js';
 import { PyRandom } from '../data/pyrandom.js';
 import type { Datum } from '../data/types.js';
 import { harmonicMean } from '../eval/results.js';
@@ -75,25 +76,24 @@ export function searchData(s: SearchSettings, seed: number, reporter: Reporter =
   if (def.testOnly) throw new UserError(`${def.name} is a test-only dataset: it has no training images to search with`);
   const subsample = s.protocol === 'base2new' ? 'base' : 'all';
   const common = { root: s.root, seed, subsample, reporter, allowGeneratedSplit: s.allow_generated_split } as const;
-  let train: Datum[];
-  let val: Datum[];
-  let classnames: string[];
-  let validation: SearchData['validation'];
-  if (def.fewshotTrainOnly) {
-    // its val list is its test set: hold out validation images from the training images instead
+  let train: Datum[] = [];
+  let val: Datum[] = [];
+  let classnames: string[] = [];
+  let validation: SearchData['validation'] = 'val split';
+  if (!def.fewshotTrainOnly) {
+    const d = loadDataset(s.dataset, { ...common, shots: s.shots, splits: ['train', 'val'] });
+    ({ classnames, train, val } = d);
+  }
+  if (def.fewshotTrainOnly || val.length === 0) {
+    // its val list is its test set (ImageNet), or it has none (an imagefolder with train/ and test/ only):
+    // validation images are held out from the training images instead
     const full = loadDataset(s.dataset, { ...common, shots: 0, splits: ['train'] });
     classnames = full.classnames;
-    train = s.shots > 0 ? generateFewshotDataset(full.train, s.shots, new PyRandom(seed)) : full.train;
+    train = generateFewshotDataset(full.train, s.shots, new PyRandom(seed));
     const used = new Set(train.map((d) => d.impath));
     const rest = full.train.filter((d) => !used.has(d.impath));
-    val = generateFewshotDataset(rest, Math.min(Math.max(s.shots, 1), 4), PyRandom.fromWords([seed, 0x686f6c64 /* 'hold' */]));
+    val = generateFewshotDataset(rest, Math.min(s.shots, 4), PyRandom.fromWords([seed, 0x686f6c64 /* 'hold' */]));
     validation = 'held out from train';
-  } else {
-    const d = loadDataset(s.dataset, { ...common, shots: s.shots, splits: ['train', 'val'] });
-    classnames = d.classnames;
-    train = d.train;
-    val = d.val;
-    validation = 'val split';
   }
   let trainClasses = classnames;
   let scoreSets: ScoreSet[];
@@ -111,13 +111,28 @@ export function searchData(s: SearchSettings, seed: number, reporter: Reporter =
   for (const set of scoreSets) {
     if (set.items.length === 0) {
       throw new UserError(
-        `${s.dataset} (${s.root}): no validation images for the ${set.name === 'val' ? '' : `pseudo-${set.name} `}classes; the search scores on the val split and never on test ` +
-          '(an imagefolder needs a val/ folder, or enough images per class for its 50/20/30 split)',
+        `${s.dataset} (${s.root}): no validation images for the ${set.name === 'val' ? '' : `pseudo-${set.name} `}classes; the search scores on the val split ` +
+          '(or on training images beyond the few-shot subset when there is no val split), never on test: give the classes more images',
       );
     }
   }
   if (train.length === 0) throw new UserError(`${s.dataset} (${s.root}): no training images to search with`);
   return { seed, dataset: def.name, trainClasses, train, scoreSets, validation };
+}
+
+/**
+ * Before any model loads or trial trains: every seed's lists load and every image the search will read has an
+ * image header (all problems in one error; with skipBadImages, a warning). Returns the first seed's data.
+ */
+export function preflightSearch(s: SearchSettings, options: { skipBadImages?: boolean; reporter?: Reporter } = {}): SearchData {
+  const all = s.seeds.map((seed) => searchData(s, seed, options.reporter));
+  const bad = checkImageHeaders(all.flatMap((d) => [...d.train, ...d.scoreSets.flatMap((x) => x.items)]));
+  if (bad.length > 0) {
+    const shown = bad.slice(0, 5).map((b) => `${b.file} (${b.problem})`).join(', ') + (bad.length > 5 ? `, and ${bad.length - 5} more` : '');
+    if (options.skipBadImages) options.reporter?.warn(`${bad.length} image${bad.length > 1 ? 's look' : ' looks'} unreadable and will be skipped (--skip-bad-images): ${shown}`);
+    else throw new UserError(`${bad.length} unreadable image${bad.length > 1 ? 's' : ''}: ${shown}; fix or remove ${bad.length > 1 ? 'them' : 'it'}, or pass --skip-bad-images (nothing was searched)`);
+  }
+  return all[0];
 }
 
 /** The objective from the scores: base2new HM(base, new); otherwise the val accuracy. */

@@ -13,7 +13,7 @@ import { silentReporter, type Reporter } from '../util/reporter.js';
 import { externalExecutor, inProcessExecutor, type ExecutorName, type ExternalOptions, type TrialExecutor } from './executors.js';
 import { collectReads, openSearchFolder, recordReads, stateFile, type SearchFile, type SearchSettings, type SplitRead, type TrialResult, type TrialSpec } from './files.js';
 import { byObjective, roundSizes, rungEpochs, survivors } from './halving.js';
-import { searchData } from './objective.js';
+import { preflightSearch } from './objective.js';
 import {
   checkBounds,
   outsideBecause,
@@ -91,8 +91,8 @@ export interface SearchRunOptions {
   arch: ClipArchitecture;
   /** where trials run (an executor object: the tests' synthetic objectives) */
   executor: ExecutorName | TrialExecutor;
-  /** in-process: the model (on its device, in the settings' precision) */
-  model?: ClipModel;
+  /** in-process: the model (on its device, in the settings' precision), or how to load it once the data checked out */
+  model?: ClipModel | (() => Promise<ClipModel>);
   external?: Omit<ExternalOptions, 'executor' | 'reporter'>;
   /** candidates slower than this per step neither continue nor win (measured, so not reproducible) */
   maxStepMs?: number;
@@ -102,9 +102,9 @@ export interface SearchRunOptions {
   reporter?: Reporter;
 }
 
-function modelOf(o: SearchRunOptions): ClipModel {
+async function modelOf(o: SearchRunOptions): Promise<ClipModel> {
   if (!o.model) throw new Error('runSearch: the in-process executor needs the model');
-  return o.model;
+  return typeof o.model === 'function' ? o.model() : o.model;
 }
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -122,7 +122,8 @@ export async function runSearch(o: SearchRunOptions): Promise<SearchResult> {
   const stopReads = recordReads(o.out);
   let executor: TrialExecutor | null = null;
   try {
-    const data = searchData(s, s.seeds[0], reporter); // the objective's classes, for the report (lists only)
+    // every seed's lists and image headers, before a model is loaded (and the objective's classes, for the report)
+    const data = preflightSearch(s, { skipBadImages: o.file.skip_bad_images, reporter });
     const where = typeof o.executor === 'string' ? o.executor : 'a custom executor';
     reporter.info(
       `${how === 'new' ? 'searching' : 'continuing the search'} in ${o.out}: ${s.candidates} candidates in ${s.rounds} round${s.rounds > 1 ? 's' : ''}, ` +
@@ -132,7 +133,7 @@ export async function runSearch(o: SearchRunOptions): Promise<SearchResult> {
       typeof o.executor !== 'string'
         ? o.executor
         : o.executor === 'inprocess'
-        ? inProcessExecutor(o.out, s, modelOf(o), { numWorkers: o.file.workers, skipBadImages: o.file.skip_bad_images, reporter, killAfterTrials: o.killAfterTrials })
+        ? inProcessExecutor(o.out, s, await modelOf(o), { numWorkers: o.file.workers, skipBadImages: o.file.skip_bad_images, reporter, killAfterTrials: o.killAfterTrials })
         : externalExecutor(o.out, { ...o.external, executor: o.executor, reporter });
 
     const candidates: CandidateRecord[] = [];

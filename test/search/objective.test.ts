@@ -99,3 +99,18 @@ test('a dataset whose val list is its test set (ImageNet) is scored on images he
   const splits = reads.filter((a) => a.kind === 'split');
   assert.deepEqual(splits.map((a) => a.kind === 'split' && a.split), ['train']);
 });
+
+test('an image folder without val/ is scored on training images beyond the few-shot subset, never on test/', () => {
+  const root = path.join(work, 'no-val');
+  for (const c of ['ant', 'bee', 'cat', 'dog']) {
+    touch(path.join(root, 'train', c), Array.from({ length: 8 }, (_, i) => `${i}.png`));
+    touch(path.join(root, 'test', c), ['t0.png', 't1.png']);
+  }
+  const { value: d, reads } = watched(() => searchData(settings({ root, shots: 2 }), 1));
+  assert.equal(d.validation, 'held out from train');
+  assert.deepEqual(d.scoreSets.map((s) => s.items.length), [2, 2]); // one pseudo class each, min(K, 4) = 2 images
+  const images = [...d.train, ...d.scoreSets.flatMap((s) => s.items)].map((x) => x.impath);
+  assert.equal(new Set(images).size, images.length, 'train and held-out images are disjoint');
+  for (const im of images) assert.ok(im.includes(`${path.sep}train${path.sep}`), im);
+  assert.ok(reads.every((a) => a.kind !== 'split' || (a.split !== 'test' && a.subsample === 'base')));
+});

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
+import type { ClipModel } from '../../clip/model.js';
 import { RECIPES } from '../../prompting/methods.js';
 import { readSearchFile, recordReads, SEARCH_PROTOCOLS, trialDir, type SearchFile, type SearchProtocol, type SearchSettings } from '../../search/files.js';
 import { runFinal } from '../../search/final.js';
@@ -159,8 +160,9 @@ Writes <out>/leaderboard.md, leaderboard.csv, search.svg/.png, result.json; the 
         allow_generated_split: Boolean(f.allowGeneratedSplit),
       };
       const file: SearchFile = { format: 'mpl-search/1', settings, device: f.device ?? 'auto', ...(f.workers !== undefined ? { workers: f.workers } : {}), ...(f.skipBadImages ? { skip_bad_images: true } : {}) };
-      const needModel = executor === 'inprocess' || f.final;
-      const loaded = needModel ? await modelFrom(f, compute) : null;
+      // loaded when needed, after the search checked its data (bad data fails before a model loads)
+      const held: { model?: ClipModel } = {};
+      const model = async () => (held.model ??= (await modelFrom(f, compute)).model);
       const stopHint = sayHowToResumeOnInterrupt(f.out);
       try {
         const result = await runSearch({
@@ -168,7 +170,7 @@ Writes <out>/leaderboard.md, leaderboard.csv, search.svg/.png, result.json; the 
           file,
           arch,
           executor,
-          model: loaded?.model,
+          model,
           external: { parallel: f.parallel, slurm: slurmSettingsOf(f), pollMs: f.pollSeconds !== undefined ? f.pollSeconds * 1000 : undefined, device: f.device },
           maxStepMs: f.maxStepMs,
           force: f.force,
@@ -179,7 +181,7 @@ Writes <out>/leaderboard.md, leaderboard.csv, search.svg/.png, result.json; the 
         const files = await writeSearchReport(result, title);
         const final = f.final
           ? await runFinal(result, settings, {
-              model: loaded!.model,
+              model: await model(),
               seeds: f.finalSeeds,
               targets: f.targets?.split(',').map((t) => t.trim()),
               deviceDescription: compute.description,
@@ -195,7 +197,7 @@ Writes <out>/leaderboard.md, leaderboard.csv, search.svg/.png, result.json; the 
         }
       } finally {
         stopHint();
-        loaded?.model.dispose();
+        held.model?.dispose();
       }
     });
 
