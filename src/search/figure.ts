@@ -76,9 +76,10 @@ export function renderSearchSvg(r: SearchResult, title: string): string {
         const s = 7;
         const shape = c.id === paper ? `M${r2(cx)} ${r2(cy - s)}L${r2(cx + s)} ${r2(cy)}L${r2(cx)} ${r2(cy + s)}L${r2(cx - s)} ${r2(cy)}Z` : `M${r2(cx - s + 1)} ${r2(cy - s + 1)}h${2 * s - 2}v${2 * s - 2}h${-(2 * s - 2)}Z`;
         body.push(`<path d="${shape}" fill="${colour}" stroke="#222222" stroke-width="1.2"><title>${tip}</title></path>`);
-        // labels stay inside the plot: to the left of points in its right third
+        // labels stay inside the plot: to the left of points in its right third;
         const right = cx > x0 + plotW * 0.66;
-        body.push(text(right ? cx - 10 : cx + 10, cy - 8, c.id === paper ? 'paper default' : 'MaPLe repl.', { size: 11, fill: '#222222', anchor: right ? 'end' : 'start' }));
+        // the paper's default labelled below its point, MaPLe's above: the two never collide
+        body.push(text(right ? cx - 10 : cx + 10, c.id === paper ? cy + 18 : cy - 8, c.id === paper ? 'paper default' : 'MaPLe repl.', { size: 11, fill: '#222222', anchor: right ? 'end' : 'start' }));
       } else {
         const edge = onFront.has(c.id) ? `stroke="${FRONT}" stroke-width="1.6"` : 'stroke="#333333" stroke-width="0.8"';
         body.push(`<circle cx="${r2(cx)}" cy="${r2(cy)}" r="4.5" fill="${rungColour(rung, r.rungs.length)}" ${edge}><title>${tip}</title></circle>`);
