@@ -210,8 +210,9 @@ export class PromptLearner {
         const L = Math.max(...eot) + 1; // nothing after the last end token matters (causal text encoder)
         const emb = tidy(() => this.model.tokenEmbedding(ids.narrow(1, 0, L)));
         ids.dispose();
-        const prefix = emb.narrow(1, 0, 1).contiguous().keep();
-        const suffix = emb.narrow(1, 1 + d.nCtx, L - 1 - d.nCtx).contiguous().keep();
+        // tidy: the narrow views themselves are handles too (they leaked once per call before)
+        const prefix = tidy(() => emb.narrow(1, 0, 1).contiguous()).keep();
+        const suffix = tidy(() => emb.narrow(1, 1 + d.nCtx, L - 1 - d.nCtx).contiguous()).keep();
         emb.dispose();
         this.textBuffers = { prefix, suffix, eot, nameLens: names.map((n) => this.tokenizer.encode(n).length) };
       } else {

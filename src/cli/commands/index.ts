@@ -16,6 +16,7 @@ import { register as models } from './models.js';
 import { register as report } from './report.js';
 import { register as sweep } from './sweep.js';
 import { register as reproduce } from './reproduce.js';
+import { register as search } from './search.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
 export const commands: Array<(program: Command) => void> = [
@@ -36,4 +37,5 @@ export const commands: Array<(program: Command) => void> = [
   env,
   sweep,
   reproduce,
+  search,
 ];
