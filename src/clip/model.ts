@@ -73,6 +73,8 @@ export interface ClipLoadOptions {
   /** compute dtype (float32 default; float16/bfloat16 where the device supports them) */
   dtype?: DType;
   device?: Device;
+  /** every weight requires grad (contrastive pretraining, src/pretrain); prompt learning keeps them frozen */
+  trainable?: boolean;
 }
 
 export class ClipModel {
@@ -85,6 +87,7 @@ export class ClipModel {
     readonly dtype: DType,
     readonly device: Device,
     private readonly owned: Tensor[],
+    private readonly named: Map<string, Tensor>,
   ) {}
 
   /**
@@ -110,7 +113,7 @@ export class ClipModel {
       owned.push(t);
       return t;
     };
-    return ClipModel.assemble(arch, get, dtype, device, owned, () => {
+    return ClipModel.assemble(arch, get, dtype, device, owned, options.trainable, () => {
       const raw = tensors.get('logit_scale');
       if (!raw) throw new Error('missing tensor logit_scale');
       return tidy(() => tensor(raw.data, raw.shape, raw.dtype).to('float32').item());
@@ -139,17 +142,25 @@ export class ClipModel {
       owned.push(t);
       return t;
     };
-    return ClipModel.assemble(arch, get, dtype, device, owned, () => Math.log(1 / 0.07));
+    return ClipModel.assemble(arch, get, dtype, device, owned, options.trainable, () => Math.log(1 / 0.07));
   }
 
   private static assemble(
     arch: ClipArchitecture,
-    get: (name: string) => Tensor,
+    load: (name: string) => Tensor,
     dtype: DType,
     device: Device,
     owned: Tensor[],
+    trainable: boolean | undefined,
     logitScale: () => number,
   ): ClipModel {
+    const named = new Map<string, Tensor>();
+    const get = (name: string): Tensor => {
+      const t = load(name);
+      if (trainable) t.requiresGrad_(true);
+      named.set(name, t);
+      return t;
+    };
     try {
       const block = (prefix: string): BlockWeights => {
         const k = blockKeys(prefix);
@@ -189,7 +200,7 @@ export class ClipModel {
         lnFinalBias: get('ln_final.bias'),
         projection: get('text_projection'),
       };
-      return new ClipModel(arch, visual, text, logitScale(), dtype, device, owned);
+      return new ClipModel(arch, visual, text, logitScale(), dtype, device, owned, named);
     } catch (e) {
       for (const t of owned) t.dispose();
       throw e;
@@ -337,6 +348,14 @@ export class ClipModel {
   /** Every weight tensor (for memory accounting). */
   weights(): Tensor[] {
     return [...this.owned];
+  }
+
+  /**
+   * The weights under their canonical OpenAI names (the tensors themselves, not copies; logit_scale is the
+   * number `logitScale`), for saving a pretrained model with src/io/safetensors.ts.
+   */
+  namedWeights(): Map<string, Tensor> {
+    return new Map(this.named);
   }
 
   /** @internal block weights, for benchmarks that time one block */
