@@ -9,6 +9,7 @@ import { register as plan } from './plan.js';
 import { register as protocols } from './protocols.js';
 import { register as predict } from './predict.js';
 import { register as quickstart } from './quickstart.js';
+import { register as pretrain } from './pretrain.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
 export const commands: Array<(program: Command) => void> = [
@@ -21,5 +22,6 @@ export const commands: Array<(program: Command) => void> = [
   protocols,
   predict,
   quickstart,
+  pretrain,
   info,
 ];

@@ -1,0 +1,38 @@
+import type { Command } from 'commander';
+import { writeSynthDataset } from '../../synth/dataset.js';
+import { UserError } from '../../util/errors.js';
+import { int } from '../method-options.js';
+
+/** Adds `synth` to the `data` command (src/cli/commands/data.ts calls this): writes the synthshapes dataset. */
+export function registerDataSynth(dataCommand: Command): void {
+  dataCommand
+    .command('synth')
+    .description('generate the synthshapes classification dataset (12 shapes, the tiny CLIP\'s world) in CoOp\'s layout')
+    .requiredOption('--root <dir>', 'data root: the dataset goes to <root>/synthshapes')
+    .option('--seed <n>', 'seed of the images', int('--seed'), 1)
+    .option('--train <n>', 'training images per class', int('--train'), 32)
+    .option('--val <n>', 'validation images per class', int('--val'), 8)
+    .option('--test <n>', 'test images per class', int('--test'), 50)
+    .option('--size <n>', 'image side in pixels', int('--size'), 48)
+    .option('--clutter <x>', 'background clutter (1 = as in pretraining)', (v: string) => {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0) throw new UserError(`--clutter must be a number >= 0, got '${v}'`);
+      return n;
+    }, 1)
+    .option('--force', 'replace an existing synthshapes folder made with other settings')
+    .addHelpText(
+      'after',
+      `
+Classes are the shapes (arrow circle cross diamond heart hexagon | moon pentagon ring square star triangle:
+base | new); each image has a random colour, fill pattern, size, rotation, place and cluttered background.
+Use it like any dataset: --dataset synthshapes --root <root>.
+
+Examples:
+  mpl data synth --root ~/data
+  mpl base2new --weights assets/tiny-clip/tiny-clip.safetensors --dataset synthshapes --root ~/data --method mpl --depth 6`,
+    )
+    .action(async (o: { root: string; seed: number; train: number; val: number; test: number; size: number; clutter: number; force?: boolean }) => {
+      const r = await writeSynthDataset(o.root, o);
+      process.stdout.write(`${r.dir}: ${r.images} images${r.written ? '' : ' (already there, same settings)'}\n`);
+    });
+}

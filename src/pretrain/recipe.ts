@@ -1,0 +1,76 @@
+/**
+ * The pretraining recipe: architecture, optimiser, schedule and data. `TINY_CLIP` is the recipe of the
+ * shipped assets/tiny-clip model; `mpl pretrain` flags override single fields (and say so in the log).
+ */
+import * as path from 'node:path';
+import { headsFor, type ClipConfig } from '../clip/config.js';
+import { assetsDir } from '../clip/tokenizer.js';
+import type { MethodName, MethodOptions } from '../prompting/methods.js';
+
+export interface PretrainRecipe {
+  arch: ClipConfig;
+  /** optimiser steps and images (= captions) per step */
+  steps: number;
+  batchSize: number;
+  /** AdamW peak learning rate, reached after a linear warm-up, then cosine to zero (open_clip's cosine_lr) */
+  lr: number;
+  warmupSteps: number;
+  weightDecay: number;
+  betas: [number, number];
+  eps: number;
+  /** seeds the initial weights and the data stream */
+  seed: number;
+  /** clutter of the synthetic world (src/synth/world.ts), 1 = the default */
+  clutter: number;
+  /** largest rotation of the objects, radians */
+  rotation: number;
+}
+
+/** A CLIP ViT architecture from the few numbers that vary (OpenAI's rules for the rest). */
+export function tinyArchitecture(a: {
+  visionWidth: number;
+  visionLayers: number;
+  patch: number;
+  image: number;
+  textWidth: number;
+  textLayers: number;
+  embed: number;
+}): ClipConfig {
+  return {
+    vision: { width: a.visionWidth, layers: a.visionLayers, heads: headsFor(a.visionWidth), patch_size: a.patch, image_size: a.image, mlp_width: 4 * a.visionWidth },
+    // the full CLIP vocabulary and context: the model takes the same tokenizer and prompts as ViT-B/16
+    text: { width: a.textWidth, layers: a.textLayers, heads: headsFor(a.textWidth), context_length: 77, vocab_size: 49408, mlp_width: 4 * a.textWidth },
+    embed_dim: a.embed,
+  };
+}
+
+export const TINY_CLIP: PretrainRecipe = {
+  arch: tinyArchitecture({ visionWidth: 128, visionLayers: 12, patch: 8, image: 48, textWidth: 64, textLayers: 12, embed: 128 }),
+  steps: 1500,
+  batchSize: 128,
+  lr: 1e-3,
+  warmupSteps: 100,
+  weightDecay: 0.1,
+  betas: [0.9, 0.98],
+  eps: 1e-6,
+  seed: 1,
+  clutter: 1,
+  rotation: Math.PI,
+};
+
+/** The shipped weights: assets/tiny-clip/tiny-clip.safetensors (made by scripts/pretrain-tiny-clip). */
+export function tinyClipWeights(): string {
+  return path.join(assetsDir(), 'tiny-clip', 'tiny-clip.safetensors');
+}
+
+/**
+ * Method flags for the tiny CLIP where the official defaults assume 12 layers (prompt depths 9 and 12):
+ * the deep methods prompt every layer of its 6. Used by the offline quickstart and the learning tests.
+ */
+export const TINY_CLIP_METHOD_OPTIONS: Partial<Record<MethodName, MethodOptions>> = {
+  vpt: { depthVision: 6 },
+  ivlp: { depthText: 6, depthVision: 6 },
+  maple: { depth: 6 },
+  mpl: { depth: 6 },
+  promptsrc: { depthText: 6, depthVision: 6 },
+};
