@@ -208,8 +208,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
   const groups = [group(true), group(false)];
   const state: State = { model, params, groups };
   const size = r.arch.vision.image_size;
-  const probe = probeSet(r.seed, o.probeImages ?? 1000, size, { clutter: r.clutter, rotation: r.rotation });
-  const source = new ScenePrefetcher({ seed: r.seed, stream: 'pretrain', n: r.batchSize, size, world: { clutter: r.clutter, rotation: r.rotation } }, 2, o.workers ?? true);
+  const probe = probeSet(r.seed, o.probeImages ?? 1000, size, r.world);
+  const source = new ScenePrefetcher({ seed: r.seed, stream: 'pretrain', n: r.batchSize, size, world: r.world }, 2, o.workers ?? true);
   let start = 0;
   let seconds = 0;
   let history: StepLog[] = [];

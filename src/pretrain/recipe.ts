@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { headsFor, type ClipConfig } from '../clip/config.js';
 import { assetsDir } from '../clip/tokenizer.js';
 import type { MethodName, MethodOptions } from '../prompting/methods.js';
+import type { WorldOptions } from '../synth/world.js';
 
 export interface PretrainRecipe {
   arch: ClipConfig;
@@ -20,10 +21,8 @@ export interface PretrainRecipe {
   eps: number;
   /** seeds the initial weights and the data stream */
   seed: number;
-  /** clutter of the synthetic world (src/synth/world.ts), 1 = the default */
-  clutter: number;
-  /** largest rotation of the objects, radians */
-  rotation: number;
+  /** the synthetic world's settings (src/synth/world.ts); {} = its defaults */
+  world: WorldOptions;
 }
 
 /** A CLIP ViT architecture from the few numbers that vary (OpenAI's rules for the rest). */
@@ -45,17 +44,16 @@ export function tinyArchitecture(a: {
 }
 
 export const TINY_CLIP: PretrainRecipe = {
-  arch: tinyArchitecture({ visionWidth: 128, visionLayers: 12, patch: 8, image: 48, textWidth: 64, textLayers: 12, embed: 128 }),
-  steps: 1500,
-  batchSize: 128,
-  lr: 1e-3,
+  arch: tinyArchitecture({ visionWidth: 128, visionLayers: 6, patch: 8, image: 48, textWidth: 64, textLayers: 6, embed: 128 }),
+  steps: 2400,
+  batchSize: 64,
+  lr: 5e-4,
   warmupSteps: 100,
   weightDecay: 0.1,
   betas: [0.9, 0.98],
   eps: 1e-6,
   seed: 1,
-  clutter: 1,
-  rotation: Math.PI,
+  world: {},
 };
 
 /** The shipped weights: assets/tiny-clip/tiny-clip.safetensors (made by scripts/pretrain-tiny-clip). */

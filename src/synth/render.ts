@@ -17,8 +17,6 @@ function accentAt(pattern: Scene['pattern'], a: number, b: number): number {
       return frac(a) < 0.5 ? 1 : 0;
     case 'dotted':
       return Math.hypot(frac(a) - 0.5, frac(b) - 0.5) < 0.27 ? 1 : 0;
-    case 'checkered':
-      return (Math.floor(a) + Math.floor(b)) & 1;
     default:
       return 0;
   }
@@ -63,7 +61,7 @@ export function renderScene(scene: Scene, size = 48): RgbImage {
   const pcos = Math.cos(L.patternAngle);
   const psin = Math.sin(L.patternAngle);
   const radiusPx = L.radius * S;
-  const outline = 1.4 * (S / 48); // outline width in pixels
+  const outline = 2.2 * (S / 48); // outline width in pixels
   const bg = L.background.map((c) => c / 255);
   const noise = grainNoise(Math.round(L.grain * 1e6) ^ Math.round(L.cx * 1e9) ^ Math.round(L.angle * 1e7));
 

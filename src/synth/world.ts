@@ -30,14 +30,14 @@ export const COLOURS: Readonly<Record<string, Rgb>> = {
 };
 export const COLOUR_NAMES: readonly string[] = Object.keys(COLOURS);
 
-export const PATTERNS = ['plain', 'striped', 'dotted', 'checkered', 'outlined'] as const;
+export const PATTERNS = ['plain', 'striped', 'dotted', 'outlined'] as const;
 export type Pattern = (typeof PATTERNS)[number];
 
 export const SIZES = ['small', 'medium', 'large'] as const;
 export type Size = (typeof SIZES)[number];
 
 /** Object radius range in pixels per size, at a 48-pixel image (scaled with the image size). */
-const RADIUS: Record<Size, [number, number]> = { small: [7, 10], medium: [11, 15], large: [16, 21] };
+const RADIUS: Record<Size, [number, number]> = { small: [11.5, 12.5], medium: [15, 16], large: [18.5, 19.5] };
 
 export interface Scene {
   shape: string;
@@ -75,9 +75,9 @@ export interface Look {
 export interface WorldOptions {
   /** multiplies the number and opacity of clutter strokes and specks (1 = pretraining) */
   clutter?: number;
-  /** largest rotation of the object either way, in radians (default π: any orientation) */
+  /** largest rotation of the object either way, in radians (default 0.14, about 8°) */
   rotation?: number;
-  /** largest offset of the object's centre from the image centre, in image sides (default: anywhere it fits) */
+  /** largest offset of the object's centre from the image centre, in image sides (default 0.03) */
   offset?: number;
   /** include the held-out (shape, colour) combinations (datasets: true; pretraining: false) */
   heldOut?: boolean;
@@ -138,35 +138,36 @@ export function sampleScene(rng: PyRandom, options: WorldOptions = {}, fixed: { 
 
   const fill = jitter(rng, COLOURS[colour], 0.12, 14);
   const lum = luminance(fill);
-  const accent = mix(fill, lum > 0.5 ? [0, 0, 0] : [255, 255, 255], uniform(rng, 0.45, 0.65));
+  // patterns are drawn in a shade of the object's colour: the silhouette stays the dominant cue
+  const accent = mix(fill, lum > 0.5 ? [0, 0, 0] : [255, 255, 255], uniform(rng, 0.25, 0.4));
   const [rmin, rmax] = RADIUS[size];
   const radius = uniform(rng, rmin, rmax) / 48;
   const margin = radius + 1 / 48;
   // the background contrasts with the object: dark behind light objects and the other way round
   const background = muted(rng, lum > 0.55 ? uniform(rng, 0.1, 0.42) : uniform(rng, 0.58, 0.92));
-  const strokes = Array.from({ length: rng.randbelow(Math.round(4 * clutter) + 1) }, () => ({
+  const strokes = Array.from({ length: rng.randbelow(Math.round(3 * clutter) + 1) }, () => ({
     x0: rng.random(),
     y0: rng.random(),
     x1: rng.random(),
     y1: rng.random(),
     width: uniform(rng, 0.5, 1.6) / 48,
     colour: muted(rng, rng.random()),
-    alpha: Math.min(1, uniform(rng, 0.2, 0.6) * clutter),
+    alpha: Math.min(1, uniform(rng, 0.15, 0.45) * clutter),
   }));
-  const specks = Array.from({ length: rng.randbelow(Math.round(6 * clutter) + 1) }, () => ({
+  const specks = Array.from({ length: rng.randbelow(Math.round(4 * clutter) + 1) }, () => ({
     x: rng.random(),
     y: rng.random(),
-    r: uniform(rng, 0.6, 2) / 48,
+    r: uniform(rng, 0.6, 1.5) / 48,
     colour: muted(rng, rng.random()),
-    alpha: Math.min(1, uniform(rng, 0.3, 0.8) * clutter),
+    alpha: Math.min(1, uniform(rng, 0.2, 0.6) * clutter),
   }));
   const look: Look = {
     fill,
     accent,
-    cx: 0.5 + uniform(rng, -1, 1) * Math.min(options.offset ?? 1, 0.5 - margin),
-    cy: 0.5 + uniform(rng, -1, 1) * Math.min(options.offset ?? 1, 0.5 - margin),
+    cx: 0.5 + uniform(rng, -1, 1) * Math.min(options.offset ?? 0.03, 0.5 - margin),
+    cy: 0.5 + uniform(rng, -1, 1) * Math.min(options.offset ?? 0.03, 0.5 - margin),
     radius,
-    angle: uniform(rng, -(options.rotation ?? Math.PI), options.rotation ?? Math.PI),
+    angle: uniform(rng, -(options.rotation ?? 0.14), options.rotation ?? 0.14),
     period: uniform(rng, 0.45, 0.7),
     patternAngle: uniform(rng, 0, Math.PI),
     background,
@@ -203,12 +204,11 @@ const TEMPLATES: readonly string[] = [
   'there is a {} in the picture.',
 ];
 
-const PATTERN_ADJECTIVE: Record<Pattern, string> = { plain: 'plain', striped: 'striped', dotted: 'dotted', checkered: 'checkered', outlined: 'outlined' };
+const PATTERN_ADJECTIVE: Record<Pattern, string> = { plain: 'plain', striped: 'striped', dotted: 'dotted', outlined: 'outlined' };
 const PATTERN_PHRASE: Record<Pattern, string> = {
   plain: 'in one colour',
   striped: 'with stripes',
   dotted: 'with dots',
-  checkered: 'with a checkered pattern',
   outlined: 'drawn as an outline',
 };
 
