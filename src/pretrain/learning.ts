@@ -20,13 +20,13 @@ export const LEARNING_DATA: SynthDatasetOptions = { seed: 1, train: 16, val: 4, 
  * shortened so the suite stays fast; learning rates and batch sizes are the official ones.
  */
 export const LEARNING_EPOCHS: Record<Exclude<MethodName, 'zeroshot'>, number> = {
-  coop: 25,
+  coop: 20,
   cocoop: 4,
   vpt: 5,
   ivlp: 5,
   maple: 5,
   mpl: 5,
-  promptsrc: 10,
+  promptsrc: 5,
 };
 
 export interface LearningRun {

@@ -275,6 +275,8 @@ export async function pretrain(o: PretrainOptions): Promise<PretrainResult> {
     saved.model.dispose();
   }
   log(`${weightsFile}: zero-shot shape accuracy ${zeroShot.accuracy.toFixed(2)}% (seen ${zeroShot.seen.toFixed(2)}%, held-out ${zeroShot.heldOut.toFixed(2)}%), ${seconds.toFixed(0)} s of training`);
-  writeJsonAtomic(path.join(o.out, 'pretrain.json'), { recipe: r, steps: r.steps, seconds, threads: getNumThreads(), zero_shot: zeroShot, probes, history });
+  // the summary keeps every 10th step of the history (as log.txt does); the checkpoint holds every step
+  const logged = history.filter((h) => h.step % 10 === 0 || h.step === r.steps);
+  writeJsonAtomic(path.join(o.out, 'pretrain.json'), { recipe: r, steps: r.steps, seconds, threads: getNumThreads(), zero_shot: zeroShot, probes, history: logged });
   return { weights: weightsFile, steps: r.steps, seconds, zeroShot, history, probes, stopped: false };
 }
