@@ -51,6 +51,13 @@ export interface ProtocolOptions {
    * quickstart uses it so a CPU run ends in minutes, and says so.
    */
   maxTestImages?: number;
+  /**
+   * Training augmentation: Dassl's random resized crop (scale 0.08-1) and flip, as the official code
+   * (default), or none (false): the images as evaluated, in a shuffled order. The tiny CLIP
+   * (assets/tiny-clip) never saw crops in pretraining, and crops down to 8% of its centred objects would
+   * train the prompts on images unlike any it is tested on.
+   */
+  augment?: boolean;
   reporter?: Reporter;
 }
 
@@ -62,7 +69,9 @@ export function strided<T>(items: T[], max?: number): T[] {
 }
 
 function source(items: Datum[], mode: 'train' | 'eval', o: ProtocolOptions, seed: number, batchSize: number, imageSize: number): BatchSource {
-  return batchSource(items, { mode, batchSize, seed, imageSize, skipBadImages: o.skipBadImages, numWorkers: o.numWorkers, reporter: o.reporter });
+  // without augmentation, training batches go through the evaluation transform, still shuffled per epoch
+  const plain = mode === 'train' && o.augment === false ? { mode: 'eval' as const, shuffle: true, dropLast: items.length >= batchSize } : { mode };
+  return batchSource(items, { ...plain, batchSize, seed, imageSize, skipBadImages: o.skipBadImages, numWorkers: o.numWorkers, reporter: o.reporter });
 }
 
 function runDir(o: ProtocolOptions, protocol: Protocol, dataset: string, seed: number): string {
@@ -131,6 +140,7 @@ function baseResult(o: ProtocolOptions, protocol: Protocol, seed: number, shots:
       lr: o.lr ?? recipe.lr,
       batch_size: o.batchSize ?? recipe.batchSize,
       max_test_images: o.maxTestImages ?? null,
+      augment: o.augment ?? true,
       momentum: 0.9,
       weight_decay: 5e-4,
       warmup: { epochs: 1, lr: 1e-5, type: 'constant' },

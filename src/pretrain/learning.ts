@@ -53,6 +53,7 @@ export function runLearningCheck(o: LearningRun): Promise<RunResult[]> {
     epochs: o.method === 'zeroshot' ? undefined : LEARNING_EPOCHS[o.method],
     out: o.out,
     numWorkers: 1,
+    augment: false, // the tiny CLIP never saw crops (src/eval/protocols.ts)
     reporter: o.reporter,
   });
 }

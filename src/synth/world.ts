@@ -97,8 +97,14 @@ export function sampleRandom(seed: number, stream: Stream, index: number): PyRan
  * per shape, every colour used at least once).
  */
 export function isHeldOut(shape: string, colour: string): boolean {
+  return heldOutColour(shape) === colour;
+}
+
+/** The colour `shape` is never drawn in during pretraining. */
+export function heldOutColour(shape: string): string {
   const i = SHAPE_NAMES.indexOf(shape);
-  return COLOUR_NAMES.indexOf(colour) === (3 * i + 1) % COLOUR_NAMES.length;
+  if (i < 0) throw new Error(`unknown shape "${shape}"`);
+  return COLOUR_NAMES[(3 * i + 1) % COLOUR_NAMES.length];
 }
 
 const pick = <T>(rng: PyRandom, items: readonly T[]): T => items[rng.randbelow(items.length)];
@@ -128,10 +134,14 @@ function muted(rng: PyRandom, l: number): Rgb {
  * One scene, with the shape and the colour optionally fixed (classification datasets fix the shape).
  * Held-out combinations are redrawn unless `options.heldOut`.
  */
-export function sampleScene(rng: PyRandom, options: WorldOptions = {}, fixed: { shape?: string } = {}): Scene {
+export function sampleScene(rng: PyRandom, options: WorldOptions = {}, fixed: { shape?: string; colour?: string } = {}): Scene {
   const shape = fixed.shape ?? pick(rng, SHAPE_NAMES);
-  let colour = pick(rng, COLOUR_NAMES);
+  let colour = pick(rng, COLOUR_NAMES); // drawn even when fixed, so the rest of the stream is the same
   while (!options.heldOut && isHeldOut(shape, colour)) colour = pick(rng, COLOUR_NAMES);
+  if (fixed.colour !== undefined) {
+    if (!COLOURS[fixed.colour]) throw new Error(`unknown colour "${fixed.colour}"`);
+    colour = fixed.colour;
+  }
   const pattern = pick(rng, PATTERNS);
   const size = pick(rng, SIZES);
   const clutter = options.clutter ?? 1;

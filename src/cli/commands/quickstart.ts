@@ -55,6 +55,7 @@ async function offline(f: QuickstartFlags, reporter: Reporter): Promise<void> {
       seeds: [f.seed],
       out: f.out,
       maxTestImages: f.fullTest ? undefined : f.maxTestImages,
+      augment: false, // the tiny CLIP never saw crops (src/eval/protocols.ts)
       reporter,
     };
     reporter.info(`3/4  zero-shot CLIP, base and new classes`);

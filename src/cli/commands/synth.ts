@@ -19,19 +19,25 @@ export function registerDataSynth(dataCommand: Command): void {
       if (!Number.isFinite(n) || n < 0) throw new UserError(`--clutter must be a number >= 0, got '${v}'`);
       return n;
     }, 1)
+    .option('--held-out-share <x>', "share of each class's images in the colour pretraining never showed that shape in", (v: string) => {
+      const n = Number(v);
+      if (!(n >= 0 && n <= 1)) throw new UserError(`--held-out-share must be a number in [0, 1], got '${v}'`);
+      return n;
+    }, 0.5)
     .option('--force', 'replace an existing synthshapes folder made with other settings')
     .addHelpText(
       'after',
       `
 Classes are the shapes (arrow circle cross diamond heart hexagon | moon pentagon ring square star triangle:
-base | new); each image has a random colour, fill pattern, size, rotation, place and cluttered background.
+base | new); each image has a random fill pattern, size, tilt and cluttered background, and half of the time
+the colour the tiny CLIP never saw that shape in during pretraining (otherwise any colour).
 Use it like any dataset: --dataset synthshapes --root <root>.
 
 Examples:
   mpl data synth --root ~/data
   mpl base2new --weights assets/tiny-clip/tiny-clip.safetensors --dataset synthshapes --root ~/data --method mpl --depth 6`,
     )
-    .action(async (o: { root: string; seed: number; train: number; val: number; test: number; size: number; clutter: number; force?: boolean }) => {
+    .action(async (o: { root: string; seed: number; train: number; val: number; test: number; size: number; clutter: number; heldOutShare: number; force?: boolean }) => {
       const r = await writeSynthDataset(o.root, o);
       process.stdout.write(`${r.dir}: ${r.images} images${r.written ? '' : ' (already there, same settings)'}\n`);
     });
