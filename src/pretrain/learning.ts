@@ -10,14 +10,15 @@ import type { RunResult } from '../eval/results.js';
 import type { MethodName } from '../prompting/methods.js';
 import type { SynthDatasetOptions } from '../synth/dataset.js';
 import type { Reporter } from '../util/reporter.js';
-import { TINY_CLIP_METHOD_OPTIONS } from './recipe.js';
+import { TINY_CLIP_METHOD_OPTIONS, TINY_CLIP_MPL_EPOCHS } from './recipe.js';
 
-/** The dataset of the checks: 16 training images per class (the 16 shots), 30 test images per class. */
-export const LEARNING_DATA: SynthDatasetOptions = { seed: 1, train: 16, val: 4, test: 30 };
+/** The dataset of the checks: 32 training images per class (each seed draws its own 16 shots), 30 test images per class. */
+export const LEARNING_DATA: SynthDatasetOptions = { seed: 1, train: 32, val: 4, test: 30 };
 
 /**
  * Epochs per method: the official base-to-new schedules, except CoOp (200), CoCoOp (10) and PromptSRC (20),
- * shortened so the suite stays fast; learning rates and batch sizes are the official ones.
+ * shortened so the suite stays fast, and MPL (5), lengthened for the tiny CLIP (TINY_CLIP_MPL_EPOCHS);
+ * learning rates and batch sizes are the official ones.
  */
 export const LEARNING_EPOCHS: Record<Exclude<MethodName, 'zeroshot'>, number> = {
   coop: 20,
@@ -25,7 +26,7 @@ export const LEARNING_EPOCHS: Record<Exclude<MethodName, 'zeroshot'>, number> = 
   vpt: 5,
   ivlp: 5,
   maple: 5,
-  mpl: 5,
+  mpl: TINY_CLIP_MPL_EPOCHS,
   promptsrc: 5,
 };
 

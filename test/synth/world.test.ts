@@ -8,7 +8,7 @@ import { sceneBatch } from '../../src/synth/batch.js';
 import { writeSynthDataset } from '../../src/synth/dataset.js';
 import { renderScene } from '../../src/synth/render.js';
 import { SHAPES, SHAPE_NAMES } from '../../src/synth/shapes.js';
-import { COLOUR_NAMES, caption, isHeldOut, sampleRandom, sampleScene } from '../../src/synth/world.js';
+import { COLOUR_NAMES, caption, heldOutColour, isHeldOut, sampleRandom, sampleScene } from '../../src/synth/world.js';
 import { UserError } from '../../src/util/errors.js';
 import { tmpDir } from '../helpers.js';
 
@@ -40,6 +40,12 @@ test('world: scenes and captions are a function of (seed, stream, index); captio
   assert.notDeepEqual(sampleScene(sampleRandom(7, 'pretrain', 0)), sampleScene(sampleRandom(7, 'test', 0)));
   // one held-out colour per shape, every shape has one
   for (const s of SHAPE_NAMES) assert.equal(COLOUR_NAMES.filter((c) => isHeldOut(s, c)).length, 1, s);
+  // a fixed colour changes the colour and nothing else that is drawn
+  const free = sampleScene(sampleRandom(7, 'test', 1), { heldOut: true }, { shape: 'star' });
+  const fixed = sampleScene(sampleRandom(7, 'test', 1), { heldOut: true }, { shape: 'star', colour: heldOutColour('star') });
+  assert.equal(fixed.colour, heldOutColour('star'));
+  assert.deepEqual({ ...fixed.look, fill: null, accent: null, background: null }, { ...free.look, fill: null, accent: null, background: null });
+  assert.throws(() => sampleScene(sampleRandom(7, 'test', 1), {}, { colour: 'teal' }), /unknown colour "teal"/);
 });
 
 test('render: deterministic bytes, the object differs from the background, batches are CLIP-normalised', () => {
@@ -84,7 +90,9 @@ test('dataset: CoOp layout read by loadDataset, same pixels as rendered, reused 
   // a PNG read back through the data pipeline gives the rendered bytes (lossless, same size: no resampling)
   const first = ds.train[0];
   const img = await decodeImage(first.impath);
-  const scene = sampleScene(sampleRandom(5, 'train', 0), { heldOut: true }, { shape: 'arrow' });
+  const rng = sampleRandom(5, 'train', 0);
+  const colour = rng.random() < 0.5 ? heldOutColour('arrow') : undefined; // half of the images: the held-out colour
+  const scene = sampleScene(rng, { heldOut: true }, { shape: 'arrow', colour });
   assert.equal(path.basename(first.impath), 'train_0000.png');
   assert.deepEqual(img.data, renderScene(scene, 48).data);
   assert.equal(evalTransform(img, 48).length, 3 * 48 * 48);

@@ -10,7 +10,7 @@ import { UserError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
 import type { Reporter } from '../../util/reporter.js';
 import { HubUnreachableError } from '../../net/hub.js';
-import { TINY_CLIP_METHOD_OPTIONS, tinyClipWeights } from '../../pretrain/recipe.js';
+import { TINY_CLIP_METHOD_OPTIONS, TINY_CLIP_MPL_EPOCHS, tinyClipWeights } from '../../pretrain/recipe.js';
 import { writeSynthDataset } from '../../synth/dataset.js';
 import type { RunResult } from '../../eval/results.js';
 import { writeFigure } from '../../eval/report/svg.js';
@@ -23,7 +23,7 @@ interface QuickstartFlags {
   weights?: string;
   root: string;
   out: string;
-  epochs: number;
+  epochs?: number;
   seed: number;
   maxTestImages: number;
   fullTest?: boolean;
@@ -61,8 +61,9 @@ async function offline(f: QuickstartFlags, reporter: Reporter): Promise<void> {
     reporter.info(`3/4  zero-shot CLIP, base and new classes`);
     const [zs] = await runBase2New({ ...common, method: 'zeroshot', methodOptions: {} });
     const methodOptions = TINY_CLIP_METHOD_OPTIONS.mpl ?? {};
-    reporter.info(`4/4  MPL base-to-new, seed ${f.seed}, ${f.epochs} epochs (${JSON.stringify(methodOptions)} for the tiny CLIP)`);
-    const [r] = await runBase2New({ ...common, method: 'mpl', methodOptions, epochs: f.epochs });
+    const epochs = f.epochs ?? TINY_CLIP_MPL_EPOCHS;
+    reporter.info(`4/4  MPL base-to-new, seed ${f.seed}, ${epochs} epochs, ${JSON.stringify(methodOptions)}, no crop augmentation (the tiny CLIP's settings)`);
+    const [r] = await runBase2New({ ...common, method: 'mpl', methodOptions, epochs });
     const report = path.join(f.out, 'report.md');
     writeFileAtomic(report, formatMarkdown(collect([f.out]), {}));
     const figures = [path.join(f.out, 'hm.png'), path.join(f.out, 'time.png')];
@@ -111,7 +112,7 @@ export function register(program: Command): void {
     .option('--weights <file>', 'use a local weights file instead of downloading')
     .option('--root <dir>', "data folder (CoOp layout); EuroSAT goes to <root>/eurosat", path.join(cacheDir(), 'data'))
     .option('--out <dir>', 'output folder', 'output/quickstart')
-    .option('--epochs <n>', 'training epochs (MPL config: 5)', int('--epochs'), 5)
+    .option('--epochs <n>', 'training epochs (default: 5, the MPL config; --offline: 10)', int('--epochs'))
     .option('--seed <n>', 'seed', int('--seed'), 1)
     .option('--max-test-images <n>', 'evaluate on an evenly strided subset of at most N test images per split (CPU-friendly)', int('--max-test-images'), 1000)
     .option('--full-test', 'evaluate on the full test sets (as the papers do)')
@@ -156,7 +157,7 @@ offline quickstart.`,
         if (!ds.complete) {
           throw new UserError(`EuroSAT is incomplete in ${ds.dir}:\n${ds.manual.join('\n')}`);
         }
-        reporter.info(`3/3  MPL base-to-new on EuroSAT, seed ${f.seed}, ${f.epochs} epochs`);
+        reporter.info(`3/3  MPL base-to-new on EuroSAT, seed ${f.seed}, ${f.epochs ?? 5} epochs`);
         const [r] = await runBase2New({
           model: loaded.model,
           backbone: loaded.backbone,
@@ -165,7 +166,7 @@ offline quickstart.`,
           root: f.root,
           dataset: 'eurosat',
           seeds: [f.seed],
-          epochs: f.epochs,
+          epochs: f.epochs ?? 5,
           out: f.out,
           maxTestImages: f.fullTest ? undefined : f.maxTestImages,
           reporter,
