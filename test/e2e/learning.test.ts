@@ -14,7 +14,12 @@ import { LEARNING_DATA, LEARNING_EPOCHS, runLearningCheck } from '../../src/pret
 import { tinyClipWeights } from '../../src/pretrain/recipe.js';
 import type { MethodName } from '../../src/prompting/methods.js';
 import { writeSynthDataset } from '../../src/synth/dataset.js';
+import { setNumThreads } from '../../src/torch/index.js';
 import { tmpDir } from '../helpers.js';
+
+// One intra-op thread, as the measurements: the tiny CLIP gains nothing from more, and a second thread only
+// spins against other processes on a busy machine (and would change the last digits of the sums).
+setNumThreads(1);
 
 const work = tmpDir('mpl-learning-');
 const root = path.join(work, 'data');
