@@ -38,6 +38,7 @@ const DATASETS: Array<[display: string, spellings: string[]]> = [
   ['ImageNet-Sketch', ['imagenet_sketch', 'imagenetsketch', 'imagenet-sketch']],
   ['ImageNet-A', ['imagenet_a', 'imageneta', 'imagenet-adversarial']],
   ['ImageNet-R', ['imagenet_r', 'imagenetr', 'imagenet-rendition']],
+  ['SynthShapes', ['synthshapes', 'synth']],
 ];
 
 const norm = (s: string): string => s.toLowerCase().replace(/[^a-z0-9]/g, '');
