@@ -35,4 +35,6 @@ export { lrAt, schedule, type ScheduleOptions } from './train/schedule.js';
 export { runBase2New, runTransfer, type ProtocolOptions } from './eval/protocols.js';
 export { harmonicMean, type Protocol, type RunResult } from './eval/results.js';
 export { silentReporter, type ProgressHandle, type Reporter } from './util/reporter.js';
+export { runSearch, type SearchResult, type SearchRunOptions } from './search/search.js';
+export { watchDataAccess, type DataAccess } from './data/access.js';
 export { UserError } from './util/errors.js';

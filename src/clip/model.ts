@@ -92,6 +92,8 @@ export interface ClipLoadOptions {
   dtype?: DType;
   /** 'cpu' (default), 'cuda', 'cuda:N' -- resolve user input with resolveDevice() first */
   device?: Device;
+  /** every weight requires grad (contrastive pretraining, src/pretrain); prompt learning keeps them frozen */
+  trainable?: boolean;
 }
 
 /** The precision policy and device of load options. */
@@ -122,6 +124,7 @@ export class ClipModel {
     readonly precision: Precision,
     readonly device: Device,
     private readonly owned: Tensor[],
+    private readonly named: Map<string, Tensor>,
   ) {}
 
   /** the side of the square images the vision encoder takes (224 for ViT-B/16, 336 for ViT-L/14@336px) */
@@ -157,7 +160,7 @@ export class ClipModel {
       owned.push(t);
       return t;
     };
-    return ClipModel.assemble(arch, get, precision, device, owned, () => {
+    return ClipModel.assemble(arch, get, precision, device, owned, options.trainable, () => {
       const raw = tensors.get('logit_scale');
       if (!raw) throw new Error('missing tensor logit_scale');
       return tidy(() => tensor(raw.data, raw.shape, raw.dtype).to('float32').item());
@@ -186,17 +189,25 @@ export class ClipModel {
       owned.push(t);
       return t;
     };
-    return ClipModel.assemble(arch, get, precision, device, owned, () => Math.log(1 / 0.07));
+    return ClipModel.assemble(arch, get, precision, device, owned, options.trainable, () => Math.log(1 / 0.07));
   }
 
   private static assemble(
     arch: ClipArchitecture,
-    get: (name: string) => Tensor,
+    load: (name: string) => Tensor,
     precision: Precision,
     device: Device,
     owned: Tensor[],
+    trainable: boolean | undefined,
     logitScale: () => number,
   ): ClipModel {
+    const named = new Map<string, Tensor>();
+    const get = (name: string): Tensor => {
+      const t = load(name);
+      if (trainable) t.requiresGrad_(true);
+      named.set(name, t);
+      return t;
+    };
     try {
       const block = (prefix: string): BlockWeights => {
         const k = blockKeys(prefix);
@@ -236,7 +247,7 @@ export class ClipModel {
         lnFinalBias: get('ln_final.bias'),
         projection: get('text_projection'),
       };
-      return new ClipModel(arch, visual, text, logitScale(), precision, device, owned);
+      return new ClipModel(arch, visual, text, logitScale(), precision, device, owned, named);
     } catch (e) {
       for (const t of owned) t.dispose();
       throw e;
@@ -389,6 +400,14 @@ export class ClipModel {
   /** Every weight tensor (for memory accounting). */
   weights(): Tensor[] {
     return [...this.owned];
+  }
+
+  /**
+   * The weights under their canonical OpenAI names (the tensors themselves, not copies; logit_scale is the
+   * number `logitScale`), for saving a pretrained model with src/io/safetensors.ts.
+   */
+  namedWeights(): Map<string, Tensor> {
+    return new Map(this.named);
   }
 
   /** @internal block weights, for benchmarks that time one block */

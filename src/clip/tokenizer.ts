@@ -20,7 +20,7 @@ export const EOT_TOKEN = 49407;
 export const DEFAULT_CONTEXT_LENGTH = 77;
 
 /** assets/ at the package root: dist/src/clip/tokenizer.js -> ../../../assets (also src/clip via ts-node). */
-function assetsDir(): string {
+export function assetsDir(): string {
   for (const up of ['../../../assets', '../../assets']) {
     const dir = path.resolve(__dirname, up);
     if (fs.existsSync(path.join(dir, 'bpe_simple_vocab_16e6.txt.gz'))) return dir;

@@ -13,6 +13,7 @@ import { generatedSplitName, makeContext, type DatasetContext, type DatasetDef, 
 import { jsonlistContext } from './datasets/custom.js';
 import { getDataset } from './datasets/index.js';
 import { fewshotWithCache, subsampleClasses } from './fewshot.js';
+import { reportDataAccess, type SplitName } from './access.js';
 import { GENERATED_MARKER_KEY, checkImageFiles, classnamesByLabel, isFile, toData, writeSplitFile, type GeneratedMarker } from './splits.js';
 import type { Datum, LoadedDataset, SplitEntry, Subsample } from './types.js';
 
@@ -33,6 +34,12 @@ export interface LoadOptions extends ReadOptions {
    * user's own folder, so its cache lives in the tool's cache (fewshotHomeOf).
    */
   cacheFewshot?: boolean | 'read-only';
+  /**
+   * The lists to hand out (default all three); the others come back empty and are not reported as read
+   * (src/data/access.ts). A test list not asked for is dropped as soon as it is listed (its files are not even
+   * checked). The schedule search asks for train and val only.
+   */
+  splits?: readonly SplitName[];
   reporter?: Reporter;
 }
 
@@ -65,7 +72,11 @@ export function loadDataset(name: string, options: LoadOptions): LoadedDataset {
   const def = getDataset(name);
   const reporter = options.reporter ?? silentReporter;
   const ctx = datasetContext(def, options.root, reporter);
-  const raw = def.read(ctx, options);
+  const wanted = new Set<SplitName>(options.splits ?? ['train', 'val', 'test']);
+  const listed = def.read(ctx, options);
+  // a test list not asked for is dropped before anything looks at it; val still feeds the few-shot draw
+  // (the same subset and cache as a full load), and is dropped after it
+  const raw = wanted.has('test') ? listed : { ...listed, test: [] };
   if (raw.fromSplitFile && options.checkFiles !== false) checkImageFiles(raw, ctx.imageDir, raw.source);
 
   const shots = options.shots ?? 0;
@@ -98,10 +109,17 @@ export function loadDataset(name: string, options: LoadOptions): LoadedDataset {
     fewshot = { shots, seed, cacheFile: fs.cacheFile, fromCache: fs.fromCache };
   }
   [train, val, test] = subsampleClasses(subsample, train, val, test);
+  if (!wanted.has('train')) train = [];
+  if (!wanted.has('val')) val = [];
 
   const classSource = def.testOnly ? test : train;
   const classnames = classnamesByLabel(classSource, raw.source);
   const data = (list: SplitEntry[]): Datum[] => toData(list, ctx.imageDir);
+  for (const [split, list] of [['train', train], ['val', val], ['test', test]] as const) {
+    if (!wanted.has(split)) continue;
+    const classes = [...new Map(list.map((e) => [e.label, e.classname])).entries()].sort((a, b) => a[0] - b[0]).map(([, c]) => c);
+    reportDataAccess({ kind: 'split', dataset: def.name, split, subsample, shots, seed, classes, images: list.length });
+  }
   return {
     name: def.name,
     displayName: def.displayName,

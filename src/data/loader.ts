@@ -18,6 +18,7 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
+import { dataAccessWatched, reportDataAccess } from './access.js';
 import { processBatch, type BatchResult, type BatchTask } from './batch.js';
 import type { DecodeOptions } from './image.js';
 import { PyRandom } from './pyrandom.js';
@@ -188,6 +189,7 @@ export class DataLoader {
 
   constructor(items: readonly LoaderItem[], options: LoaderOptions) {
     this.items = items;
+    if (dataAccessWatched()) reportDataAccess({ kind: 'images', paths: items.map((i) => i.impath) });
     this.options = options;
     this.mode = options.mode;
     this.batchSize = options.batchSize ?? (options.mode === 'train' ? 4 : 100);

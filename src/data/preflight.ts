@@ -5,6 +5,7 @@
  * as .jpg, a missing file).
  */
 import * as fs from 'node:fs';
+import { dataAccessWatched, reportDataAccess } from './access.js';
 import type { Datum } from './types.js';
 
 const SIGNATURES: Array<[string, (b: Buffer) => boolean]> = [
@@ -47,6 +48,7 @@ export interface BadImage {
 export function checkImageHeaders(items: readonly Datum[]): BadImage[] {
   const bad: BadImage[] = [];
   const seen = new Set<string>();
+  if (dataAccessWatched()) reportDataAccess({ kind: 'images', paths: [...new Set(items.map((d) => d.impath))] });
   for (const d of items) {
     if (seen.has(d.impath)) continue;
     seen.add(d.impath);

@@ -84,6 +84,13 @@ export interface ProtocolOptions {
    * quickstart uses it so a CPU run ends in minutes, and says so.
    */
   maxTestImages?: number;
+  /**
+   * Training augmentation: Dassl's random resized crop (scale 0.08-1) and flip, as the official code
+   * (default), or none (false): the images as evaluated, in a shuffled order. The tiny CLIP
+   * (assets/tiny-clip) never saw crops in pretraining, and crops down to 8% of its centred objects would
+   * train the prompts on images unlike any it is tested on.
+   */
+  augment?: boolean;
   reporter?: Reporter;
 }
 
@@ -95,7 +102,9 @@ export function strided<T>(items: T[], max?: number): T[] {
 }
 
 function source(items: Datum[], mode: 'train' | 'eval', o: ProtocolOptions, seed: number, batchSize: number, imageSize: number): BatchSource {
-  return batchSource(items, { mode, batchSize, seed, imageSize, skipBadImages: o.skipBadImages, numWorkers: o.numWorkers, reporter: o.reporter });
+  // without augmentation, training batches go through the evaluation transform, still shuffled per epoch
+  const plain = mode === 'train' && o.augment === false ? { mode: 'eval' as const, shuffle: true, dropLast: items.length >= batchSize } : { mode };
+  return batchSource(items, { ...plain, batchSize, seed, imageSize, skipBadImages: o.skipBadImages, numWorkers: o.numWorkers, reporter: o.reporter });
 }
 
 /** The full configuration of one run of these options. */
@@ -125,6 +134,7 @@ export function protocolRunConfig(
     backbone: o.backbone,
     precision: o.precision,
     maxTestImages: o.maxTestImages,
+    augment: o.augment,
     targets,
   });
 }

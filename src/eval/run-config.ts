@@ -51,6 +51,8 @@ export interface RunConfigInput {
   backbone: string;
   precision?: string;
   maxTestImages?: number;
+  /** false: train without random crops and flips (`--no-augment`, the tiny CLIP); default true */
+  augment?: boolean;
   /** xd / dg: the evaluated target datasets */
   targets?: string[];
 }
@@ -79,6 +81,8 @@ export interface RunConfig {
   weight_decay: number;
   warmup: { epochs: number; lr: number; type: string };
   scheduler: string;
+  /** present (false) only when training augmentation is off, so that default configurations keep their hash */
+  augment?: false;
   targets?: string[];
 }
 
@@ -88,7 +92,7 @@ export const RESERVED_NAMES = ['average', 'tag'];
 /** Every field of a RunConfig: what a saved configuration is compared on (result.json adds class lists). */
 const RUN_CONFIG_KEYS: ReadonlyArray<keyof RunConfig> = [
   'protocol', 'dataset', 'dataset_type', 'root', 'method', 'method_options', 'seed', 'shots', 'epochs', 'lr',
-  'batch_size', 'backbone', 'precision', 'max_test_images', 'momentum', 'weight_decay', 'warmup', 'scheduler', 'targets',
+  'batch_size', 'backbone', 'precision', 'max_test_images', 'momentum', 'weight_decay', 'warmup', 'scheduler', 'augment', 'targets',
 ];
 
 /** The RunConfig fields of a saved configuration (a result's `config` also holds the class lists). */
@@ -142,6 +146,7 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
     warmup: { epochs: i.warmupEpochs ?? TRAIN_DEFAULTS.warmupEpochs, lr: i.warmupLr ?? TRAIN_DEFAULTS.warmupLr, type: 'constant' },
     scheduler: 'cosine',
   };
+  if (i.augment === false) config.augment = false;
   if (i.targets) config.targets = i.targets.map((t) => getDataset(t).name);
   return config;
 }
@@ -184,6 +189,7 @@ export function tagWords(c: RunConfig): string[] {
     ...(c.batch_size !== recipe.batchSize ? [`bs${c.batch_size}`] : []),
     ...(c.lr !== recipe.lr ? [`lr${c.lr}`] : []),
     ...(c.precision !== 'fp32' ? [c.precision] : []),
+    ...(c.augment === false ? ['noaug'] : []),
   ];
 }
 

@@ -385,13 +385,16 @@ function header(res: FirstResponse, name: string): string | undefined {
 }
 
 /** The offline message: which file, from which URL, where to put it, or --weights. */
+/** The hub cannot be reached (no network, or HF_HUB_OFFLINE): `mpl quickstart` falls back to its offline run on it. */
+export class HubUnreachableError extends UserError {}
+
 function offlineError(spec: ClipModelSpec, candidates: HubRevision[], env: NodeJS.ProcessEnv, reason: string): UserError {
   // Recommend a revision known to have the file (a pinned one) over one that only might.
   const cand = candidates.find((c) => c.sha256) ?? candidates[0]!;
   const url = hubFileUrl(spec.repo, cand.revision, fileOf(spec, cand), env);
   const dest = hubCachePath(spec.repo, cand.revision, fileOf(spec, cand), env);
   const digest = cand.sha256 ? ` (sha256 ${cand.sha256})` : '';
-  return new UserError(
+  return new HubUnreachableError(
     `cannot download the ${spec.name} weights: ${reason.replace(/\.$/, '')}. On a machine with internet access download ${url}${digest} and place it at ${dest} (it is checked on first use), or pass --weights FILE with a CLIP ${spec.file}.`,
   );
 }

@@ -16,9 +16,9 @@ import { DEFAULT_TEMPLATE, datasetPrompt, fill } from './templates.js';
 /** What the learner needs of a tokenizer (a ClipTokenizer): BPE ids of a string, and clip.tokenize. */
 export type Tokenizer = Pick<ClipTokenizer, 'encode' | 'tokenize'>;
 
-/** Token ids [N, 77] as clip.tokenize(truncate=True) makes them, and each row's end-of-text index. */
-export function tokenIds(tok: Tokenizer, texts: string[]): { ids: Tensor; eot: number[] } {
-  const r = tok.tokenize(texts, { truncate: true });
+/** Token ids [N, contextLength] as clip.tokenize(truncate=True) makes them, and each row's end-of-text index. */
+export function tokenIds(tok: Tokenizer, texts: string[], contextLength = 77): { ids: Tensor; eot: number[] } {
+  const r = tok.tokenize(texts, { truncate: true, contextLength });
   return { ids: tensor(toInt64(r.ids), r.shape, 'int64'), eot: Array.from(r.eotIndex) };
 }
 
@@ -201,8 +201,9 @@ export class PromptLearner {
         const L = Math.max(...eot) + 1; // nothing after the last end token matters (causal text encoder)
         const emb = tidy(() => this.model.tokenEmbedding(ids.narrow(1, 0, L)));
         ids.dispose();
-        const prefix = emb.narrow(1, 0, 1).contiguous().keep();
-        const suffix = emb.narrow(1, 1 + d.nCtx, L - 1 - d.nCtx).contiguous().keep();
+        // tidy: the narrow views themselves are handles too (they leaked once per call before)
+        const prefix = tidy(() => emb.narrow(1, 0, 1).contiguous()).keep();
+        const suffix = tidy(() => emb.narrow(1, 1 + d.nCtx, L - 1 - d.nCtx).contiguous()).keep();
         emb.dispose();
         this.textBuffers = { prefix, suffix, eot, nameLens: names.map((n) => this.tokenizer.encode(n).length) };
       } else {

@@ -31,13 +31,16 @@ export interface LocalOptions {
   onEvent?: (line: string) => void;
 }
 
-export interface LocalOutcome {
-  finished: PlannedRun[];
-  failed: Array<{ run: PlannedRun; why: string }>;
+/** What an executor needs of a run: its folder, its `mpl` arguments, its device (the schedule search's trials are such runs too). */
+export type ExecutableRun = Pick<PlannedRun, 'runDir' | 'argv' | 'device'>;
+
+export interface LocalOutcome<R extends ExecutableRun = PlannedRun> {
+  finished: R[];
+  failed: Array<{ run: R; why: string }>;
 }
 
 /** Runs the given runs to completion (those that fail are reported, the others go on). */
-export async function runLocal(sweep: Sweep, runs: PlannedRun[], options: LocalOptions = {}): Promise<LocalOutcome> {
+export async function runLocal<R extends ExecutableRun>(sweep: Pick<Sweep, 'out' | 'name'>, runs: R[], options: LocalOptions = {}): Promise<LocalOutcome<R>> {
   const allCpu = runs.every((r) => r.device === 'cpu');
   const gpus = options.gpus ?? (allCpu ? [] : detectGpus());
   const parallel = options.parallel ?? Math.max(1, gpus.length);
@@ -51,11 +54,11 @@ export async function runLocal(sweep: Sweep, runs: PlannedRun[], options: LocalO
   const records: Record<string, LocalRecord> = readLocalRecords(sweep);
   const save = () => writeLocalRecords(sweep, records);
   const free = gpus.length ? [...gpus] : Array.from({ length: parallel }, () => null as string | null);
-  const outcome: LocalOutcome = { finished: [], failed: [] };
+  const outcome: LocalOutcome<R> = { finished: [], failed: [] };
   const queue = [...runs];
   let started = 0;
 
-  const launch = (run: PlannedRun, slot: string | null): Promise<void> =>
+  const launch = (run: R, slot: string | null): Promise<void> =>
     new Promise((resolve) => {
       fs.mkdirSync(run.runDir, { recursive: true });
       const logFile = path.join(run.runDir, 'sweep.log');

@@ -13,7 +13,8 @@ import * as path from 'node:path';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { addSlurmJob, stateDir } from './records.js';
-import type { PlannedRun, SlurmSettings, Sweep } from './spec.js';
+import type { ExecutableRun } from './local.js';
+import type { SlurmSettings, Sweep } from './spec.js';
 
 /** How the job runs mpl: this node and this package's bin/mpl.js (a shared file system is assumed). */
 export function defaultMplCommand(): string[] {
@@ -26,7 +27,7 @@ export function shellQuote(s: string): string {
 }
 
 /** The job-array script for these runs (task i runs runs[i]). */
-export function jobScript(sweep: Sweep, runs: PlannedRun[], settings: SlurmSettings, mpl: string[]): string {
+export function jobScript(sweep: Pick<Sweep, 'out' | 'name'>, runs: ExecutableRun[], settings: SlurmSettings, mpl: string[]): string {
   const state = stateDir(sweep);
   const lines = [
     '#!/bin/bash',
@@ -70,7 +71,7 @@ function run(cmd: string, args: string[]): { ok: boolean; out: string; err: stri
 }
 
 /** Writes the script into the sweep's state folder, submits it with sbatch and records the job. */
-export function submitSlurm(sweep: Sweep, runs: PlannedRun[], settings: SlurmSettings, mpl = defaultMplCommand()): string {
+export function submitSlurm(sweep: Pick<Sweep, 'out' | 'name'>, runs: ExecutableRun[], settings: SlurmSettings, mpl = defaultMplCommand()): string {
   const script = path.join(stateDir(sweep), `job-${new Date().toISOString().replace(/[:.]/g, '-')}.sh`);
   writeFileAtomic(script, jobScript(sweep, runs, settings, mpl));
   fs.chmodSync(script, 0o755);

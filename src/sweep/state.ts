@@ -29,6 +29,11 @@ export interface RunStatus {
 const ACTIVE = new Set(['RUNNING', 'COMPLETING', 'CONFIGURING', 'SUSPENDED', 'STAGE_OUT', 'RESIZING', 'SIGNALING']);
 const QUEUED = new Set(['PENDING', 'REQUEUED', 'REQUEUE_HOLD', 'REQUEUE_FED']);
 
+/** Whether a SLURM task in this state is still queued or running (it may yet produce its result). */
+export function slurmTaskPending(state: string): boolean {
+  return ACTIVE.has(state) || QUEUED.has(state);
+}
+
 /** "epoch 2/5" from the checkpoint's metadata (the header only), or null. */
 function checkpointEpoch(run: PlannedRun): string | null {
   const file = path.join(run.runDir, CHECKPOINT_FILE);

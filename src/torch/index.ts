@@ -3,7 +3,7 @@ export { Tensor, Generator, dtypeBytes, type DType, type Device, type Reduction,
 export { tidy, keep, dispose, liveTensors, noGrad, isGradEnabled } from './scope.js';
 export * from './create.js';
 export * as nn from './nn.js';
-export { SGD, type SGDOptions } from './optim.js';
+export { SGD, AdamW, type SGDOptions, type AdamWOptions, type AdamWState } from './optim.js';
 export { native, setNumThreads, getNumThreads, defaultThreads, blasInfo, checkBlas, type BlasInfo } from './native.js';
 export {
   builtWithCuda,

@@ -44,6 +44,12 @@ export interface TrainOptions {
    */
   config?: Record<string, unknown>;
   reporter?: Reporter;
+  /**
+   * Stop after this epoch of the `epochs`-epoch schedule (its checkpoint written) and return; a later call
+   * with `resume` continues the same schedule. The schedule search trains candidates in such steps
+   * (successive halving). Default: `epochs`.
+   */
+  stopAfterEpoch?: number;
   /** called after each epoch with its summary (after the checkpoint is on disk) */
   onEpoch?: (summary: EpochSummary) => void;
   /** append-only text log of the run */
@@ -144,8 +150,9 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   let batchesRun = 0; // in this process (a resumed run's ETA counts only what it timed itself)
   // running sums stay on the device; reading them is what waits for the device
   const sums = { loss: zeros([], 'float32', device).keep(), hits: zeros([], 'int64', device).keep() };
+  const lastEpoch = Math.min(options.epochs, options.stopAfterEpoch ?? options.epochs);
   try {
-    for (let epoch = startEpoch; epoch <= options.epochs; epoch++) {
+    for (let epoch = startEpoch; epoch <= lastEpoch; epoch++) {
       const lr = lrAt(epoch, options);
       opt.lr = lr;
       const bar = reporter.progress(`epoch ${epoch}/${options.epochs}`, data.batchesPerEpoch(), 'batches');
@@ -234,7 +241,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       releaseFreedMemory();
       for (const seam of epochEndSeams) seam(epoch);
     }
-    if (gpaSum) {
+    if (gpaSum && lastEpoch === options.epochs) {
       // load the aggregated prompts (PromptSRC evaluates its GPA model)
       const agg = gpaSum;
       noGrad(() => params.forEach((p, i) => p.copy_(agg[i])));

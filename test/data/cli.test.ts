@@ -71,7 +71,7 @@ test('mpl data info / split --generate / list on a CoOp-layout tree', async () =
   assert.match(r.stdout, /GENERATED, not the official split/);
 
   r = mpl('data', 'list', '--json');
-  assert.equal(JSON.parse(r.stdout).length, 17);
+  assert.equal(JSON.parse(r.stdout).length, 18);
 });
 
 /** The same as mpl(), asynchronously, so several can run at once. */
@@ -85,7 +85,7 @@ function mplAsync(...args: string[]): Promise<{ status: number | null; stdout: s
 }
 
 test('every data subcommand has --help with examples', async () => {
-  const subs = [[], ['list'], ['info'], ['fewshot'], ['split'], ['check']];
+  const subs = [[], ['list'], ['info'], ['fewshot'], ['split'], ['check'], ['synth']];
   const results = await Promise.all(subs.map((sub) => mplAsync('data', ...sub, '--help')));
   results.forEach((r, i) => {
     assert.equal(r.status, 0, subs[i].join());

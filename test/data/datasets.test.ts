@@ -29,7 +29,7 @@ function userError(fn: () => unknown, ...what: (string | RegExp)[]): void {
 test('registry: canonical names, Dassl names and aliases in any case/punctuation', () => {
   assert.deepEqual(DATASET_NAMES, [
     'imagenet', 'caltech101', 'oxford_pets', 'stanford_cars', 'oxford_flowers', 'food101', 'fgvc_aircraft', 'sun397',
-    'dtd', 'eurosat', 'ucf101', 'imagenet_v2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r', 'imagefolder', 'jsonlist',
+    'dtd', 'eurosat', 'ucf101', 'imagenet_v2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r', 'synthshapes', 'imagefolder', 'jsonlist',
   ]);
   const cases: Record<string, string> = {
     EuroSAT: 'eurosat', OxfordPets: 'oxford_pets', Flowers102: 'oxford_flowers', DescribableTextures: 'dtd',

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SGD, tensor, tidy, type SGDOptions } from '../../src/torch/index.js';
+import { AdamW, SGD, liveTensors, tensor, tidy, type AdamWOptions, type SGDOptions } from '../../src/torch/index.js';
 
 // Expected parameter values after each of 5 steps, produced by torch.optim.SGD (PyTorch 1.13, float64) on
 // loss = sum(c * p^2) + sum(p), c = [1, 2, 3], p0 = [1, -2, 0.5].
@@ -37,4 +37,70 @@ test('SGD skips parameters without gradients and rejects bad Nesterov settings',
   assert.deepEqual(p.toArray(), [1, 2]);
   assert.throws(() => new SGD([p], { lr: 0.1, nesterov: true }), /Nesterov/);
   p.dispose();
+});
+
+// Expected parameter values after each of 5 steps, printed by test/fixtures/make_adamw_sequences.py with real
+// torch.optim.AdamW (PyTorch 1.13, float64) on the same problem; `lrs` sets the learning rate before each step.
+const adamw: Record<string, { opts: AdamWOptions; lrs?: number[]; seq: number[][] }> = {
+  defaults: { opts: { lr: 0.1 }, seq: [[0.899000000333333, -1.89800000014286, 0.39950000025], [0.798343153961783, -1.79630344212312, 0.29985473631034], [0.698217092738078, -1.69506280842661, 0.201793837424209], [0.598831245387195, -1.59444537617327, 0.106272934521434], [0.500418360588827, -1.49463397651601, 0.0145130306245135]] },
+  noDecay: { opts: { lr: 0.05, weightDecay: 0 }, seq: [[0.950000000166667, -1.95000000007143, 0.450000000125], [0.900051353875276, -1.90004302302159, 0.400139387156191], [0.850190761978912, -1.85015947243092, 0.350528800361285], [0.800456765868076, -1.80038100987558, 0.30129389796124], [0.75088972854132, -1.75074052001795, 0.252576682498276]] },
+  betasEpsDecay: { opts: { lr: 0.02, betas: [0.8, 0.95], eps: 1e-3, weightDecay: 0.5 }, seq: [[0.970006664445185, -1.96000285673475, 0.475004998750312], [0.940331610795601, -1.92042681659789, 0.450296352366031], [0.910983851246445, -1.88128183957843, 0.425896406142157], [0.881972130394657, -1.84257766187747, 0.401827713664231], [0.853304791021334, -1.80432364502031, 0.378112778590194]] },
+  cosineLr: {
+    opts: { lr: 0.1, weightDecay: 0.1 },
+    lrs: [0, 1, 2, 3, 4].map((i) => 0.1 * 0.5 * (1 + Math.cos((Math.PI * i) / 5))),
+    seq: [[0.890000000333333, -1.88000000014286, 0.39500000025], [0.791743825938292, -1.77276864930357, 0.301706663644096], [0.721571068983893, -1.69613536342935, 0.235730342814605], [0.684940756003379, -1.65610201439119, 0.201714391503703], [0.674892002083216, -1.64511230802921, 0.192489927685898]],
+  },
+};
+
+for (const [name, { opts, lrs, seq }] of Object.entries(adamw)) {
+  test(`AdamW ${name} matches torch.optim.AdamW`, () => {
+    const live = liveTensors();
+    const p = tensor(Float64Array.from([1, -2, 0.5]), [3]).keep().requiresGrad_(true);
+    const c = tensor(Float64Array.from([1, 2, 3]), [3]).keep();
+    const opt = new AdamW([p], opts);
+    seq.forEach((step, k) => {
+      if (lrs) opt.lr = lrs[k];
+      opt.zeroGrad();
+      tidy(() => p.pow(2).mul(c).sum().add(p.sum()).backward());
+      opt.step();
+      const got = p.toArray();
+      step.forEach((e, i) => assert.ok(Math.abs(got[i] - e) < 1e-12, `${name} step ${k + 1}: got ${got[i]}, expected ${e}`));
+    });
+    assert.equal(opt.stateList()[0]!.step, seq.length);
+    opt.disposeState();
+    p.dispose();
+    c.dispose();
+    assert.equal(liveTensors(), live, 'AdamW leaves no tensors behind');
+  });
+}
+
+test('AdamW state round-trips (a resumed run continues the same sequence) and skips parameters without gradients', () => {
+  const run = (resumeAt: number | null): number[] => {
+    const p = tensor(Float64Array.from([1, -2, 0.5]), [3]).keep().requiresGrad_(true);
+    let opt = new AdamW([p], { lr: 0.1 });
+    for (let k = 0; k < 5; k++) {
+      if (k === resumeAt) {
+        const saved = opt.stateList();
+        const fresh = new AdamW([p], { lr: 0.1 });
+        fresh.loadStateList(saved);
+        opt.disposeState();
+        opt = fresh;
+      }
+      opt.zeroGrad();
+      tidy(() => p.pow(2).sum().add(p.sum()).backward());
+      opt.step();
+    }
+    const out = p.toArray();
+    opt.disposeState();
+    p.dispose();
+    return out;
+  };
+  assert.deepEqual(run(2), run(null));
+  const q = tensor([1, 2]).keep().requiresGrad_(true);
+  const opt = new AdamW([q], { lr: 0.1 });
+  opt.step();
+  assert.deepEqual(q.toArray(), [1, 2]);
+  assert.equal(opt.stateList()[0], undefined);
+  assert.throws(() => new AdamW([q], { lr: 0.1, betas: [1, 0.9] }), /betas/);
+  q.dispose();
 });

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { registerDataDownload } from './download.js';
+import { registerDataSynth } from './synth.js';
 import { UserError } from '../../util/errors.js';
 import { snakeKeys } from '../../util/json.js';
 import { addMaxImagePixelsOption, intFlag, MAX_SEED } from '../flags.js';
@@ -44,9 +45,11 @@ Examples:
   mpl data fewshot --split ~/data/eurosat/split_zhou_EuroSAT.json --shots 16 --seed 1 --json
   mpl data split dtd --root ~/data --generate
   mpl data check oxford_pets --root ~/data --shots 16 --seed 1
-  mpl data download eurosat --root ~/data`,
+  mpl data download eurosat --root ~/data
+  mpl data synth --root ~/data                  the generated synthshapes dataset`,
     );
   registerDataDownload(data);
+  registerDataSynth(data);
 
   data
     .command('list')

@@ -16,6 +16,8 @@ import { register as models } from './models.js';
 import { register as report } from './report.js';
 import { register as sweep } from './sweep.js';
 import { register as reproduce } from './reproduce.js';
+import { register as search } from './search.js';
+import { register as pretrain } from './pretrain.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
 export const commands: Array<(program: Command) => void> = [
@@ -32,8 +34,10 @@ export const commands: Array<(program: Command) => void> = [
   evaluate,
   exportDassl,
   quickstart,
+  pretrain,
   info,
   env,
   sweep,
   reproduce,
+  search,
 ];

@@ -45,7 +45,7 @@ function pickProtocol(report: Report, requested: Protocol | undefined): Protocol
   return present.includes('base2new') ? 'base2new' : present[0];
 }
 
-function timeFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | undefined): string {
+export function timeFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | undefined): string {
   const report = collect(dirs, { protocol });
   const p = pickProtocol(report, protocol);
   const { metric, points } = timePoints(report, p, opts.metric);
@@ -61,7 +61,7 @@ function timeFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | unde
   });
 }
 
-function datasetsFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | undefined): string {
+export function datasetsFigure(dirs: string[], opts: PlotOptions, protocol: Protocol | undefined): string {
   const report = collect(dirs, { protocol });
   const p = pickProtocol(report, protocol);
   let view: MetricView;

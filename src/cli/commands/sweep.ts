@@ -12,9 +12,13 @@ export interface ExecutorFlags extends Omit<SlurmSettings, 'sbatchArgs'> {
   sbatchArg?: string[];
 }
 
-export function addExecutorOptions(cmd: Command): Command {
+/** `inProcess`: the command can also work in its own process (the schedule search): what that does, and it is the default. */
+export function addExecutorOptions(cmd: Command, inProcess?: string): Command {
+  const executor = inProcess
+    ? new Option('--executor <name>', `inprocess: ${inProcess}; local: processes on this machine; slurm: one job array`).choices(['inprocess', 'local', 'slurm']).default('inprocess')
+    : new Option('--executor <name>', 'local: processes on this machine; slurm: one job array').choices(['local', 'slurm']).default('local');
   return cmd
-    .addOption(new Option('--executor <name>', 'local: processes on this machine; slurm: one job array').choices(['local', 'slurm']).default('local'))
+    .addOption(executor)
     .option('--parallel <n>', 'local: runs at once (default: one per GPU, or one on CPU)', positiveInt('--parallel'))
     .option('--partition <name>', 'slurm: partition')
     .option('--gres <spec>', 'slurm: generic resources per task, e.g. gpu:1')

@@ -7,11 +7,12 @@ import type { DatasetDef } from './common.js';
 import { caltech101, dtd, eurosat, fgvcAircraft, food101, oxfordFlowers, oxfordPets, stanfordCars, sun397, ucf101 } from './coop.js';
 import { imagefolder, jsonlist } from './custom.js';
 import { imagenet, imagenetA, imagenetR, imagenetSketch, imagenetV2 } from './imagenet.js';
+import { synthshapes } from './synth.js';
 
 export type { DatasetDef } from './common.js';
 export type { DatasetDownload } from './sources.js';
 
-/** In the order of the CLI help: the 11 benchmarks, the 4 ImageNet variants, the custom formats. */
+/** In the order of the CLI help: the 11 benchmarks, the 4 ImageNet variants, the generated one, the custom formats. */
 export const DATASETS: readonly DatasetDef[] = [
   imagenet,
   caltech101,
@@ -28,6 +29,7 @@ export const DATASETS: readonly DatasetDef[] = [
   imagenetSketch,
   imagenetA,
   imagenetR,
+  synthshapes,
   imagefolder,
   jsonlist,
 ];

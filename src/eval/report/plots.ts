@@ -151,8 +151,8 @@ export function renderTimeSvg(points: TimePoint[], options: TimeFigureOptions): 
   return svgDocument(width, height, body, options.title);
 }
 
-/** Frame, gridlines, ticks and tick labels of a plot area. */
-function axes(
+/** Frame, gridlines, ticks and tick labels of a plot area (also used by the schedule search's figure). */
+export function axes(
   left: number,
   top: number,
   w: number,

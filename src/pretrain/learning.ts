@@ -1,0 +1,61 @@
+/**
+ * The learning checks: base-to-new on the generated SynthShapes dataset with the shipped tiny CLIP, for
+ * zero-shot CLIP and every prompt method, at schedules short enough for the test suite. One definition
+ * serves test/e2e/learning.test.ts (one seed, thresholds) and scripts/measure-learning.js (many seeds: the
+ * spreads the thresholds come from, recorded in assets/tiny-clip/README.md).
+ */
+import type { ClipModel } from '../clip/model.js';
+import { runBase2New } from '../eval/protocols.js';
+import type { RunResult } from '../eval/results.js';
+import type { MethodName } from '../prompting/methods/index.js';
+import type { SynthDatasetOptions } from '../synth/dataset.js';
+import type { Reporter } from '../util/reporter.js';
+import { TINY_CLIP_METHOD_OPTIONS, TINY_CLIP_MPL_EPOCHS } from './recipe.js';
+
+/** The dataset of the checks: 32 training images per class (each seed draws its own 16 shots), 30 test images per class. */
+export const LEARNING_DATA: SynthDatasetOptions = { seed: 1, train: 32, val: 4, test: 30 };
+
+/**
+ * Epochs per method: the official base-to-new schedules, except CoOp (200), CoCoOp (10) and PromptSRC (20),
+ * shortened so the suite stays fast, and MPL (5), lengthened for the tiny CLIP (TINY_CLIP_MPL_EPOCHS);
+ * learning rates and batch sizes are the official ones.
+ */
+export const LEARNING_EPOCHS: Record<Exclude<MethodName, 'zeroshot'>, number> = {
+  coop: 20,
+  cocoop: 4,
+  vpt: 5,
+  ivlp: 5,
+  maple: 5,
+  mpl: TINY_CLIP_MPL_EPOCHS,
+  promptsrc: 5,
+};
+
+export interface LearningRun {
+  model: ClipModel;
+  backbone: string;
+  /** the data root holding synthshapes/ (written with LEARNING_DATA) */
+  root: string;
+  out: string;
+  method: MethodName;
+  seeds: number[];
+  reporter?: Reporter;
+}
+
+/** Base-to-new runs of one method with the tiny CLIP's method options and the check's schedule. */
+export function runLearningCheck(o: LearningRun): Promise<RunResult[]> {
+  return runBase2New({
+    model: o.model,
+    backbone: o.backbone,
+    method: o.method,
+    methodOptions: TINY_CLIP_METHOD_OPTIONS[o.method] ?? {},
+    root: o.root,
+    dataset: 'synthshapes',
+    seeds: o.seeds,
+    // zero-shot CLIP has no entry: it trains nothing
+    epochs: o.method in LEARNING_EPOCHS ? LEARNING_EPOCHS[o.method as keyof typeof LEARNING_EPOCHS] : undefined,
+    out: o.out,
+    numWorkers: 1,
+    augment: false, // the tiny CLIP never saw crops (src/eval/protocols.ts)
+    reporter: o.reporter,
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * The offline first run, as a user without internet meets it: `mpl quickstart --offline --json` from an
+ * empty folder with HF_HUB_OFFLINE=1, and plain `mpl quickstart` falling back to it (saying so).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { repoRoot, tmpDir } from '../helpers.js';
+
+const cwd = tmpDir('mpl-quickstart-');
+const env = { ...process.env, HF_HUB_OFFLINE: '1', MPL_CACHE: path.join(cwd, 'cache'), MPL_NUM_THREADS: '1' };
+
+function quickstart(args: string[]) {
+  return spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), 'quickstart', ...args], { cwd, env, encoding: 'utf8', timeout: 300_000 });
+}
+
+test('mpl quickstart --offline --json: zero-shot and MPL base/new/HM on SynthShapes, MPL above zero-shot on base, report and figures', () => {
+  const r = quickstart(['--offline', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  for (const k of ['zeroshot', 'mpl'] as const) {
+    for (const m of ['base', 'new', 'hm'] as const) {
+      assert.ok(Number.isFinite(out[k][m]) && out[k][m] > 0 && out[k][m] <= 100, `${k}.${m} = ${out[k][m]}`);
+    }
+    const { base, new: nw, hm } = out[k];
+    assert.ok(Math.abs(hm - (2 * base * nw) / (base + nw)) < 1e-9, `${k}: hm is the harmonic mean`);
+  }
+  assert.ok(out.mpl.base > out.zeroshot.base, `MPL base ${out.mpl.base} should beat zero-shot ${out.zeroshot.base}`);
+  assert.equal(out.mode, 'offline');
+  for (const f of [out.report, ...out.figures]) assert.ok(fs.statSync(path.resolve(cwd, f)).size > 0, f);
+  assert.match(fs.readFileSync(path.resolve(cwd, out.report), 'utf8'), /\| Method \| SynthShapes \|/);
+  assert.ok(fs.existsSync(path.join(cwd, 'cache', 'data', 'synthshapes', 'split_synthshapes.json')), 'the dataset goes to the cache');
+  assert.match(r.stderr, /SynthShapes/);
+});
+
+test('mpl quickstart without network falls back to the offline run and says so', () => {
+  const r = quickstart(['--json']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /HF_HUB_OFFLINE is set/);
+  assert.match(r.stderr, /hub is not reachable: running the offline quickstart instead/);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.mode, 'offline');
+  assert.ok(out.mpl.base > out.zeroshot.base);
+});
