@@ -18,7 +18,7 @@ export { loadClipWeights, readClipConfig } from './clip/weights.js';
 export { knownArchitectures, type ClipConfig, type TextConfig, type VisionConfig } from './clip/config.js';
 export { ClipTokenizer, tokenize } from './clip/tokenizer.js';
 export { PromptLearner, type ForwardOutput, type LearnerOptions, type Tokenizer } from './prompting/learner.js';
-export { METHODS, RECIPES, designMethod, gpaWeights, countParameters, type MethodDesign, type MethodName, type MethodOptions, type Recipe } from './prompting/methods/index.js';
+export { METHODS, RECIPES, designMethod, gpaWeights, countParameters, type MethodConfig, type MethodDesign, type MethodName, type MethodOptions, type Recipe } from './prompting/methods/index.js';
 export { validatePlan, planLayout, describeLayout, parseSchedule, type PromptPlan } from './prompting/plan.js';
 export type { PlanLayout, LayerLayout, LayoutSegment, TokenKind } from './prompting/layout.js';
 export { savePrompts, loadPrompts, type LoadedPrompts, type PromptsConfig } from './prompting/checkpoint.js';

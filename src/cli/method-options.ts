@@ -39,9 +39,10 @@ function takenBy(s: OptionSpec): string {
 }
 
 export function addMethodOptions(cmd: Command, defaultMethod?: MethodName): Command {
-  const method = new Option('--method <name>', METHODS.join(' | '));
+  const method = new Option('--method <name>', `${METHODS.join(' | ')} (listed below)`);
   if (defaultMethod) method.default(defaultMethod);
   cmd.addOption(method);
+  cmd.addHelpText('after', `\nMethods:\n${methodDefs().map((d) => `  ${d.name.padEnd(10)} ${d.summary}`).join('\n')}`);
   for (const s of OPTION_SPECS) {
     const value = s.kind === 'boolean' ? '' : ` <${s.value ?? 'n'}>`;
     const parse = parserOf(s);

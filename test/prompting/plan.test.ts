@@ -22,7 +22,10 @@ test('widths come from the model: every method builds on ViT-L/14', () => {
   for (const m of METHODS) {
     const d = designMethod(m, {}, l14);
     validatePlan(d.plan, l14);
-    for (const p of d.params) if (p.key.includes('proj')) assert.ok(p.shape.includes(1024) || p.shape.includes(768) || p.shape.includes(48), p.key);
+    // coupling maps go from the text width (768) to the vision width (1024); methods.test.ts checks every
+    // parameter on a CLIP whose widths all differ
+    for (const p of d.params) if (/proj.*\.weight$/.test(p.key)) assert.deepEqual(p.shape, [1024, 768], p.key);
+    for (const p of d.params) if (/proj.*\.bias$/.test(p.key)) assert.deepEqual(p.shape, [1024], p.key);
   }
   const mpl = designMethod('mpl', {}, l14);
   assert.deepEqual(mpl.params.find((p) => p.key === 'prompt_learner.proj.weight')!.shape, [1024, 768]);

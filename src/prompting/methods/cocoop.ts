@@ -5,6 +5,7 @@ import { learnedContext } from './text-context.js';
 
 export const cocoop = defineMethod({
   name: 'cocoop',
+  summary: "CoCoOp: CoOp's context shifted for each image by a meta-net of its features",
   display: { name: 'CoCoOp', colour: '#56B4E9', column: 2 },
   options: ['nCtx', 'ctxInit'],
   defaults: { nCtx: 4, ctxInit: 'a photo of a' },

@@ -5,6 +5,7 @@ import { learnedContext } from './text-context.js';
 
 export const coop = defineMethod({
   name: 'coop',
+  summary: 'CoOp: a learnable text context before, around or after the class name',
   display: { name: 'CoOp', colour: '#0072B2', column: 1 },
   options: ['nCtx', 'ctxInit', 'csc', 'classTokenPosition'],
   // CoCoOp's base-to-new comparison runs CoOp with vit_b16_ctxv1: 4 tokens from "a photo of a"

@@ -23,6 +23,15 @@ const METHOD_DEFS = [zeroshot, coop, cocoop, vpt, ivlp, maple, mpl, promptsrc] a
 export type MethodName = (typeof METHOD_DEFS)[number]['name'];
 export const METHODS: readonly MethodName[] = METHOD_DEFS.map((d) => d.name);
 
+/**
+ * A method with the options it takes, as a union discriminated by `method` (each MethodDef's `options`):
+ * `{ method: 'coop', options: { classTokenPosition: 'middle' } }` type-checks, `{ method: 'coop', options:
+ * { nAdd: 2 } }` does not. (Flags, config files and result files carry the loose MethodOptions.)
+ */
+export type MethodConfig = {
+  [D in (typeof METHOD_DEFS)[number] as D['name']]: { method: D['name']; options?: Pick<MethodOptions, D['options'][number]> };
+}[MethodName];
+
 const BY_NAME = new Map<string, MethodDef>(METHOD_DEFS.map((d) => [d.name, d as MethodDef]));
 
 /** A registered method's definition. */

@@ -4,9 +4,11 @@ import { deepPromptShapes, deepPrompts } from './deep-prompts.js';
 
 export const ivlp = defineMethod({
   name: 'ivlp',
+  summary: 'IVLP: independent deep prompts on both encoders',
   aliases: ['independentvl'],
   display: { name: 'IVLP', colour: '#CC79A7', column: 4 },
-  options: ['nCtx', 'nCtxVision', 'depth', 'depthText', 'depthVision', 'ctxInit'],
+  // no `depth`: the default depthText / depthVision always stood in its place (it never applied; run identities keep it so)
+  options: ['nCtx', 'nCtxVision', 'depthText', 'depthVision', 'ctxInit'],
   defaults: { nCtx: 2, nCtxVision: 2, depthText: 12, depthVision: 12, ctxInit: 'a photo of a' },
   recipe: { lr: 0.0035, epochs: 5, batchSize: 4 },
   trainable: true,

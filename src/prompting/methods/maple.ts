@@ -5,6 +5,7 @@ import { coupledPrompts, linearMap } from './coupled.js';
 
 export const maple = defineMethod({
   name: 'maple',
+  summary: "MaPLe: deep text prompts, each layer's vision prompts a linear map of them",
   display: { name: 'MaPLe', colour: '#009E73', column: 5 },
   options: ['nCtx', 'depth', 'ctxInit'],
   defaults: { nCtx: 2, depth: 9, ctxInit: 'a photo of a' },

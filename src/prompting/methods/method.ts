@@ -120,6 +120,8 @@ export interface DasslNames {
 export interface MethodDef<N extends string = string, K extends OptionKey = OptionKey> {
   /** the CLI name */
   name: N;
+  /** one line for --help: what it is */
+  summary: string;
   /** other spellings --method accepts (compared lower-case without '-', '_' and spaces) */
   aliases?: readonly string[];
   display: MethodDisplay;

@@ -10,6 +10,7 @@ import { coupledPrompts, linearMap } from './coupled.js';
 
 export const mpl = defineMethod({
   name: 'mpl',
+  summary: "MPL: MaPLe's coupled prompts, adding, removing and carrying vision prompts layer by layer",
   display: { name: 'MPL', colour: '#D55E00', column: 7 },
   options: ['nCtx', 'nAdd', 'nRm', 'depth', 'ctxInit', 'schedule'],
   defaults: { nCtx: 1, nAdd: 2, nRm: 1, depth: 9, ctxInit: 'a photo of a' },

@@ -14,7 +14,7 @@ export interface MethodOptions {
   nAdd?: number;
   /** MPL: prompts removed at each deep layer (N_RM_OP) */
   nRm?: number;
-  /** prompt depth (layers 0..depth-1 are prompted); MaPLe/MPL: PROMPT_DEPTH; VPT/IVLP/PromptSRC: both encoders */
+  /** prompt depth (layers 0..depth-1 are prompted): MaPLe/MPL's PROMPT_DEPTH (VPT/IVLP/PromptSRC: depthText, depthVision) */
   depth?: number;
   depthText?: number;
   depthVision?: number;

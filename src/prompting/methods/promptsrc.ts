@@ -36,8 +36,10 @@ export function gpaWeights(epochs: number, mean: number, std: number): number[] 
 
 export const promptsrc = defineMethod({
   name: 'promptsrc',
+  summary: 'PromptSRC: IVLP regulated by the frozen CLIP, with Gaussian prompt aggregation',
   display: { name: 'PromptSRC', colour: '#E69F00', column: 6 },
-  options: ['nCtx', 'nCtxVision', 'depth', 'depthText', 'depthVision', 'ctxInit', 'textLossWeight', 'imageLossWeight', 'gpaMean', 'gpaStd'],
+  // no `depth`: the default depthText / depthVision always stood in its place (it never applied; run identities keep it so)
+  options: ['nCtx', 'nCtxVision', 'depthText', 'depthVision', 'ctxInit', 'textLossWeight', 'imageLossWeight', 'gpaMean', 'gpaStd'],
   defaults: { nCtx: 4, nCtxVision: 4, depthText: 9, depthVision: 9, ctxInit: 'a photo of a', textLossWeight: 25, imageLossWeight: 10, gpaMean: 15, gpaStd: 1 },
   recipe: { lr: 0.0025, epochs: 20, batchSize: 4 },
   trainable: true,

@@ -5,9 +5,11 @@ import { deepPromptShapes, deepVisionPrompts } from './deep-prompts.js';
 
 export const vpt = defineMethod({
   name: 'vpt',
+  summary: 'VPT-deep: learnable vision prompts at every prompted layer, a fixed text template',
   aliases: ['vptdeep'],
   display: { name: 'VPT', colour: '#7F3C8D', column: 3 },
-  options: ['nCtxVision', 'depth', 'depthVision', 'template'],
+  // no `depth`: the default depthVision always stood in its place (it never applied; run identities keep it so)
+  options: ['nCtxVision', 'depthVision', 'template'],
   defaults: { nCtxVision: 8, depthVision: 12 },
   recipe: { lr: 0.0025, epochs: 5, batchSize: 4 },
   trainable: true,

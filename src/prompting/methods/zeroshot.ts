@@ -15,6 +15,7 @@ export const IMAGENET_TEMPLATES_SELECT = [
 
 export const zeroshot = defineMethod({
   name: 'zeroshot',
+  summary: "zero-shot CLIP: hand-crafted templates, nothing learned (--ensemble: ZeroshotCLIP2's 7 templates)",
   aliases: ['zsclip', 'clip', 'zeroshotclip'],
   display: { name: 'CLIP', colour: '#999999', column: 0 },
   options: ['template', 'ensemble'],
