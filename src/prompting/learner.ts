@@ -143,9 +143,8 @@ export class PromptLearner {
     for (const [key, p] of this.params) {
       const src = tensors.get(key);
       if (!src) throw new UserError(`${origin}: missing tensor ${key} for method ${this.method}`);
-      const shape = src instanceof Tensor ? src.shape : src.shape;
-      if (shape.join(',') !== p.shape.join(',')) {
-        throw new UserError(`${origin}: tensor ${key} has shape [${shape}], method ${this.method} with these options needs [${p.shape}]`);
+      if (src.shape.join(',') !== p.shape.join(',')) {
+        throw new UserError(`${origin}: tensor ${key} has shape [${src.shape}], method ${this.method} with these options needs [${p.shape}]`);
       }
       // copy_ converts dtype and device
       noGrad(() => tidy(() => void p.copy_(src instanceof Tensor ? src : tensor(src.data, src.shape, src.dtype))));
