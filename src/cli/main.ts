@@ -16,9 +16,18 @@ export function buildProgram(): Command {
     .description('Modular Prompt Learning for CLIP: train, evaluate and compare prompt-learning methods')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError(false)
+    // commander's own usage errors ("error: unknown option '--x'") get the same `mpl:` prefix as ours;
+    // subcommands inherit this (they are created after it)
+    .configureOutput({ outputError: (text, write) => write(usageErrorLine(text)) })
     .exitOverride();
   for (const register of commands) register(program);
   return program;
+}
+
+/** Commander's usage error ("error: unknown option '--x'\n(Did you mean --y?)") as one `mpl:` line. */
+function usageErrorLine(text: string): string {
+  const line = text.replace(/^error: /, '').trim().split('\n').map((l) => l.trim()).join(' ');
+  return `mpl: ${line} (--help lists the options)\n`;
 }
 
 /** Runs the CLI; resolves to the process exit code. Bad input prints one line: `mpl: <reason>`. */

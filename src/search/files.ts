@@ -48,6 +48,8 @@ export interface SearchSettings {
   ctx_init: string;
   precision: string;
   allow_generated_split: boolean;
+  /** false: train trials without random crops and flips (`--no-augment`; present only when off) */
+  augment?: false;
 }
 
 /** search.json: the identity and how the trials compute (not part of the identity). */

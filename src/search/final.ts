@@ -63,6 +63,7 @@ export async function runFinal(r: SearchResult, s: SearchSettings, o: FinalOptio
     batchSize: s.batch_size,
     out,
     allowGeneratedSplit: s.allow_generated_split,
+    augment: s.augment !== false,
     numWorkers: o.numWorkers,
     skipBadImages: o.skipBadImages,
     reporter: o.reporter,

@@ -38,6 +38,9 @@ export interface PresetInput {
   methods?: string[];
   datasets?: string[];
   seeds?: number[];
+  /** fp32 unless given: on GPUs the papers' recipe is fp16 (`--precision fp16`) */
+  precision?: string;
+  device?: string;
 }
 
 type Entry = string | Record<string, unknown>;
@@ -81,6 +84,8 @@ export function presetSweep(preset: PresetName, i: PresetInput): Record<string, 
     ...(i.weights ? { weights: i.weights } : { model: i.model ?? 'ViT-B/16' }),
     ...(i.root ? { root: i.root } : {}),
     seeds: i.seeds ?? [1, 2, 3],
+    ...(i.precision ? { precision: i.precision } : {}),
+    ...(i.device ? { device: i.device } : {}),
   };
   switch (preset) {
     case 'table2':

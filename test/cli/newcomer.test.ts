@@ -89,3 +89,13 @@ test('a reader that closes the pipe early ends the output quietly', () => {
   assert.match(r.stdout, /status 0/);
   assert.doesNotMatch(r.stderr, /EPIPE|Error/);
 });
+
+test('usage errors from the flag parser have the same one-line `mpl:` prefix as every other error', () => {
+  for (const args of [['base2new', '--bogus'], ['nonsense'], ['base2new', '--lr']]) {
+    const r = mpl(args);
+    assert.notEqual(r.status, 0, args.join(' '));
+    assert.match(r.stderr, /^mpl: /, r.stderr);
+    assert.doesNotMatch(r.stderr, /^error:/m, r.stderr);
+    assert.match(r.stderr, /--help/, 'says where the options are listed');
+  }
+});

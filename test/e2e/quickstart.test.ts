@@ -31,6 +31,10 @@ test('mpl quickstart --offline --json: zero-shot and MPL base/new/HM on SynthSha
   assert.equal(out.mode, 'offline');
   for (const f of [out.report, ...out.figures]) assert.ok(fs.statSync(path.resolve(cwd, f)).size > 0, f);
   assert.match(fs.readFileSync(path.resolve(cwd, out.report), 'utf8'), /\| Method \| SynthShapes \|/);
+  // the HTML report: an index over both runs, a page per run
+  const html = fs.readFileSync(path.resolve(cwd, out.html), 'utf8');
+  assert.match(html, /SynthShapes/);
+  assert.equal(fs.readdirSync(path.join(path.dirname(path.resolve(cwd, out.html)), 'runs')).filter((f) => f.endsWith('.html')).length, 2);
   assert.ok(fs.existsSync(path.join(cwd, 'cache', 'data', 'synthshapes', 'split_synthshapes.json')), 'the dataset goes to the cache');
   assert.match(r.stderr, /SynthShapes/);
 });

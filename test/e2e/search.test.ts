@@ -145,6 +145,36 @@ test('--final trains the best schedule and the default MPL with the real protoco
   assert.ok(configs.some((x) => /_sched_ep4-/.test(x)) && configs.some((x) => /^tiny_clip_c1_add2_rm1_d4_ep4-/.test(x)), configs.join(', '));
 });
 
+test('--no-augment: recorded in the search settings, changes what trials train on, and reaches --final', () => {
+  const c = path.join(work, 'noaug');
+  const r = JSON.parse(ok(mpl(search(c, ['--candidates', '3', '--no-augment', '--final', '--final-seeds', '1'])), 'search --no-augment --final'));
+  assert.equal(r.candidates.length, 3);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(c, 'search.json'), 'utf8')).settings.augment, false);
+  // the proposals do not depend on augmentation: the same schedules train on other batches, so other losses
+  const ta = trials(uninterrupted);
+  let compared = 0;
+  for (const [k, t] of trials(c)) {
+    if (!ta.has(k)) continue;
+    compared++;
+    assert.notEqual(t.train_loss, ta.get(k)!.train_loss, k);
+  }
+  assert.ok(compared > 0, 'some trials are comparable');
+  // --final trains with the same setting: its runs record augment: false (and the tag says noaug)
+  const results: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) walk(path.join(dir, e.name));
+      else if (e.name === 'result.json') results.push(path.join(dir, e.name));
+    }
+  };
+  walk(path.join(c, 'final'));
+  assert.equal(results.length, 2);
+  for (const f of results) {
+    assert.equal(JSON.parse(fs.readFileSync(f, 'utf8')).config.augment, false, f);
+    assert.match(f, /_noaug-[0-9a-f]{8}/);
+  }
+});
+
 test('mpl search: --help with examples; bad arguments are one line; other settings in a search folder are refused', () => {
   const help = mpl(['search', '--help']);
   assert.equal(help.status, 0);

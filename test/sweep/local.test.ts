@@ -84,6 +84,14 @@ test('mpl reproduce table2 --dry-run lists the 165 base-to-new runs with folders
   const plan = JSON.parse(ok(mpl(['sweep', 'plan', sweep, '--json']), 'plan of the saved sweep'));
   assert.equal(plan.length, 3);
   assert.equal(plan[0].run_dir, json.runs.find((r: Row) => r.method === 'mpl' && r.dataset === 'eurosat' && r.seed === 1).run_dir);
+  // --precision fp16 (the papers' GPU recipe) reaches every run: its folder and its command
+  const half = JSON.parse(ok(mpl(['reproduce', 'table2', '--dry-run', '--json', '--methods', 'mpl', '--datasets', 'eurosat', '--root', '/data', '--out', out, '--precision', 'fp16', '--device', 'cuda']), 'reproduce fp16'));
+  assert.equal(half.runs.length, 3);
+  for (const r of half.runs as Array<Row & { command: string[] }>) {
+    assert.match(r.run_dir, /_fp16-[0-9a-f]{8}\/seed\d$/);
+    assert.deepEqual(r.command.slice(r.command.indexOf('--precision'), r.command.indexOf('--precision') + 2), ['--precision', 'fp16']);
+    assert.deepEqual(r.command.slice(r.command.indexOf('--device'), r.command.indexOf('--device') + 2), ['--device', 'cuda']);
+  }
   const bad = mpl(['reproduce', 'table2', '--dry-run', '--methods', 'vpt']);
   assert.match(bad.stderr, /^mpl: --methods: vpt is not in the paper's comparison/);
 });

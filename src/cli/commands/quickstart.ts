@@ -19,6 +19,7 @@ import { TINY_CLIP_METHOD_OPTIONS, TINY_CLIP_MPL_EPOCHS, tinyClipWeights } from 
 import { writeSynthDataset } from '../../synth/dataset.js';
 import type { RunResult } from '../../eval/results.js';
 import { writeFigure } from '../../eval/report/svg.js';
+import { writeHtmlReport } from '../../eval/report/html.js';
 import { datasetsFigure, timeFigure } from './plot.js';
 
 interface QuickstartFlags extends ComputeFlags {
@@ -79,6 +80,7 @@ async function offline(f: QuickstartFlags, reporter: Reporter): Promise<void> {
     const figures = [path.join(f.out, 'hm.png'), path.join(f.out, 'time.png')];
     await writeFigure(datasetsFigure([f.out], {}, 'base2new'), figures[0]);
     await writeFigure(timeFigure([f.out], {}, 'base2new'), figures[1]);
+    const html = writeHtmlReport([f.out], path.join(f.out, 'report')).index;
     const result = {
       mode: 'offline',
       model: weights,
@@ -87,6 +89,7 @@ async function offline(f: QuickstartFlags, reporter: Reporter): Promise<void> {
       zeroshot: triple(zs),
       mpl: triple(r),
       report,
+      html,
       figures,
       run: path.join(f.out, 'base2new', 'synthshapes', 'mpl', `seed${f.seed}`),
       seconds: (Date.now() - t0) / 1000,
@@ -101,7 +104,7 @@ async function offline(f: QuickstartFlags, reporter: Reporter): Promise<void> {
         `${''.padEnd(10)} ${'base'.padStart(6)} ${'new'.padStart(6)} ${'HM'.padStart(6)}\n` +
         row('zero-shot', result.zeroshot) +
         row('MPL', result.mpl) +
-        `report:  ${report}\nfigures: ${figures.join(', ')}\nrun:     ${result.run}\n` +
+        `report:  ${report}\nhtml:    ${html}\nfigures: ${figures.join(', ')}\nrun:     ${result.run}\n` +
         `(a synthetic world and a 5-million-parameter CLIP: a check that everything works, not a benchmark; mpl quickstart without --offline runs ViT-B/16 on EuroSAT)\n`,
     );
   } finally {
@@ -193,14 +196,15 @@ offline quickstart.`,
         });
         const report = path.join(f.out, 'report.md');
         writeFileAtomic(report, formatMarkdown(collect([f.out]), {}));
+        const html = writeHtmlReport([f.out], path.join(f.out, 'report')).index;
         if (f.json) {
-          process.stdout.write(JSON.stringify({ mode: 'online', model: f.weights ?? f.model, dataset: 'eurosat', seed: f.seed, mpl: triple(r), report }) + '\n');
+          process.stdout.write(JSON.stringify({ mode: 'online', model: f.weights ?? f.model, dataset: 'eurosat', seed: f.seed, mpl: triple(r), report, html }) + '\n');
           return;
         }
         process.stdout.write(
           `\nMPL on EuroSAT (ViT-B/16, 16 shots, seed ${f.seed}): base ${r.base!.toFixed(2)}  new ${r.new!.toFixed(2)}  HM ${r.hm!.toFixed(2)}\n` +
             `${f.fullTest ? '' : `(evaluated on up to ${f.maxTestImages} test images per split; --full-test for the papers' protocol)\n`}` +
-            `report: ${report}\nrun:    ${runDirOf(f.out, r.config as unknown as RunConfig)}\n`,
+            `report: ${report}\nhtml:   ${html}\nrun:    ${runDirOf(f.out, r.config as unknown as RunConfig)}\n`,
         );
       } finally {
         loaded.model.dispose();

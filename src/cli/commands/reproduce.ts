@@ -25,6 +25,8 @@ interface ReproduceFlags extends ExecutorFlags {
   json?: boolean;
   throughput?: string;
   saveSweep?: string;
+  precision?: string;
+  device?: string;
 }
 
 const list = (s: string | undefined): string[] | undefined => (s === undefined ? undefined : s.split(',').map((x) => x.trim()).filter(Boolean));
@@ -63,6 +65,8 @@ export function register(program: Command): void {
       .option('--dry-run', 'list the runs, their folders, states and the time estimate; run nothing')
       .option('--json', 'with --dry-run: print { runs: [...], estimate: {...} }')
       .option('--throughput <train[,eval]>', 'images per second for the estimate (e.g. from `mpl bench train`)')
+      .option('--precision <p>', 'fp32 (default: comparable on any machine) | fp16 (the papers\' GPU recipe) | amp | bf16')
+      .option('--device <d>', 'cpu | cuda | cuda:N | auto, passed to every run (default: each run\'s auto)')
       .option('--save-sweep <file>', 'also write the grid as a sweep file (YAML) to edit and run with `mpl sweep`'),
   )
     .addHelpText(
@@ -76,7 +80,7 @@ Run again at any time: finished runs are kept, failed ones resume, and when all 
 Examples:
   mpl reproduce table2 --dry-run
   mpl reproduce table2 --root ~/data --methods mpl,maple --datasets eurosat,dtd --parallel 2
-  mpl reproduce table3 --root /shared/data --executor slurm --gres gpu:1 --cpus-per-task 8 --time 24:00:00`,
+  mpl reproduce table3 --root /shared/data --executor slurm --gres gpu:1 --cpus-per-task 8 --time 24:00:00 --precision fp16`,
     )
     .action(async (presetName: string, f: ReproduceFlags) => {
       if (!(PRESETS as readonly string[]).includes(presetName)) throw new UserError(`unknown preset '${presetName}' (${PRESETS.join(', ')})`);
@@ -91,6 +95,8 @@ Examples:
         methods: list(f.methods),
         datasets: list(f.datasets),
         seeds: seedsOf(f.seeds),
+        precision: f.precision,
+        device: f.device,
       });
       if (f.saveSweep) {
         writeFileAtomic(f.saveSweep, `# mpl reproduce ${preset} as a sweep file: run it with \`mpl sweep submit ${f.saveSweep}\`\n${toYaml(raw)}`);
