@@ -6,7 +6,7 @@
 # card; print one summary (also written to $OUT/summary.txt).
 #
 #   bash scripts/gpu-check.sh prepare      here (Node.js, the built dist/): writes .gpu/
-#   bash scripts/gpu-check.sh run          there, from the repository root, with .gpu/ and dist/ carried
+#   bash scripts/gpu-check.sh run          there, from the repository root, with .gpu/ carried
 #
 # `prepare` packs what the GPU machine lacks into .gpu/ (about 35 MB, git-ignored): the node binary (xz), the
 # N-API headers, the runtime node_modules. The golden reference vectors travel with the working tree
@@ -24,10 +24,19 @@ if [ "$mode" = prepare ]; then
   xz -T0 -6 -c "$(command -v node)" > "$PAY/node.xz"
   inc="$(dirname "$(command -v node)")/../include/node"
   tar cJf "$PAY/node-api-headers.tar.xz" -C "$inc" $(cd "$inc" && ls node_api*.h js_native_api*.h)
-  tar cf - --exclude='node_modules/typescript' --exclude='node_modules/@typescript' --exclude='node_modules/@types' node_modules | xz -T0 -6 > "$PAY/node_modules.tar.xz"
+  # development-only packages stay here (the compiler, type declarations, the fuzz and browser test drivers)
+  tar cf - --exclude='node_modules/typescript' --exclude='node_modules/@typescript' --exclude='node_modules/@types' \
+    --exclude='node_modules/playwright-core' --exclude='node_modules/fast-check' node_modules | xz -T0 -9 > "$PAY/node_modules.tar.xz"
+  tar cf - dist | xz -T0 -9 > "$PAY/dist.tar.xz"
   grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
-  du -sh "$PAY" dist
-  echo "carry: .gpu and dist; command: bash scripts/gpu-check.sh run"
+  # The device takes at most 64 MiB of working tree per call: the tracked files (test fixtures and the tiny
+  # CLIP included) plus what is carried. Say so here rather than after a refused call.
+  tracked=$(git ls-files -z | xargs -0 stat -c %s 2>/dev/null | awk '{s+=$1} END {print s}')
+  carried=$(du -cb "$PAY" | tail -1 | cut -f1)
+  total=$((tracked + carried))
+  echo "tracked files $((tracked / 1048576)) MiB + .gpu $((carried / 1048576)) MiB = $((total / 1048576)) MiB of the device's 64 MiB"
+  [ "$total" -le $((64 * 1048576)) ] || { echo "gpu-check: over the 64 MiB the device takes per call" >&2; exit 1; }
+  echo "carry: .gpu; command: bash scripts/gpu-check.sh run"
   exit 0
 fi
 
@@ -54,6 +63,8 @@ if ! command -v node >/dev/null 2>&1; then
   export PATH="$WORK/bin:$PATH"
 fi
 [ -d node_modules/commander ] || tar xJf "$PAY/node_modules.tar.xz"
+# the JavaScript built here, always this prepare's (a warm machine may keep an older dist/)
+if [ -f "$PAY/dist.tar.xz" ]; then rm -rf dist && tar xJf "$PAY/dist.tar.xz"; fi
 tar xJf "$PAY/node-api-headers.tar.xz" -C "$WORK/include"
 PY=${PYTHON:-$(command -v python3)}
 export PYTHON="$PY"
