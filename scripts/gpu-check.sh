@@ -24,9 +24,11 @@ if [ "$mode" = prepare ]; then
   xz -T0 -6 -c "$(command -v node)" > "$PAY/node.xz"
   inc="$(dirname "$(command -v node)")/../include/node"
   tar cJf "$PAY/node-api-headers.tar.xz" -C "$inc" $(cd "$inc" && ls node_api*.h js_native_api*.h)
-  # development-only packages stay here (the compiler, type declarations, the fuzz and browser test drivers)
-  tar cf - --exclude='node_modules/typescript' --exclude='node_modules/@typescript' --exclude='node_modules/@types' \
-    --exclude='node_modules/playwright-core' --exclude='node_modules/fast-check' node_modules | xz -T0 -9 > "$PAY/node_modules.tar.xz"
+  # left here: development packages (the compiler, type declarations, the fuzz and browser test drivers) and
+  # the PDF writer with its font stack (imported only when a figure is written as .pdf)
+  skip=(typescript @typescript @types playwright-core fast-check pdfkit svg-to-pdfkit fontkit @swc @noble fflate brotli
+    restructure unicode-properties unicode-trie linebreak png-js dfa tiny-inflate pako clone)
+  tar cf - "${skip[@]/#/--exclude=node_modules/}" node_modules | xz -T0 -9 > "$PAY/node_modules.tar.xz"
   tar cf - dist | xz -T0 -9 > "$PAY/dist.tar.xz"
   grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
   # The device takes at most 64 MiB of working tree per call: the tracked files (test fixtures and the tiny
