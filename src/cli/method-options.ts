@@ -6,7 +6,7 @@
  */
 import { Option, type Command } from 'commander';
 import { UserError, printable } from '../util/errors.js';
-import { METHODS, OPTION_SPECS, checkMethod, methodDefs, type MethodName, type MethodOptions, type OptionSpec } from '../prompting/methods/index.js';
+import { METHODS, OPTION_SPECS, checkMethod, methodDef, methodDefs, type MethodName, type MethodOptions, type OptionSpec } from '../prompting/methods/index.js';
 import { intFlag, numberFlag } from './flags.js';
 
 /** Commander's attribute for a flag: `--n-ctx` → `nCtx` (the option's key in the table). */
@@ -58,10 +58,25 @@ export interface MethodFlags extends MethodOptions {
   method?: string;
 }
 
-/** The method and its options as given (undefined = not given). */
-export function methodFrom(flags: MethodFlags): { method: MethodName; options: MethodOptions } {
+/**
+ * The method and its options as given (undefined = not given). A flag the method does not take is refused
+ * (`--depth` with VPT, `--n-add` with CoOp): it would otherwise be ignored without a word. `check: false`
+ * when the method is not known yet (mpl eval reads it from the prompts file).
+ */
+export function methodFrom(flags: MethodFlags, { check = true } = {}): { method: MethodName; options: MethodOptions } {
   if (!flags.method) throw new UserError('--method is required');
   const method = checkMethod(flags.method);
   const options = Object.fromEntries(OPTION_SPECS.map((s) => [s.key, flags[s.key]])) as MethodOptions;
+  if (check) {
+    const takes = methodDef(method).options as readonly string[];
+    const foreign = OPTION_SPECS.filter((s) => options[s.key] !== undefined && !takes.includes(s.key));
+    if (foreign.length) {
+      const its = OPTION_SPECS.filter((s) => takes.includes(s.key)).map((s) => `--${s.flag}`);
+      throw new UserError(
+        `${foreign.map((s) => `--${s.flag}`).join(', ')} ${foreign.length > 1 ? 'do' : 'does'} not apply to --method ${method} ` +
+          `(${its.length ? `it takes ${its.join(', ')}` : 'it takes no method flags'}); remove ${foreign.length > 1 ? 'them' : 'it'}`,
+      );
+    }
+  }
   return { method, options };
 }

@@ -28,7 +28,7 @@ import { getDataset } from '../data/datasets/index.js';
 import { DG_TARGETS, FEWSHOT_SHOTS, XD_TARGETS } from '../eval/protocols.js';
 import type { Protocol } from '../eval/results.js';
 import { buildRunConfig, checkPrecision, runDirOf, type RunConfig } from '../eval/run-config.js';
-import { OPTION_SPECS, checkMethod, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
+import { OPTION_SPECS, checkMethod, methodDef, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
 import { UserError } from '../util/errors.js';
 
 export const SWEEP_PROTOCOLS: readonly Protocol[] = ['base2new', 'xd', 'dg', 'fewshot'];
@@ -407,6 +407,12 @@ export function sweepBackbone(s: Pick<Sweep, 'weights' | 'model'>): string {
   return s.weights ? path.basename(s.weights) : s.model!;
 }
 
+/** Whether a method takes a method flag (by its CLI name). */
+function methodTakesFlag(method: MethodName, flag: string): boolean {
+  const spec = OPTION_SPECS.find((o) => o.flag === flag);
+  return spec !== undefined && (methodDef(method).options as readonly string[]).includes(spec.key);
+}
+
 /** Every run of the sweep, in order: protocol, dataset, method, options, shots, precision, seed. */
 export function expandSweep(s: Sweep): PlannedRun[] {
   const runs: PlannedRun[] = [];
@@ -414,6 +420,9 @@ export function expandSweep(s: Sweep): PlannedRun[] {
   for (const protocol of s.protocols) {
     for (const d of s.datasets) {
       for (const m of s.methods) {
+        // a method's own entry naming a flag it does not take is a mistake; the sweep's common options are not
+        const foreign = Object.keys(m.options ?? {}).filter((f) => !methodTakesFlag(m.method, f));
+        if (foreign.length) throw new UserError(`${s.origin}: methods: ${m.method}: options ${foreign.join(', ')} do not apply to ${m.method}; remove them`);
         const base = merge(s.top, d, m);
         const shotsList = base.shots ?? (protocol === 'fewshot' ? FEWSHOT_SHOTS : [16]);
         for (const flags of optionGrid(base.options)) {
@@ -424,7 +433,8 @@ export function expandSweep(s: Sweep): PlannedRun[] {
                 const when = { protocol, dataset: d.dataset, label, method: m.method, shots, precision, seed };
                 const extra = s.overrides.filter((o) => matches(o, when)).map((o) => o.set);
                 const st = merge(base, { options: Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, [v]])) }, ...extra);
-                const runFlags = Object.fromEntries(Object.entries(st.options ?? {}).map(([k, v]) => [k, v[0]]));
+                // options given for the whole sweep reach the methods that take them (n-ctx: CoOp and MPL, not VPT)
+                const runFlags = Object.fromEntries(Object.entries(st.options ?? {}).filter(([k]) => methodTakesFlag(m.method, k)).map(([k, v]) => [k, v[0]]));
                 const targets = protocol === 'xd' || protocol === 'dg' ? st.targets ?? (protocol === 'xd' ? XD_TARGETS : DG_TARGETS) : undefined;
                 const root = d.root ?? s.root!;
                 const config = buildRunConfig({

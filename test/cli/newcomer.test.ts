@@ -99,3 +99,14 @@ test('usage errors from the flag parser have the same one-line `mpl:` prefix as 
     assert.match(r.stderr, /--help/, 'says where the options are listed');
   }
 });
+
+test('a method flag the chosen method does not take is refused, naming what it takes', () => {
+  const r = mpl(['plan', '--arch', 'ViT-B/16', '--method', 'vpt', '--depth', '3']);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /^mpl: --depth does not apply to --method vpt \(it takes --depth-vision, --n-ctx-vision/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  const two = mpl(['plan', '--arch', 'ViT-B/16', '--method', 'coop', '--n-add', '3', '--n-rm', '1']);
+  assert.match(two.stderr, /^mpl: --n-add, --n-rm do not apply to --method coop/);
+  // the same flags with a method that takes them
+  assert.equal(mpl(['plan', '--arch', 'ViT-B/16', '--method', 'mpl', '--depth', '3', '--n-add', '3', '--n-rm', '1']).status, 0);
+});

@@ -116,8 +116,20 @@ epochs: 4
     fails('out: o\nmodel: ViT-B/16\nroot: d\nprotocol: base2new\ndatasets: [eurosat]\nmethods: [mpl]\ndevice: [cpu, cuda]\n', /one device only/);
     fails('out: o\nmodel: ViT-B/16\nroot: d\nprotocol: base2new\ndatasets: [eurosat, EuroSAT]\nmethods: [mpl]\n', /runs 1 and 4 are the same run/);
     fails('out: o\nmodel: ViT-B/16\nroot: d\nprotocol: base2new\ndatasets: [eurosat]\nmethods: [mpl]\nprecision: fp8\n', /precision: must be one of fp32, fp16, amp, bf16/);
+    fails('out: o\nmodel: ViT-B/16\nroot: d\nprotocol: base2new\ndatasets: [eurosat]\nmethods: [{ name: vpt, options: { depth: 3 } }]\n', /methods: vpt: options depth do not apply to vpt/);
     fails('out: [unclosed\n', /not valid YAML/);
     fails('{"out": ', /not valid JSON/, 'bad.json');
+  });
+
+  it('options common to the sweep reach only the methods that take them', () => {
+    const f = write('common.yaml', 'out: o\nmodel: ViT-B/16\nroot: d\nprotocol: base2new\ndatasets: [eurosat]\nmethods: [coop, vpt]\nseeds: [1]\noptions: { n-ctx: 2, n-ctx-vision: 4 }\n');
+    const runs = expandSweep(readSweepFile(f));
+    const coop = runs.find((r) => r.config.method === 'coop')!;
+    const vpt = runs.find((r) => r.config.method === 'vpt')!;
+    assert.ok(coop.argv.includes('--n-ctx') && !coop.argv.includes('--n-ctx-vision'), coop.argv.join(' '));
+    assert.ok(vpt.argv.includes('--n-ctx-vision') && !vpt.argv.includes('--n-ctx'), vpt.argv.join(' '));
+    assert.equal(coop.config.method_options.n_ctx, 2);
+    assert.equal(vpt.config.method_options.n_ctx_vision, 4);
   });
 
   it('the sweep options are exactly the method flags of the CLI', () => {

@@ -61,7 +61,8 @@ export interface EvalReport {
 /** The method and options: flags, else the prompts' own config, else what the tensors' shapes say. */
 function methodFor(f: EvalFlags, prompts: ReturnType<typeof loadPrompts> | null): { method: MethodName; options: MethodOptions } {
   if (!prompts) return methodFrom({ ...f, method: f.method ?? 'zeroshot' });
-  const given = methodFrom({ ...f, method: f.method ?? 'zeroshot' }).options;
+  // the method may come from the prompts file: the flags are checked against it below, by the learner's design
+  const given = methodFrom({ ...f, method: f.method ?? 'zeroshot' }, { check: false }).options;
   const stated = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as MethodOptions;
   if (prompts.config) {
     const method = f.method ? checkMethod(f.method) : prompts.config.method;

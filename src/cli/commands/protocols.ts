@@ -14,6 +14,7 @@ import { sayHowToResumeOnInterrupt } from '../interrupt.js';
 import { modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
 import { TRAIN_DEFAULTS } from '../../train/defaults.js';
+import { checkMethod, methodDef } from '../../prompting/methods/index.js';
 
 interface RunFlags extends MethodFlags, ComputeFlags {
   weights?: string;
@@ -277,7 +278,13 @@ export function flagsFromResult(r: RunResult, file: string): { name: ConfiguredC
   };
   if (r.protocol === 'zeroshot') throw new UserError(`${file}: zero-shot results are replayed with mpl eval, not rerun`);
   const options = (c.method_options ?? {}) as Record<string, unknown>;
-  const camel = Object.fromEntries(Object.entries(options).map(([k, v]) => [k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase()), v]));
+  // the recorded options hold every key (unset ones too); replay those the method takes
+  const takes = methodDef(checkMethod(String(need('method')))).options as readonly string[];
+  const camel = Object.fromEntries(
+    Object.entries(options)
+      .map(([k, v]) => [k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase()), v] as const)
+      .filter(([k]) => takes.includes(k)),
+  );
   const warmup = (c.warmup ?? {}) as { epochs?: number; lr?: number };
   const flags: RunFlags = {
     ...(camel as MethodFlags),
