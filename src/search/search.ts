@@ -97,8 +97,6 @@ export interface SearchRunOptions {
   /** candidates slower than this per step neither continue nor win (measured, so not reproducible) */
   maxStepMs?: number;
   force?: boolean;
-  /** fault injection for the resume test (in-process): SIGKILL in the trial after this many */
-  killAfterTrials?: number;
   reporter?: Reporter;
 }
 
@@ -133,7 +131,7 @@ export async function runSearch(o: SearchRunOptions): Promise<SearchResult> {
       typeof o.executor !== 'string'
         ? o.executor
         : o.executor === 'inprocess'
-        ? inProcessExecutor(o.out, s, await modelOf(o), { numWorkers: o.file.workers, skipBadImages: o.file.skip_bad_images, reporter, killAfterTrials: o.killAfterTrials })
+        ? inProcessExecutor(o.out, s, await modelOf(o), { numWorkers: o.file.workers, skipBadImages: o.file.skip_bad_images, reporter })
         : externalExecutor(o.out, { ...o.external, executor: o.executor, reporter });
 
     const candidates: CandidateRecord[] = [];

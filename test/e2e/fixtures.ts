@@ -26,6 +26,15 @@ export function killAfterEpoch(epoch: number): Record<string, string> {
   return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${seam}`.trim(), MPL_TEST_KILL_AFTER_EPOCH: String(epoch) };
 }
 
+/**
+ * The environment that makes `mpl search` die like `kill -9` inside the trial after the first `trials` ones,
+ * right after its first epoch's checkpoint: a preloaded test seam (test/seams/kill-after-trials.ts).
+ */
+export function killAfterTrials(trials: number): Record<string, string> {
+  const seam = pathToFileURL(path.join(repoRoot, 'dist', 'test', 'seams', 'kill-after-trials.js')).href;
+  return { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import ${seam}`.trim(), MPL_TEST_KILL_AFTER_TRIALS: String(trials) };
+}
+
 /** The output of a command that must succeed (the assertion shows its stderr). */
 export function ok(r: ReturnType<typeof mplCli>, what: string): string {
   assert.equal(r.status, 0, `${what} failed (${r.status}, ${r.signal}): ${r.stderr}`);

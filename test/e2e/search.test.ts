@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { describeDataset, loadDataset } from '../../src/data/dataset.js';
 import { parseSchedule } from '../../src/prompting/plan.js';
 import { goldenDir, tmpDir } from '../helpers.js';
-import { makeImageFolder, mplCli as mpl, ok } from './fixtures.js';
+import { killAfterTrials, makeImageFolder, mplCli as mpl, ok } from './fixtures.js';
 
 const weights = path.join(goldenDir, 'tiny_clip.safetensors');
 const work = tmpDir('mpl-e2e-search-');
@@ -81,7 +81,7 @@ test('the acceptance command: 16 candidates, successive halving, bounds, the bes
 
 test('a search killed inside a trial resumes and ends exactly as the uninterrupted one', () => {
   const b = path.join(work, 'b');
-  const killed = mpl(search(b), { MPL_SEARCH_KILL_AFTER_TRIALS: '5' });
+  const killed = mpl(search(b), killAfterTrials(5));
   assert.equal(killed.signal, 'SIGKILL', killed.stderr);
   const state = JSON.parse(fs.readFileSync(path.join(b, 'state.json'), 'utf8'));
   assert.equal(state.status, 'running');

@@ -13,7 +13,7 @@ import { UserError } from '../../util/errors.js';
 import { ensureDir } from '../../util/fs.js';
 import { lockRunFolder } from '../../util/lock.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
-import { addMaxImagePixelsOption, intFlag, intListFlag, MAX_SEED, numberFlag, parseIntFlag } from '../flags.js';
+import { addMaxImagePixelsOption, intFlag, intListFlag, MAX_SEED, numberFlag } from '../flags.js';
 import { sayHowToResumeOnInterrupt } from '../interrupt.js';
 import { architectureOf, modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
@@ -56,12 +56,6 @@ interface SearchFlags extends ComputeFlags, ExecutorFlags {
   finalSeeds: number[];
   targets?: string;
   pollSeconds?: number;
-}
-
-/** The fault injection of the resume test: MPL_SEARCH_KILL_AFTER_TRIALS=n kills the search inside trial n + 1. */
-function killAfterTrials(): number | undefined {
-  const v = process.env.MPL_SEARCH_KILL_AFTER_TRIALS;
-  return v === undefined ? undefined : parseIntFlag('MPL_SEARCH_KILL_AFTER_TRIALS', v);
 }
 
 /** `mpl search` and the hidden `mpl search-trial` that the executors start. */
@@ -177,7 +171,6 @@ Writes <out>/leaderboard.md, leaderboard.csv, search.svg/.png, result.json; the 
           external: { parallel: f.parallel, slurm: slurmSettingsOf(f), pollMs: f.pollSeconds !== undefined ? f.pollSeconds * 1000 : undefined, device: f.device },
           maxStepMs: f.maxStepMs,
           force: f.force,
-          killAfterTrials: killAfterTrials(),
           reporter,
         });
         const title = `Schedule search: ${settings.name ?? settings.dataset}, ${settings.protocol}, ${settings.backbone}`;
