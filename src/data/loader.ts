@@ -54,6 +54,11 @@ export interface LoaderOptions {
   /** Default: Dassl's rule for train (len >= batchSize), false for eval. */
   dropLast?: boolean;
   /**
+   * Train mode only: false = the evaluation transform (no random crop or flip), still shuffled and batched as
+   * training is (`--no-augment`, for models that never saw crops, like the tiny CLIP). Default true.
+   */
+  augment?: boolean;
+  /**
    * Worker threads (default min(8, CPUs)); 0 = on the calling thread (debugging). Capped at
    * maxNumWorkers() and at the number of batches per epoch: more threads only cost memory (each holds a
    * decoder and its buffers; 300 of them took 3.7 GB).
@@ -249,7 +254,7 @@ export class DataLoader {
         next++;
         const p = this.runTask({
           id: nextTaskId++,
-          mode: this.mode,
+          mode: this.mode === 'train' && this.options.augment === false ? 'eval' : this.mode,
           imageSize: this.imageSize,
           seed: this.seed,
           epoch,

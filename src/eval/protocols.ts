@@ -102,9 +102,7 @@ export function strided<T>(items: T[], max?: number): T[] {
 }
 
 function source(items: Datum[], mode: 'train' | 'eval', o: ProtocolOptions, seed: number, batchSize: number, imageSize: number): BatchSource {
-  // without augmentation, training batches go through the evaluation transform, still shuffled per epoch
-  const plain = mode === 'train' && o.augment === false ? { mode: 'eval' as const, shuffle: true, dropLast: items.length >= batchSize } : { mode };
-  return batchSource(items, { ...plain, batchSize, seed, imageSize, skipBadImages: o.skipBadImages, numWorkers: o.numWorkers, reporter: o.reporter });
+  return batchSource(items, { mode, augment: o.augment, batchSize, seed, imageSize, skipBadImages: o.skipBadImages, numWorkers: o.numWorkers, reporter: o.reporter });
 }
 
 /** The full configuration of one run of these options. */

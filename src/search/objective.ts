@@ -175,13 +175,7 @@ export class TrialRunner {
       const common = { imageSize: size, numWorkers: this.options.numWorkers, skipBadImages: this.options.skipBadImages, reporter: this.options.reporter };
       entry = {
         data,
-        // --no-augment: the evaluation transform, still shuffled per epoch (as the protocols do, src/eval/protocols.ts)
-        train: batchSource(data.train, {
-          ...common,
-          ...(this.settings.augment === false ? { mode: 'eval' as const, shuffle: true, dropLast: data.train.length >= this.settings.batch_size } : { mode: 'train' as const }),
-          seed,
-          batchSize: this.settings.batch_size,
-        }),
+        train: batchSource(data.train, { ...common, mode: 'train', augment: this.settings.augment !== false, seed, batchSize: this.settings.batch_size }),
         score: data.scoreSets.map((set) => batchSource(set.items, { ...common, mode: 'eval', batchSize: 100 })),
       };
       this.sources.set(seed, entry);

@@ -39,6 +39,23 @@ test('training batches are identical for a seed whatever the number of workers',
   assert.deepEqual([...b.labels], [...b.indices].map((i) => items[i].label));
 });
 
+test('augment: false trains on the evaluation transform, shuffled and batched as training', async () => {
+  const plain = new DataLoader(items, { mode: 'train', augment: false, batchSize: 3, imageSize: S, seed: 7, numWorkers: 1 });
+  const augmented = new DataLoader(items, { mode: 'train', batchSize: 3, imageSize: S, seed: 7, numWorkers: 1 });
+  const ev = new DataLoader(items, { mode: 'eval', batchSize: 1, imageSize: S, numWorkers: 1 });
+  const [p, a, e] = [await collect(plain, 2), await collect(augmented, 2), await collect(ev)];
+  await Promise.all([plain.close(), augmented.close(), ev.close()]);
+  // same order and drop_last as training
+  assert.deepEqual(p.map((b) => [...b.indices]), a.map((b) => [...b.indices]));
+  assert.equal(p.length, 3);
+  // each image exactly as evaluation makes it, unlike the augmented batch
+  const n = 3 * S * S;
+  for (const b of p) {
+    b.indices.forEach((idx, k) => assert.deepEqual(b.images.subarray(k * n, (k + 1) * n), e[idx].images, `item ${idx}`));
+  }
+  assert.notDeepEqual(p[0].images, a[0].images);
+});
+
 test('epoch order: a seeded permutation per epoch, different across epochs and seeds', () => {
   const a = new DataLoader(items, { mode: 'train', seed: 1, numWorkers: 0 });
   const o0 = a.epochOrder(0);
