@@ -28,6 +28,7 @@ import { batchSource } from '../train/sources.js';
 import { evaluate, type EvalResult } from '../train/evaluate.js';
 import { CHECKPOINT_FILE, train } from '../train/trainer.js';
 import { RunEvents } from '../tensorboard/dassl.js';
+import { weightsSha256 } from '../net/digest.js';
 import { configDiff, describeDiff } from '../util/config.js';
 import { UserError } from '../util/errors.js';
 import { ensureDir, writeJsonAtomic } from '../util/fs.js';
@@ -48,6 +49,8 @@ export interface ProtocolOptions {
   /** how the model was given, recorded in result.json so `mpl rerun` can load it again */
   weights?: string;
   modelName?: string;
+  /** the weights file the model was loaded from (loadClip's `file`): prompts.json records its sha256 */
+  weightsFile?: string;
   method: MethodName;
   methodOptions: MethodOptions;
   /** CoOp's $DATA, or the dataset folder for imagefolder / the JSON file for jsonlist */
@@ -295,6 +298,11 @@ function modelSource(o: ProtocolOptions): { weights: string | null; model: strin
   return { weights: o.weights ?? null, model: o.modelName ?? null };
 }
 
+/** What prompts.json records about the backbone beyond its name: its architecture and its weights' sha256. */
+async function backboneRecord(o: ProtocolOptions): Promise<{ backbone_architecture: ClipModel['arch']; backbone_sha256?: string }> {
+  return { backbone_architecture: o.model.arch, ...(o.weightsFile ? { backbone_sha256: await weightsSha256(o.weightsFile) } : {}) };
+}
+
 /** The head of log.txt: configuration, environment, dataset sizes (src/eval/run-log.ts). */
 function startLog(o: ProtocolOptions, dir: string, config: RunConfig, data: Array<[string, LoadedDataset]>): void {
   const title = `${config.protocol} ${config.dataset} ${config.method} seed ${config.seed}`;
@@ -333,7 +341,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
     const events = new RunEvents(dir); // <dir>/tensorboard/, Dassl's tags (src/tensorboard/dassl.ts)
     try {
       const t = await trainOn(o, learner, base, config, dir, events);
-      savePrompts(dir, learner, { backbone: o.backbone, dataset: config.dataset, seed, precision: config.precision });
+      savePrompts(dir, learner, { backbone: o.backbone, ...(await backboneRecord(o)), dataset: config.dataset, seed, precision: config.precision });
       const b = await test(o, learner, base.test);
       learner.setClassnames(novel.classnames);
       const n = await test(o, learner, novel.test);
@@ -388,7 +396,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
     const events = new RunEvents(dir); // <dir>/tensorboard/, Dassl's tags (src/tensorboard/dassl.ts)
     try {
       const t = await trainOn(o, learner, src, config, dir, events);
-      savePrompts(dir, learner, { backbone: o.backbone, dataset: config.dataset, seed, precision: config.precision });
+      savePrompts(dir, learner, { backbone: o.backbone, ...(await backboneRecord(o)), dataset: config.dataset, seed, precision: config.precision });
       let evalImages = 0;
       const accuracy: Record<string, number> = {};
       const perClass: Record<string, Record<string, number>> = {};

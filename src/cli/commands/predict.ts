@@ -5,7 +5,8 @@ import { ClipTokenizer } from '../../clip/tokenizer.js';
 import { IMAGE_EXTENSIONS } from '../../data/datasets/common.js';
 import { loadEvalImage } from '../../data/image.js';
 import { PromptLearner } from '../../prompting/learner.js';
-import { loadPrompts } from '../../prompting/checkpoint.js';
+import { checkBackbone } from '../../packages/backbone.js';
+import { loadPromptsSource } from '../../packages/package.js';
 import type { MethodOptions } from '../../prompting/methods/index.js';
 import { noGrad, tensor, tidy } from '../../torch/index.js';
 import { UserError } from '../../util/errors.js';
@@ -41,10 +42,10 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
   let method = 'zeroshot' as ReturnType<typeof methodFrom>['method'];
   let options: MethodOptions = { template: f.template, ensemble: f.ensemble };
   let classnames = f.classes ? f.classes.split(',').map((c) => c.trim()).filter(Boolean) : [];
-  let prompts: ReturnType<typeof loadPrompts> | null = null;
+  let prompts: ReturnType<typeof loadPromptsSource> | null = null;
   if (mode === 'predict') {
     if (!f.prompts) throw new UserError('--prompts FILE is required (prompts.safetensors or an official model.pth.tar-N)');
-    prompts = loadPrompts(f.prompts);
+    prompts = loadPromptsSource(f.prompts); // a file, a run folder or a package (src/packages/)
     const cfg = prompts.config;
     if (cfg && !f.method) {
       method = cfg.method;
@@ -58,6 +59,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
   const files = collectImageInputs(images);
   const compute = computeFrom(f);
   const loaded = await modelFrom(f, compute);
+  if (prompts) await checkBackbone(prompts.requirement, loaded, f.prompts!); // before any image is read
   const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, classnames, options);
   try {
     if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
@@ -126,7 +128,7 @@ export function register(program: Command): void {
     .argument('<images...>', 'image files or folders')
     .option('--weights <file>', 'CLIP weights file')
     .option('--model <name>', 'pretrained CLIP by name (ViT-B/16, ...)')
-    .option('--prompts <file>', 'learned prompts: prompts.safetensors (its prompts.json beside it makes method flags optional) or model.pth.tar-N')
+    .option('--prompts <file|dir>', 'learned prompts: a prompt package, a run folder, prompts.safetensors (its prompts.json beside it makes method flags optional) or model.pth.tar-N')
     .option('--classes <list>', 'comma-separated class names (default: the classes the prompts were trained on)')
     .option('--top <k>', 'classes shown per image', intFlag('--top', { min: 1 }), 5)
     .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}, "top": [{"class", "probability"}]}] in the order given (top: the --top best)');
