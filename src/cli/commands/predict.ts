@@ -8,7 +8,7 @@ import { PromptLearner } from '../../prompting/learner.js';
 import { checkBackbone } from '../../packages/backbone.js';
 import { loadPromptsSource } from '../../packages/package.js';
 import type { MethodOptions } from '../../prompting/methods/index.js';
-import { noGrad, tensor, tidy } from '../../torch/index.js';
+import { Classifier } from '../../train/classifier.js';
 import { UserError } from '../../util/errors.js';
 import { addMaxImagePixelsOption, intFlag } from '../flags.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
@@ -65,23 +65,14 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
     if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
     const size = loaded.model.arch.vision.image_size;
     const results: Array<{ image: string; probabilities: Record<string, number> }> = [];
-    const text = noGrad(() => learner.imageConditioned ? null : learner.textFeatures());
-    text?.keep();
+    const classifier = new Classifier(learner); // shared with mpl serve
     for (let s = 0; s < files.length; s += 32) {
       const chunk = files.slice(s, s + 32);
       const pixels = await Promise.all(chunk.map((file) => loadEvalImage(file, size, { onWarning: (m) => process.stderr.write(`warning: ${m}\n`) })));
-      const probs = noGrad(() =>
-        tidy(() => {
-          const batch = new Float32Array(pixels.length * 3 * size * size);
-          pixels.forEach((p, i) => batch.set(p, i * p.length));
-          const x = tensor(batch, [pixels.length, 3, size, size], 'float32', loaded.model.device);
-          const logits = text ? learner.logitsWithText(x, text) : learner.forward(x).logits;
-          return logits.softmax(-1).toFloat32();
-        }),
-      );
+      const probs = classifier.probabilities(pixels);
       chunk.forEach((file, i) => {
         const p: Record<string, number> = {};
-        classnames.forEach((c, j) => (p[c] = probs[i * classnames.length + j]));
+        classnames.forEach((c, j) => (p[c] = probs[i][j]));
         // Weights and prompts are checked at load; this catches anything else (an overflow in the model)
         if (Object.values(p).some((x) => !Number.isFinite(x))) {
           throw new UserError(`${file}: the model produced non-finite probabilities (NaN) for this image; nothing is printed. Check the weights${prompts ? ` and ${f.prompts}` : ''}`);
@@ -89,7 +80,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
         results.push({ image: file, probabilities: p });
       });
     }
-    text?.dispose();
+    classifier.dispose();
     const topOf = (r: (typeof results)[number]) => Object.entries(r.probabilities).sort((a, b) => b[1] - a[1]).slice(0, f.top);
     if (f.json) {
       // every class's probability, and the --top best (most probable first)
