@@ -19,6 +19,7 @@ import { register as reproduce } from './reproduce.js';
 import { register as search } from './search.js';
 import { register as pretrain } from './pretrain.js';
 import { register as importPackage } from './packages.js';
+import { register as serve } from './serve.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
 export const commands: Array<(program: Command) => void> = [
@@ -35,6 +36,7 @@ export const commands: Array<(program: Command) => void> = [
   evaluate,
   exportDassl,
   importPackage,
+  serve,
   quickstart,
   pretrain,
   info,
