@@ -55,6 +55,7 @@ function choose(file) {
   $('preview').src = URL.createObjectURL(file);
   $('preview').style.display = 'block';
 }
+$('preview').addEventListener('error', () => { $('preview').style.display = 'none'; }); // not an image: the server says why
 $('file').addEventListener('change', () => { if ($('file').files[0]) choose($('file').files[0]); });
 const drop = $('drop');
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });

@@ -62,6 +62,9 @@ class Batcher {
   private queue: Array<{ pixels: Float32Array; resolve: (p: Float32Array) => void; reject: (e: unknown) => void }> = [];
   private scheduled = false;
   private idleWaiters: Array<() => void> = [];
+  /** images classified and model batches run so far (GET /health reports them) */
+  images = 0;
+  batches = 0;
 
   constructor(
     private readonly classifier: Classifier,
@@ -93,6 +96,8 @@ class Batcher {
       const batch = this.queue.splice(0, this.maxBatch);
       try {
         const probs = this.classifier.probabilities(batch.map((b) => b.pixels));
+        this.images += batch.length;
+        this.batches++;
         batch.forEach((b, i) => b.resolve(probs[i]));
       } catch (e) {
         batch.forEach((b) => b.reject(e));
@@ -167,7 +172,9 @@ export class PredictionServer {
         status = this.send(res, 200, await this.predict(req, url));
       } else if (route === '/health') {
         if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} /health: use GET`, { Allow: 'GET, HEAD' });
-        status = this.send(res, 200, { status: 'ok', ...this.options.info });
+        // in_flight counts this request too
+        const stats = { in_flight: this.inFlight, images: this.batcher.images, batches: this.batcher.batches };
+        status = this.send(res, 200, { status: 'ok', ...this.options.info, stats });
       } else if (route === '/' || route === '/index.html') {
         if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, `${req.method} /: use GET`, { Allow: 'GET, HEAD' });
         status = 200;
