@@ -222,7 +222,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         const w = gpa[epoch - 1];
         gpaSum = noGrad(() =>
           params.map((p, i) => {
-            const weighted = p.detach().mul(w);
+            const weighted = tidy(() => p.detach().mul(w)); // the detached view is a handle too
             if (!gpaSum) return weighted.keep();
             const sum = gpaSum[i].add(weighted).keep();
             weighted.dispose();
