@@ -39,7 +39,9 @@ export async function importDasslCheckpoint(file: string, out: string, o: Import
   const learner = new PromptLearner(o.model.model, ClipTokenizer.default(), method, o.classnames, { ...options, ...(o.dataset ? { dataset: o.dataset } : {}) });
   try {
     learner.loadStateDict(prompts.tensors, file);
-    const tensors = new Map([...learner.params].map(([k, t]) => [k, t.toRawFloat32()]));
+    // the checkpoint's own tensors (fp16 as the official GPU recipe saves them), not the learner's copies in the
+    // model's precision: loadStateDict found every one of them with its shape
+    const tensors = new Map([...learner.params.keys()].map((k) => [k, prompts.tensors.get(k)!]));
     const config = packageConfig({
       method,
       options: learner.design.options as unknown as MethodOptions,

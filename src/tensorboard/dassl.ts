@@ -50,7 +50,8 @@ export class RunEvents implements TrainObserver {
     this.writer = new EventFileWriter(path.join(runDir, TENSORBOARD_DIR));
   }
 
-  get file(): string {
+  /** the event file, once something was written */
+  get file(): string | null {
     return this.writer.file;
   }
 

@@ -2,6 +2,8 @@
  * An event file writer: `<dir>/events.out.tfevents.<seconds>.<host>.<pid>.<n>` (PyTorch's SummaryWriter names its
  * files the same way), one TFRecord per event, appended as it comes so that TensorBoard shows a run while it
  * trains. A resumed run writes a new file into the same folder, as Dassl does; TensorBoard reads them in order.
+ * The file is created at the first event, so making a writer never fails and a run that stops before writing
+ * anything leaves no empty file.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -14,20 +16,12 @@ import { frameRecord } from './record.js';
 let filesOpened = 0;
 
 export class EventFileWriter {
-  readonly file: string;
-  private fd: number | null;
+  /** the event file, once the first event made it */
+  file: string | null = null;
+  private fd: number | null = null;
+  private closed = false;
 
-  constructor(dir: string) {
-    ensureDir(dir);
-    const seconds = String(Math.floor(Date.now() / 1000)).padStart(10, '0');
-    this.file = path.join(dir, `events.out.tfevents.${seconds}.${os.hostname()}.${process.pid}.${filesOpened++}`);
-    try {
-      this.fd = fs.openSync(this.file, 'wx');
-    } catch (e) {
-      throw this.failure(e);
-    }
-    this.append(fileVersionEvent(Date.now() / 1000));
-  }
+  constructor(private readonly dir: string) {}
 
   /** Scalars at one step, as `SummaryWriter.add_scalar` writes them (32-bit floats); every value must be finite. */
   scalars(step: number, values: Record<string, number>, wallTime = Date.now() / 1000): void {
@@ -42,6 +36,7 @@ export class EventFileWriter {
 
   /** Flushes the file to disk and closes it (idempotent). */
   close(): void {
+    this.closed = true;
     if (this.fd === null) return;
     const fd = this.fd;
     this.fd = null;
@@ -53,18 +48,36 @@ export class EventFileWriter {
   }
 
   private append(event: Uint8Array): void {
-    if (this.fd === null) throw new Error(`${this.file}: the event file is closed`);
+    if (this.closed) throw new Error(`${this.file ?? this.dir}: the event file is closed`);
+    if (this.fd === null) this.open();
+    this.write(event);
+  }
+
+  private open(): void {
+    ensureDir(this.dir);
+    const seconds = String(Math.floor(Date.now() / 1000)).padStart(10, '0');
+    const file = path.join(this.dir, `events.out.tfevents.${seconds}.${os.hostname()}.${process.pid}.${filesOpened++}`);
+    try {
+      this.fd = fs.openSync(file, 'wx');
+    } catch (e) {
+      throw this.failure(file, e);
+    }
+    this.file = file;
+    this.write(fileVersionEvent(Date.now() / 1000));
+  }
+
+  private write(event: Uint8Array): void {
     const record = frameRecord(event);
     try {
       let written = 0;
-      while (written < record.byteLength) written += fs.writeSync(this.fd, record, written, record.byteLength - written);
+      while (written < record.byteLength) written += fs.writeSync(this.fd!, record, written, record.byteLength - written);
     } catch (e) {
-      throw this.failure(e);
+      throw this.failure(this.file!, e);
     }
   }
 
-  private failure(e: unknown): UserError {
+  private failure(file: string, e: unknown): UserError {
     const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    return new UserError(`${this.file}: cannot write the TensorBoard event file (${code}); free space or fix the folder's permissions, then run the same command again to resume`);
+    return new UserError(`${file}: cannot write the TensorBoard event file (${code}); free space or fix the folder's permissions, then run the same command again to resume`);
   }
 }
