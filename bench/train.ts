@@ -9,9 +9,9 @@
  * the model work; `mpl bench data` measures decoding.
  *   npx mpl bench train --device cuda --precision fp16 --classes 50 --json
  */
-import { knownArchitectures } from '../src/clip/config.js';
-import { ClipModel } from '../src/clip/model.js';
-import { ClipTokenizer } from '../src/clip/tokenizer.js';
+import { knownArchitectures } from '../src/backbones/clip/config.js';
+import { ClipModel } from '../src/backbones/clip/model.js';
+import { ClipTokenizer } from '../src/backbones/clip/tokenizer.js';
 import { PromptLearner } from '../src/prompting/learner.js';
 import type { Batch, BatchSource } from '../src/train/batches.js';
 import { evaluate } from '../src/train/evaluate.js';

@@ -11,12 +11,12 @@
  */
 export * as torch from './torch/index.js';
 export type { Device, DType, Precision, PrecisionName, Tensor } from './torch/index.js';
-export { ClipModel, type ClipArchitecture, type ClipLoadOptions, type EncoderHooks } from './clip/model.js';
-export { loadClip, type LoadClipOptions, type LoadedClip } from './clip/load.js';
-export { makePreprocess, preprocessImage, type Preprocess } from './clip/preprocess.js';
-export { loadClipWeights, readClipConfig } from './clip/weights.js';
-export { knownArchitectures, type ClipConfig, type TextConfig, type VisionConfig } from './clip/config.js';
-export { ClipTokenizer, tokenize } from './clip/tokenizer.js';
+export { ClipModel, type ClipArchitecture, type ClipLoadOptions, type EncoderHooks } from './backbones/clip/model.js';
+export { loadClip, type LoadClipOptions, type LoadedClip } from './backbones/clip/load.js';
+export { makePreprocess, preprocessImage, type Preprocess } from './backbones/clip/preprocess.js';
+export { loadClipWeights, readClipConfig } from './backbones/clip/weights.js';
+export { knownArchitectures, type ClipConfig, type TextConfig, type VisionConfig } from './backbones/clip/config.js';
+export { ClipTokenizer, tokenize } from './backbones/clip/tokenizer.js';
 export { PromptLearner, type ForwardOutput, type LearnerOptions, type Tokenizer } from './prompting/learner.js';
 export { METHODS, RECIPES, designMethod, gpaWeights, countParameters, type MethodConfig, type MethodDesign, type MethodName, type MethodOptions, type Recipe } from './prompting/methods/index.js';
 export { validatePlan, planLayout, describeLayout, parseSchedule, type PromptPlan } from './prompting/plan.js';

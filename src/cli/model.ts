@@ -1,7 +1,7 @@
 /** CLI helpers to get a model or just its architecture from --arch / --weights / --model. */
-import { knownArchitectures, type ClipConfig } from '../clip/config.js';
-import { loadClip, type LoadedClip } from '../clip/load.js';
-import { readClipConfig } from '../clip/weights.js';
+import { knownArchitectures, type ClipConfig } from '../backbones/clip/config.js';
+import { loadClip, type LoadedClip } from '../backbones/clip/load.js';
+import { readClipConfig } from '../backbones/clip/weights.js';
 import { resolveWeightsPath } from '../net/hub.js';
 import { UserError } from '../util/errors.js';
 import { terminalReporter } from './reporter.js';

@@ -15,8 +15,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ClipModel } from '../clip/model.js';
-import { ClipTokenizer } from '../clip/tokenizer.js';
+import type { ClipModel } from '../backbones/clip/model.js';
+import { ClipTokenizer } from '../backbones/clip/tokenizer.js';
 import { loadDataset } from '../data/dataset.js';
 import type { Datum, LoadedDataset, Subsample } from '../data/types.js';
 import { checkImageHeaders } from '../data/preflight.js';

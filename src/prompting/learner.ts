@@ -3,8 +3,8 @@
  * trainable tensors (under the official state-dict keys), builds the text prompts, runs both encoders with
  * the plan's hooks, and computes logits and the method's loss.
  */
-import { ClipModel, type EncoderHooks } from '../clip/model.js';
-import { toInt64, type ClipTokenizer } from '../clip/tokenizer.js';
+import { ClipModel, type EncoderHooks } from '../backbones/clip/model.js';
+import { toInt64, type ClipTokenizer } from '../backbones/clip/tokenizer.js';
 import { Generator, Tensor, cat, nn, noGrad, randn, rand, tensor, tidy, type DType } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
 import { createdInModelDtype, designMethod, type DatasetPrompt, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods/index.js';

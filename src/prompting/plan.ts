@@ -14,7 +14,7 @@
  * A plan is plain data (JSON-serialisable). `validatePlan` rejects an impossible plan before any compute.
  */
 import { printable, UserError } from '../util/errors.js';
-import type { ClipArchitecture } from '../clip/model.js';
+import type { ClipArchitecture } from '../backbones/clip/model.js';
 import type { LayerLayout, LayoutSegment, PlanLayout } from './layout.js';
 
 export type Source =

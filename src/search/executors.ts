@@ -6,7 +6,7 @@
  * without continues its checkpoint.
  */
 import * as path from 'node:path';
-import type { ClipModel } from '../clip/model.js';
+import type { ClipModel } from '../backbones/clip/model.js';
 import { runLocal, type ExecutableRun } from '../sweep/local.js';
 import { submitSlurm, slurmTaskStates } from '../sweep/slurm.js';
 import type { SlurmSettings } from '../sweep/spec.js';

@@ -5,7 +5,7 @@
  * read the test split.
  */
 import * as path from 'node:path';
-import type { ClipModel } from '../clip/model.js';
+import type { ClipModel } from '../backbones/clip/model.js';
 import { collect } from '../eval/report/collect.js';
 import { formatMarkdown } from '../eval/report/format.js';
 import { DG_TARGETS, runBase2New, runTransfer, XD_TARGETS, type ProtocolOptions } from '../eval/protocols.js';

@@ -10,7 +10,7 @@
  * mutations of good ones (one layer's add or remove moved by one step, the depth moved by one, a layer's
  * operation copied from its neighbour).
  */
-import type { ClipArchitecture } from '../clip/model.js';
+import type { ClipArchitecture } from '../backbones/clip/model.js';
 import { PyRandom } from '../data/pyrandom.js';
 import { countParameters, designMethod } from '../prompting/methods/index.js';
 import { validatePlan } from '../prompting/plan.js';

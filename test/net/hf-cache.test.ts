@@ -11,7 +11,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadClip } from '../../src/clip/load.js';
+import { loadClip } from '../../src/backbones/clip/load.js';
 import { downloadFile } from '../../src/net/download.js';
 import { hfHubCacheDir } from '../../src/net/hf-cache.js';
 import { fetchModel, resolveWeightsPath, type ClipModelSpec } from '../../src/net/hub.js';

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import assert from 'node:assert/strict';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import type { RawTensor } from '../../src/io/tensor.js';
-import { ClipModel, type ClipArchitecture } from '../../src/clip/model.js';
+import { ClipModel, type ClipArchitecture } from '../../src/backbones/clip/model.js';
 import { native, resolveDevice, tensor, type Device, type PrecisionName, type Tensor } from '../../src/torch/index.js';
 import { goldenDir } from '../helpers.js';
 

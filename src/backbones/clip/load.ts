@@ -4,11 +4,11 @@
  * reads a local safetensors or OpenAI .pt file (OpenAI, open_clip or Hugging Face key names).
  */
 import * as path from 'node:path';
-import { checkBlas, isCuda, type DType, type Device, type Precision, type PrecisionName } from '../torch/index.js';
-import { findClipModel, resolveWeights } from '../net/hub.js';
+import { checkBlas, isCuda, type DType, type Device, type Precision, type PrecisionName } from '../../torch/index.js';
+import { findClipModel, resolveWeights } from '../../net/hub.js';
 import { knownArchitectures, type ClipConfig } from './config.js';
-import { silentReporter, type Reporter } from '../util/reporter.js';
-import { UserError } from '../util/errors.js';
+import { silentReporter, type Reporter } from '../../util/reporter.js';
+import { UserError } from '../../util/errors.js';
 import { ClipModel } from './model.js';
 import { loadClipWeights } from './weights.js';
 import { makePreprocess, type Preprocess } from './preprocess.js';

@@ -4,7 +4,7 @@
  * ready to be stacked into a batch (`tensor(pixels, [1, 3, S, S])`). It is the exact transform the evaluation
  * batches use (src/data/image.ts, Pillow-exact resampling).
  */
-import { CLIP_MEAN, CLIP_STD, loadEvalImage, type DecodeOptions } from '../data/image.js';
+import { CLIP_MEAN, CLIP_STD, loadEvalImage, type DecodeOptions } from '../../data/image.js';
 
 export interface Preprocess {
   /** decodes an image file and returns its [3, S, S] pixels */

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ClipTokenizer } from '../../clip/tokenizer.js';
+import { ClipTokenizer } from '../../backbones/clip/tokenizer.js';
 import { loadDataset } from '../../data/dataset.js';
 import type { Subsample } from '../../data/types.js';
 import { renderConfusionSvg } from '../../eval/report/confusion-svg.js';

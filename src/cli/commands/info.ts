@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { describeConfig, gridSize, knownArchitectures, type ClipConfig } from '../../clip/config.js';
-import { loadClipWeights, storedBytes } from '../../clip/weights.js';
+import { describeConfig, gridSize, knownArchitectures, type ClipConfig } from '../../backbones/clip/config.js';
+import { loadClipWeights, storedBytes } from '../../backbones/clip/weights.js';
 
 /** The known architecture a config equals, if any (ignoring nothing: every dimension must match). */
 function knownName(config: ClipConfig): string | undefined {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { knownArchitectures, parameterCount } from '../../clip/config.js';
+import { knownArchitectures, parameterCount } from '../../backbones/clip/config.js';
 import { hfHubCacheDir } from '../../net/hf-cache.js';
 import { CLIP_MODELS, cachedCopies, type CachedCopy } from '../../net/hub.js';
 import { cacheDir } from '../../net/cache.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { ClipTokenizer } from '../../clip/tokenizer.js';
+import { ClipTokenizer } from '../../backbones/clip/tokenizer.js';
 import { textWordsOf } from '../../prompting/learner.js';
-import { knownArchitectures, type ClipConfig } from '../../clip/config.js';
+import { knownArchitectures, type ClipConfig } from '../../backbones/clip/config.js';
 import { designMethod, countParameters } from '../../prompting/methods/index.js';
 import { describeLayout, planLayout, validatePlan } from '../../prompting/plan.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';

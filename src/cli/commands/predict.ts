@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { ClipTokenizer } from '../../clip/tokenizer.js';
+import { ClipTokenizer } from '../../backbones/clip/tokenizer.js';
 import { IMAGE_EXTENSIONS } from '../../data/datasets/common.js';
 import { loadEvalImage } from '../../data/image.js';
 import { PromptLearner } from '../../prompting/learner.js';

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import type { ClipModel } from '../../clip/model.js';
+import type { ClipModel } from '../../backbones/clip/model.js';
 import { RECIPES } from '../../prompting/methods/index.js';
 import { readSearchFile, recordReads, SEARCH_PROTOCOLS, trialDir, type SearchFile, type SearchProtocol, type SearchSettings } from '../../search/files.js';
 import { runFinal } from '../../search/final.js';

@@ -4,7 +4,7 @@
  * run identity, reports, checkpoints and the trainer read what they need from here, by capability, never
  * by comparing method names.
  */
-import type { ClipArchitecture } from '../../clip/model.js';
+import type { ClipArchitecture } from '../../backbones/clip/model.js';
 import { UserError } from '../../util/errors.js';
 import type { MethodDef, MethodDesign, Recipe, TensorShapes } from './method.js';
 import { resolveWith, type MethodOptions, type ResolvedOptions } from './options.js';

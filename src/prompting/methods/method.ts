@@ -6,7 +6,7 @@
  * capabilities the layers above need -- image-conditioned text, a frozen teacher, extra loss terms, weight
  * averaging over epochs -- so that nothing above src/prompting ever asks which method it is.
  */
-import type { ClipArchitecture } from '../../clip/model.js';
+import type { ClipArchitecture } from '../../backbones/clip/model.js';
 import type { Tensor } from '../../torch/index.js';
 import type { PromptPlan } from '../plan.js';
 import type { MethodOptions, OptionKey, ResolvedOptions } from './options.js';
