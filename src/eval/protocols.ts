@@ -15,8 +15,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ClipModel } from '../backbones/clip/model.js';
-import { ClipTokenizer } from '../backbones/clip/tokenizer.js';
+import { tokenizerFor } from '../backbones/index.js';
+import type { BackboneModel } from '../backbones/model.js';
 import { loadDataset } from '../data/dataset.js';
 import type { Datum, LoadedDataset, Subsample } from '../data/types.js';
 import { checkImageHeaders } from '../data/preflight.js';
@@ -38,7 +38,7 @@ import { buildRunConfig, experimentHash, experimentOf, runConfigFields, runDirOf
 
 export interface ProtocolOptions {
   /** the model, on its device and in its precision (loadClip's device / precision options) */
-  model: ClipModel;
+  model: BackboneModel;
   /** how the device is named in result.json, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)" (default: the model's device) */
   deviceDescription?: string;
   /** a line saying device and precision (and why `auto` chose them), shown once the first run's data is loaded */
@@ -327,7 +327,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
     announceCompute(o);
     o.reporter?.info(`base2new ${o.dataset} ${o.method} seed ${seed}: ${base.classnames.length} base / ${novel.classnames.length} new classes, ${base.train.length} training images`);
     startLog(o, dir, config, [['base', base], ['new', novel]]);
-    const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base });
+    const learner = new PromptLearner(o.model, tokenizerFor(o.model), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base });
     try {
       const t = await trainOn(o, learner, base, config, dir);
       savePrompts(dir, learner, { backbone: o.backbone, dataset: config.dataset, seed, precision: config.precision });
@@ -377,7 +377,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
     const src = load(o, o.dataset, seed, 'all', shots);
     announceCompute(o);
     startLog(o, dir, config, [['source', src]]);
-    const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src });
+    const learner = new PromptLearner(o.model, tokenizerFor(o.model), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src });
     try {
       const t = await trainOn(o, learner, src, config, dir);
       savePrompts(dir, learner, { backbone: o.backbone, dataset: config.dataset, seed, precision: config.precision });

@@ -4,7 +4,7 @@
  * ready to be stacked into a batch (`tensor(pixels, [1, 3, S, S])`). It is the exact transform the evaluation
  * batches use (src/data/image.ts, Pillow-exact resampling).
  */
-import { CLIP_MEAN, CLIP_STD, loadEvalImage, type DecodeOptions } from '../../data/image.js';
+import { CLIP_PIXELS, loadEvalImage, type DecodeOptions, type PixelSpec } from '../../data/image.js';
 
 export interface Preprocess {
   /** decodes an image file and returns its [3, S, S] pixels */
@@ -15,10 +15,13 @@ export interface Preprocess {
   readonly std: readonly [number, number, number];
 }
 
-/** The preprocess for a model whose images are `imageSize` pixels square (loadClip returns one). */
-export function makePreprocess(imageSize: number): Preprocess {
-  const fn = (file: string, options?: DecodeOptions) => loadEvalImage(file, imageSize, options);
-  return Object.assign(fn, { imageSize, mean: CLIP_MEAN, std: CLIP_STD });
+/**
+ * The preprocess for a model whose images are `imageSize` pixels square (loadClip returns one); `pixels` is the
+ * family's resize and normalisation (default CLIP's; SigLIP resizes to the square, mean = std = 0.5).
+ */
+export function makePreprocess(imageSize: number, pixels: PixelSpec = CLIP_PIXELS): Preprocess {
+  const fn = (file: string, options?: DecodeOptions) => loadEvalImage(file, imageSize, options, pixels);
+  return Object.assign(fn, { imageSize, mean: pixels.mean, std: pixels.std });
 }
 
 /** One image file through CLIP's evaluation transform at `imageSize` (default 224): [3, S, S] float32. */

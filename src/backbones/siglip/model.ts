@@ -28,7 +28,7 @@ import {
 } from '../../torch/index.js';
 import type { PixelSpec } from '../../data/image.js';
 import type { RawTensorLike, ClipLoadOptions, EncoderHooks } from '../clip/model.js';
-import type { BackboneModel } from '../model.js';
+import type { BackboneModel, TextTokenizer } from '../model.js';
 import { expectedSiglipShapes, type SiglipArchitecture } from './weights.js';
 
 interface Block {
@@ -57,6 +57,8 @@ export class SiglipModel implements BackboneModel {
    * false pools the patch tokens only. The default (true) is the decision of docs/siglip.md.
    */
   poolPrompts = true;
+  /** the tokenizer of the folder the model came from (set by the family's load; tokenizerFor() reads it) */
+  tokenizer?: TextTokenizer;
 
   private constructor(
     readonly arch: SiglipArchitecture,

@@ -1,13 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { ClipTokenizer } from '../../backbones/clip/tokenizer.js';
 import { IMAGE_EXTENSIONS } from '../../data/datasets/common.js';
-import { loadEvalImage } from '../../data/image.js';
 import { PromptLearner } from '../../prompting/learner.js';
 import { loadPrompts } from '../../prompting/checkpoint.js';
 import type { MethodOptions } from '../../prompting/methods/index.js';
 import { noGrad, tensor, tidy } from '../../torch/index.js';
+import { traitsOf } from '../../backbones/index.js';
 import { UserError } from '../../util/errors.js';
 import { addMaxImagePixelsOption, intFlag } from '../flags.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
@@ -58,23 +57,25 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
   const files = collectImageInputs(images);
   const compute = computeFrom(f);
   const loaded = await modelFrom(f, compute);
-  const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, classnames, options);
+  const learner = new PromptLearner(loaded.model, loaded.tokenizer, method, classnames, options);
   try {
     if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
     const size = loaded.model.arch.vision.image_size;
+    const sigmoid = traitsOf(loaded.model.arch).probabilities === 'sigmoid';
     const results: Array<{ image: string; probabilities: Record<string, number> }> = [];
     const text = noGrad(() => learner.imageConditioned ? null : learner.textFeatures());
     text?.keep();
     for (let s = 0; s < files.length; s += 32) {
       const chunk = files.slice(s, s + 32);
-      const pixels = await Promise.all(chunk.map((file) => loadEvalImage(file, size, { onWarning: (m) => process.stderr.write(`warning: ${m}\n`) })));
+      const pixels = await Promise.all(chunk.map((file) => loaded.preprocess(file, { onWarning: (m) => process.stderr.write(`warning: ${m}\n`) })));
       const probs = noGrad(() =>
         tidy(() => {
           const batch = new Float32Array(pixels.length * 3 * size * size);
           pixels.forEach((p, i) => batch.set(p, i * p.length));
           const x = tensor(batch, [pixels.length, 3, size, size], 'float32', loaded.model.device);
           const logits = text ? learner.logitsWithText(x, text) : learner.forward(x).logits;
-          return logits.softmax(-1).toFloat32();
+          // CLIP: a softmax over the classes; SigLIP: a sigmoid per class (as transformers' zero-shot pipeline)
+          return (sigmoid ? logits.sigmoid() : logits.softmax(-1)).toFloat32();
         }),
       );
       chunk.forEach((file, i) => {
@@ -106,7 +107,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
 export function register(program: Command): void {
   const zeroshot = program
     .command('zeroshot')
-    .description('classify images with zero-shot CLIP (a hand-crafted template per class)')
+    .description('classify images with zero-shot CLIP or SigLIP (a hand-crafted template per class; SigLIP: a sigmoid probability per class)')
     .argument('<images...>', 'image files or folders')
     .option('--weights <file>', 'CLIP weights file')
     .option('--model <name>', 'pretrained CLIP by name (ViT-B/16, ...)')
