@@ -103,7 +103,7 @@ export function validatePlan(plan: PromptPlan, arch: ClipArchitecture, imageToke
 
 /** Image tokens before any prompt: the patches, and CLIP's class token. */
 export function imageTokensOf(arch: ClipArchitecture): number {
-  const grid = arch.vision.image_size / arch.vision.patch_size;
+  const grid = Math.floor(arch.vision.image_size / arch.vision.patch_size);
   return grid * grid + (traitsOf(arch).classToken ? 1 : 0);
 }
 
@@ -130,7 +130,7 @@ export function planLayout(
   trainableParameters: number,
   textWords: { before: number; after: number } = { before: 0, after: 0 },
 ): PlanLayout {
-  const grid = arch.vision.image_size / arch.vision.patch_size;
+  const grid = Math.floor(arch.vision.image_size / arch.vision.patch_size);
   const traits = traitsOf(arch);
   const byLayer = new Map(plan.vision.steps.map((s) => [s.layer, s]));
   let tokens: Array<{ label: string; born: number }> = [];

@@ -84,7 +84,7 @@ export class SiglipModel implements BackboneModel {
   }
   /** patches (there is no class token) */
   get visionTokens(): number {
-    const g = this.arch.vision.image_size / this.arch.vision.patch_size;
+    const g = Math.floor(this.arch.vision.image_size / this.arch.vision.patch_size);
     return g * g;
   }
   get parameterCount(): number {

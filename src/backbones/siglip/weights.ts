@@ -123,19 +123,21 @@ export function readSiglipFolder(dir: string, withTensors = false): SiglipFolder
     if (n === 0) throw fileError(file, `missing tensor "${prefix}0.self_attn.q_proj.weight"`);
     return n;
   };
-  const [vw, inCh, patch] = shape('vision_model.embeddings.patch_embedding.weight', 4) as [number, number, number];
-  if (inCh !== 3) throw fileError(file, `tensor "vision_model.embeddings.patch_embedding.weight" has ${inCh} input channels, expected 3`);
-  const [positions] = shape('vision_model.embeddings.position_embedding.weight', 2) as [number];
-  const grid = Math.round(Math.sqrt(positions));
-  if (grid * grid !== positions) throw fileError(file, `tensor "vision_model.embeddings.position_embedding.weight" has ${positions} positions; expected a square number of patches`);
-  const [vocab, tw] = shape('text_model.embeddings.token_embedding.weight', 2) as [number, number];
-  const [ctx] = shape('text_model.embeddings.position_embedding.weight', 2) as [number];
-  const [embed] = shape('text_model.head.weight', 2) as [number];
   const int = (o: Record<string, unknown>, key: string, dflt: number, where: string): number => {
     const v = o[key] ?? dflt;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw fileError(cfgFile, `${where}.${key} is ${JSON.stringify(v)}, expected a positive integer`);
     return v;
   };
+  const [vw, inCh, patch] = shape('vision_model.embeddings.patch_embedding.weight', 4) as [number, number, number];
+  if (inCh !== 3) throw fileError(file, `tensor "vision_model.embeddings.patch_embedding.weight" has ${inCh} input channels, expected 3`);
+  const [positions] = shape('vision_model.embeddings.position_embedding.weight', 2) as [number];
+  // the image side is config.json's (so400m: 384 px with patch 14 gives 27 x 27 patches, the last 6 pixels unused)
+  const image = int(vc, 'image_size', 224, 'vision_config');
+  const grid = Math.floor(image / patch);
+  if (grid * grid !== positions) throw fileError(file, `tensor "vision_model.embeddings.position_embedding.weight" has ${positions} positions; config.json's ${image}-pixel images in ${patch}-pixel patches make ${grid * grid}`);
+  const [vocab, tw] = shape('text_model.embeddings.token_embedding.weight', 2) as [number, number];
+  const [ctx] = shape('text_model.embeddings.position_embedding.weight', 2) as [number];
+  const [embed] = shape('text_model.head.weight', 2) as [number];
   const act = (o: Record<string, unknown>, where: string) => {
     const a = o.hidden_act ?? DEFAULT_ACT;
     if (a !== 'gelu_pytorch_tanh' && a !== 'gelu') throw fileError(cfgFile, `${where}.hidden_act ${JSON.stringify(a)} is not supported (gelu_pytorch_tanh or gelu)`);
@@ -153,7 +155,7 @@ export function readSiglipFolder(dir: string, withTensors = false): SiglipFolder
       layers: layers('vision_model.encoder.layers.'),
       heads: int(vc, 'num_attention_heads', DEFAULT_HEADS, 'vision_config'),
       patch_size: patch,
-      image_size: patch * grid,
+      image_size: image,
       mlp_width: shape('vision_model.encoder.layers.0.mlp.fc1.weight', 2)[0]!,
     },
     text: {
@@ -248,7 +250,7 @@ export function expectedSiglipShapes(c: SiglipArchitecture): Map<string, number[
     m.set(`${prefix}mlp.fc2.bias`, [w]);
   };
   const { vision: v, text: t } = c;
-  const g = v.image_size / v.patch_size;
+  const g = Math.floor(v.image_size / v.patch_size);
   m.set('logit_scale', [1]);
   m.set('logit_bias', [1]);
   m.set('text_model.embeddings.token_embedding.weight', [t.vocab_size, t.width]);
@@ -278,7 +280,7 @@ export function expectedSiglipShapes(c: SiglipArchitecture): Map<string, number[
   return m;
 }
 
-/** Parameters of a SiglipModel (every tensor, as PyTorch counts them). SigLIP-B/16 224: 203,156,482. */
+/** Parameters of a SiglipModel (every tensor, as PyTorch counts them). SigLIP-B/16 224: 203,155,970. */
 export function siglipParameterCount(c: SiglipArchitecture): number {
   let n = 0;
   for (const s of expectedSiglipShapes(c).values()) n += numel(s);
