@@ -2,7 +2,7 @@
  * modular-prompt-learning: the public API. The `mpl` CLI is a thin shell over exactly these functions.
  * Every type a public function takes or returns is exported here too.
  *
- *   const { model, tokenizer } = await loadClip('ViT-B/16');
+ *   const { model, tokenizer } = await loadClip('ViT-B/16');   // or loadModel('siglip-base-patch16-224'), any family
  *   const data = loadDataset('eurosat', { root, shots: 16, seed: 1, subsample: 'base' });
  *   const learner = new PromptLearner(model, tokenizer, 'mpl', data.classnames, { seed: 1 });
  *   await train(learner, batchSource(data.train, { mode: 'train', seed: 1 }), { epochs: 5, lr: 0.0035 });
@@ -17,6 +17,13 @@ export { makePreprocess, preprocessImage, type Preprocess } from './backbones/cl
 export { loadClipWeights, readClipConfig } from './backbones/clip/weights.js';
 export { knownArchitectures, type ClipConfig, type TextConfig, type VisionConfig } from './backbones/clip/config.js';
 export { ClipTokenizer, tokenize } from './backbones/clip/tokenizer.js';
+export { loadModel, families, familyOf, traitsOf, tokenizerFor, MODEL_CATALOGUE, type CatalogueEntry, type LoadModelOptions, type LoadedModel } from './backbones/index.js';
+export type { BackboneArchitecture, BackboneModel, BackboneNeed, BackboneTraits, FamilyName, TextTokenizer } from './backbones/model.js';
+export type { BackboneFamily } from './backbones/family.js';
+export { SiglipModel } from './backbones/siglip/model.js';
+export { SiglipTokenizer } from './backbones/siglip/tokenizer.js';
+export type { SiglipArchitecture } from './backbones/siglip/weights.js';
+export type { PixelSpec } from './data/image.js';
 export { PromptLearner, type ForwardOutput, type LearnerOptions, type Tokenizer } from './prompting/learner.js';
 export { METHODS, RECIPES, designMethod, gpaWeights, countParameters, type MethodConfig, type MethodDesign, type MethodName, type MethodOptions, type Recipe } from './prompting/methods/index.js';
 export { validatePlan, planLayout, describeLayout, parseSchedule, type PromptPlan } from './prompting/plan.js';
