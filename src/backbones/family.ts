@@ -16,6 +16,8 @@ export interface BackboneFamily {
   recognises(file: string): boolean;
   /** the architecture only (fast: headers and config files) */
   readArchitecture(file: string): BackboneArchitecture;
+  /** the tokenizer of a weights file's model, without loading the weights (`mpl plan --weights`) */
+  tokenizer(file: string): TextTokenizer;
   /** model, tokenizer and single-image preprocess */
   load(file: string, options: ClipLoadOptions): { model: BackboneModel; tokenizer: TextTokenizer; preprocess: Preprocess };
   /** released architectures by name (`--arch`, `mpl plan`, random models for benchmarks) */

@@ -163,7 +163,7 @@ export function planLayout(
     segments.push({ kind: 'eot', count: 1 });
     text.push({ layer: i, length: segments.reduce((a, s) => a + s.count, 0), segments });
   }
-  return { method: plan.method, vision, text, trainable_parameters: trainableParameters };
+  return { method: plan.method, vision, text, trainable_parameters: trainableParameters, ...(traits.causalText ? {} : { text_padding_attended: true }) };
 }
 
 /** A human-readable description of a layout, one line per layer and encoder. */
@@ -177,7 +177,7 @@ export function describeLayout(layout: PlanLayout): string {
     const removed = l.removed ? `  (removed×${l.removed} before it)` : '';
     lines.push(`  block ${String(l.layer).padStart(2)}  len ${String(l.length).padStart(4)}  ${l.segments.map(seg).join(' ')}${removed}`);
   }
-  lines.push('text (prompt part; padding after EOT is never attended to):');
+  lines.push(layout.text_padding_attended ? 'text (prompt part; the padding after EOT is attended to: a bidirectional text encoder):' : 'text (prompt part; padding after EOT is never attended to):');
   for (const l of layout.text) lines.push(`  block ${String(l.layer).padStart(2)}  ${l.segments.map(seg).join(' ')}`);
   lines.push(
     '',

@@ -39,6 +39,7 @@ export const clipFamily: BackboneFamily = {
   // the fallback family: any weights file that no other family claims is read as a CLIP (with CLIP's messages)
   recognises: () => true,
   readArchitecture: (file) => readClipConfig(file),
+  tokenizer: () => ClipTokenizer.default(),
   load(file, options) {
     checkActivation(file);
     const loaded = loadClipWeights(file);

@@ -34,6 +34,10 @@ export const siglipFamily: BackboneFamily = {
     return type === 'siglip';
   },
   readArchitecture: (file) => readSiglipFolder(path.dirname(file)).config,
+  tokenizer(file) {
+    const folder = readSiglipFolder(path.dirname(file));
+    return new SiglipTokenizer(folder.tokenizer.file, { contextLength: folder.config.text.context_length, padToken: folder.tokenizer.padToken, eosToken: folder.tokenizer.eosToken });
+  },
   load(file, options) {
     const folder = readSiglipFolder(path.dirname(file), true);
     const model = SiglipModel.fromTensors(folder.config, folder.tensors, folder.pixels, options);
