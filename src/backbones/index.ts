@@ -160,7 +160,7 @@ export async function loadModel(spec: string | LoadModelOptions): Promise<Loaded
       throw e;
     }
   }
-  const backbone = o.weights ? path.basename(o.weights.replace(/[/\\]+$/, '')) : catalogueEntry(o.model!).name;
+  const backbone = o.weights ? path.basename(o.weights.replace(/[/\\]+$/, '')) : o.model!;
   return { ...loaded, family: family.name, backbone, file };
 }
 

@@ -178,7 +178,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         lastRead = b;
         seenAtRead = seen;
       };
-      for await (const batch of data.batches(epoch, imageSize)) {
+      for await (const batch of data.batches(epoch, imageSize, learner.model.pixels)) {
         trainStep(learner, opt, batch, { scaler, sums });
         seen += batch.size;
         b++;

@@ -13,7 +13,12 @@ import { PromptLearner } from '../../../src/prompting/learner.js';
 import { METHODS, type MethodName } from '../../../src/prompting/methods/index.js';
 import { liveTensors, noGrad, tensor, tidy } from '../../../src/torch/index.js';
 import { readSafetensors } from '../../../src/io/safetensors.js';
-import { fixturesDir, tmpDir } from '../../helpers.js';
+import { fixturesDir, goldenDir, tmpDir } from '../../helpers.js';
+import { assertClose } from '../../prompting/golden.js';
+import type { BatchSource } from '../../../src/train/batches.js';
+import { batchSource } from '../../../src/train/sources.js';
+import { train } from '../../../src/train/trainer.js';
+import { evaluate } from '../../../src/train/evaluate.js';
 import { makeImageFolder, mplCli as mpl, ok } from '../../e2e/fixtures.js';
 
 const folder = path.join(fixturesDir, 'siglip', 'tiny-siglip');
@@ -113,6 +118,43 @@ test('poolPrompts: the probe attends over the prompts too by default; false pool
   } finally {
     model.poolPrompts = true;
     learner.dispose();
+  }
+});
+
+test('training and evaluation ask their batch sources for SigLIP pixels (square resize, mean = std = 0.5); a loader makes them', async () => {
+  const learner = new PromptLearner(loaded.model, loaded.tokenizer, 'coop', classes, { nCtx: 2, ctxInit: '' });
+  const asked: unknown[] = [];
+  const px = readSafetensors(path.join(fixturesDir, 'siglip', 'pixel_values.safetensors')).tensors.get('pixel_values')!;
+  const images = new Float32Array(px.data.buffer.slice(px.data.byteOffset, px.data.byteOffset + px.data.byteLength));
+  const source: BatchSource = {
+    length: 4,
+    batchesPerEpoch: () => 1,
+    async *batches(_epoch, imageSize, pixels) {
+      asked.push({ imageSize, pixels });
+      yield { images, labels: Int32Array.from([0, 1, 2, 3]), size: 4, imageSize: 32 };
+    },
+    async close() {},
+  };
+  try {
+    await train(learner, source, { epochs: 1, lr: 0.002, warmupEpochs: 0 });
+    await evaluate(learner, source);
+  } finally {
+    learner.dispose();
+  }
+  const want = { imageSize: 32, pixels: { resize: 'square', mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5] } };
+  assert.deepEqual(asked, [want, want]);
+  // and the worker loader, given that spec, makes transformers' pixel values from the image files
+  const files = JSON.parse(readSafetensors(path.join(fixturesDir, 'siglip', 'pixel_values.safetensors')).metadata.files) as string[];
+  const items = files.map((f, i) => ({ impath: path.join(goldenDir, 'images', f), label: i, domain: 0, classname: String(i) }));
+  const src = batchSource(items, { mode: 'eval', batchSize: 4, numWorkers: 0 });
+  try {
+    for await (const b of src.batches(0, 32, loaded.model.pixels)) {
+      const plane = 3 * 32 * 32;
+      // img2.png (16-bit greyscale) differs from the generator's Pillow by one 1/255 step on some pixels
+      files.forEach((f, i) => assertClose(b.images.subarray(i * plane, (i + 1) * plane), images.subarray(i * plane, (i + 1) * plane), 0, f === 'img2.png' ? 0.008 : 1e-6, f));
+    }
+  } finally {
+    await src.close();
   }
 });
 
