@@ -46,9 +46,17 @@ function storageDtype(name: string, p: Precision): DType {
   return p.activation;
 }
 
-/** GELU with the tanh approximation (gelu_pytorch_tanh): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+/**
+ * GELU with the tanh approximation (gelu_pytorch_tanh): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). Composed of
+ * elementwise ops; a half or bf16 input is computed in float32 and rounded once, as PyTorch's fused kernel does
+ * (rounding after each of the seven ops made the tiny SigLIP's bf16 MPL loss 1.7% off the fp32 reference, 1.4% now).
+ */
 function geluTanh(x: Tensor): Tensor {
-  return tidy(() => x.pow(3).mul(0.044715).add(x).mul(Math.sqrt(2 / Math.PI)).tanh().add(1).mul(x).mul(0.5));
+  return tidy(() => {
+    const f = x.dtype === 'float32' ? x : x.as('float32');
+    const y = f.pow(3).mul(0.044715).add(f).mul(Math.sqrt(2 / Math.PI)).tanh().add(1).mul(f).mul(0.5);
+    return y.dtype === x.dtype ? y : y.as(x.dtype);
+  });
 }
 
 export class SiglipModel implements BackboneModel {
