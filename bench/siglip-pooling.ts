@@ -6,7 +6,7 @@
  * SigLIP of test/fixtures/siglip (random weights: what it measures is how well each placement lets the prompts
  * adapt a fixed encoder, not transfer from pretraining). Prints one JSON line per setting.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/siglip-pooling.js [--epochs 10] [--out DIR]
+ *   npx tsc -p tsconfig.json && node dist/bench/siglip-pooling.js [--epochs 10] [--seeds 3] [--out DIR]
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     return i >= 0 ? process.argv[i + 1]! : d;
   };
   const epochs = Number(arg('--epochs', '10'));
+  const seeds = Array.from({ length: Number(arg('--seeds', '3')) }, (_, i) => i + 1);
   const out = arg('--out', fs.mkdtempSync(path.join(os.tmpdir(), 'mpl-siglip-pooling-')));
   const root = path.join(out, 'data');
   setNumThreads(1);
@@ -45,14 +46,19 @@ async function main(): Promise<void> {
         methodOptions,
         root,
         dataset: 'synthshapes',
-        seeds: [1, 2, 3],
+        seeds,
         epochs,
         out: path.join(out, pool ? 'kept' : 'dropped'),
         augment: false,
         numWorkers: 1,
       });
-      const mean = (k: 'base' | 'new' | 'hm') => runs.reduce((a, r) => a + (r[k] as number), 0) / runs.length;
-      process.stdout.write(JSON.stringify({ model: 'tiny-siglip', prompts_in_pool: pool, method, epochs, seeds: runs.length, base: mean('base'), new: mean('new'), hm: mean('hm') }) + '\n');
+      const stat = (k: 'base' | 'new' | 'hm') => {
+        const xs = runs.map((r) => r[k] as number);
+        const m = xs.reduce((a, x) => a + x, 0) / xs.length;
+        const sd = Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / Math.max(1, xs.length - 1));
+        return { mean: Number(m.toFixed(2)), sd: Number(sd.toFixed(2)), per_seed: xs.map((x) => Number(x.toFixed(2))) };
+      };
+      process.stdout.write(JSON.stringify({ model: 'tiny-siglip', prompts_in_pool: pool, method, epochs, seeds: runs.length, base: stat('base'), new: stat('new'), hm: stat('hm') }) + '\n');
     }
     loaded.model.dispose();
   }
