@@ -10,10 +10,11 @@
  */
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { knownArchitectures } from '../src/clip/config.js';
-import { ClipModel } from '../src/clip/model.js';
-import { loadClip } from '../src/clip/load.js';
-import { ClipTokenizer } from '../src/clip/tokenizer.js';
+import { knownArchitectures } from '../src/backbones/clip/config.js';
+import { ClipModel } from '../src/backbones/clip/model.js';
+import { loadClip } from '../src/backbones/clip/load.js';
+import { makePreprocess } from '../src/backbones/clip/preprocess.js';
+import { ClipTokenizer } from '../src/backbones/clip/tokenizer.js';
 import { loadEvalImageBytes } from '../src/data/image.js';
 import { PromptLearner } from '../src/prompting/learner.js';
 import { PredictionServer } from '../src/serve/server.js';
@@ -87,7 +88,7 @@ export async function runServeBench(o: { model: 'tiny' | 'vit-b16'; requests?: n
     const modelMs = await timeMs(() => classifier.probabilities([pixels]), reps);
     const libraryMs = await timeMs(async () => classifier.probabilities([await loadEvalImageBytes('photo.jpg', jpeg, size)]), reps);
 
-    const server = new PredictionServer(classifier, { port: 0, info: { model: o.model } });
+    const server = new PredictionServer(classifier, { port: 0, preprocess: makePreprocess(size), info: { model: o.model } });
     const url = await server.listen();
     const post = async () => {
       const t0 = performance.now();

@@ -9,9 +9,13 @@
  * the model work; `mpl bench data` measures decoding.
  *   npx mpl bench train --device cuda --precision fp16 --classes 50 --json
  */
-import { knownArchitectures } from '../src/clip/config.js';
-import { ClipModel } from '../src/clip/model.js';
-import { ClipTokenizer } from '../src/clip/tokenizer.js';
+import { knownArchitectures } from '../src/backbones/clip/config.js';
+import { ClipModel } from '../src/backbones/clip/model.js';
+import { ClipTokenizer } from '../src/backbones/clip/tokenizer.js';
+import { familyOf, knownArchitecture } from '../src/backbones/index.js';
+import type { BackboneArchitecture, BackboneModel, TextTokenizer } from '../src/backbones/model.js';
+import { SiglipModel } from '../src/backbones/siglip/model.js';
+import type { SiglipArchitecture } from '../src/backbones/siglip/weights.js';
 import { PromptLearner } from '../src/prompting/learner.js';
 import type { Batch, BatchSource } from '../src/train/batches.js';
 import { evaluate } from '../src/train/evaluate.js';
@@ -77,6 +81,8 @@ export function randomSource(n: number, batchSize: number, seed: number, classes
 }
 
 export interface TrainBenchOptions extends BenchTarget {
+  /** the architecture (random weights): ViT-B/16 (default) or siglip-base-patch16-224 (`--arch`) */
+  arch?: string;
   trainImages?: number;
   evalImages?: number;
   classes?: number;
@@ -91,8 +97,11 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   const nEval = options.evalImages ?? (cuda ? 1000 : 100);
   const nClasses = options.classes ?? EUROSAT_BASE.length;
   const names = benchClassNames(nClasses);
-  const model = ClipModel.random(knownArchitectures['ViT-B/16'], 0, { device, precision });
-  const learner = new PromptLearner(model, ClipTokenizer.default(), 'mpl', names, { seed: 1 });
+  const archName = options.arch ?? 'ViT-B/16';
+  const arch = knownArchitecture(archName);
+  if (!arch || arch.vision.image_size !== 224) throw new Error(`bench train: ${archName} is not a known 224-pixel architecture (ViT-B/16, siglip-base-patch16-224)`);
+  const { model, tokenizer } = randomModel(arch, device, precision);
+  const learner = new PromptLearner(model, tokenizer, 'mpl', names, { seed: 1 });
   const evalBatch = Math.min(100, nEval);
   // warm-up (kernel selection, allocator, cuBLAS handles): a few steps and one evaluation batch, untimed
   await train(learner, randomSource(cuda ? 12 : 4, 4, 3, nClasses), { epochs: 1, lr: 0.0035, warmupEpochs: 0 });
@@ -100,7 +109,7 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   const t = await train(learner, randomSource(nTrain, 4, 1, nClasses), { epochs: 1, lr: 0.0035, warmupEpochs: 0 });
   const e = await evaluate(learner, randomSource(nEval, evalBatch, 2, nClasses));
   const r: TrainBenchResult = {
-    model: 'ViT-B/16 (random weights)',
+    model: `${archName} (random weights)`,
     method: 'mpl (N_CTX 1, add 2, remove 1, depth 9)',
     device,
     device_name: deviceName,
@@ -114,9 +123,14 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
     train_images_per_s: t.epochs[0].imagesPerSecond,
     eval_images_per_s: e.imagesPerSecond,
   };
-  if (precision !== 'fp32') r.eval_logits_relative_error_vs_fp32 = logitsErrorVsFp32(model, learner, names, device);
+  if (precision !== 'fp32') r.eval_logits_relative_error_vs_fp32 = logitsErrorVsFp32(arch, learner, names, device);
   learner.dispose();
   model.dispose();
+  if (familyOf(arch).name !== 'clip') {
+    // bench/python/train.py is the official (CLIP) trainer's computation; no PyTorch baseline for another family
+    r.baseline_note = `no PyTorch baseline for ${familyOf(arch).name}: compare with \`mpl bench train --arch ViT-B/16\` in the same session`;
+    return r;
+  }
   if (options.python !== false && torchAvailable()) {
     const args = (p: PrecisionName) => [String(r.threads), String(nTrain), String(nEval), String(nClasses), device, p];
     const fp32 = runPython('train.py', args('fp32'));
@@ -144,9 +158,9 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
 }
 
 /** Relative L2 error of this precision's evaluation logits against an fp32 copy of the same model and prompts. */
-function logitsErrorVsFp32(model: ClipModel, learner: PromptLearner, names: string[], device: Device): number {
-  const ref = ClipModel.random(knownArchitectures['ViT-B/16'], 0, { device, precision: 'fp32' });
-  const refLearner = new PromptLearner(ref, ClipTokenizer.default(), 'mpl', names, { seed: 1 });
+function logitsErrorVsFp32(arch: BackboneArchitecture, learner: PromptLearner, names: string[], device: Device): number {
+  const { model: ref, tokenizer } = randomModel(arch, device, 'fp32');
+  const refLearner = new PromptLearner(ref, tokenizer, 'mpl', names, { seed: 1 });
   try {
     refLearner.loadStateDict(learner.stateDict());
     const g = new Generator(5);
@@ -157,6 +171,28 @@ function logitsErrorVsFp32(model: ClipModel, learner: PromptLearner, names: stri
     refLearner.dispose();
     ref.dispose();
   }
+}
+
+/**
+ * A random model of an architecture and a tokenizer for it. A random SigLIP has no vocabulary file: the bench
+ * gives every word its own id (SigLIP's layout: no start token, `</s>` = 1 last, padded with it to the fixed
+ * length), which costs the encoders exactly what real ids do.
+ */
+function randomModel(arch: BackboneArchitecture, device: Device, precision: PrecisionName): { model: BackboneModel; tokenizer: TextTokenizer } {
+  if (familyOf(arch).name === 'clip') return { model: ClipModel.random(arch, 0, { device, precision }), tokenizer: ClipTokenizer.default() };
+  const L = arch.text.context_length;
+  const ids = new Map<string, number>();
+  const encode = (text: string) => text.toLowerCase().replace(/[^a-z0-9 ]/g, '').split(/\s+/).filter(Boolean).map((w) => ids.get(w) ?? (ids.set(w, 3 + (ids.size % (arch.text.vocab_size - 3))), ids.get(w)!));
+  const tokenizer: TextTokenizer = {
+    encode,
+    tokenize(texts) {
+      const list = typeof texts === 'string' ? [texts] : texts;
+      const out = new Int32Array(list.length * L).fill(1);
+      list.forEach((t, i) => out.set([...encode(t).slice(0, L - 1), 1], i * L));
+      return { ids: out, shape: [list.length, L], eotIndex: new Int32Array(list.length).fill(L - 1) };
+    },
+  };
+  return { model: SiglipModel.random(arch as SiglipArchitecture, 0, { device, precision }), tokenizer };
 }
 
 export function formatTrainBench(r: TrainBenchResult): string {
@@ -175,6 +211,6 @@ export function formatTrainBench(r: TrainBenchResult): string {
     if (r.train_ratio !== undefined) lines.push(`  ratio mpl/PyTorch, same precision: train ${r.train_ratio.toFixed(3)}x   eval ${r.eval_ratio!.toFixed(3)}x`);
     if (r.precision !== 'fp32') lines.push(`  ratio mpl ${r.precision}/PyTorch fp32: train ${r.train_ratio_vs_fp32!.toFixed(3)}x   eval ${r.eval_ratio_vs_fp32!.toFixed(3)}x`);
     if (r.baseline_note) lines.push(`  ${r.baseline_note}`);
-  } else lines.push('  (PyTorch baseline skipped: the baseline interpreter cannot import torch; set MPL_BENCH_PYTHON)');
+  } else lines.push(r.baseline_note ? `  (${r.baseline_note})` : '  (PyTorch baseline skipped: the baseline interpreter cannot import torch; set MPL_BENCH_PYTHON)');
   return lines.join('\n');
 }

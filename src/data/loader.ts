@@ -20,7 +20,7 @@ import { UserError } from '../util/errors.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { dataAccessWatched, reportDataAccess } from './access.js';
 import { processBatch, type BatchResult, type BatchTask } from './batch.js';
-import type { DecodeOptions } from './image.js';
+import type { DecodeOptions, PixelSpec } from './image.js';
 import { PyRandom } from './pyrandom.js';
 
 export interface LoaderItem {
@@ -47,6 +47,8 @@ export interface LoaderOptions {
   batchSize?: number;
   /** Output side S (default 224). */
   imageSize?: number;
+  /** The model family's resize and normalisation (default CLIP's: shorter side, centre crop, CLIP mean/std). */
+  pixels?: PixelSpec;
   /** Run seed: epoch permutations and augmentations (default 1). */
   seed?: number;
   /** Default: shuffle for train, sequential for eval. */
@@ -256,6 +258,7 @@ export class DataLoader {
           id: nextTaskId++,
           mode: this.mode === 'train' && this.options.augment === false ? 'eval' : this.mode,
           imageSize: this.imageSize,
+          pixels: this.options.pixels,
           seed: this.seed,
           epoch,
           skipBadImages: Boolean(this.options.skipBadImages),

@@ -15,8 +15,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ClipModel } from '../clip/model.js';
-import { ClipTokenizer } from '../clip/tokenizer.js';
+import { tokenizerFor } from '../backbones/index.js';
+import type { BackboneModel } from '../backbones/model.js';
 import { loadDataset } from '../data/dataset.js';
 import type { Datum, LoadedDataset, Subsample } from '../data/types.js';
 import { checkImageHeaders } from '../data/preflight.js';
@@ -40,7 +40,7 @@ import { buildRunConfig, experimentHash, experimentOf, runConfigFields, runDirOf
 
 export interface ProtocolOptions {
   /** the model, on its device and in its precision (loadClip's device / precision options) */
-  model: ClipModel;
+  model: BackboneModel;
   /** how the device is named in result.json, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)" (default: the model's device) */
   deviceDescription?: string;
   /** a line saying device and precision (and why `auto` chose them), shown once the first run's data is loaded */
@@ -299,7 +299,7 @@ function modelSource(o: ProtocolOptions): { weights: string | null; model: strin
 }
 
 /** What prompts.json records about the backbone beyond its name: its architecture and its weights' sha256. */
-async function backboneRecord(o: ProtocolOptions): Promise<{ backbone_architecture: ClipModel['arch']; backbone_sha256?: string }> {
+async function backboneRecord(o: ProtocolOptions): Promise<{ backbone_architecture: BackboneModel['arch']; backbone_sha256?: string }> {
   return { backbone_architecture: o.model.arch, ...(o.weightsFile ? { backbone_sha256: await weightsSha256(o.weightsFile) } : {}) };
 }
 
@@ -337,7 +337,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
     announceCompute(o);
     o.reporter?.info(`base2new ${o.dataset} ${o.method} seed ${seed}: ${base.classnames.length} base / ${novel.classnames.length} new classes, ${base.train.length} training images`);
     startLog(o, dir, config, [['base', base], ['new', novel]]);
-    const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base });
+    const learner = new PromptLearner(o.model, tokenizerFor(o.model), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base });
     const events = new RunEvents(dir); // <dir>/tensorboard/, Dassl's tags (src/tensorboard/dassl.ts)
     try {
       const t = await trainOn(o, learner, base, config, dir, events);
@@ -392,7 +392,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
     const src = load(o, o.dataset, seed, 'all', shots);
     announceCompute(o);
     startLog(o, dir, config, [['source', src]]);
-    const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src });
+    const learner = new PromptLearner(o.model, tokenizerFor(o.model), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src });
     const events = new RunEvents(dir); // <dir>/tensorboard/, Dassl's tags (src/tensorboard/dassl.ts)
     try {
       const t = await trainOn(o, learner, src, config, dir, events);

@@ -4,7 +4,7 @@
  * tensors load and the answers are wrong without a word. A package (or a run's prompts.json) that records a
  * backbone is therefore refused, before any image is read, by a model whose architecture or weights differ.
  */
-import type { ClipArchitecture, ClipModel } from '../clip/model.js';
+import type { BackboneArchitecture, BackboneModel } from '../backbones/model.js';
 import { weightsSha256 } from '../net/digest.js';
 import { configDiff, describeDiff } from '../util/config.js';
 import { UserError } from '../util/errors.js';
@@ -14,12 +14,12 @@ export interface BackboneIdentity {
   name: string;
   /** sha256 of the weights file (hex) */
   sha256: string;
-  architecture: ClipArchitecture;
+  architecture: BackboneArchitecture;
 }
 
 /** A loaded model as loadClip returns it: the model, its name, and the weights file it was loaded from. */
 export interface LoadedBackbone {
-  model: ClipModel;
+  model: BackboneModel;
   backbone: string;
   file: string;
 }
@@ -33,7 +33,7 @@ export async function backboneOf(loaded: LoadedBackbone): Promise<BackboneIdenti
 export interface BackboneRequirement {
   name?: string;
   sha256?: string;
-  architecture?: ClipArchitecture;
+  architecture?: BackboneArchitecture;
 }
 
 const short = (sha: string) => sha.slice(0, 12);

@@ -5,7 +5,7 @@
  * loaded so that every tensor is checked against the model's shapes before anything is written.
  */
 import * as path from 'node:path';
-import { ClipTokenizer } from '../clip/tokenizer.js';
+import { tokenizerFor } from '../backbones/index.js';
 import { loadPrompts } from '../prompting/checkpoint.js';
 import { PromptLearner } from '../prompting/learner.js';
 import { inferMethod, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
@@ -36,7 +36,7 @@ export async function importDasslCheckpoint(file: string, out: string, o: Import
   }
   const options = { ...(method === inferred.method ? inferred.options : {}), ...o.options };
   // every tensor checked against the model's shapes (a checkpoint for another CLIP fails here, naming the tensor)
-  const learner = new PromptLearner(o.model.model, ClipTokenizer.default(), method, o.classnames, { ...options, ...(o.dataset ? { dataset: o.dataset } : {}) });
+  const learner = new PromptLearner(o.model.model, tokenizerFor(o.model.model), method, o.classnames, { ...options, ...(o.dataset ? { dataset: o.dataset } : {}) });
   try {
     learner.loadStateDict(prompts.tensors, file);
     // the checkpoint's own tensors (fp16 as the official GPU recipe saves them), not the learner's copies in the

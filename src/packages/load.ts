@@ -8,7 +8,7 @@
  * A package trained on another backbone (architecture, or the same architecture with other weights) is refused
  * with a one-line error naming both.
  */
-import { ClipTokenizer } from '../clip/tokenizer.js';
+import { tokenizerFor } from '../backbones/index.js';
 import { PromptLearner } from '../prompting/learner.js';
 import { UserError } from '../util/errors.js';
 import { checkBackbone, type LoadedBackbone } from './backbone.js';
@@ -27,7 +27,7 @@ export async function loadPromptPackage(dir: string, options: LoadPackageOptions
   await checkBackbone(source.requirement, options.model, dir);
   const c = source.config;
   if (!c) throw new UserError(`${dir}: does not say which method and classes the prompts are for; give a prompt package (mpl export RUN --package DIR, mpl import)`);
-  const learner = new PromptLearner(options.model.model, ClipTokenizer.default(), c.method, options.classnames ?? c.classnames, { ...c.options, ...(c.dataset ? { dataset: c.dataset } : {}) });
+  const learner = new PromptLearner(options.model.model, tokenizerFor(options.model.model), c.method, options.classnames ?? c.classnames, { ...c.options, ...(c.dataset ? { dataset: c.dataset } : {}) });
   try {
     learner.loadStateDict(source.tensors, dir);
   } catch (e) {

@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ClipArchitecture } from '../clip/model.js';
+import type { BackboneArchitecture } from '../backbones/model.js';
 import type { RunResult } from '../eval/results.js';
 import { writeSafetensors } from '../io/safetensors.js';
 import type { RawTensor } from '../io/tensor.js';
@@ -79,13 +79,13 @@ function libraryVersion(): string {
 }
 
 /** The templates a method's text uses for these options (what config.json records). */
-export function templatesOf(method: MethodName, options: MethodOptions, architecture: ClipArchitecture, dataset: string | null): string[] {
+export function templatesOf(method: MethodName, options: MethodOptions, architecture: BackboneArchitecture, dataset: string | null): string[] {
   const text = designMethod(method, options, architecture).text;
   return text.kind === 'learned' ? [`${text.promptPrefix} {}.`] : text.templates(dataset ? datasetPrompt(dataset) : undefined);
 }
 
 /** The method's own options (the ones it takes), its defaults applied, snake_case. */
-function methodOptionsOf(method: MethodName, options: MethodOptions, architecture: ClipArchitecture): Record<string, unknown> {
+function methodOptionsOf(method: MethodName, options: MethodOptions, architecture: BackboneArchitecture): Record<string, unknown> {
   const resolved = designMethod(method, options, architecture).options as unknown as Record<string, unknown>;
   const own = methodDef(method).options as readonly string[];
   return snakeKeys(Object.fromEntries(own.map((k) => [k, resolved[k]])) as MethodOptions) as Record<string, unknown>;

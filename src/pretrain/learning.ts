@@ -4,7 +4,7 @@
  * serves test/e2e/learning.test.ts (one seed, thresholds) and scripts/measure-learning.js (many seeds: the
  * spreads the thresholds come from, recorded in assets/tiny-clip/README.md).
  */
-import type { ClipModel } from '../clip/model.js';
+import type { ClipModel } from '../backbones/clip/model.js';
 import { runBase2New } from '../eval/protocols.js';
 import type { RunResult } from '../eval/results.js';
 import type { MethodName } from '../prompting/methods/index.js';

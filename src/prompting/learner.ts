@@ -3,8 +3,10 @@
  * trainable tensors (under the official state-dict keys), builds the text prompts, runs both encoders with
  * the plan's hooks, and computes logits and the method's loss.
  */
-import { ClipModel, type EncoderHooks } from '../clip/model.js';
-import { toInt64, type ClipTokenizer } from '../clip/tokenizer.js';
+import type { EncoderHooks } from '../backbones/clip/model.js';
+import { toInt64 } from '../backbones/clip/tokenizer.js';
+import { traitsOf } from '../backbones/index.js';
+import type { BackboneModel, TextTokenizer } from '../backbones/model.js';
 import { Generator, Tensor, cat, nn, noGrad, randn, rand, tensor, tidy, type DType } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
 import { createdInModelDtype, designMethod, type DatasetPrompt, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods/index.js';
@@ -13,12 +15,16 @@ import type { PlanLayout } from './layout.js';
 import { loadPrompts as readPromptsFile, type PromptsConfig } from './checkpoint.js';
 import { DEFAULT_TEMPLATE, datasetPrompt, fill } from './templates.js';
 
-/** What the learner needs of a tokenizer (a ClipTokenizer): BPE ids of a string, and clip.tokenize. */
-export type Tokenizer = Pick<ClipTokenizer, 'encode' | 'tokenize'>;
+/** What the learner needs of a tokenizer (ClipTokenizer, SiglipTokenizer): ids of a string, and fixed-length rows. */
+export type Tokenizer = TextTokenizer;
 
-/** Token ids [N, contextLength] as clip.tokenize(truncate=True) makes them, and each row's end-of-text index. */
-export function tokenIds(tok: Tokenizer, texts: string[], contextLength = 77): { ids: Tensor; eot: number[] } {
-  const r = tok.tokenize(texts, { truncate: true, contextLength });
+/**
+ * Token ids [N, contextLength] as clip.tokenize(truncate=True) makes them (or the family's tokenizer: SigLIP's
+ * fixed-length rows), and each row's pooled position (CLIP: the end-of-text token; SigLIP: the last position).
+ * `contextLength`: the model's text positions (default: the tokenizer's own, 77 for CLIP).
+ */
+export function tokenIds(tok: Tokenizer, texts: string[], contextLength?: number): { ids: Tensor; eot: number[] } {
+  const r = tok.tokenize(texts, { truncate: true, ...(contextLength ? { contextLength } : {}) });
   return { ids: tensor(toInt64(r.ids), r.shape, 'int64'), eot: Array.from(r.eotIndex) };
 }
 
@@ -49,9 +55,11 @@ export class PromptLearner {
   private _classnames: string[] = [];
   /** the vision sequence length entering each block in the last forward pass */
   lastVisionLengths: number[] = [];
+  /** text tokens before the learnable context: CLIP's start token (1), none in SigLIP (0) */
+  private readonly textPrefix: number;
 
   constructor(
-    readonly model: ClipModel,
+    readonly model: BackboneModel,
     readonly tokenizer: Tokenizer,
     method: MethodName,
     classnames: string[],
@@ -59,6 +67,8 @@ export class PromptLearner {
   ) {
     this.design = designMethod(method, options, model.arch);
     this.plan = this.design.plan;
+    this.textPrefix = traitsOf(model.arch).textStartToken ? 1 : 0;
+    this.checkContextWords();
     validatePlan(this.plan, model.arch);
     this.initParams(options.seed ?? 1, classnames.length);
     this.setClassnames(classnames);
@@ -111,8 +121,8 @@ export class PromptLearner {
         // embeddings of the context words (or "X" placeholders): token positions 1..n of the prompt prefix
         const d = this.design.text;
         if (d.kind !== 'learned') throw new Error('word init without a text prompt');
-        const { ids } = tokenIds(this.tokenizer, [d.promptPrefix]);
-        return noGrad(() => this.model.tokenEmbedding(ids).select(0, 0).narrow(0, 1, d.nCtx).clone());
+        const { ids } = tokenIds(this.tokenizer, [d.promptPrefix], this.contextLength);
+        return noGrad(() => this.model.tokenEmbedding(ids).select(0, 0).narrow(0, this.textPrefix, d.nCtx).clone());
       }
       case 'normal':
         return randn(shape, g).mul(init.std).to(dtype);
@@ -196,13 +206,14 @@ export class PromptLearner {
     noGrad(() => {
       if (d.kind === 'learned') {
         const prompts = names.map((n) => `${d.promptPrefix} ${n}.`);
-        const { ids, eot } = tokenIds(this.tokenizer, prompts);
+        const { ids, eot } = tokenIds(this.tokenizer, prompts, this.contextLength);
         const L = Math.max(...eot) + 1; // nothing after the last end token matters (causal text encoder)
         const emb = tidy(() => this.model.tokenEmbedding(ids.narrow(1, 0, L)));
         ids.dispose();
         // tidy: the narrow views themselves are handles too (they leaked once per call before)
-        const prefix = tidy(() => emb.narrow(1, 0, 1).contiguous()).keep();
-        const suffix = tidy(() => emb.narrow(1, 1 + d.nCtx, L - 1 - d.nCtx).contiguous()).keep();
+        const p0 = this.textPrefix;
+        const prefix = tidy(() => emb.narrow(1, 0, p0).contiguous()).keep();
+        const suffix = tidy(() => emb.narrow(1, p0 + d.nCtx, L - p0 - d.nCtx).contiguous()).keep();
         emb.dispose();
         this.textBuffers = { prefix, suffix, eot, nameLens: names.map((n) => this.tokenizer.encode(n).length) };
       } else {
@@ -229,7 +240,7 @@ export class PromptLearner {
   /** Un-normalised frozen text features [N, E] of plain strings. */
   private encodeFixed(texts: string[]): Tensor {
     return tidy(() => {
-      const { ids, eot } = tokenIds(this.tokenizer, texts);
+      const { ids, eot } = tokenIds(this.tokenizer, texts, this.contextLength);
       return this.model.encodeText(ids, eot);
     });
   }
@@ -262,7 +273,8 @@ export class PromptLearner {
         if (!s) return x;
         const [N, L, W] = x.shape;
         const p = this.resolve(s.replace.source).as(x.dtype).unsqueeze(0).expand([N, n, W]);
-        return cat([x.narrow(1, 0, 1), p, x.narrow(1, 1 + n, L - 1 - n)], 1);
+        const p0 = this.textPrefix;
+        return catTokens([x.narrow(1, 0, p0), p, x.narrow(1, p0 + n, L - p0 - n)]);
       },
     };
   }
@@ -303,7 +315,7 @@ export class PromptLearner {
     let ctx = this.params.get('prompt_learner.ctx')!.as(b.prefix.dtype);
     const W = this.model.textWidth;
     if (ctx.ndim === 2) ctx = ctx.unsqueeze(0).expand([C, d.nCtx, W]);
-    if (d.position === 'end') return cat([b.prefix, ctx, b.suffix], 1);
+    if (d.position === 'end') return catTokens([b.prefix, ctx, b.suffix]);
     // CoOp's middle/front positions: per class, the class-name tokens move next to the context
     const rows: Tensor[] = [];
     for (let i = 0; i < C; i++) {
@@ -314,9 +326,9 @@ export class PromptLearner {
       const c = ctx.narrow(0, i, 1);
       if (d.position === 'middle') {
         const half = Math.floor(d.nCtx / 2);
-        rows.push(cat([pre, c.narrow(1, 0, half), cls, c.narrow(1, half, d.nCtx - half), rest], 1));
+        rows.push(catTokens([pre, c.narrow(1, 0, half), cls, c.narrow(1, half, d.nCtx - half), rest]));
       } else {
-        rows.push(cat([pre, cls, c, rest], 1));
+        rows.push(catTokens([pre, cls, c, rest]));
       }
     }
     return cat(rows, 0);
@@ -359,9 +371,35 @@ export class PromptLearner {
     return Math.exp(this.model.logitScale);
   }
 
+  /** + SigLIP's logit bias (its logits are exp(scale)·cos + bias; a cross-entropy over classes is unchanged by it) */
+  private withBias(scaled: Tensor): Tensor {
+    const b = this.model.logitBias;
+    return b ? scaled.add(b) : scaled;
+  }
+
+  /** the model's text positions */
+  private get contextLength(): number {
+    return this.model.arch.text.context_length;
+  }
+
+  /**
+   * A learned context takes the first nCtx tokens of its words ("X X X X", "a photo of a"): one token per word.
+   * CLIP keeps the official code's behaviour (the first nCtx BPE tokens, whatever the words); another family has
+   * no official code to follow, so words that are not one token each are refused instead of being cut silently.
+   */
+  private checkContextWords(): void {
+    const d = this.design.text;
+    if (d.kind !== 'learned' || this.textPrefix === 1) return;
+    const words = d.promptPrefix.trim().split(/\s+/).slice(0, d.nCtx).join(' ');
+    const n = this.tokenizer.encode(words).length;
+    if (n !== d.nCtx) {
+      throw new UserError(`method ${this.method}: the context words "${words}" are ${n} tokens for this model's tokenizer, not ${d.nCtx} (one per word): choose --ctx-init words that are one token each, or --ctx-init "" for a random context`);
+    }
+  }
+
   /** Logits [B, C] (float32) from normalised image features and a precomputed text-feature matrix (evaluation). */
   logitsWithText(images: Tensor, textFeatures: Tensor): Tensor {
-    return tidy(() => this.imageFeatures(images).matmul(textFeatures.T).mul(this.scale).as('float32'));
+    return tidy(() => this.withBias(this.imageFeatures(images).matmul(textFeatures.T).mul(this.scale)).as('float32'));
   }
 
   /** CoCoOp: logits for each image with its own image-conditioned prompts. */
@@ -378,13 +416,15 @@ export class PromptLearner {
     // all images' prompts in one text-encoder batch: [B·C, L, W]
     const ctxAll = shifted.unsqueeze(1).expand([B, C, n, W]).reshape([B * C, n, W]);
     const L = b.suffix.shape[1];
-    const prompts = cat(
-      [b.prefix.unsqueeze(0).expand([B, C, 1, W]).reshape([B * C, 1, W]), ctxAll, b.suffix.unsqueeze(0).expand([B, C, L, W]).reshape([B * C, L, W])],
-      1,
-    );
+    const p0 = this.textPrefix;
+    const prompts = catTokens([
+      b.prefix.unsqueeze(0).expand([B, C, p0, W]).reshape([B * C, p0, W]),
+      ctxAll,
+      b.suffix.unsqueeze(0).expand([B, C, L, W]).reshape([B * C, L, W]),
+    ]);
     const eot = Array.from({ length: B }, () => b.eot).flat();
     const text = nn.l2normalize(this.model.encodeTextEmbeddings(prompts, eot)).view([B, C, -1]);
-    return imageFeatures.unsqueeze(1).bmm(text.transpose(1, 2)).squeeze(1).mul(this.scale);
+    return this.withBias(imageFeatures.unsqueeze(1).bmm(text.transpose(1, 2)).squeeze(1).mul(this.scale));
   }
 
   /**
@@ -397,7 +437,7 @@ export class PromptLearner {
       const img = this.imageFeatures(onDevice);
       const text = this.design.metaNet ? null : this.textFeatures();
       // logits, loss and accuracy in float32 whatever the precision (autocast's rule for the loss)
-      const logits = (text ? img.matmul(text.T).mul(this.scale) : this.imageConditionedChunks(img)).as('float32');
+      const logits = (text ? this.withBias(img.matmul(text.T).mul(this.scale)) : this.imageConditionedChunks(img)).as('float32');
       if (!labels) return { logits };
       const target = this.model.onDevice(labels);
       const ce = nn.crossEntropy(logits, target);
@@ -433,6 +473,11 @@ export class PromptLearner {
   teacherTextFeatures(): Tensor | null {
     return this.teacherText;
   }
+}
+
+/** Concatenation along the token dimension, leaving out empty parts (SigLIP has no start token before the context). */
+function catTokens(parts: Tensor[]): Tensor {
+  return cat(parts.filter((t) => t.shape[1] > 0), 1);
 }
 
 /**

@@ -17,8 +17,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ClipModel } from '../clip/model.js';
-import { ClipTokenizer } from '../clip/tokenizer.js';
+import type { BackboneModel } from '../backbones/model.js';
+import { tokenizerFor } from '../backbones/index.js';
 import { loadDataset } from '../data/dataset.js';
 import { getDataset } from '../data/datasets/index.js';
 import { generateFewshotDataset } from '../data/fewshot.js';
@@ -161,7 +161,7 @@ export class TrialRunner {
   constructor(
     readonly out: string,
     readonly settings: SearchSettings,
-    readonly model: ClipModel,
+    readonly model: BackboneModel,
     readonly options: { numWorkers?: number; skipBadImages?: boolean; reporter?: Reporter } = {},
   ) {
     this.quiet = { ...silentReporter, warn: (m) => options.reporter?.warn(m) };
@@ -193,7 +193,7 @@ export class TrialRunner {
     const dir = trialDir(this.out, spec);
     ensureDir(dir);
     dropCheckpointBeyond(dir, spec.epochs);
-    const learner = new PromptLearner(this.model, ClipTokenizer.default(), 'mpl', data.trainClasses, {
+    const learner = new PromptLearner(this.model, tokenizerFor(this.model), 'mpl', data.trainClasses, {
       nCtx: s.bounds.nCtx,
       ctxInit: s.ctx_init,
       depth: spec.depth,

@@ -10,10 +10,10 @@
  * mutations of good ones (one layer's add or remove moved by one step, the depth moved by one, a layer's
  * operation copied from its neighbour).
  */
-import type { ClipArchitecture } from '../clip/model.js';
+import type { ClipArchitecture } from '../backbones/clip/model.js';
 import { PyRandom } from '../data/pyrandom.js';
 import { countParameters, designMethod } from '../prompting/methods/index.js';
-import { validatePlan } from '../prompting/plan.js';
+import { validatePlan, imageTokensOf } from '../prompting/plan.js';
 import { UserError } from '../util/errors.js';
 
 export interface IntRange {
@@ -112,8 +112,7 @@ function removalsFit(s: Schedule, nCtx: number): boolean {
 /** Parameters and extra tokens of a schedule, through the method design and `validatePlan`. */
 export function scheduleCost(s: Schedule, nCtx: number, arch: ClipArchitecture): ScheduleCost {
   const design = designMethod('mpl', { nCtx, depth: s.depth, schedule: scheduleString(s) }, arch);
-  const grid = arch.vision.image_size / arch.vision.patch_size;
-  const imageTokens = grid * grid + 1;
+  const imageTokens = imageTokensOf(arch); // patches, and CLIP's class token
   const lengths = validatePlan(design.plan, arch);
   return { parameters: countParameters(design), extraTokens: Math.max(...lengths) - imageTokens };
 }

@@ -15,7 +15,8 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { loadEvalImageBytes, type DecodeOptions } from '../data/image.js';
+import type { DecodeOptions } from '../data/image.js';
+import type { Preprocess } from '../backbones/clip/preprocess.js';
 import type { Classifier } from '../train/classifier.js';
 import { UserError } from '../util/errors.js';
 import { servePage } from './page.js';
@@ -33,6 +34,8 @@ export interface ServeOptions {
   maxQueue?: number;
   /** decoding limits (the pixel limit: MPL_MAX_IMAGE_PIXELS / --max-image-pixels) */
   decode?: DecodeOptions;
+  /** the model's evaluation transform (the family's resize and normalisation), shared with mpl predict */
+  preprocess: Preprocess;
   /** what /health and the page say about the model */
   info: Record<string, unknown>;
   /** one line per request (method, path, status, milliseconds); none when not set */
@@ -216,10 +219,9 @@ export class PredictionServer {
       bytes = Buffer.from(await file.arrayBuffer());
     }
     if (bytes.length === 0) throw new HttpError(400, 'no image: the request body is empty');
-    const size = this.classifier.learner.model.imageSize;
     let pixels: Float32Array;
     try {
-      pixels = await loadEvalImageBytes(name ?? 'the uploaded image', bytes, size, this.options.decode);
+      pixels = await this.options.preprocess.bytes(name ?? 'the uploaded image', bytes, this.options.decode);
     } catch (e) {
       if (e instanceof UserError) throw new HttpError(400, e.message);
       throw e;

@@ -33,7 +33,7 @@ export async function evaluate(learner: PromptLearner, data: BatchSource, report
   const bar = reporter.progress('evaluating', data.batchesPerEpoch(), 'batches');
   let done = 0;
   try {
-    for await (const batch of data.batches(0, learner.model.imageSize)) {
+    for await (const batch of data.batches(0, learner.model.imageSize, learner.model.pixels)) {
       checkBatchSize(batch, learner.model.imageSize);
       const pred = noGrad(() =>
         tidy(() => {

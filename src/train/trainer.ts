@@ -185,7 +185,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         seenAtRead = seen;
         recorder.report(epoch, batchesPerEpoch, lr);
       };
-      for await (const batch of data.batches(epoch, imageSize)) {
+      for await (const batch of data.batches(epoch, imageSize, learner.model.pixels)) {
         trainStep(learner, opt, batch, { scaler, sums });
         seen += batch.size;
         b++;

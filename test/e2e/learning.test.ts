@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadClip, type LoadedClip } from '../../src/clip/load.js';
+import { loadClip, type LoadedClip } from '../../src/backbones/clip/load.js';
 import type { RunResult } from '../../src/eval/results.js';
 import { LEARNING_DATA, LEARNING_EPOCHS, runLearningCheck } from '../../src/pretrain/learning.js';
 import { tinyClipWeights } from '../../src/pretrain/recipe.js';

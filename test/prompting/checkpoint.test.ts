@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { loadPrompts, savePrompts } from '../../src/prompting/checkpoint.js';
 import { PromptLearner } from '../../src/prompting/learner.js';
 import { noGrad, tensor, tidy } from '../../src/torch/index.js';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { readTorchCheckpoint } from '../../src/io/torchzip.js';
 import { PyDict, PyFloat, PyTensor, PyTuple, torchSaveBytes } from '../../src/io/torchsave.js';
 import type { RawTensor } from '../../src/io/tensor.js';

@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClipModel, type ClipArchitecture } from '../../src/clip/model.js';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { ClipModel, type ClipArchitecture } from '../../src/backbones/clip/model.js';
+import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { PromptLearner, tokenIds } from '../../src/prompting/learner.js';
 import { METHODS, designMethod, methodDef, type MethodConfig, type MethodName, type MethodOptions } from '../../src/prompting/methods/index.js';
 import { validatePlan } from '../../src/prompting/plan.js';

@@ -19,7 +19,7 @@ import { GradScaler, SGD, nn, noGrad, tensor, tidy, type PrecisionName } from '.
 import { PromptLearner } from '../../src/prompting/learner.js';
 import { gpaWeights } from '../../src/prompting/methods/index.js';
 import type { MethodName, MethodOptions } from '../../src/prompting/methods/index.js';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { goldenDir } from '../helpers.js';
 import { assertClose, float32, goldenImages, goldenModel, goldenTensors, relativeL2, testDevice, testPrecisions } from './golden.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { knownArchitectures } from '../../src/clip/config.js';
+import { knownArchitectures } from '../../src/backbones/clip/config.js';
 import { countParameters, designMethod, METHODS } from '../../src/prompting/methods/index.js';
 import { describeLayout, parseSchedule, planLayout, validatePlan } from '../../src/prompting/plan.js';
 

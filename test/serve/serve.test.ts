@@ -13,7 +13,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { loadClip } from '../../src/clip/load.js';
+import { loadClip } from '../../src/backbones/clip/load.js';
 import { importDasslCheckpoint } from '../../src/packages/import.js';
 import { fixturesDir, goldenDir, repoRoot, tmpDir } from '../helpers.js';
 import { makeImageFolder, mplCli as mpl, ok } from '../e2e/fixtures.js';

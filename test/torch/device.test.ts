@@ -20,7 +20,7 @@ import {
   tidy,
   type CpuInfo,
 } from '../../src/torch/index.js';
-import { storageDtype } from '../../src/clip/model.js';
+import { storageDtype } from '../../src/backbones/clip/model.js';
 import { createdInModelDtype } from '../../src/prompting/methods/index.js';
 import { UserError } from '../../src/util/errors.js';
 import { repoRoot } from '../helpers.js';

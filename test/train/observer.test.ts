@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { PromptLearner } from '../../src/prompting/learner.js';
 import { liveTensors } from '../../src/torch/index.js';
 import type { BatchReport } from '../../src/train/observer.js';

@@ -19,7 +19,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as v8 from 'node:v8';
 import * as vm from 'node:vm';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { PromptLearner } from '../../src/prompting/learner.js';
 import { liveTensors, setNumThreads } from '../../src/torch/index.js';
 import type { Batch, BatchSource } from '../../src/train/batches.js';

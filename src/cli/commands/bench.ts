@@ -5,6 +5,7 @@ import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-op
 
 interface BenchFlags extends ComputeFlags {
   json?: boolean;
+  arch?: string;
   reps?: number;
   python: boolean;
   classes?: number;
@@ -23,6 +24,7 @@ export function register(program: Command): void {
     .option('--classes <n>', 'train: classes whose prompts the text encoder runs every step (default 5, EuroSAT base)', intFlag('--classes', { min: 1, max: 100_000 }))
     .option('--train-images <n>', 'train: images in the timed training epoch (default 80 on a CPU, 400 on a GPU)', intFlag('--train-images', { min: 4, max: 10_000_000 }))
     .option('--eval-images <n>', 'train: images in the timed evaluation (default 100 on a CPU, 1000 on a GPU)', intFlag('--eval-images', { min: 1, max: 10_000_000 }))
+    .option('--arch <name>', 'train: the architecture, random weights (ViT-B/16; siglip-base-patch16-224 for SigLIP-B/16)', 'ViT-B/16')
     .option('--no-python', 'skip the PyTorch baseline');
   addComputeOptions(cmd, { device: 'auto', precision: 'fp32' }).addHelpText(
     'after',
@@ -33,6 +35,7 @@ Examples:
   mpl bench train --json                   MPL training and evaluation images/s, fp32
   mpl bench train --precision bf16 --json  the same in bf16, beside PyTorch fp32 and PyTorch bf16 autocast
   mpl bench train --device cuda --precision fp16 --classes 50
+  mpl bench train --arch siglip-base-patch16-224 --json   MPL training on a random SigLIP-B/16 (run --arch ViT-B/16 beside it)
   mpl bench data                           the image pipeline: decode + augment + batch, images/s`,
   );
   cmd.action(async (what: string, f: BenchFlags) => {
@@ -55,7 +58,7 @@ Examples:
     } else if (what === 'train') {
       if (f.classes !== undefined && f.classes < 1) throw new UserError('--classes must be at least 1');
       const m = await import('../../../bench/train.js');
-      const r = await m.runTrainBench({ python: f.python, classes: f.classes, trainImages: f.trainImages, evalImages: f.evalImages, ...compute() });
+      const r = await m.runTrainBench({ arch: f.arch, python: f.python, classes: f.classes, trainImages: f.trainImages, evalImages: f.evalImages, ...compute() });
       result = r;
       text = m.formatTrainBench(r);
     } else if (what === 'data') {

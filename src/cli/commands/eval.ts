@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ClipTokenizer } from '../../clip/tokenizer.js';
+import { tokenizerFor } from '../../backbones/index.js';
 import { loadDataset } from '../../data/dataset.js';
 import type { Subsample } from '../../data/types.js';
 import { renderConfusionSvg } from '../../eval/report/confusion-svg.js';
@@ -125,7 +125,7 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
       const loaded = await modelFrom(f, compute);
       if (prompts) await checkBackbone(prompts.requirement, loaded, f.prompts!); // before any image is read
       announce(compute, reporter);
-      const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, data.classnames, { ...options, dataset: data });
+      const learner = new PromptLearner(loaded.model, tokenizerFor(loaded.model), method, data.classnames, { ...options, dataset: data });
       try {
         if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
         const src = batchSource(items, { mode: 'eval', numWorkers: f.workers, skipBadImages: f.skipBadImages, reporter });

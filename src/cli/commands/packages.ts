@@ -4,7 +4,7 @@
  */
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { readClipConfig } from '../../clip/weights.js';
+import { readClipConfig } from '../../backbones/clip/weights.js';
 import { loadDataset } from '../../data/dataset.js';
 import type { Subsample } from '../../data/types.js';
 import { resolveWeightsPath } from '../../net/hub.js';

@@ -1,9 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { ClipTokenizer } from '../../clip/tokenizer.js';
 import { IMAGE_EXTENSIONS } from '../../data/datasets/common.js';
-import { loadEvalImage } from '../../data/image.js';
 import { PromptLearner } from '../../prompting/learner.js';
 import { checkBackbone } from '../../packages/backbone.js';
 import { loadPromptsSource } from '../../packages/package.js';
@@ -60,7 +58,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
   const compute = computeFrom(f);
   const loaded = await modelFrom(f, compute);
   if (prompts) await checkBackbone(prompts.requirement, loaded, f.prompts!); // before any image is read
-  const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, classnames, options);
+  const learner = new PromptLearner(loaded.model, loaded.tokenizer, method, classnames, options);
   try {
     if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
     const size = loaded.model.arch.vision.image_size;
@@ -68,7 +66,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
     const classifier = new Classifier(learner); // shared with mpl serve
     for (let s = 0; s < files.length; s += 32) {
       const chunk = files.slice(s, s + 32);
-      const pixels = await Promise.all(chunk.map((file) => loadEvalImage(file, size, { onWarning: (m) => process.stderr.write(`warning: ${m}\n`) })));
+      const pixels = await Promise.all(chunk.map((file) => loaded.preprocess(file, { onWarning: (m) => process.stderr.write(`warning: ${m}\n`) })));
       const probs = classifier.probabilities(pixels);
       chunk.forEach((file, i) => {
         const p: Record<string, number> = {};
@@ -99,7 +97,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
 export function register(program: Command): void {
   const zeroshot = program
     .command('zeroshot')
-    .description('classify images with zero-shot CLIP (a hand-crafted template per class)')
+    .description('classify images with zero-shot CLIP or SigLIP (a hand-crafted template per class; SigLIP: a sigmoid probability per class)')
     .argument('<images...>', 'image files or folders')
     .option('--weights <file>', 'CLIP weights file')
     .option('--model <name>', 'pretrained CLIP by name (ViT-B/16, ...)')

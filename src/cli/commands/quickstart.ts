@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { loadClip } from '../../clip/load.js';
+import { loadClip } from '../../backbones/clip/load.js';
 import { downloadDataset } from '../../data/download.js';
 import { collect } from '../../eval/report/collect.js';
 import { formatMarkdown } from '../../eval/report/format.js';

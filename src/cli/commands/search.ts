@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import type { ClipModel } from '../../clip/model.js';
+import type { BackboneModel } from '../../backbones/model.js';
 import { RECIPES } from '../../prompting/methods/index.js';
 import { readSearchFile, recordReads, SEARCH_PROTOCOLS, trialDir, type SearchFile, type SearchProtocol, type SearchSettings } from '../../search/files.js';
 import { runFinal } from '../../search/final.js';
@@ -154,7 +154,7 @@ Writes <out>/leaderboard.md, leaderboard.csv, search.svg/.png, result.json; the 
       };
       const file: SearchFile = { format: 'mpl-search/1', settings, device: f.device ?? 'auto', ...(f.workers !== undefined ? { workers: f.workers } : {}), ...(f.skipBadImages ? { skip_bad_images: true } : {}) };
       // loaded when needed, after the search checked its data (bad data fails before a model loads)
-      const held: { model?: ClipModel } = {};
+      const held: { model?: BackboneModel } = {};
       const model = async () => (held.model ??= (await modelFrom(f, compute)).model);
       const stopHint = sayHowToResumeOnInterrupt(f.out);
       try {

@@ -3,7 +3,6 @@
  * Ctrl-C, which stop it cleanly (requests already received are answered).
  */
 import type { Command } from 'commander';
-import { ClipTokenizer } from '../../clip/tokenizer.js';
 import { checkBackbone } from '../../packages/backbone.js';
 import { loadPromptsSource, type PromptsSource } from '../../packages/package.js';
 import { PromptLearner } from '../../prompting/learner.js';
@@ -80,7 +79,7 @@ Answers are what mpl predict --json prints for the image. SIGTERM or Ctrl-C stop
       const loaded = await modelFrom(f, compute);
       announce(compute, reporter);
       if (source) await checkBackbone(source.requirement, loaded, f.prompts!);
-      const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, classnames, { ...options, ...(source?.config?.dataset ? { dataset: source.config.dataset } : {}) });
+      const learner = new PromptLearner(loaded.model, loaded.tokenizer, method, classnames, { ...options, ...(source?.config?.dataset ? { dataset: source.config.dataset } : {}) });
       let classifier: Classifier | null = null;
       try {
         if (source) learner.loadStateDict(source.tensors, f.prompts!);
@@ -100,6 +99,7 @@ Answers are what mpl predict --json prints for the image. SIGTERM or Ctrl-C stop
           port: f.port,
           maxBodyBytes: Math.round(f.maxBodyMb * 1e6),
           maxBatch: f.maxBatch,
+          preprocess: loaded.preprocess,
           info,
           log: f.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
         });

@@ -8,8 +8,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { knownArchitectures } from '../../clip/config.js';
-import { ClipTokenizer } from '../../clip/tokenizer.js';
+import { knownArchitectures } from '../../backbones/clip/config.js';
+import { ClipTokenizer } from '../../backbones/clip/tokenizer.js';
 import { textWordsOf } from '../../prompting/learner.js';
 import { countParameters, designMethod, type MethodName, type MethodOptions } from '../../prompting/methods/index.js';
 import { planLayout } from '../../prompting/plan.js';

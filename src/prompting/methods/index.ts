@@ -4,8 +4,9 @@
  * run identity, reports, checkpoints and the trainer read what they need from here, by capability, never
  * by comparing method names.
  */
-import type { ClipArchitecture } from '../../clip/model.js';
+import type { ClipArchitecture } from '../../backbones/clip/model.js';
 import { UserError } from '../../util/errors.js';
+import { unmetNeed } from '../../backbones/index.js';
 import type { MethodDef, MethodDesign, Recipe, TensorShapes } from './method.js';
 import { resolveWith, type MethodOptions, type ResolvedOptions } from './options.js';
 import { zeroshot } from './zeroshot.js';
@@ -75,6 +76,8 @@ export function resolveOptions(method: MethodName, options: MethodOptions): Reso
 
 /** Builds a method's design for a model architecture; rejects impossible settings with a clear message. */
 export function designMethod(method: MethodName, options: MethodOptions, arch: ClipArchitecture): MethodDesign {
+  const why = unmetNeed(methodDef(method).needs, arch);
+  if (why) throw new UserError(`method ${method} cannot run on this model: it ${why}`);
   const o = resolveOptions(method, options);
   return { method, options: o, ...methodDef(method).build(o, arch) };
 }

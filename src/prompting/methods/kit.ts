@@ -1,5 +1,5 @@
 /** Small pieces the method builders share: key prefixes, errors that name the flag, plan assembly, tensor shapes. */
-import type { ClipArchitecture } from '../../clip/model.js';
+import type { ClipArchitecture } from '../../backbones/clip/model.js';
 import { UserError } from '../../util/errors.js';
 import type { PromptPlan, Source, TextStep, TokenGroup, VisionStep } from '../plan.js';
 import type { DesignParts, ParamSpec, TensorShapes, TextDesign } from './method.js';

@@ -6,7 +6,8 @@
  * capabilities the layers above need -- image-conditioned text, a frozen teacher, extra loss terms, weight
  * averaging over epochs -- so that nothing above src/prompting ever asks which method it is.
  */
-import type { ClipArchitecture } from '../../clip/model.js';
+import type { ClipArchitecture } from '../../backbones/clip/model.js';
+import type { BackboneNeed } from '../../backbones/model.js';
 import type { Tensor } from '../../torch/index.js';
 import type { PromptPlan } from '../plan.js';
 import type { MethodOptions, OptionKey, ResolvedOptions } from './options.js';
@@ -132,6 +133,13 @@ export interface MethodDef<N extends string = string, K extends OptionKey = Opti
   recipe: Recipe;
   /** false: nothing to learn (zero-shot CLIP): protocols evaluate without training */
   trainable: boolean;
+  /**
+   * What the method needs of a backbone family (src/backbones/model.ts BackboneTraits): on a family without it the
+   * method is refused with a one-line reason. None of the methods so far needs anything: their prompts are placed
+   * by the family's traits (after CLIP's start token or at SigLIP's first position; vision prompts after the patch
+   * tokens either way).
+   */
+  needs?: readonly BackboneNeed[];
   /** its design on a model; impossible settings are a UserError naming the flag */
   build(o: ResolvedOptions, arch: ClipArchitecture): DesignParts;
   /** the short words of its options in a run's tag, as the official config names spell them (c1_add2_rm1_d9) */

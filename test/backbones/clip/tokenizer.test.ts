@@ -3,8 +3,8 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
-import { ClipTokenizer, EOT_TOKEN, SOT_TOKEN, cleanText, defaultBpePath, htmlUnescape, toInt64, tokenize } from '../../src/clip/tokenizer.js';
-import { fixturesDir, goldenDir, repoRoot } from '../helpers.js';
+import { ClipTokenizer, EOT_TOKEN, SOT_TOKEN, cleanText, defaultBpePath, htmlUnescape, toInt64, tokenize } from '../../../src/backbones/clip/tokenizer.js';
+import { fixturesDir, goldenDir, repoRoot } from '../../helpers.js';
 
 const tok = ClipTokenizer.default();
 

@@ -4,21 +4,27 @@
  * ready to be stacked into a batch (`tensor(pixels, [1, 3, S, S])`). It is the exact transform the evaluation
  * batches use (src/data/image.ts, Pillow-exact resampling).
  */
-import { CLIP_MEAN, CLIP_STD, loadEvalImage, type DecodeOptions } from '../data/image.js';
+import { CLIP_PIXELS, loadEvalImage, loadEvalImageBytes, type DecodeOptions, type PixelSpec } from '../../data/image.js';
 
 export interface Preprocess {
   /** decodes an image file and returns its [3, S, S] pixels */
   (file: string, options?: DecodeOptions): Promise<Float32Array>;
+  /** the same for an image's bytes (`mpl serve`); `name` is what errors call it */
+  bytes(name: string, bytes: Buffer, options?: DecodeOptions): Promise<Float32Array>;
   /** S: the model's input side */
   readonly imageSize: number;
   readonly mean: readonly [number, number, number];
   readonly std: readonly [number, number, number];
 }
 
-/** The preprocess for a model whose images are `imageSize` pixels square (loadClip returns one). */
-export function makePreprocess(imageSize: number): Preprocess {
-  const fn = (file: string, options?: DecodeOptions) => loadEvalImage(file, imageSize, options);
-  return Object.assign(fn, { imageSize, mean: CLIP_MEAN, std: CLIP_STD });
+/**
+ * The preprocess for a model whose images are `imageSize` pixels square (loadClip returns one); `pixels` is the
+ * family's resize and normalisation (default CLIP's; SigLIP resizes to the square, mean = std = 0.5).
+ */
+export function makePreprocess(imageSize: number, pixels: PixelSpec = CLIP_PIXELS): Preprocess {
+  const fn = (file: string, options?: DecodeOptions) => loadEvalImage(file, imageSize, options, pixels);
+  const bytes = (name: string, data: Buffer, options?: DecodeOptions) => loadEvalImageBytes(name, data, imageSize, options, pixels);
+  return Object.assign(fn, { bytes, imageSize, mean: pixels.mean, std: pixels.std });
 }
 
 /** One image file through CLIP's evaluation transform at `imageSize` (default 224): [3, S, S] float32. */

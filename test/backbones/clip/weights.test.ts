@@ -4,12 +4,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { Command, CommanderError } from 'commander';
-import { register as registerInfo } from '../../src/cli/commands/info.js';
-import { type ClipConfig, canonicalNames, expectedShapes, knownArchitectures, parameterCount } from '../../src/clip/config.js';
-import { clipWeightsFromTensors, loadClipWeights, readClipConfig, toFloat32 } from '../../src/clip/weights.js';
-import { serializeSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
-import { type RawTensor, float32ToFloat16Bits, rawTensor, transpose2d } from '../../src/io/tensor.js';
-import { fixturesDir, goldenDir, repoRoot, tmpDir } from '../helpers.js';
+import { register as registerInfo } from '../../../src/cli/commands/info.js';
+import { type ClipConfig, canonicalNames, expectedShapes, knownArchitectures, parameterCount } from '../../../src/backbones/clip/config.js';
+import { clipWeightsFromTensors, loadClipWeights, readClipConfig, toFloat32 } from '../../../src/backbones/clip/weights.js';
+import { serializeSafetensors, writeSafetensors } from '../../../src/io/safetensors.js';
+import { type RawTensor, float32ToFloat16Bits, rawTensor, transpose2d } from '../../../src/io/tensor.js';
+import { fixturesDir, goldenDir, repoRoot, tmpDir } from '../../helpers.js';
 
 const dir = tmpDir('mpl-weights-');
 const tiny = path.join(goldenDir, 'tiny_clip.safetensors');

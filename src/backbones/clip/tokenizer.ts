@@ -13,19 +13,19 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as zlib from 'node:zlib';
-import { fileError, UserError } from '../util/errors.js';
+import { fileError, UserError } from '../../util/errors.js';
 
 export const SOT_TOKEN = 49406;
 export const EOT_TOKEN = 49407;
 export const DEFAULT_CONTEXT_LENGTH = 77;
 
-/** assets/ at the package root: dist/src/clip/tokenizer.js -> ../../../assets (also src/clip via ts-node). */
+/** assets/ at the package root: dist/src/backbones/clip/tokenizer.js -> ../../../../assets (also src/backbones/clip via ts-node). */
 export function assetsDir(): string {
-  for (const up of ['../../../assets', '../../assets']) {
+  for (const up of ['../../../../assets', '../../../assets']) {
     const dir = path.resolve(__dirname, up);
     if (fs.existsSync(path.join(dir, 'bpe_simple_vocab_16e6.txt.gz'))) return dir;
   }
-  return path.resolve(__dirname, '../../../assets');
+  return path.resolve(__dirname, '../../../../assets');
 }
 
 export function defaultBpePath(): string {

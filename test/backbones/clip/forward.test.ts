@@ -6,14 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { ClipModel } from '../../src/clip/model.js';
-import { parameterCount } from '../../src/clip/config.js';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
-import { loadClipWeights } from '../../src/clip/weights.js';
-import { readSafetensors } from '../../src/io/safetensors.js';
-import { nn, noGrad, tensor, tidy } from '../../src/torch/index.js';
-import { goldenDir } from '../helpers.js';
-import { assertClose, float32, goldenArch, goldenImages, goldenTensors } from '../prompting/golden.js';
+import { ClipModel } from '../../../src/backbones/clip/model.js';
+import { parameterCount } from '../../../src/backbones/clip/config.js';
+import { ClipTokenizer } from '../../../src/backbones/clip/tokenizer.js';
+import { loadClipWeights } from '../../../src/backbones/clip/weights.js';
+import { readSafetensors } from '../../../src/io/safetensors.js';
+import { nn, noGrad, tensor, tidy } from '../../../src/torch/index.js';
+import { goldenDir } from '../../helpers.js';
+import { assertClose, float32, goldenArch, goldenImages, goldenTensors } from '../../prompting/golden.js';
 
 const golden = goldenTensors('clip_forward.safetensors');
 const prompts: string[] = JSON.parse(readSafetensors(path.join(goldenDir, 'clip_forward.safetensors')).metadata.prompts);

@@ -3,7 +3,7 @@
  * mlp = c_fc -> QuickGELU -> c_proj. Batch-first layout [B, L, D] (the official code runs sequence-first;
  * the arithmetic is the same). Frozen weights never require grad, so only the prompts build a graph.
  */
-import { Tensor, isGradEnabled, nn, tidy } from '../torch/index.js';
+import { Tensor, isGradEnabled, nn, tidy } from '../../torch/index.js';
 
 export interface BlockWeights {
   ln1Weight: Tensor;

@@ -19,14 +19,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileError, UserError } from '../util/errors.js';
-import { readSafetensors, readSafetensorsHeader, readWholeFile } from '../io/safetensors.js';
-import { DTYPE_SIZE, type DType, type RawTensor, concatDim0, firstNonFinite, numel, toFloat32, rawTensor, transpose2d } from '../io/tensor.js';
-import { LEGACY_MESSAGE, parseTorchCheckpoint, sniffFormat } from '../io/torchzip.js';
+import { fileError, UserError } from '../../util/errors.js';
+import { readSafetensors, readSafetensorsHeader, readWholeFile } from '../../io/safetensors.js';
+import { DTYPE_SIZE, type DType, type RawTensor, concatDim0, firstNonFinite, numel, toFloat32, rawTensor, transpose2d } from '../../io/tensor.js';
+import { LEGACY_MESSAGE, parseTorchCheckpoint, sniffFormat } from '../../io/torchzip.js';
 import { type ClipConfig, expectedShapes, headsFor, parameterCount } from './config.js';
 
-export { toFloat32 } from '../io/tensor.js';
-export type { RawTensor, DType } from '../io/tensor.js';
+export { toFloat32 } from '../../io/tensor.js';
+export type { RawTensor, DType } from '../../io/tensor.js';
 
 export type WeightsFormat = 'openai' | 'hf';
 export type WeightsContainer = 'safetensors' | 'torch' | 'torchscript';

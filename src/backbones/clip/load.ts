@@ -4,11 +4,12 @@
  * reads a local safetensors or OpenAI .pt file (OpenAI, open_clip or Hugging Face key names).
  */
 import * as path from 'node:path';
-import { checkBlas, isCuda, type DType, type Device, type Precision, type PrecisionName } from '../torch/index.js';
-import { findClipModel, resolveWeights } from '../net/hub.js';
-import { knownArchitectures, type ClipConfig } from './config.js';
-import { silentReporter, type Reporter } from '../util/reporter.js';
-import { UserError } from '../util/errors.js';
+import { checkBlas, isCuda, type DType, type Device, type Precision, type PrecisionName } from '../../torch/index.js';
+import { findClipModel, resolveWeights } from '../../net/hub.js';
+import { type ClipConfig } from './config.js';
+import { MODEL_CATALOGUE } from '../catalogue.js';
+import { silentReporter, type Reporter } from '../../util/reporter.js';
+import { UserError } from '../../util/errors.js';
 import { ClipModel } from './model.js';
 import { loadClipWeights } from './weights.js';
 import { makePreprocess, type Preprocess } from './preprocess.js';
@@ -43,7 +44,7 @@ export async function loadClip(spec: string | LoadClipOptions): Promise<LoadedCl
   const o: LoadClipOptions = typeof spec === 'string' ? { model: spec } : spec;
   if (!o.model && !o.weights) throw new UserError('give a model name (--model ViT-B/16) or a weights file (--weights FILE)');
   if (!o.device || !isCuda(o.device)) checkBlas();
-  const file = await resolveWeights({ model: o.weights ? undefined : o.model, weights: o.weights, reporter: o.reporter ?? silentReporter });
+  const file = await resolveWeights({ model: o.weights ? undefined : o.model, weights: o.weights, reporter: o.reporter ?? silentReporter, models: MODEL_CATALOGUE });
   // A downloaded file that verified but does not load (a bad upload, a disk error since): say how to get rid of it.
   const cached = o.weights ? '' : `; it is a downloaded copy in the cache: delete it (rm '${file}' '${file}.json') and run again to download it afresh, or pass --weights FILE`;
   let loaded: ReturnType<typeof loadClipWeights>;
@@ -77,8 +78,9 @@ function sameArchitecture(a: ClipConfig, b: ClipConfig): boolean {
  * file placed by hand, or another model's snapshot, would otherwise run silently as the requested one.
  */
 export function checkArchitecture(name: string, config: ClipConfig, file: string): void {
-  const spec = findClipModel(name);
-  const want = knownArchitectures[spec.name];
+  const spec = findClipModel(name, MODEL_CATALOGUE) as (typeof MODEL_CATALOGUE)[number];
+  if (spec.family !== 'clip') throw new UserError(`${spec.name} is a ${spec.family} model, not a CLIP: load it with loadModel()`);
+  const want = spec.arch;
   if (want && !sameArchitecture(want, config)) {
     throw new UserError(
       `${file}: this file was found as ${spec.name} but holds another CLIP (${describeArchitecture(config)}; ${spec.name} is ${describeArchitecture(want)}). Delete it so that the right weights are fetched, or pass it with --weights FILE.`,

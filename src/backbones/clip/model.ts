@@ -24,11 +24,11 @@ import {
   type Device,
   type Precision,
   type PrecisionName,
-} from '../torch/index.js';
+} from '../../torch/index.js';
 import { residualBlock, type BlockWeights } from './transformer.js';
 import { expectedShapes, type ClipConfig } from './config.js';
 
-/** The architecture (src/clip/config.ts): widths, layers, heads, patch and image size, text context. */
+/** The architecture (src/backbones/clip/config.ts): widths, layers, heads, patch and image size, text context. */
 export type ClipArchitecture = ClipConfig;
 
 /** A stored tensor as the weight readers return it: raw little-endian bytes, contiguous. */
@@ -138,7 +138,7 @@ export class ClipModel {
   }
 
   /**
-   * Builds the model from tensors under canonical OpenAI key names (src/clip/weights.ts produces them from
+   * Builds the model from tensors under canonical OpenAI key names (src/backbones/clip/weights.ts produces them from
    * OpenAI, open_clip or Hugging Face files). Every tensor is checked against the architecture's shapes.
    */
   static fromTensors(arch: ClipArchitecture, tensors: Map<string, RawTensorLike>, options: ClipLoadOptions = {}): ClipModel {
