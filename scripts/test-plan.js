@@ -1,0 +1,84 @@
+// Which test files run where: the rules of test/README.md, in one place (scripts/test.js runs them; a test
+// checks them). Every rule goes by folder or file name, so a new test file falls under one without a list.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+
+/**
+ * Folders whose tests touch the addon's ABI or numerics: the engine (torch), tensor and checkpoint file I/O
+ * (io), the CLIP model and its weights (clip), every method's parity (prompting), training in every
+ * precision, its checkpoints and memory (train). They run against every built libtorch; all other folders
+ * (the CLI, data, reports, sweeps, ...: TypeScript over the same engine) against the main build only.
+ */
+const EVERY_BUILD_FOLDERS = ['torch', 'io', 'clip', 'prompting', 'train'];
+/** A file elsewhere whose name says parity or checkpoint also runs against every build. */
+const EVERY_BUILD_NAME = /(^|[-_.])(parity|checkpoint)([-_.]|$)/;
+/**
+ * The numerics tests that CI runs once more as a CPU with AVX2 only computes (test/README.md, "CPU classes").
+ * By name: the parity and forward tests, and the precision rules (device).
+ */
+const NUMERICS_NAME = /(^|[-_.])(parity|forward|device|precision)([-_.]|$)/;
+/** Folders of end-to-end tests (the CLI spawned on real runs): `npm test`, not `npm run test:fast`. */
+const E2E_FOLDERS = ['e2e'];
+/** The one short end-to-end test that `npm run test:fast` keeps. */
+const FAST_E2E = 'e2e/quickstart.test.js';
+
+/** The tier a file's name puts it in: `*.slow.test.ts` (soak, learning) runs only with MPL_TEST_ALL=1. */
+function tierOf(rel) {
+  const base = path.basename(rel);
+  if (/\.slow\.test\.js$/.test(base)) return 'slow';
+  const folder = rel.split('/')[0];
+  if (E2E_FOLDERS.includes(folder) && rel !== FAST_E2E) return 'full';
+  return 'fast';
+}
+
+/** 'every' (each built libtorch) or 'main' (the main build only). */
+function buildsOf(rel) {
+  const folder = rel.split('/')[0];
+  const stem = path.basename(rel).replace(/(\.slow)?\.test\.js$/, '');
+  return EVERY_BUILD_FOLDERS.includes(folder) || EVERY_BUILD_NAME.test(stem) ? 'every' : 'main';
+}
+
+function isNumerics(rel) {
+  return NUMERICS_NAME.test(path.basename(rel).replace(/(\.slow)?\.test\.js$/, ''));
+}
+
+/**
+ * A file that must not run beside others says so in its source, with the reason, on a line of its own:
+ *   // test: serial -- starts a SLURM cluster whose daemons ...
+ * (read from the .ts source beside the compiled file). Returns the reason, or null.
+ */
+function serialReason(root, rel) {
+  const src = path.join(root, 'test', rel.replace(/\.js$/, '.ts'));
+  let text;
+  try {
+    text = fs.readFileSync(src, 'utf8');
+  } catch {
+    return null;
+  }
+  const m = /^\/\/ test: serial\b[\s:—-]*(.*)$/m.exec(text);
+  return m ? m[1].trim() || 'serial' : null;
+}
+
+/** Every compiled test file under dist/test, as paths relative to it ('prompting/parity.test.js'). */
+function listTests(root) {
+  const base = path.join(root, 'dist', 'test');
+  const out = [];
+  const walk = (dir) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.test.js')) out.push(path.relative(base, p).split(path.sep).join('/'));
+    }
+  };
+  if (fs.existsSync(base)) walk(base);
+  // a stale compiled file whose source was removed or renamed is not a test any more
+  return out.filter((rel) => fs.existsSync(path.join(root, 'test', rel.replace(/\.js$/, '.ts')))).sort();
+}
+
+/** The plan of one file: its tier, builds, whether it is numerics, and why it runs alone (or null). */
+function classify(root, rel) {
+  return { file: rel, tier: tierOf(rel), builds: buildsOf(rel), numerics: isNumerics(rel), serial: serialReason(root, rel) };
+}
+
+module.exports = { EVERY_BUILD_FOLDERS, E2E_FOLDERS, FAST_E2E, tierOf, buildsOf, isNumerics, serialReason, listTests, classify };
