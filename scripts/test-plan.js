@@ -17,7 +17,7 @@ const EVERY_BUILD_NAME = /(^|[-_.])(parity|checkpoint)([-_.]|$)/;
  * The numerics tests that CI runs once more as a CPU with AVX2 only computes (test/README.md, "CPU classes").
  * By name: the parity and forward tests, and the precision rules (device).
  */
-const NUMERICS_NAME = /(^|[-_.])(parity|forward|device|precision)([-_.]|$)/;
+const NUMERICS_NAME = /(^|[-_.])(parity|forward|tolerance|device|precision)([-_.]|$)/;
 /** Folders of end-to-end tests (the CLI spawned on real runs): `npm test`, not `npm run test:fast`. */
 const E2E_FOLDERS = ['e2e'];
 /** The one short end-to-end test that `npm run test:fast` keeps. */

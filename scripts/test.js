@@ -126,6 +126,21 @@ const cacheRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'mpl-test-cache-'));
 process.on('exit', () => fs.rmSync(cacheRoot, { recursive: true, force: true }));
 let cacheCount = 0;
 const FILE_TIMEOUT_MS = 20 * 60_000;
+// Ctrl-C / SIGTERM: stop the files running (each is its own process group), then clean up
+const running = new Set();
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    for (const c of running) {
+      try {
+        process.kill(-c.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    process.stdout.write(`\nnpm test: stopped (${sig})\n`);
+    process.exit(130);
+  });
+}
 
 /** Runs one file of one pass; resolves to its result (counts from the TAP reporter, the spec output). */
 function runFile(pass, f) {
@@ -143,16 +158,18 @@ function runFile(pass, f) {
     const child = spawn(
       process.execPath,
       ['--test', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`, path.join('dist', 'test', f.file)],
-      { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] },
+      { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
     );
+    running.add(child);
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     const timer = setTimeout(() => {
       out += `\nscripts/test.js: ${f.file} ran past ${FILE_TIMEOUT_MS / 60_000} minutes: stopped\n`;
-      child.kill('SIGKILL');
+      process.kill(-child.pid, 'SIGKILL'); // the file and what it spawned
     }, FILE_TIMEOUT_MS);
     child.on('close', (code, signal) => {
+      running.delete(child);
       clearTimeout(timer);
       const counts = { tests: 0, pass: 0, fail: 0, cancelled: 0, skipped: 0, todo: 0 };
       let text = '';

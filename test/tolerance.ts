@@ -71,8 +71,8 @@ export function assertScaled(actual: ArrayLike<number>, expected: ArrayLike<numb
 /**
  * A float32 parameter after `steps` SGD steps against its reference: the change from `start` to within
  * FP32.backward of the largest change, plus the rounding of the stored parameter (each step rounds it to
- * float32 on both sides: one ulp of the largest |parameter| per step). Returns the error against the largest
- * change (for the report).
+ * float32 on both sides: one ulp of the largest |parameter| per step). Returns the error beyond that rounding
+ * against the largest change (for the report).
  */
 export function assertUpdate(actual: ArrayLike<number>, expected: ArrayLike<number>, start: ArrayLike<number>, steps: number, tol: number, what: string): number {
   assert.equal(actual.length, expected.length, `${what}: length`);
@@ -93,7 +93,8 @@ export function assertUpdate(actual: ArrayLike<number>, expected: ArrayLike<numb
         `(${moved.toExponential(2)}) plus ${steps} float32 ulps of the largest parameter`,
     );
   }
-  return moved === 0 ? worst : worst / moved;
+  const beyondRounding = Math.max(0, worst - steps * float32Ulp(scale));
+  return moved === 0 ? beyondRounding : beyondRounding / moved;
 }
 
 /** One ulp of |x| in float32 (23-bit mantissa). */
