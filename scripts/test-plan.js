@@ -15,32 +15,37 @@ const EVERY_BUILD_FOLDERS = ['torch', 'io', 'clip', 'prompting', 'train'];
 const EVERY_BUILD_NAME = /(^|[-_.])(parity|checkpoint)([-_.]|$)/;
 /**
  * The numerics tests that CI runs once more as a CPU with AVX2 only computes (test/README.md, "CPU classes").
- * By name: the parity and forward tests, and the precision rules (device).
+ * By name: the parity, forward and tolerance tests, and the device/precision rules.
  */
 const NUMERICS_NAME = /(^|[-_.])(parity|forward|tolerance|device|precision)([-_.]|$)/;
-/** Folders of end-to-end tests (the CLI spawned on real runs): `npm test`, not `npm run test:fast`. */
-const E2E_FOLDERS = ['e2e'];
+/**
+ * End-to-end files (the CLI or a browser run on real inputs, minutes): the `e2e` and `cli` folders, files named
+ * `cli.test.ts` / `*-cli.test.ts` (a concern's commands through the binary) or `*.e2e.test.ts`. `npm test`
+ * runs them, `npm run test:fast` not.
+ */
+const E2E_FOLDERS = ['e2e', 'cli'];
+const E2E_NAME = /(^|-)cli\.test\.js$|\.e2e\.test\.js$/;
 /** The one short end-to-end test that `npm run test:fast` keeps. */
 const FAST_E2E = 'e2e/quickstart.test.js';
 
-/** The tier a file's name puts it in: `*.slow.test.ts` (soak, learning) runs only with MPL_TEST_ALL=1. */
+/** 'slow' (`*.slow.test.ts`: soak, learning; only with MPL_TEST_ALL=1), 'e2e' (above) or 'fast' (the rest). */
 function tierOf(rel) {
   const base = path.basename(rel);
   if (/\.slow\.test\.js$/.test(base)) return 'slow';
-  const folder = rel.split('/')[0];
-  if (E2E_FOLDERS.includes(folder) && rel !== FAST_E2E) return 'full';
+  if (rel === FAST_E2E) return 'fast';
+  if (E2E_FOLDERS.includes(rel.split('/')[0]) || E2E_NAME.test(base)) return 'e2e';
   return 'fast';
 }
 
 /** 'every' (each built libtorch) or 'main' (the main build only). */
 function buildsOf(rel) {
   const folder = rel.split('/')[0];
-  const stem = path.basename(rel).replace(/(\.slow)?\.test\.js$/, '');
+  const stem = path.basename(rel).replace(/(\.slow|\.e2e)?\.test\.js$/, '');
   return EVERY_BUILD_FOLDERS.includes(folder) || EVERY_BUILD_NAME.test(stem) ? 'every' : 'main';
 }
 
 function isNumerics(rel) {
-  return NUMERICS_NAME.test(path.basename(rel).replace(/(\.slow)?\.test\.js$/, ''));
+  return NUMERICS_NAME.test(path.basename(rel).replace(/(\.slow|\.e2e)?\.test\.js$/, ''));
 }
 
 /**
@@ -81,4 +86,4 @@ function classify(root, rel) {
   return { file: rel, tier: tierOf(rel), builds: buildsOf(rel), numerics: isNumerics(rel), serial: serialReason(root, rel) };
 }
 
-module.exports = { EVERY_BUILD_FOLDERS, E2E_FOLDERS, FAST_E2E, tierOf, buildsOf, isNumerics, serialReason, listTests, classify };
+module.exports = { EVERY_BUILD_FOLDERS, E2E_FOLDERS, E2E_NAME, FAST_E2E, tierOf, buildsOf, isNumerics, serialReason, listTests, classify };

@@ -206,7 +206,7 @@ async function main() {
   } catch {
     // first run: the static order
   }
-  const weight = (j) => known[`${j.pass.build.key}${j.pass.env === AVX2_CAPS ? '+avx2' : ''}:${j.f.file}`] ?? { slow: 1000, full: 500, fast: 10 }[j.f.tier];
+  const weight = (j) => known[`${j.pass.build.key}${j.pass.env === AVX2_CAPS ? '+avx2' : ''}:${j.f.file}`] ?? { slow: 1000, e2e: 500, fast: 10 }[j.f.tier];
   queue.sort((a, b) => weight(b) - weight(a));
   const serial = queue.filter((j) => j.f.serial);
   const parallel = queue.filter((j) => !j.f.serial);

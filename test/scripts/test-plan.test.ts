@@ -14,7 +14,7 @@ const plan = require(path.join(repoRoot, 'scripts', 'test-plan.js')) as {
   EVERY_BUILD_FOLDERS: string[];
   FAST_E2E: string;
   listTests(root: string): string[];
-  classify(root: string, rel: string): { file: string; tier: 'fast' | 'full' | 'slow'; builds: 'every' | 'main'; numerics: boolean; serial: string | null };
+  classify(root: string, rel: string): { file: string; tier: 'fast' | 'e2e' | 'slow'; builds: 'every' | 'main'; numerics: boolean; serial: string | null };
 };
 
 test('every test file of the repository is planned, and the rules name folders and files that exist', () => {
@@ -29,7 +29,7 @@ test('every test file of the repository is planned, and the rules name folders a
   walk(path.join(repoRoot, 'test'));
   assert.deepEqual(files, sources.map((s) => s.replace(/\.ts$/, '.js')).sort(), 'the compiled files are the sources');
   const tiers = files.map((f) => plan.classify(repoRoot, f));
-  assert.ok(tiers.every((f) => ['fast', 'full', 'slow'].includes(f.tier) && ['every', 'main'].includes(f.builds)));
+  assert.ok(tiers.every((f) => ['fast', 'e2e', 'slow'].includes(f.tier) && ['every', 'main'].includes(f.builds)));
   for (const folder of plan.EVERY_BUILD_FOLDERS) assert.ok(fs.existsSync(path.join(repoRoot, 'test', folder)), `test/${folder}`);
   assert.ok(files.includes(plan.FAST_E2E), `${plan.FAST_E2E} (test:fast's end-to-end test) exists`);
   assert.equal(plan.classify(repoRoot, plan.FAST_E2E).tier, 'fast');
@@ -49,21 +49,25 @@ test('the rules: tier by name and folder, builds by folder and name, serial by a
   write('serve/checkpoint-io.test.ts');
   write('train/memory.slow.test.ts');
   write('e2e/long.test.ts');
+  write('report/cli.test.ts');
+  write('serve/http.e2e.test.ts');
   write('sweep/cluster.test.ts', '/** doc */\nimport x from "y";\n// test: serial -- starts daemons on fixed ports\n');
   write('sweep/helper.ts');
   write('prompting/new-method-parity.test.ts');
   fs.writeFileSync(path.join(root, 'dist', 'test', 'stale.test.js'), ''); // compiled, source gone
   const got = Object.fromEntries(plan.listTests(root).map((f) => [f, plan.classify(root, f)]));
   assert.deepEqual(Object.keys(got), [
-    'e2e/long.test.js', 'newfolder/thing.test.js', 'prompting/new-method-parity.test.js', 'serve/checkpoint-io.test.js',
-    'sweep/cluster.test.js', 'torch/ops.test.js', 'train/memory.slow.test.js',
+    'e2e/long.test.js', 'newfolder/thing.test.js', 'prompting/new-method-parity.test.js', 'report/cli.test.js', 'serve/checkpoint-io.test.js',
+    'serve/http.e2e.test.js', 'sweep/cluster.test.js', 'torch/ops.test.js', 'train/memory.slow.test.js',
   ]);
   const brief = (f: string) => [got[f].tier, got[f].builds, got[f].numerics, got[f].serial];
   assert.deepEqual(brief('newfolder/thing.test.js'), ['fast', 'main', false, null], 'the default for a new folder');
   assert.deepEqual(brief('torch/ops.test.js'), ['fast', 'every', false, null]);
   assert.deepEqual(brief('serve/checkpoint-io.test.js'), ['fast', 'every', false, null], 'checkpoint in the name');
   assert.deepEqual(brief('train/memory.slow.test.js'), ['slow', 'every', false, null]);
-  assert.deepEqual(brief('e2e/long.test.js'), ['full', 'main', false, null]);
+  assert.deepEqual(brief('e2e/long.test.js'), ['e2e', 'main', false, null]);
+  assert.deepEqual(brief('report/cli.test.js'), ['e2e', 'main', false, null], 'a concern\'s commands through the binary');
+  assert.deepEqual(brief('serve/http.e2e.test.js'), ['e2e', 'main', false, null]);
   assert.deepEqual(brief('sweep/cluster.test.js'), ['fast', 'main', false, 'starts daemons on fixed ports']);
   assert.deepEqual(brief('prompting/new-method-parity.test.js'), ['fast', 'every', true, null]);
 });
@@ -75,7 +79,8 @@ test('scripts/test.js --list prints the plan per build without running anything'
   assert.match(r.stdout, /^ {2}prompting\/parity\.test\.js {2}\[fast\]$/m);
   const fast = spawnSync(process.execPath, [path.join(repoRoot, 'scripts', 'test.js'), '--list', '--fast'], { cwd: repoRoot, encoding: 'utf8' });
   assert.equal(fast.status, 0, fast.stderr);
-  assert.doesNotMatch(fast.stdout, /e2e\/cli\.test\.js/, 'test:fast leaves out the long end-to-end files');
-  assert.match(fast.stdout, /e2e\/quickstart\.test\.js/);
-  assert.match(fast.stdout, /^not run: /m);
+  const planned = fast.stdout.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim().split(/\s+/)[0]);
+  assert.ok(planned.includes('e2e/quickstart.test.js') && planned.includes('prompting/parity.test.js'), planned.join(' '));
+  assert.ok(!planned.some((f) => f.startsWith('e2e/') && f !== 'e2e/quickstart.test.js'), 'test:fast leaves out the long end-to-end files');
+  assert.match(fast.stdout, /^not run: .*e2e\/cli\.test\.js/m);
 });
