@@ -7,10 +7,11 @@ const path = require('path');
 /**
  * Folders whose tests touch the addon's ABI or numerics: the engine (torch), tensor and checkpoint file I/O
  * (io), the CLIP model and its weights (clip), every method's parity (prompting), training in every
- * precision, its checkpoints and memory (train). They run against every built libtorch; all other folders
- * (the CLI, data, reports, sweeps, ...: TypeScript over the same engine) against the main build only.
+ * precision, its checkpoints and memory (train), seeded initialisation and bit-identical resumption
+ * (pretrain). They run against every built libtorch; all other folders (the CLI, data, reports, sweeps, ...:
+ * TypeScript over the same engine) against the main build only.
  */
-const EVERY_BUILD_FOLDERS = ['torch', 'io', 'clip', 'prompting', 'train'];
+const EVERY_BUILD_FOLDERS = ['torch', 'io', 'clip', 'prompting', 'train', 'pretrain'];
 /** A file elsewhere whose name says parity or checkpoint also runs against every build. */
 const EVERY_BUILD_NAME = /(^|[-_.])(parity|checkpoint)([-_.]|$)/;
 /**

@@ -247,9 +247,9 @@ async function main() {
     );
     for (const r of bad) process.stdout.write(`       failed: ${r.file.file}\n`);
   }
-  if (notRun.length) {
-    const why = fast ? 'npm test runs them' : 'MPL_TEST_ALL=1 runs them (CI does)';
-    process.stdout.write(`not run here: ${notRun.length} files (${why}): ${notRun.map((f) => f.file).join(', ')}\n`);
+  for (const [tier, why] of [['e2e', 'end to end: npm test runs them'], ['slow', 'the slow tier: MPL_TEST_ALL=1 npm test runs them, as CI does']]) {
+    const skipped = notRun.filter((f) => f.tier === tier);
+    if (skipped.length) process.stdout.write(`not run here: ${skipped.length} files (${why}): ${skipped.map((f) => f.file).join(', ')}\n`);
   }
   if (all && !aboveAvx2 && !explicit.length) process.stdout.write('AVX2 class: this CPU has no AVX-512: the passes above tested that class\n');
   process.stdout.write(`wall time ${fmt(wall)} (${jobs} files at a time)\n`);
