@@ -16,9 +16,10 @@ const EVERY_BUILD_FOLDERS = ['torch', 'io', 'clip', 'prompting', 'train', 'pretr
 const EVERY_BUILD_NAME = /(^|[-_.])(parity|checkpoint)([-_.]|$)/;
 /**
  * The numerics tests that CI runs once more as a CPU with AVX2 only computes (test/README.md, "CPU classes").
- * By name: the parity, forward and tolerance tests, and the device/precision rules.
+ * By name: the parity, forward and tolerance tests, training in every precision (trainer), and the
+ * device/precision rules.
  */
-const NUMERICS_NAME = /(^|[-_.])(parity|forward|tolerance|device|precision)([-_.]|$)/;
+const NUMERICS_NAME = /(^|[-_.])(parity|forward|tolerance|trainer|device|precision)([-_.]|$)/;
 /**
  * End-to-end files (the CLI or a browser run on real inputs, minutes): the `e2e` and `cli` folders, files named
  * `cli.test.ts` / `*-cli.test.ts` (a concern's commands through the binary) or `*.e2e.test.ts`. `npm test`
