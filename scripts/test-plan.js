@@ -83,9 +83,14 @@ function listTests(root) {
   return out.filter((rel) => fs.existsSync(path.join(root, 'test', rel.replace(/\.js$/, '.ts')))).sort();
 }
 
-/** The plan of one file: its tier, builds, whether it is numerics, and why it runs alone (or null). */
+/**
+ * The plan of one file: its tier, builds, whether it is numerics, and why it runs alone (or null). The slow
+ * tier runs once, against the main build (the engine's leak checks run against every build in torch/ and
+ * train/).
+ */
 function classify(root, rel) {
-  return { file: rel, tier: tierOf(rel), builds: buildsOf(rel), numerics: isNumerics(rel), serial: serialReason(root, rel) };
+  const tier = tierOf(rel);
+  return { file: rel, tier, builds: tier === 'slow' ? 'main' : buildsOf(rel), numerics: isNumerics(rel), serial: serialReason(root, rel) };
 }
 
 module.exports = { EVERY_BUILD_FOLDERS, E2E_FOLDERS, E2E_NAME, FAST_E2E, tierOf, buildsOf, isNumerics, serialReason, listTests, classify };

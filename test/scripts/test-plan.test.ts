@@ -64,7 +64,7 @@ test('the rules: tier by name and folder, builds by folder and name, serial by a
   assert.deepEqual(brief('newfolder/thing.test.js'), ['fast', 'main', false, null], 'the default for a new folder');
   assert.deepEqual(brief('torch/ops.test.js'), ['fast', 'every', false, null]);
   assert.deepEqual(brief('serve/checkpoint-io.test.js'), ['fast', 'every', false, null], 'checkpoint in the name');
-  assert.deepEqual(brief('train/memory.slow.test.js'), ['slow', 'every', false, null]);
+  assert.deepEqual(brief('train/memory.slow.test.js'), ['slow', 'main', false, null], 'the slow tier runs once, on the main build');
   assert.deepEqual(brief('e2e/long.test.js'), ['e2e', 'main', false, null]);
   assert.deepEqual(brief('report/cli.test.js'), ['e2e', 'main', false, null], 'a concern\'s commands through the binary');
   assert.deepEqual(brief('serve/http.e2e.test.js'), ['e2e', 'main', false, null]);
