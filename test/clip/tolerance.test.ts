@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { ClipModel } from '../../src/clip/model.js';
 import { loadClipWeights } from '../../src/clip/weights.js';
 import type { RawTensor } from '../../src/io/tensor.js';
-import { nn, noGrad, tensor, tidy } from '../../src/torch/index.js';
+import { cpuClass, nn, noGrad, tensor, tidy, torchVersion } from '../../src/torch/index.js';
 import { goldenDir } from '../helpers.js';
 import { float32, goldenImages, goldenTensors } from '../prompting/golden.js';
 import { FP32, assertScaled, scaledError } from '../tolerance.js';
@@ -75,7 +75,7 @@ test(`every weight moved by one ulp: the official forward still holds within ${F
   const moved = forward(nudged);
   for (const k of OUTPUTS) assert.ok(moved[k].some((x, i) => x !== exact[k][i]), `${k}: the one-ulp model computes something else`);
   for (const k of OUTPUTS) assertScaled(moved[k], float32(golden.get(k)!), FP32.forward, `one-ulp model: ${k}`);
-  t.diagnostic(`this build: exact weights ${show(errors(exact))}; one ulp off ${show(errors(moved))} (bound ${FP32.forward})`);
+  t.diagnostic(`libtorch ${torchVersion()}, cpu class ${cpuClass()}: exact weights ${show(errors(exact))}; one ulp off ${show(errors(moved))} (bound ${FP32.forward})`);
 });
 
 const scaleBy = (f: number) => (_: string, v: Float32Array) => v.forEach((x, i) => (v[i] = x * f));
