@@ -36,5 +36,10 @@ export { runBase2New, runTransfer, type ProtocolOptions } from './eval/protocols
 export { harmonicMean, type Protocol, type RunResult } from './eval/results.js';
 export { silentReporter, type ProgressHandle, type Reporter } from './util/reporter.js';
 export { runSearch, type SearchResult, type SearchRunOptions } from './search/search.js';
+export { loadPromptPackage, type LoadPackageOptions } from './packages/load.js';
+export { readPackage, loadPromptsSource, type PackageConfig, type PackageAccuracy, type PromptsSource } from './packages/package.js';
+export { exportRunPackage, type ExportPackageOptions } from './packages/export.js';
+export { importDasslCheckpoint, type ImportOptions } from './packages/import.js';
+export { checkBackbone, backboneOf, type BackboneIdentity, type BackboneRequirement, type LoadedBackbone } from './packages/backbone.js';
 export { watchDataAccess, type DataAccess } from './data/access.js';
 export { UserError } from './util/errors.js';

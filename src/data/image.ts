@@ -64,7 +64,6 @@ sharp.cache(false);
  * limit) is a UserError whose message starts with the file name.
  */
 export async function decodeImage(file: string, options: DecodeOptions = {}): Promise<RgbImage> {
-  const minSide = options.minSide ?? DEFAULT_MIN_IMAGE_SIDE;
   let buf: Buffer;
   try {
     buf = await fs.promises.readFile(file);
@@ -74,6 +73,12 @@ export async function decodeImage(file: string, options: DecodeOptions = {}): Pr
     if (code === 'EISDIR') throw fileError(file, 'is a folder, not an image file');
     throw fileError(file, `cannot read image file (${(e as Error).message})`);
   }
+  return decodeImageBytes(file, buf, options);
+}
+
+/** decodeImage of an image's bytes (an upload to `mpl serve`); `file` names it in errors. */
+export async function decodeImageBytes(file: string, buf: Buffer, options: DecodeOptions = {}): Promise<RgbImage> {
+  const minSide = options.minSide ?? DEFAULT_MIN_IMAGE_SIDE;
   if (buf.length === 0) throw fileError(file, 'image file is empty (0 bytes)');
   const cannot = (e: unknown) => fileError(file, `cannot decode image (${oneLine((e as Error).message)}); the file is corrupt, truncated or not an image`);
   let meta: sharp.Metadata;
@@ -382,4 +387,9 @@ export function sampleRng(runSeed: number, epoch: number, sampleIndex: number): 
 /** Decodes a file and applies the evaluation transform (one image, no worker). */
 export async function loadEvalImage(file: string, size: number, options: DecodeOptions = {}): Promise<Float32Array> {
   return evalTransform(await decodeImage(file, options), size);
+}
+
+/** loadEvalImage of an image's bytes (`mpl serve`: the same decoding and transform as `mpl predict`). */
+export async function loadEvalImageBytes(name: string, bytes: Buffer, size: number, options: DecodeOptions = {}): Promise<Float32Array> {
+  return evalTransform(await decodeImageBytes(name, bytes, options), size);
 }

@@ -27,6 +27,8 @@ import type { BatchSource } from '../train/batches.js';
 import { batchSource } from '../train/sources.js';
 import { evaluate, type EvalResult } from '../train/evaluate.js';
 import { CHECKPOINT_FILE, train } from '../train/trainer.js';
+import { RunEvents } from '../tensorboard/dassl.js';
+import { weightsSha256 } from '../net/digest.js';
 import { configDiff, describeDiff } from '../util/config.js';
 import { UserError } from '../util/errors.js';
 import { ensureDir, writeJsonAtomic } from '../util/fs.js';
@@ -47,6 +49,8 @@ export interface ProtocolOptions {
   /** how the model was given, recorded in result.json so `mpl rerun` can load it again */
   weights?: string;
   modelName?: string;
+  /** the weights file the model was loaded from (loadClip's `file`): prompts.json records its sha256 */
+  weightsFile?: string;
   method: MethodName;
   methodOptions: MethodOptions;
   /** CoOp's $DATA, or the dataset folder for imagefolder / the JSON file for jsonlist */
@@ -191,7 +195,7 @@ function load(o: Omit<ProtocolOptions, 'model'>, name: string, seed: number, sub
   });
 }
 
-async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, config: RunConfig, dir: string): Promise<{ seconds: number; ips: number; skipped: number }> {
+async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, config: RunConfig, dir: string, events: RunEvents): Promise<{ seconds: number; ips: number; skipped: number }> {
   if (!methodDef(o.method).trainable || config.epochs === 0) return { seconds: 0, ips: 0, skipped: 0 };
   const src = source(data.train, 'train', o, config.seed, config.batch_size, o.model.arch.vision.image_size);
   try {
@@ -208,6 +212,7 @@ async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedD
       config: identity(config),
       reporter: o.reporter,
       logFile: path.join(dir, 'log.txt'),
+      observers: [events],
     });
     return { seconds: r.seconds, ips: r.imagesPerSecond, skipped: src.skippedImages?.() ?? 0 };
   } finally {
@@ -293,6 +298,11 @@ function modelSource(o: ProtocolOptions): { weights: string | null; model: strin
   return { weights: o.weights ?? null, model: o.modelName ?? null };
 }
 
+/** What prompts.json records about the backbone beyond its name: its architecture and its weights' sha256. */
+async function backboneRecord(o: ProtocolOptions): Promise<{ backbone_architecture: ClipModel['arch']; backbone_sha256?: string }> {
+  return { backbone_architecture: o.model.arch, ...(o.weightsFile ? { backbone_sha256: await weightsSha256(o.weightsFile) } : {}) };
+}
+
 /** The head of log.txt: configuration, environment, dataset sizes (src/eval/run-log.ts). */
 function startLog(o: ProtocolOptions, dir: string, config: RunConfig, data: Array<[string, LoadedDataset]>): void {
   const title = `${config.protocol} ${config.dataset} ${config.method} seed ${config.seed}`;
@@ -328,18 +338,22 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
     o.reporter?.info(`base2new ${o.dataset} ${o.method} seed ${seed}: ${base.classnames.length} base / ${novel.classnames.length} new classes, ${base.train.length} training images`);
     startLog(o, dir, config, [['base', base], ['new', novel]]);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base });
+    const events = new RunEvents(dir); // <dir>/tensorboard/, Dassl's tags (src/tensorboard/dassl.ts)
     try {
-      const t = await trainOn(o, learner, base, config, dir);
-      savePrompts(dir, learner, { backbone: o.backbone, dataset: config.dataset, seed, precision: config.precision });
+      const t = await trainOn(o, learner, base, config, dir, events);
+      savePrompts(dir, learner, { backbone: o.backbone, ...(await backboneRecord(o)), dataset: config.dataset, seed, precision: config.precision });
       const b = await test(o, learner, base.test);
       learner.setClassnames(novel.classnames);
       const n = await test(o, learner, novel.test);
+      events.evaluation('test', b, config.epochs);
+      events.evaluation('test_new', n, config.epochs);
       const result: RunResult = {
         ...baseResult(config, o.deviceDescription ?? o.model.device, { ...modelSource(o), base_classes: base.classnames, new_classes: novel.classnames }),
         base: b.accuracy,
         new: n.accuracy,
         hm: harmonicMean(b.accuracy, n.accuracy),
         per_class: { base: b.perClass, new: n.perClass },
+        macro_f1: { base: b.macroF1, new: n.macroF1 },
         train_seconds: t.seconds,
         eval_seconds: b.seconds + n.seconds,
         eval_images: b.total + n.total,
@@ -351,6 +365,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
       o.reporter?.info(`seed ${seed}: base ${b.accuracy.toFixed(2)}  new ${n.accuracy.toFixed(2)}  HM ${result.hm!.toFixed(2)}  -> ${dir}`);
       results.push(result);
     } finally {
+      events.close();
       learner.dispose();
     }
   }
@@ -378,17 +393,21 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
     announceCompute(o);
     startLog(o, dir, config, [['source', src]]);
     const learner = new PromptLearner(o.model, ClipTokenizer.default(), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src });
+    const events = new RunEvents(dir); // <dir>/tensorboard/, Dassl's tags (src/tensorboard/dassl.ts)
     try {
-      const t = await trainOn(o, learner, src, config, dir);
-      savePrompts(dir, learner, { backbone: o.backbone, dataset: config.dataset, seed, precision: config.precision });
+      const t = await trainOn(o, learner, src, config, dir, events);
+      savePrompts(dir, learner, { backbone: o.backbone, ...(await backboneRecord(o)), dataset: config.dataset, seed, precision: config.precision });
       let evalImages = 0;
       const accuracy: Record<string, number> = {};
       const perClass: Record<string, Record<string, number>> = {};
+      const macroF1: Record<string, number> = {};
       let evalSeconds = 0;
       let skipped = t.skipped;
       const own = await test(o, learner, src.test);
       accuracy[config.dataset] = own.accuracy;
       perClass[config.dataset] = own.perClass;
+      macroF1[config.dataset] = own.macroF1;
+      events.evaluation('test', own, config.epochs);
       evalSeconds += own.seconds;
       evalImages += own.total;
       skipped += own.skipped;
@@ -398,6 +417,8 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
         const r = await test(o, learner, d.test);
         accuracy[d.name] = r.accuracy;
         perClass[d.name] = r.perClass;
+        macroF1[d.name] = r.macroF1;
+        events.evaluation(`test_${d.name}`, r, config.epochs);
         evalSeconds += r.seconds;
         evalImages += r.total;
         skipped += r.skipped;
@@ -407,6 +428,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
         ...baseResult(config, o.deviceDescription ?? o.model.device, modelSource(o)),
         accuracy,
         per_class: perClass,
+        macro_f1: macroF1,
         train_seconds: t.seconds,
         eval_seconds: evalSeconds,
         eval_images: evalImages,
@@ -417,6 +439,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
       writeJsonAtomic(path.join(dir, 'result.json'), result);
       results.push(result);
     } finally {
+      events.close();
       learner.dispose();
     }
   }

@@ -34,6 +34,8 @@ export interface RunResult {
   accuracy?: Record<string, number>;
   /** per-class accuracy for each evaluation: key = "base" | "new" | dataset name */
   per_class?: Record<string, Record<string, number>>;
+  /** macro-averaged F1 (%) for each evaluation, keyed as per_class (Dassl's macro_f1; absent in older files) */
+  macro_f1?: Record<string, number>;
   /** wall-clock seconds spent training (0 for zero-shot) and evaluating */
   train_seconds: number;
   eval_seconds: number;

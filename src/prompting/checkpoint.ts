@@ -15,6 +15,7 @@ import { UserError, fileError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { camelKeys, snakeKeys } from '../util/json.js';
 import type { PromptLearner } from './learner.js';
+import type { ClipArchitecture } from '../clip/model.js';
 import type { PlanLayout } from './layout.js';
 import type { MethodName, MethodOptions } from './methods/index.js';
 
@@ -25,6 +26,10 @@ export interface PromptsConfig {
   options: MethodOptions;
   classnames: string[];
   backbone?: string;
+  /** sha256 of the weights file the prompts were trained on (a package refuses other weights) */
+  backbone_sha256?: string;
+  /** the architecture of that backbone */
+  backbone_architecture?: ClipArchitecture;
   dataset?: string;
   seed?: number;
   /** precision the prompts were trained in (fp32, fp16, amp, bf16) */
@@ -40,7 +45,7 @@ export const PROMPTS_FILE = 'prompts.safetensors';
 export function savePrompts(
   dir: string,
   learner: PromptLearner,
-  meta: { backbone?: string; dataset?: string; seed?: number; precision?: string } = {},
+  meta: { backbone?: string; backbone_sha256?: string; backbone_architecture?: ClipArchitecture; dataset?: string; seed?: number; precision?: string } = {},
 ): string {
   const file = path.join(dir, PROMPTS_FILE);
   const tensors = new Map<string, RawTensor>();

@@ -17,6 +17,8 @@ export interface EvalResult {
   perClass: Record<string, number>;
   /** confusion[true][predicted]: image counts, rows and columns in the learner's class order */
   confusion: number[][];
+  /** macro-averaged F1 (%) over the classes with images, as Dassl's evaluator (sklearn's f1_score, average="macro") */
+  macroF1: number;
   seconds: number;
   imagesPerSecond: number;
 }
@@ -59,5 +61,24 @@ export async function evaluate(learner: PromptLearner, data: BatchSource, report
     if (counts[i] > 0) perClass[n] = (100 * hits[i]) / counts[i];
   });
   const seconds = (Date.now() - t0) / 1000;
-  return { accuracy: total ? (100 * correct) / total : 0, correct, total, perClass, confusion, seconds, imagesPerSecond: total / Math.max(seconds, 1e-9) };
+  return { accuracy: total ? (100 * correct) / total : 0, correct, total, perClass, confusion, macroF1: macroF1(confusion), seconds, imagesPerSecond: total / Math.max(seconds, 1e-9) };
+}
+
+/**
+ * Macro F1 (%) from a confusion matrix, as Dassl computes it: sklearn's f1_score(y_true, y_pred, average="macro",
+ * labels=np.unique(y_true)), i.e. the mean over the classes that have images of 2·TP / (2·TP + FP + FN), where a
+ * class's false positives count every image predicted as it (images of any class). 0 without images.
+ */
+export function macroF1(confusion: number[][]): number {
+  const C = confusion.length;
+  const scores: number[] = [];
+  for (let c = 0; c < C; c++) {
+    const row = confusion[c].reduce((a, b) => a + b, 0);
+    if (row === 0) continue;
+    const tp = confusion[c][c];
+    let predicted = 0;
+    for (let r = 0; r < C; r++) predicted += confusion[r][c];
+    scores.push((2 * tp) / (row + predicted));
+  }
+  return scores.length ? (100 * scores.reduce((a, b) => a + b, 0)) / scores.length : 0;
 }

@@ -12,9 +12,10 @@
  * Each step runs in its own tidy() scope, so nothing it allocates outlives it.
  */
 import type { PromptLearner } from '../prompting/learner.js';
-import { GradScaler, SGD, noGrad, tensor, tidy, type Device, type Tensor } from '../torch/index.js';
+import { GradScaler, SGD, noGrad, tensor, tidy, zeros, type Device, type Tensor } from '../torch/index.js';
 import { checkBatchSize, type Batch } from './batches.js';
 import { TRAIN_DEFAULTS } from './defaults.js';
+import type { DeviceSums } from './observer.js';
 
 export interface OptimizerOptions {
   lr: number;
@@ -46,9 +47,10 @@ export interface StepOptions {
   scaler?: GradScaler | null;
   /**
    * Device-side running sums to add this step's summed loss and correct predictions into, instead of reading
-   * them back (a read waits for the device; train() reads every few batches).
+   * them back (a read waits for the device; train() reads every few batches). With a `terms` map, each part of
+   * the loss the method reports (its cross-entropy and extra terms) is summed there too, created on first use.
    */
-  sums?: { loss: Tensor; hits: Tensor };
+  sums?: DeviceSums;
 }
 
 export interface StepResult {
@@ -64,7 +66,7 @@ export interface StepResult {
  * (scaled under amp), optimiser step (skipped by the scaler on overflow). Returns the loss and accuracy
  * numbers, or null when `options.sums` collects them on the device.
  */
-export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, options: StepOptions & { sums: { loss: Tensor; hits: Tensor } }): null;
+export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, options: StepOptions & { sums: DeviceSums }): null;
 export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, options?: StepOptions): StepResult;
 export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, options: StepOptions = {}): StepResult | null {
   checkBatchSize(batch, learner.model.imageSize);
@@ -85,6 +87,13 @@ export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, 
       if (options.sums) {
         options.sums.loss.add_(loss.detach(), batch.size);
         options.sums.hits.add_(hits);
+        const terms = options.sums.terms;
+        for (const [name, t] of Object.entries(out.terms ?? {})) {
+          if (!terms || name === 'total') continue; // the total is the loss
+          let sum = terms.get(name);
+          if (!sum) terms.set(name, (sum = zeros([], 'float32', options.sums.loss.device).keep()));
+          sum.add_(t.detach().as('float32'), batch.size);
+        }
         return null;
       }
       return { loss: loss.item(), correct: hits.item(), size: batch.size };

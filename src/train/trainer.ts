@@ -19,6 +19,7 @@ import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import type { BatchSource } from './batches.js';
+import { BatchRecorder, type DeviceSums, type TrainObserver } from './observer.js';
 import { TRAIN_DEFAULTS } from './defaults.js';
 import { lrAt } from './schedule.js';
 import { createOptimizer, trainStep } from './step.js';
@@ -52,6 +53,8 @@ export interface TrainOptions {
   stopAfterEpoch?: number;
   /** called after each epoch with its summary (after the checkpoint is on disk) */
   onEpoch?: (summary: EpochSummary) => void;
+  /** told every batch's running loss (and its parts), accuracy and lr, and every epoch's summary (TensorBoard) */
+  observers?: TrainObserver[];
   /** append-only text log of the run */
   logFile?: string;
   /**
@@ -149,7 +152,9 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   let trainedImages = 0;
   let batchesRun = 0; // in this process (a resumed run's ETA counts only what it timed itself)
   // running sums stay on the device; reading them is what waits for the device
-  const sums = { loss: zeros([], 'float32', device).keep(), hits: zeros([], 'int64', device).keep() };
+  const observers = options.observers ?? [];
+  const sums: DeviceSums = { loss: zeros([], 'float32', device).keep(), hits: zeros([], 'int64', device).keep(), terms: observers.length ? new Map() : undefined };
+  const recorder = new BatchRecorder(observers, sums);
   const lastEpoch = Math.min(options.epochs, options.stopAfterEpoch ?? options.epochs);
   try {
     for (let epoch = startEpoch; epoch <= lastEpoch; epoch++) {
@@ -159,6 +164,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       const e0 = Date.now();
       sums.loss.zero_();
       sums.hits.zero_();
+      sums.terms?.forEach((t) => t.zero_());
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
@@ -177,12 +183,14 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         }
         lastRead = b;
         seenAtRead = seen;
+        recorder.report(epoch, batchesPerEpoch, lr);
       };
       for await (const batch of data.batches(epoch, imageSize)) {
         trainStep(learner, opt, batch, { scaler, sums });
         seen += batch.size;
         b++;
         batchesRun++;
+        recorder.record(b, seen);
         const printNow = printFreq > 0 && (b % printFreq === 0 || batchesPerEpoch < printFreq);
         if (b % syncEvery === 0 || printNow) read();
         const secs = (Date.now() - e0) / 1000;
@@ -214,7 +222,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         const w = gpa[epoch - 1];
         gpaSum = noGrad(() =>
           params.map((p, i) => {
-            const weighted = p.detach().mul(w);
+            const weighted = tidy(() => p.detach().mul(w)); // the detached view is a handle too
             if (!gpaSum) return weighted.keep();
             const sum = gpaSum[i].add(weighted).keep();
             weighted.dispose();
@@ -238,6 +246,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       if (ckpt) saveCheckpoint(ckpt, learner, opt, keys, epoch, history, gpaSum, scaler?.state() ?? null);
       if (options.checkpointDir) writeFileAtomic(path.join(options.checkpointDir, METRICS_FILE), metricsCsv(history));
       options.onEpoch?.(summary);
+      for (const o of observers) o.epoch?.(summary);
       releaseFreedMemory();
       for (const seam of epochEndSeams) seam(epoch);
     }
@@ -251,6 +260,8 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
     gpaSum?.forEach((t) => t.dispose());
     sums.loss.dispose();
     sums.hits.dispose();
+    sums.terms?.forEach((t) => t.dispose());
+    recorder.dispose();
   }
   const seconds = (Date.now() - t0) / 1000;
   return { epochs: history, seconds, imagesPerSecond: trainedImages / Math.max(seconds, 1e-9), resumedFrom: startEpoch - 1 };

@@ -6,7 +6,8 @@ import { renderConfusionSvg } from '../../eval/report/confusion-svg.js';
 import { datasetDisplayName, methodDisplayName } from '../../eval/report/names.js';
 import { writeFigure } from '../../eval/report/svg.js';
 import { PromptLearner } from '../../prompting/learner.js';
-import { loadPrompts } from '../../prompting/checkpoint.js';
+import { checkBackbone } from '../../packages/backbone.js';
+import { loadPromptsSource } from '../../packages/package.js';
 import { checkMethod, inferMethod, type MethodName, type MethodOptions } from '../../prompting/methods/index.js';
 import { evaluate } from '../../train/evaluate.js';
 import { batchSource } from '../../train/sources.js';
@@ -59,7 +60,7 @@ export interface EvalReport {
 }
 
 /** The method and options: flags, else the prompts' own config, else what the tensors' shapes say. */
-function methodFor(f: EvalFlags, prompts: ReturnType<typeof loadPrompts> | null): { method: MethodName; options: MethodOptions } {
+function methodFor(f: EvalFlags, prompts: ReturnType<typeof loadPromptsSource> | null): { method: MethodName; options: MethodOptions } {
   if (!prompts) return methodFrom({ ...f, method: f.method ?? 'zeroshot' });
   // the method may come from the prompts file: the flags are checked against it below, by the learner's design
   const given = methodFrom({ ...f, method: f.method ?? 'zeroshot' }, { check: false }).options;
@@ -81,7 +82,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('eval')
     .description("evaluate prompts on a dataset split (Dassl's --eval-only): accuracy, per-class accuracy, confusion matrix")
-    .option('--prompts <file>', 'prompts.safetensors from a run (its prompts.json gives the method), or an official Dassl model.pth.tar-N; none = zero-shot CLIP')
+    .option('--prompts <file|dir>', 'a prompt package, a run folder or its prompts.safetensors (its prompts.json gives the method), or an official Dassl model.pth.tar-N; none = zero-shot CLIP')
     .option('--weights <file>', 'CLIP weights: a file or a Hugging Face snapshot folder')
     .option('--model <name>', 'pretrained CLIP by name (see mpl models)')
     .requiredOption('--dataset <name>', 'dataset (eurosat, dtd, ..., imagefolder, jsonlist)')
@@ -108,7 +109,7 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
     .action(async (f: EvalFlags) => {
       if (f.split !== 'test' && f.split !== 'val') throw new UserError(`--split must be test or val, got '${f.split}'`);
       if (!['base', 'new', 'all'].includes(f.subsample)) throw new UserError(`--subsample must be base, new or all, got '${f.subsample}'`);
-      const prompts = f.prompts ? loadPrompts(f.prompts) : null;
+      const prompts = f.prompts ? loadPromptsSource(f.prompts) : null; // a file, a run folder or a package (src/packages/)
       const { method, options } = methodFor(f, prompts);
       const reporter = terminalReporter({ quiet: f.quiet || f.json });
       const data = loadDataset(f.dataset, {
@@ -122,6 +123,7 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
       if (items.length === 0) throw new UserError(`${data.displayName} has no ${f.split} images (${data.source})`);
       const compute = computeFrom(f);
       const loaded = await modelFrom(f, compute);
+      if (prompts) await checkBackbone(prompts.requirement, loaded, f.prompts!); // before any image is read
       announce(compute, reporter);
       const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, data.classnames, { ...options, dataset: data });
       try {

@@ -9,6 +9,7 @@ import { methodDef } from '../../prompting/methods/index.js';
 import { CHECKPOINT_FILE } from '../../train/trainer.js';
 import { UserError } from '../../util/errors.js';
 import { intFlag } from '../flags.js';
+import { exportPackage } from './packages.js';
 
 /** `mpl export`: a run's prompts as an official Dassl checkpoint the PyTorch code loads. */
 export function register(program: Command): void {
@@ -16,7 +17,11 @@ export function register(program: Command): void {
     .command('export')
     .description('write learned prompts as an official Dassl checkpoint (<out>/<ModelName>/model.pth.tar-N) for the PyTorch code')
     .argument('<prompts>', 'a run folder or its prompts.safetensors (with prompts.json beside it)')
-    .requiredOption('--out <dir>', "the official code's --model-dir: the checkpoint goes to <out>/<ModelName>/model.pth.tar-N")
+    .option('--out <dir>', "the official code's --model-dir: the checkpoint goes to <out>/<ModelName>/model.pth.tar-N")
+    .option('--package <dir>', 'instead: a prompt package (model card README.md, config.json, prompts.safetensors) in this folder')
+    .option('--license <id>', 'with --package: the SPDX license of the prompts in the model card', 'mit')
+    .option('--weights <file>', "with --package, for runs of earlier versions: the CLIP weights they were trained on (recent runs record their backbone's sha256)")
+    .option('--force', 'with --package: replace a package already there')
     .option('--epoch <n>', 'the N of model.pth.tar-N (default: the epochs the run trained)', intFlag('--epoch', { max: 100_000 }))
     .addHelpText(
       'after',
@@ -28,7 +33,11 @@ Example:
 The state dict holds the trained tensors under the official keys; the optimizer and scheduler entries are
 laid out as Dassl saves them (momentum buffers from the run's checkpoint). See docs/weights.md.`,
     )
-    .action((target: string, f: { out: string; epoch?: number }) => {
+    .addHelpText('after', `\nA prompt package (Hugging Face layout: model card, config.json, prompts.safetensors; docs/packages.md):\n  mpl export runs/base2new/eurosat/mpl/seed1 --package eurosat-mpl\n  mpl predict --model ViT-B/16 --prompts eurosat-mpl photo.jpg`)
+    .action(async (target: string, f: { out?: string; epoch?: number; package?: string; license: string; force?: boolean; weights?: string }) => {
+      if (f.package && (f.out || f.epoch !== undefined)) throw new UserError('--package writes a prompt package, --out (and --epoch) an official checkpoint: give one of them');
+      if (f.package) return exportPackage(target, { ...f, package: f.package });
+      if (!f.out) throw new UserError('give --out DIR (an official Dassl checkpoint) or --package DIR (a prompt package)');
       const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, PROMPTS_FILE) : target;
       const prompts = loadPrompts(file);
       if (!prompts.config) throw new UserError(`${file}: no prompts.json beside it; export needs the method it was trained with`);

@@ -5,9 +5,10 @@ import { ClipTokenizer } from '../../clip/tokenizer.js';
 import { IMAGE_EXTENSIONS } from '../../data/datasets/common.js';
 import { loadEvalImage } from '../../data/image.js';
 import { PromptLearner } from '../../prompting/learner.js';
-import { loadPrompts } from '../../prompting/checkpoint.js';
+import { checkBackbone } from '../../packages/backbone.js';
+import { loadPromptsSource } from '../../packages/package.js';
 import type { MethodOptions } from '../../prompting/methods/index.js';
-import { noGrad, tensor, tidy } from '../../torch/index.js';
+import { Classifier } from '../../train/classifier.js';
 import { UserError } from '../../util/errors.js';
 import { addMaxImagePixelsOption, intFlag } from '../flags.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
@@ -41,10 +42,10 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
   let method = 'zeroshot' as ReturnType<typeof methodFrom>['method'];
   let options: MethodOptions = { template: f.template, ensemble: f.ensemble };
   let classnames = f.classes ? f.classes.split(',').map((c) => c.trim()).filter(Boolean) : [];
-  let prompts: ReturnType<typeof loadPrompts> | null = null;
+  let prompts: ReturnType<typeof loadPromptsSource> | null = null;
   if (mode === 'predict') {
     if (!f.prompts) throw new UserError('--prompts FILE is required (prompts.safetensors or an official model.pth.tar-N)');
-    prompts = loadPrompts(f.prompts);
+    prompts = loadPromptsSource(f.prompts); // a file, a run folder or a package (src/packages/)
     const cfg = prompts.config;
     if (cfg && !f.method) {
       method = cfg.method;
@@ -58,28 +59,20 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
   const files = collectImageInputs(images);
   const compute = computeFrom(f);
   const loaded = await modelFrom(f, compute);
+  if (prompts) await checkBackbone(prompts.requirement, loaded, f.prompts!); // before any image is read
   const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, classnames, options);
   try {
     if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
     const size = loaded.model.arch.vision.image_size;
     const results: Array<{ image: string; probabilities: Record<string, number> }> = [];
-    const text = noGrad(() => learner.imageConditioned ? null : learner.textFeatures());
-    text?.keep();
+    const classifier = new Classifier(learner); // shared with mpl serve
     for (let s = 0; s < files.length; s += 32) {
       const chunk = files.slice(s, s + 32);
       const pixels = await Promise.all(chunk.map((file) => loadEvalImage(file, size, { onWarning: (m) => process.stderr.write(`warning: ${m}\n`) })));
-      const probs = noGrad(() =>
-        tidy(() => {
-          const batch = new Float32Array(pixels.length * 3 * size * size);
-          pixels.forEach((p, i) => batch.set(p, i * p.length));
-          const x = tensor(batch, [pixels.length, 3, size, size], 'float32', loaded.model.device);
-          const logits = text ? learner.logitsWithText(x, text) : learner.forward(x).logits;
-          return logits.softmax(-1).toFloat32();
-        }),
-      );
+      const probs = classifier.probabilities(pixels);
       chunk.forEach((file, i) => {
         const p: Record<string, number> = {};
-        classnames.forEach((c, j) => (p[c] = probs[i * classnames.length + j]));
+        classnames.forEach((c, j) => (p[c] = probs[i][j]));
         // Weights and prompts are checked at load; this catches anything else (an overflow in the model)
         if (Object.values(p).some((x) => !Number.isFinite(x))) {
           throw new UserError(`${file}: the model produced non-finite probabilities (NaN) for this image; nothing is printed. Check the weights${prompts ? ` and ${f.prompts}` : ''}`);
@@ -87,7 +80,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
         results.push({ image: file, probabilities: p });
       });
     }
-    text?.dispose();
+    classifier.dispose();
     const topOf = (r: (typeof results)[number]) => Object.entries(r.probabilities).sort((a, b) => b[1] - a[1]).slice(0, f.top);
     if (f.json) {
       // every class's probability, and the --top best (most probable first)
@@ -126,7 +119,7 @@ export function register(program: Command): void {
     .argument('<images...>', 'image files or folders')
     .option('--weights <file>', 'CLIP weights file')
     .option('--model <name>', 'pretrained CLIP by name (ViT-B/16, ...)')
-    .option('--prompts <file>', 'learned prompts: prompts.safetensors (its prompts.json beside it makes method flags optional) or model.pth.tar-N')
+    .option('--prompts <file|dir>', 'learned prompts: a prompt package, a run folder, prompts.safetensors (its prompts.json beside it makes method flags optional) or model.pth.tar-N')
     .option('--classes <list>', 'comma-separated class names (default: the classes the prompts were trained on)')
     .option('--top <k>', 'classes shown per image', intFlag('--top', { min: 1 }), 5)
     .option('--json', 'one JSON array: [{"image", "probabilities": {class: p}, "top": [{"class", "probability"}]}] in the order given (top: the --top best)');

@@ -131,7 +131,7 @@ async function optionsFrom(f: RunFlags, applied: AppliedConfig, check: (o: Unloa
   if (applied.inputSize !== undefined && applied.inputSize !== loaded.model.imageSize) {
     reporter.warn(`config: INPUT.SIZE ${applied.inputSize} differs from the model's input size ${loaded.model.imageSize}; the model's size is used (a CLIP ViT has one input resolution)`);
   }
-  return { ...unloaded, model: loaded.model, backbone: loaded.backbone, preflighted: true };
+  return { ...unloaded, model: loaded.model, backbone: loaded.backbone, weightsFile: loaded.file, preflighted: true };
 }
 
 /** `--target name=path` (repeatable): a dataset folder per target. */

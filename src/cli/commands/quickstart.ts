@@ -61,6 +61,7 @@ async function offline(f: QuickstartFlags, reporter: Reporter): Promise<void> {
     const common = {
       model: loaded.model,
       backbone: loaded.backbone,
+      weightsFile: loaded.file,
       root: f.root,
       dataset: 'synthshapes',
       seeds: [f.seed],
@@ -184,6 +185,7 @@ offline quickstart.`,
         const [r] = await runBase2New({
           model: loaded.model,
           backbone: loaded.backbone,
+          weightsFile: loaded.file,
           method: 'mpl',
           methodOptions: {},
           root: f.root,
