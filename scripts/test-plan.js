@@ -21,11 +21,13 @@ const EVERY_BUILD_NAME = /(^|[-_.])(parity|checkpoint)([-_.]|$)/;
  */
 const NUMERICS_NAME = /(^|[-_.])(parity|forward|tolerance|trainer|device|precision)([-_.]|$)/;
 /**
- * End-to-end files (the CLI or a browser run on real inputs, minutes): the `e2e` and `cli` folders, files named
- * `cli.test.ts` / `*-cli.test.ts` (a concern's commands through the binary) or `*.e2e.test.ts`. `npm test`
- * runs them, `npm run test:fast` not.
+ * The folders of in-process tests (units, the engine, parity: seconds each), which `npm run test:fast` runs.
+ * A file in any other folder -- `e2e`, `cli`, and every new folder until it is added here -- is end to end
+ * (the CLI, a server or a browser on real inputs): `npm test` runs it, `test:fast` not. So a new folder
+ * cannot slow the inner loop down unnoticed; add it here when its files are quick.
  */
-const E2E_FOLDERS = ['e2e', 'cli'];
+const FAST_FOLDERS = ['api', 'clip', 'data', 'eval', 'fuzz', 'io', 'net', 'pretrain', 'prompting', 'report', 'scripts', 'search', 'sweep', 'synth', 'torch', 'train', 'util'];
+/** In those folders, files named `cli.test.ts` / `*-cli.test.ts` (a concern's commands through the binary) or `*.e2e.test.ts` are end to end too. */
 const E2E_NAME = /(^|-)cli\.test\.js$|\.e2e\.test\.js$/;
 /** The one short end-to-end test that `npm run test:fast` keeps. */
 const FAST_E2E = 'e2e/quickstart.test.js';
@@ -35,7 +37,7 @@ function tierOf(rel) {
   const base = path.basename(rel);
   if (/\.slow\.test\.js$/.test(base)) return 'slow';
   if (rel === FAST_E2E) return 'fast';
-  if (E2E_FOLDERS.includes(rel.split('/')[0]) || E2E_NAME.test(base)) return 'e2e';
+  if (!FAST_FOLDERS.includes(rel.split('/')[0]) || E2E_NAME.test(base)) return 'e2e';
   return 'fast';
 }
 
@@ -93,4 +95,4 @@ function classify(root, rel) {
   return { file: rel, tier, builds: tier === 'slow' ? 'main' : buildsOf(rel), numerics: isNumerics(rel), serial: serialReason(root, rel) };
 }
 
-module.exports = { EVERY_BUILD_FOLDERS, E2E_FOLDERS, E2E_NAME, FAST_E2E, tierOf, buildsOf, isNumerics, serialReason, listTests, classify };
+module.exports = { EVERY_BUILD_FOLDERS, FAST_FOLDERS, E2E_NAME, FAST_E2E, tierOf, buildsOf, isNumerics, serialReason, listTests, classify };

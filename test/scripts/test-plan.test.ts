@@ -12,6 +12,7 @@ import { repoRoot, tmpDir } from '../helpers.js';
 
 const plan = require(path.join(repoRoot, 'scripts', 'test-plan.js')) as {
   EVERY_BUILD_FOLDERS: string[];
+  FAST_FOLDERS: string[];
   FAST_E2E: string;
   listTests(root: string): string[];
   classify(root: string, rel: string): { file: string; tier: 'fast' | 'e2e' | 'slow'; builds: 'every' | 'main'; numerics: boolean; serial: string | null };
@@ -30,7 +31,8 @@ test('every test file of the repository is planned, and the rules name folders a
   assert.deepEqual(files, sources.map((s) => s.replace(/\.ts$/, '.js')).sort(), 'the compiled files are the sources');
   const tiers = files.map((f) => plan.classify(repoRoot, f));
   assert.ok(tiers.every((f) => ['fast', 'e2e', 'slow'].includes(f.tier) && ['every', 'main'].includes(f.builds)));
-  for (const folder of plan.EVERY_BUILD_FOLDERS) assert.ok(fs.existsSync(path.join(repoRoot, 'test', folder)), `test/${folder}`);
+  for (const folder of [...plan.EVERY_BUILD_FOLDERS, ...plan.FAST_FOLDERS]) assert.ok(fs.existsSync(path.join(repoRoot, 'test', folder)), `test/${folder}`);
+  for (const folder of plan.EVERY_BUILD_FOLDERS) assert.ok(plan.FAST_FOLDERS.includes(folder), `${folder}: the engine and numerics folders are in the inner loop`);
   assert.ok(files.includes(plan.FAST_E2E), `${plan.FAST_E2E} (test:fast's end-to-end test) exists`);
   assert.equal(plan.classify(repoRoot, plan.FAST_E2E).tier, 'fast');
   assert.ok(tiers.some((f) => f.numerics && f.file.includes('parity')), 'the parity tests are numerics');
@@ -45,6 +47,7 @@ test('the rules: tier by name and folder, builds by folder and name, serial by a
     fs.writeFileSync(path.join(root, 'dist', 'test', rel.replace(/\.ts$/, '.js')), '');
   };
   write('newfolder/thing.test.ts');
+  write('data/new-reader.test.ts');
   write('torch/ops.test.ts');
   write('serve/checkpoint-io.test.ts');
   write('train/memory.slow.test.ts');
@@ -57,13 +60,14 @@ test('the rules: tier by name and folder, builds by folder and name, serial by a
   fs.writeFileSync(path.join(root, 'dist', 'test', 'stale.test.js'), ''); // compiled, source gone
   const got = Object.fromEntries(plan.listTests(root).map((f) => [f, plan.classify(root, f)]));
   assert.deepEqual(Object.keys(got), [
-    'e2e/long.test.js', 'newfolder/thing.test.js', 'prompting/new-method-parity.test.js', 'report/cli.test.js', 'serve/checkpoint-io.test.js',
+    'data/new-reader.test.js', 'e2e/long.test.js', 'newfolder/thing.test.js', 'prompting/new-method-parity.test.js', 'report/cli.test.js', 'serve/checkpoint-io.test.js',
     'serve/http.e2e.test.js', 'sweep/cluster.test.js', 'torch/ops.test.js', 'train/memory.slow.test.js',
   ]);
   const brief = (f: string) => [got[f].tier, got[f].builds, got[f].numerics, got[f].serial];
-  assert.deepEqual(brief('newfolder/thing.test.js'), ['fast', 'main', false, null], 'the default for a new folder');
+  assert.deepEqual(brief('newfolder/thing.test.js'), ['e2e', 'main', false, null], 'the default for a new folder: npm test, main build');
+  assert.deepEqual(brief('data/new-reader.test.js'), ['fast', 'main', false, null], 'the default for a new file in a folder of quick tests');
   assert.deepEqual(brief('torch/ops.test.js'), ['fast', 'every', false, null]);
-  assert.deepEqual(brief('serve/checkpoint-io.test.js'), ['fast', 'every', false, null], 'checkpoint in the name');
+  assert.deepEqual(brief('serve/checkpoint-io.test.js'), ['e2e', 'every', false, null], 'checkpoint in the name: every build');
   assert.deepEqual(brief('train/memory.slow.test.js'), ['slow', 'main', false, null], 'the slow tier runs once, on the main build');
   assert.deepEqual(brief('e2e/long.test.js'), ['e2e', 'main', false, null]);
   assert.deepEqual(brief('report/cli.test.js'), ['e2e', 'main', false, null], 'a concern\'s commands through the binary');
