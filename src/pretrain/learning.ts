@@ -1,7 +1,7 @@
 /**
  * The learning checks: base-to-new on the generated SynthShapes dataset with the shipped tiny CLIP, for
  * zero-shot CLIP and every prompt method, at schedules short enough for the test suite. One definition
- * serves test/e2e/learning.test.ts (one seed, thresholds) and scripts/measure-learning.js (many seeds: the
+ * serves test/e2e/learning.slow.test.ts (one seed, thresholds) and scripts/measure-learning.js (many seeds: the
  * spreads the thresholds come from, recorded in assets/tiny-clip/README.md).
  */
 import type { ClipModel } from '../backbones/clip/model.js';

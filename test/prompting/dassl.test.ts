@@ -19,7 +19,8 @@ import { PromptLearner, tokenIds as tokenIdsOf } from '../../src/prompting/learn
 import { noGrad, tidy, type Tensor } from '../../src/torch/index.js';
 import { createOptimizer, trainStep } from '../../src/train/step.js';
 import { goldenDir, repoRoot, tmpDir } from '../helpers.js';
-import { assertClose, goldenImages, goldenModel, goldenTensors } from './golden.js';
+import { goldenImages, goldenModel, goldenTensors } from './golden.js';
+import { FP32, assertScaled } from '../tolerance.js';
 
 const python = process.env.MPL_TEST_PYTHON ?? '/usr/bin/python3';
 const work = tmpDir('mpl-dassl-');
@@ -104,7 +105,7 @@ test('an exported Dassl checkpoint loads in PyTorch, restores its optimizer and 
     assert.equal(py.momentum_buffers, tensors.size);
     assert.equal(py.scheduler_last_epoch, 5);
     assert.equal(py.val_result, null);
-    assertClose(py.logits.flat(), ours, 1e-4, 1e-4, 'logits in PyTorch vs here');
+    assertScaled(py.logits.flat(), ours, FP32.forward, 'logits in PyTorch vs here');
   } finally {
     learner.dispose();
     images.dispose();

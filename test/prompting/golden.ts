@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readSafetensors } from '../../src/io/safetensors.js';
 import type { RawTensor } from '../../src/io/tensor.js';
 import { ClipModel, type ClipArchitecture } from '../../src/backbones/clip/model.js';
-import { native, resolveDevice, tensor, type Device, type PrecisionName, type Tensor } from '../../src/torch/index.js';
+import { cpuHasNativeBf16, isCuda, native, resolveDevice, tensor, type Device, type PrecisionName, type Tensor } from '../../src/torch/index.js';
 import { goldenDir } from '../helpers.js';
 
 /**
@@ -29,13 +29,17 @@ export function halfMatmulSupported(device: Device): boolean {
 }
 
 /**
- * The precisions the parity tests cover on the test device: $MPL_TEST_PRECISIONS (comma list) or fp32 and bf16
- * everywhere, plus fp16 and amp where float16 matmuls exist (CUDA; libtorch 2.x CPUs).
+ * The precisions the device-aware tests cover on the test device: $MPL_TEST_PRECISIONS (comma list), else fp32;
+ * bf16 on a GPU and on a CPU with native bf16 (elsewhere the tool refuses it, and the tests check that instead);
+ * fp16 and amp where float16 matmuls exist (CUDA; libtorch 2.x CPUs).
  */
 export function testPrecisions(): PrecisionName[] {
   const env = process.env.MPL_TEST_PRECISIONS;
   if (env) return env.split(',').map((s) => s.trim()) as PrecisionName[];
-  return halfMatmulSupported(testDevice) ? ['fp32', 'bf16', 'fp16', 'amp'] : ['fp32', 'bf16'];
+  const out: PrecisionName[] = ['fp32'];
+  if (isCuda(testDevice) || cpuHasNativeBf16()) out.push('bf16');
+  if (halfMatmulSupported(testDevice)) out.push('fp16', 'amp');
+  return out;
 }
 
 export function goldenArch(): ClipArchitecture {

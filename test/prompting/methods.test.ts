@@ -10,7 +10,8 @@ import { PromptLearner, tokenIds } from '../../src/prompting/learner.js';
 import { METHODS, designMethod, methodDef, type MethodConfig, type MethodName, type MethodOptions } from '../../src/prompting/methods/index.js';
 import { validatePlan } from '../../src/prompting/plan.js';
 import { Generator, cat, liveTensors, nn, noGrad, randn, tensor, tidy, type Tensor } from '../../src/torch/index.js';
-import { assertClose, goldenModel, testDevice } from './golden.js';
+import { goldenModel, testDevice } from './golden.js';
+import { assertScaled, fp32Tolerance } from '../tolerance.js';
 
 /** Vision width 64, text width 96, embedding 48; 4 vision and 3 text layers: no two widths or depths alike. */
 const ODD: ClipArchitecture = {
@@ -120,7 +121,7 @@ test('CoOp builds end, middle and front prompts as the official code (and they d
       const ctx = learner.params.get('prompt_learner.ctx')!;
       classnames.forEach((name, i) => {
         const want = noGrad(() => officialCoopPrompt(model, ctx, name, position));
-        assertClose(tidy(() => ours.narrow(0, i, 1).toFloat32()), want.toFloat32(), 1e-5, 1e-6, `${position}: ${name}`);
+        assertScaled(tidy(() => ours.narrow(0, i, 1).toFloat32()), want.toFloat32(), fp32Tolerance(testDevice).forward, `${position}: ${name}`);
         want.dispose();
       });
       features.set(position, ours.toFloat32());

@@ -13,7 +13,8 @@ import { loadClipWeights } from '../../../src/backbones/clip/weights.js';
 import { readSafetensors } from '../../../src/io/safetensors.js';
 import { nn, noGrad, tensor, tidy } from '../../../src/torch/index.js';
 import { goldenDir } from '../../helpers.js';
-import { assertClose, float32, goldenArch, goldenImages, goldenTensors } from '../../prompting/golden.js';
+import { float32, goldenArch, goldenImages, goldenTensors } from '../../prompting/golden.js';
+import { FP32, assertScaled } from '../../tolerance.js';
 
 const golden = goldenTensors('clip_forward.safetensors');
 const prompts: string[] = JSON.parse(readSafetensors(path.join(goldenDir, 'clip_forward.safetensors')).metadata.prompts);
@@ -27,7 +28,7 @@ for (const file of ['tiny_clip.safetensors', 'tiny_clip_hf.safetensors']) {
         tidy(() => {
           const images = goldenImages();
           const img = model.encodeImage(images);
-          assertClose(img.toFloat32(), float32(golden.get('image_features')!), 1e-5, 1e-6, 'image features');
+          assertScaled(img.toFloat32(), float32(golden.get('image_features')!), FP32.forward, 'image features');
           const ids = golden.get('input_ids')!;
           const idt = tensor(ids.data, ids.shape, 'int64');
           const eot = idt.argmax(-1).toArray();
@@ -35,10 +36,10 @@ for (const file of ['tiny_clip.safetensors', 'tiny_clip_hf.safetensors']) {
           const ours = ClipTokenizer.default().tokenize(prompts);
           assert.deepEqual(Array.from(ours.ids), idt.toArray());
           const txt = model.encodeText(idt, eot);
-          assertClose(txt.toFloat32(), float32(golden.get('text_features')!), 1e-5, 1e-6, 'text features');
-          assertClose(nn.l2normalize(img).toFloat32(), float32(golden.get('image_features_normalized')!), 1e-5, 1e-7, 'normalised image features');
-          assertClose(nn.l2normalize(txt).toFloat32(), float32(golden.get('text_features_normalized')!), 1e-5, 1e-7, 'normalised text features');
-          assertClose(model.logits(img, txt).toFloat32(), float32(golden.get('logits_per_image')!), 1e-5, 1e-5, 'logits');
+          assertScaled(txt.toFloat32(), float32(golden.get('text_features')!), FP32.forward, 'text features');
+          assertScaled(nn.l2normalize(img).toFloat32(), float32(golden.get('image_features_normalized')!), FP32.forward, 'normalised image features');
+          assertScaled(nn.l2normalize(txt).toFloat32(), float32(golden.get('text_features_normalized')!), FP32.forward, 'normalised text features');
+          assertScaled(model.logits(img, txt).toFloat32(), float32(golden.get('logits_per_image')!), FP32.forward, 'logits');
           assert.ok(Math.abs(Math.exp(model.logitScale) - 1 / 0.07) < 0.02, 'logit scale');
         }),
       );
@@ -65,7 +66,7 @@ test('the text encoder cut to the longest prompt equals the full 77-token run', 
         assert.equal(fullLength, 77);
         assert.equal(cutLength, Math.max(...eot) + 1);
         assert.ok(cutLength < 20);
-        assertClose(cut.toFloat32(), full.toFloat32(), 1e-5, 1e-6, 'truncated vs full-length text features');
+        assertScaled(cut.toFloat32(), full.toFloat32(), FP32.forward, 'truncated vs full-length text features');
       }),
     );
   } finally {
