@@ -28,6 +28,8 @@ export const LEARNING_EPOCHS: Record<Exclude<MethodName, 'zeroshot'>, number> = 
   maple: 5,
   mpl: TINY_CLIP_MPL_EPOCHS,
   promptsrc: 5,
+  prograd: 20,
+  kgcoop: 20,
 };
 
 export interface LearningRun {
