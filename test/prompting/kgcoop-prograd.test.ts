@@ -22,7 +22,7 @@ import { readSafetensors } from '../../src/io/safetensors.js';
 import type { RawTensor } from '../../src/io/tensor.js';
 import { ClipTokenizer } from '../../src/clip/tokenizer.js';
 import { PromptLearner } from '../../src/prompting/learner.js';
-import type { MethodName, MethodOptions } from '../../src/prompting/methods/index.js';
+import { inferMethod, type MethodName, type MethodOptions } from '../../src/prompting/methods/index.js';
 import { backward, projectGradients } from '../../src/train/step.js';
 import { GradScaler, SGD, noGrad, tensor, tidy, type PrecisionName } from '../../src/torch/index.js';
 import { fixturesDir } from '../helpers.js';
@@ -179,4 +179,55 @@ test('projectGradients: g − λ(g·ĥ)ĥ where cos(g, h) < 0; g untouched where
       p.dispose();
     }
   }
+});
+
+test("each method's own template table by the dataset's Dassl name; a dataset outside it has its own template", () => {
+  const model = goldenModel('fp32', testDevice);
+  const prefix = (method: MethodName, dataset: string | undefined) => {
+    const l = new PromptLearner(model, ClipTokenizer.default(), method, ['cat'], dataset ? { dataset } : {});
+    try {
+      return (l.design.text as { promptPrefix: string }).promptPrefix;
+    } finally {
+      l.dispose();
+    }
+  };
+  // ProGrad's context starts as the template's words, zeros (the X's) before them; any spelling of the dataset
+  assert.equal(prefix('prograd', 'oxford_pets'), 'X X X X X X X X a type of pet, a photo of a');
+  assert.equal(prefix('prograd', 'DescribableTextures'), 'X X X X X X X X X X X X X a texture of');
+  assert.equal(prefix('prograd', 'eurosat'), 'X X X X X X X X X X X a centered satellite photo of');
+  assert.equal(prefix('prograd', 'synthshapes'), 'X X X X X X X X X X X X a photo of a'); // not in the table: its own "a photo of a {}."
+  assert.equal(prefix('prograd', undefined), 'X X X X X X X X X X X X a photo of a');
+  assert.equal(prefix('kgcoop', 'dtd'), 'a photo of a');
+  assert.throws(() => new PromptLearner(model, ClipTokenizer.default(), 'prograd', ['cat'], { nCtx: 4, dataset: 'oxford_pets' }), /--n-ctx 4 is fewer than the 8 words/);
+});
+
+test('setClassnames with a dataset: the design follows it (ProGrad\'s prompt text, zero-shot\'s template), the tensors stay', () => {
+  const model = goldenModel('fp32', testDevice);
+  const tok = ClipTokenizer.default();
+  const names = ['banded', 'dotted', 'striped'];
+  for (const [method, from, to] of [['prograd', 'oxford_pets', 'dtd'], ['zeroshot', 'eurosat', 'dtd']] as const) {
+    const moved = new PromptLearner(model, tok, method, ['dog', 'cat'], { dataset: from, seed: 1 });
+    const built = new PromptLearner(model, tok, method, names, { dataset: to, seed: 2 });
+    try {
+      const before = [...moved.params.values()].map((p) => p.toFloat32());
+      moved.setClassnames(names, to);
+      assert.deepEqual([...moved.params.values()].map((p) => p.toFloat32()), before, `${method}: the trained tensors are kept`);
+      built.loadStateDict(moved.stateDict());
+      const [a, b] = [moved, built].map((l) => noGrad(() => tidy(() => l.textFeatures().toFloat32())));
+      assertClose(a, b, 1e-6, 1e-7, `${method}: text features as if built for ${to}`);
+    } finally {
+      moved.dispose();
+      built.dispose();
+    }
+  }
+});
+
+test("an official KgCoOp checkpoint (its unused bias_vectors and one-layer meta_net) is KgCoOp's, not CoCoOp's", () => {
+  const shapes = (keys: Record<string, number[]>) => new Map(Object.entries(keys).map(([k, shape]) => [k, { shape }]));
+  const kg = shapes({ 'prompt_learner.ctx': [4, 512], 'prompt_learner.bias_vectors': [1, 512], 'prompt_learner.meta_net.linear1.weight': [512, 512], 'prompt_learner.meta_net.linear1.bias': [512] });
+  assert.deepEqual(inferMethod(kg), { method: 'kgcoop', options: { nCtx: 4 }, candidates: ['kgcoop'] });
+  const cocoop = shapes({ 'prompt_learner.ctx': [4, 512], 'prompt_learner.meta_net.linear1.weight': [32, 512], 'prompt_learner.meta_net.linear1.bias': [32], 'prompt_learner.meta_net.linear2.weight': [512, 32], 'prompt_learner.meta_net.linear2.bias': [512] });
+  assert.equal(inferMethod(cocoop).method, 'cocoop');
+  // ProGrad's checkpoint is CoOp's context alone: CoOp's (the evaluation is the same)
+  assert.equal(inferMethod(shapes({ 'prompt_learner.ctx': [16, 512] })).method, 'coop');
 });

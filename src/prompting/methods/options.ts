@@ -58,7 +58,7 @@ export interface OptionSpec {
   help: string;
   /** the CLI's placeholder for the value */
   value?: string;
-  /** TRAINER.<NAME>.<KEY> of the official Dassl configs that set it */
+  /** TRAINER.<NAME>.<KEY> of the official Dassl configs that set it, or a whole key outside TRAINER (LOSS.T) */
   dassl?: readonly string[];
   /**
    * The value recorded (in the resolved options, hence in every run's identity) for a method that leaves it
