@@ -5,7 +5,7 @@
  */
 import { ClipModel, type EncoderHooks } from '../clip/model.js';
 import { toInt64, type ClipTokenizer } from '../clip/tokenizer.js';
-import { Generator, Tensor, cat, nn, noGrad, randn, rand, tensor, tidy, type DType } from '../torch/index.js';
+import { Generator, Tensor, cat, nn, noGrad, randn, rand, tensor, tidy, zeros, type DType } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
 import { createdInModelDtype, designMethod, type DatasetPrompt, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods/index.js';
 import { planLayout, validatePlan, type PromptPlan, type Source } from './plan.js';
@@ -127,7 +127,8 @@ export class PromptLearner {
         const { ids } = tokenIds(this.tokenizer, [d.promptPrefix]);
         const words = noGrad(() => this.model.tokenEmbedding(ids).select(0, 0).narrow(0, 1, d.nCtx).clone());
         // ProGrad: zeros in front of the template words' embeddings (the prefix's "X" placeholders stand there)
-        return init.zeros ? noGrad(() => cat([words.narrow(0, 0, init.zeros!).mul(0), words.narrow(0, init.zeros!, d.nCtx - init.zeros!)], 0)) : words;
+        const z = init.zeros ?? 0;
+        return z ? cat([zeros([z, words.shape[1]], words.dtype, words.device), words.narrow(0, z, d.nCtx - z)], 0) : words;
       }
       case 'normal':
         return randn(shape, g).mul(init.std).to(dtype);

@@ -77,7 +77,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'depthText', flag: 'depth-text', kind: 'int', help: 'text prompt depth', dassl: ['PROMPT_DEPTH_TEXT'], unset: 0 },
   { key: 'depthVision', flag: 'depth-vision', kind: 'int', help: 'vision prompt depth', dassl: ['PROMPT_DEPTH_VISION'], unset: 0 },
   { key: 'nCtxVision', flag: 'n-ctx-vision', kind: 'int', help: 'vision prompt tokens', dassl: ['N_CTX_VISION'], unset: 0 },
-  { key: 'ctxInit', flag: 'ctx-init', kind: 'string', value: 'words', help: 'words initialising the text context ("" for random N(0, 0.02))', dassl: ['CTX_INIT'], unset: '' },
+  { key: 'ctxInit', flag: 'ctx-init', kind: 'string', value: 'words', help: 'words initialising the text context ("" for random N(0, 0.02); ProGrad\'s default "{template}": the dataset\'s template words)', dassl: ['CTX_INIT'], unset: '' },
   { key: 'csc', flag: 'csc', kind: 'boolean', help: 'class-specific context', dassl: ['CSC'], unset: false },
   { key: 'classTokenPosition', flag: 'class-token-position', kind: 'choice', choices: ['end', 'middle', 'front'], value: 'pos', help: 'end | middle | front', dassl: ['CLASS_TOKEN_POSITION'], unset: 'end' },
   {
