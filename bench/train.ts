@@ -6,8 +6,11 @@
  * precision is another, in that precision too (`torch_same_precision_*`: the official fp16 recipe, or
  * autocast for amp / bf16) where PyTorch can run it. `--classes N` shows the text encoder's share (ImageNet's
  * base half has 500 classes). Images are random tensors copied from host memory every batch: this measures
- * the model work; `mpl bench data` measures decoding.
+ * the model work; `mpl bench data` measures decoding. `--method kgcoop|prograd` times those methods instead
+ * (their default options, the learning rate of their recipe, the same batch of 4), beside their official
+ * trainers' steps in PyTorch (bench/python/train.py).
  *   npx mpl bench train --device cuda --precision fp16 --classes 50 --json
+ *   npx mpl bench train --method prograd --json
  */
 import { knownArchitectures } from '../src/backbones/clip/config.js';
 import { ClipModel } from '../src/backbones/clip/model.js';
@@ -17,6 +20,8 @@ import type { BackboneArchitecture, BackboneModel, TextTokenizer } from '../src/
 import { SiglipModel } from '../src/backbones/siglip/model.js';
 import type { SiglipArchitecture } from '../src/backbones/siglip/weights.js';
 import { PromptLearner } from '../src/prompting/learner.js';
+import { RECIPES, type MethodName } from '../src/prompting/methods/index.js';
+import { UserError } from '../src/util/errors.js';
 import type { Batch, BatchSource } from '../src/train/batches.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { train } from '../src/train/trainer.js';
@@ -80,9 +85,19 @@ export function randomSource(n: number, batchSize: number, seed: number, classes
   };
 }
 
+/** The methods with a PyTorch baseline of their training step (bench/python/train.py). */
+export const BENCH_METHODS = ['mpl', 'kgcoop', 'prograd'] as const;
+const DESCRIPTION: Record<(typeof BENCH_METHODS)[number], string> = {
+  mpl: 'mpl (N_CTX 1, add 2, remove 1, depth 9)',
+  kgcoop: 'kgcoop (4 context tokens, W 8)',
+  prograd: 'prograd (16 context tokens, two backward passes and a projection per step)',
+};
+
 export interface TrainBenchOptions extends BenchTarget {
   /** the architecture (random weights): ViT-B/16 (default) or siglip-base-patch16-224 (`--arch`) */
   arch?: string;
+  /** mpl (default), kgcoop or prograd */
+  method?: MethodName;
   trainImages?: number;
   evalImages?: number;
   classes?: number;
@@ -100,17 +115,20 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   const archName = options.arch ?? 'ViT-B/16';
   const arch = knownArchitecture(archName);
   if (!arch || arch.vision.image_size !== 224) throw new Error(`bench train: ${archName} is not a known 224-pixel architecture (ViT-B/16, siglip-base-patch16-224)`);
+  const method = options.method ?? 'mpl';
+  if (!(BENCH_METHODS as readonly string[]).includes(method)) throw new UserError(`--method ${method}: the training benchmark times ${BENCH_METHODS.join(', ')}`);
+  const lr = RECIPES[method].lr;
   const { model, tokenizer } = randomModel(arch, device, precision);
-  const learner = new PromptLearner(model, tokenizer, 'mpl', names, { seed: 1 });
+  const learner = new PromptLearner(model, tokenizer, method, names, { seed: 1 });
   const evalBatch = Math.min(100, nEval);
   // warm-up (kernel selection, allocator, cuBLAS handles): a few steps and one evaluation batch, untimed
-  await train(learner, randomSource(cuda ? 12 : 4, 4, 3, nClasses), { epochs: 1, lr: 0.0035, warmupEpochs: 0 });
+  await train(learner, randomSource(cuda ? 12 : 4, 4, 3, nClasses), { epochs: 1, lr, warmupEpochs: 0 });
   await evaluate(learner, randomSource(evalBatch, evalBatch, 4, nClasses));
-  const t = await train(learner, randomSource(nTrain, 4, 1, nClasses), { epochs: 1, lr: 0.0035, warmupEpochs: 0 });
+  const t = await train(learner, randomSource(nTrain, 4, 1, nClasses), { epochs: 1, lr, warmupEpochs: 0 });
   const e = await evaluate(learner, randomSource(nEval, evalBatch, 2, nClasses));
   const r: TrainBenchResult = {
     model: `${archName} (random weights)`,
-    method: 'mpl (N_CTX 1, add 2, remove 1, depth 9)',
+    method: DESCRIPTION[method as (typeof BENCH_METHODS)[number]],
     device,
     device_name: deviceName,
     precision,
@@ -123,7 +141,7 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
     train_images_per_s: t.epochs[0].imagesPerSecond,
     eval_images_per_s: e.imagesPerSecond,
   };
-  if (precision !== 'fp32') r.eval_logits_relative_error_vs_fp32 = logitsErrorVsFp32(arch, learner, names, device);
+  if (precision !== 'fp32') r.eval_logits_relative_error_vs_fp32 = logitsErrorVsFp32(arch, learner, names, device, method);
   learner.dispose();
   model.dispose();
   if (familyOf(arch).name !== 'clip') {
@@ -132,7 +150,7 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
     return r;
   }
   if (options.python !== false && torchAvailable()) {
-    const args = (p: PrecisionName) => [String(r.threads), String(nTrain), String(nEval), String(nClasses), device, p];
+    const args = (p: PrecisionName) => [String(r.threads), String(nTrain), String(nEval), String(nClasses), device, p, method];
     const fp32 = runPython('train.py', args('fp32'));
     r.torch_version = String(fp32.torch_version);
     r.torch_train_images_per_s = Number(fp32.torch_train_images_per_s);
@@ -158,9 +176,9 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
 }
 
 /** Relative L2 error of this precision's evaluation logits against an fp32 copy of the same model and prompts. */
-function logitsErrorVsFp32(arch: BackboneArchitecture, learner: PromptLearner, names: string[], device: Device): number {
+function logitsErrorVsFp32(arch: BackboneArchitecture, learner: PromptLearner, names: string[], device: Device, method: MethodName): number {
   const { model: ref, tokenizer } = randomModel(arch, device, 'fp32');
-  const refLearner = new PromptLearner(ref, tokenizer, 'mpl', names, { seed: 1 });
+  const refLearner = new PromptLearner(ref, tokenizer, method, names, { seed: 1 });
   try {
     refLearner.loadStateDict(learner.stateDict());
     const g = new Generator(5);
@@ -198,7 +216,7 @@ function randomModel(arch: BackboneArchitecture, device: Device, precision: Prec
 export function formatTrainBench(r: TrainBenchResult): string {
   const f = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(2));
   const lines = [
-    `MPL training (${r.train_images} images, batch 4, ${r.classes} classes) and evaluation (${r.eval_images} images, batch 100), ${r.precision} on ${r.device_name}`,
+    `${r.method.split(' ')[0] === 'mpl' ? 'MPL' : r.method.split(' ')[0]} training (${r.train_images} images, batch 4, ${r.classes} classes) and evaluation (${r.eval_images} images, batch 100), ${r.precision} on ${r.device_name}`,
     `  ${r.model}, ${r.trainable_parameters.toLocaleString('en-US')} trainable parameters, libtorch ${r.libtorch}, ${r.threads} threads`,
     `  mpl ${r.precision.padEnd(5)}       train ${f(r.train_images_per_s)} images/s   eval ${f(r.eval_images_per_s)} images/s`,
   ];

@@ -85,13 +85,16 @@ const flags = cpuFlags();
 const aboveAvx2 = flags.has('avx512f') || flags.has('avx512_bf16') || flags.has('amx_bf16');
 
 // the plan: [pass, file] pairs
-const explicit = args.map((a) => {
-  const rel = path.relative(path.join(root, 'dist', 'test'), path.resolve(a)).split(path.sep).join('/');
-  if (rel.startsWith('..') || !rel.endsWith('.test.js') || !fs.existsSync(path.resolve(a))) {
-    process.stderr.write(`scripts/test.js: ${a} is not a compiled test file under dist/test/ (build first: npx tsc -p tsconfig.json)\n`);
+// a compiled test file, or a folder under dist/test/ (every test file below it)
+const testsBase = path.join(root, 'dist', 'test');
+const explicit = args.flatMap((a) => {
+  const rel = path.relative(testsBase, path.resolve(a)).split(path.sep).join('/');
+  const isDir = fs.existsSync(path.resolve(a)) && fs.statSync(path.resolve(a)).isDirectory();
+  if (rel.startsWith('..') || (!isDir && (!rel.endsWith('.test.js') || !fs.existsSync(path.resolve(a))))) {
+    process.stderr.write(`scripts/test.js: ${a} is not a compiled test file or folder under dist/test/ (build first: npx tsc -p tsconfig.json)\n`);
     process.exit(2);
   }
-  return rel;
+  return isDir ? plan.listTests(root).filter((f) => rel === '' || f.startsWith(`${rel}/`)) : [rel];
 });
 const files = (explicit.length ? explicit : plan.listTests(root)).map((rel) => plan.classify(root, rel));
 const passes = builds.map((b) => ({ name: b.label, build: b, env: {}, jobs: [] }));

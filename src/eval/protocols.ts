@@ -413,7 +413,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
       skipped += own.skipped;
       for (const target of targets) {
         const d = load(o, target, seed, 'all', 0);
-        learner.setClassnames(d.classnames);
+        learner.setClassnames(d.classnames, d); // the target's classes and template, as the official per-dataset evaluation
         const r = await test(o, learner, d.test);
         accuracy[d.name] = r.accuracy;
         perClass[d.name] = r.perClass;

@@ -7,7 +7,7 @@ import type { EncoderHooks } from '../backbones/clip/model.js';
 import { toInt64 } from '../backbones/clip/tokenizer.js';
 import { traitsOf } from '../backbones/index.js';
 import type { BackboneModel, TextTokenizer } from '../backbones/model.js';
-import { Generator, Tensor, cat, nn, noGrad, randn, rand, tensor, tidy, type DType } from '../torch/index.js';
+import { Generator, Tensor, cat, nn, noGrad, randn, rand, tensor, tidy, zeros, type DType } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
 import { createdInModelDtype, designMethod, type DatasetPrompt, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods/index.js';
 import { planLayout, validatePlan, type PromptPlan, type Source } from './plan.js';
@@ -31,8 +31,13 @@ export function tokenIds(tok: Tokenizer, texts: string[], contextLength?: number
 export interface ForwardOutput {
   logits: Tensor;
   loss?: Tensor;
-  /** with a method's extra loss terms (PromptSRC): every term (already weighted), `ce` and `total`, each a scalar */
+  /**
+   * with a method's extra loss terms (PromptSRC): every term (already weighted), `ce` and `total`, each a
+   * scalar; a gradient-projection guide (ProGrad's `kl`) is listed but not in `loss` (nor a `total`)
+   */
   terms?: Record<string, Tensor>;
+  /** with gradient projection (the design's `gradientProjection`): the guide loss (see train/step.ts) */
+  guide?: Tensor;
 }
 
 export interface LearnerOptions extends MethodOptions {
@@ -46,8 +51,9 @@ export interface LearnerOptions extends MethodOptions {
 }
 
 export class PromptLearner {
-  readonly design: MethodDesign;
-  readonly plan: PromptPlan;
+  private _design: MethodDesign;
+  /** what the dataset whose classes are set tells the design (its template, its Dassl name), when known */
+  private dataset: DatasetPrompt | undefined;
   readonly params = new Map<string, Tensor>();
   private textBuffers: { prefix: Tensor; suffix: Tensor; eot: number[]; nameLens: number[] } | null = null;
   private fixedText: Tensor | null = null; // normalised, for zero-shot / VPT
@@ -65,8 +71,8 @@ export class PromptLearner {
     classnames: string[],
     readonly options: LearnerOptions = {},
   ) {
-    this.design = designMethod(method, options, model.arch);
-    this.plan = this.design.plan;
+    this.dataset = typeof options.dataset === 'string' ? datasetPrompt(options.dataset) : options.dataset;
+    this._design = designMethod(method, options, model.arch, this.dataset);
     this.textPrefix = traitsOf(model.arch).textStartToken ? 1 : 0;
     this.checkContextWords();
     validatePlan(this.plan, model.arch);
@@ -74,6 +80,13 @@ export class PromptLearner {
     this.setClassnames(classnames);
   }
 
+  /** the method on this model for the current dataset (a design may read the dataset: KgCoOp's and ProGrad's templates) */
+  get design(): MethodDesign {
+    return this._design;
+  }
+  get plan(): PromptPlan {
+    return this._design.plan;
+  }
   get method(): MethodName {
     return this.design.method;
   }
@@ -122,7 +135,10 @@ export class PromptLearner {
         const d = this.design.text;
         if (d.kind !== 'learned') throw new Error('word init without a text prompt');
         const { ids } = tokenIds(this.tokenizer, [d.promptPrefix], this.contextLength);
-        return noGrad(() => this.model.tokenEmbedding(ids).select(0, 0).narrow(0, this.textPrefix, d.nCtx).clone());
+        const words = noGrad(() => this.model.tokenEmbedding(ids).select(0, 0).narrow(0, this.textPrefix, d.nCtx).clone());
+        // ProGrad: zeros in front of the template words' embeddings (the prefix's "X" placeholders stand there)
+        const z = init.zeros ?? 0;
+        return z ? cat([zeros([z, words.shape[1]], words.dtype, words.device), words.narrow(0, z, d.nCtx - z)], 0) : words;
       }
       case 'normal':
         return randn(shape, g).mul(init.std).to(dtype);
@@ -193,9 +209,14 @@ export class PromptLearner {
 
   // ---- text prompts -----------------------------------------------------------------------------
 
-  /** Sets the classes (e.g. base → new) and rebuilds the frozen parts of the text prompts. */
-  setClassnames(classnames: string[]): void {
+  /**
+   * Sets the classes (e.g. base → new) and rebuilds the frozen parts of the text prompts. With `dataset` (a
+   * loaded dataset or a dataset name), the classes are that dataset's: its template and whatever the method's
+   * design reads of it follow, as the official code builds its model for each evaluated dataset.
+   */
+  setClassnames(classnames: string[], dataset?: string | DatasetPrompt): void {
     if (classnames.length === 0) throw new UserError('no class names');
+    if (dataset !== undefined) this.useDataset(typeof dataset === 'string' ? datasetPrompt(dataset) : dataset);
     if (this.design.text.kind === 'learned' && this.design.text.csc && this.textBuffers && classnames.length !== this._classnames.length) {
       throw new UserError('class-specific context (CSC) prompts cannot be moved to a different number of classes');
     }
@@ -233,8 +254,17 @@ export class PromptLearner {
 
   /** What the dataset tells hand-crafted prompts (its template), when the learner was given one. */
   private datasetPrompt(): DatasetPrompt | undefined {
-    const d = this.options.dataset;
-    return typeof d === 'string' ? datasetPrompt(d) : d;
+    return this.dataset;
+  }
+
+  /** Re-designs the method for another dataset; its trainable tensors never depend on the dataset (checked). */
+  private useDataset(dataset: DatasetPrompt): void {
+    const design = designMethod(this.method, this.options, this.model.arch, dataset);
+    const shapes = (d: MethodDesign) => JSON.stringify(d.params.map((p) => [p.key, p.shape]));
+    if (shapes(design) !== shapes(this._design)) throw new Error(`${this.method}: the trainable tensors depend on the dataset`);
+    validatePlan(design.plan, this.model.arch);
+    this._design = design;
+    this.dataset = dataset;
   }
 
   /** Un-normalised frozen text features [N, E] of plain strings. */
@@ -455,18 +485,36 @@ export class PromptLearner {
     return cat(parts, 0);
   }
 
-  /** The cross-entropy plus the design's extra loss terms, summed in the order the method lists them. */
+  /**
+   * The cross-entropy plus the design's extra loss terms, summed in the order the method lists them (a
+   * gradient-projection guide apart: it is returned as `guide`, not summed).
+   */
   private withLossTerms(images: Tensor, img: Tensor, text: Tensor, logits: Tensor, ce: Tensor): ForwardOutput {
     let teacher = null;
     if (this.teacherText) {
       const teacherText = this.teacherText.as('float32');
       let image: Tensor | null = null;
-      // the frozen CLIP: the same model without prompts (no hooks), no graph; computed once when a term asks
-      teacher = { text: teacherText, image: () => (image ??= noGrad(() => nn.l2normalize(this.model.encodeImage(images).as('float32')))) };
+      // the frozen CLIP: the same model without prompts (no hooks), no graph; computed once when a term asks.
+      // Without vision prompts the image features are the frozen CLIP's already: detached, not computed again.
+      const frozen = () => (this.visionPrompted ? noGrad(() => nn.l2normalize(this.model.encodeImage(images).as('float32'))) : img.detach());
+      teacher = { text: teacherText, image: () => (image ??= frozen()) };
     }
     const terms = this.design.lossTerms!({ images, imageFeatures: img, textFeatures: text, logits, scale: this.scale, teacher });
+    const guideName = this.design.gradientProjection?.guide;
+    if (guideName !== undefined) {
+      const guide = terms[guideName];
+      if (!guide) throw new Error(`${this.method}: no loss term ${guideName} to guide the gradient projection`);
+      const summed = Object.entries(terms).filter(([k]) => k !== guideName);
+      const loss = summed.reduce((sum, [, t]) => sum.add(t), ce);
+      return { logits, loss, guide, terms: { ce, ...terms, ...(summed.length ? { total: loss } : {}) } };
+    }
     const total = Object.values(terms).reduce((sum, t) => sum.add(t), ce);
     return { logits, loss: total, terms: { ce, ...terms, total } };
+  }
+
+  /** Whether the plan puts prompts into the image encoder (else its features are the frozen CLIP's). */
+  private get visionPrompted(): boolean {
+    return this.plan.vision.shallow.length > 0 || this.plan.vision.steps.length > 0;
   }
 
   /** The frozen teacher's class text features (normalised), for tests and inspection; null without a teacher. */

@@ -11,8 +11,8 @@
  *
  * Each step runs in its own tidy() scope, so nothing it allocates outlives it.
  */
-import type { PromptLearner } from '../prompting/learner.js';
-import { GradScaler, SGD, noGrad, tensor, tidy, zeros, type Device, type Tensor } from '../torch/index.js';
+import type { ForwardOutput, PromptLearner } from '../prompting/learner.js';
+import { GradScaler, SGD, noGrad, tensor, tidy, where, zeros, type Device, type Tensor } from '../torch/index.js';
 import { checkBatchSize, type Batch } from './batches.js';
 import { TRAIN_DEFAULTS } from './defaults.js';
 import type { DeviceSums } from './observer.js';
@@ -75,13 +75,9 @@ export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, 
     optimizer.zeroGrad();
     const out = learner.forward(images, labels);
     const loss = out.loss!;
-    if (options.scaler) {
-      options.scaler.scaleLoss(loss).backward();
-      options.scaler.step(optimizer);
-    } else {
-      loss.backward();
-      optimizer.step();
-    }
+    backward(learner, out, options.scaler);
+    if (options.scaler) options.scaler.step(optimizer);
+    else optimizer.step();
     return noGrad(() => {
       const hits = out.logits.argmax(1).eq(labels).sum();
       if (options.sums) {
@@ -97,6 +93,47 @@ export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, 
         return null;
       }
       return { loss: loss.item(), correct: hits.item(), size: batch.size };
+    });
+  });
+}
+
+/**
+ * The backward pass of a training step: the loss's gradients (scaled under amp), or, for a design with gradient
+ * projection (ProGrad), its guide's and the loss's in two passes, the loss's then projected (projectGradients).
+ */
+export function backward(learner: PromptLearner, out: ForwardOutput, scaler?: GradScaler | null): void {
+  const scaled = (t: Tensor) => (scaler ? scaler.scaleLoss(t) : t);
+  const projection = learner.design.gradientProjection;
+  if (!projection || !out.guide) {
+    scaled(out.loss!).backward();
+    return;
+  }
+  projectGradients(learner.parameters(), scaled(out.loss!), scaled(out.guide), projection.lambda);
+}
+
+/**
+ * Dassl.ProGrad's prograd_backward_and_update without the optimiser step: backpropagates `guide` (keeping the
+ * graph), keeps each parameter's gradient h, backpropagates `loss` into fresh gradients g, and where
+ * cos(g, h) < 0 (per parameter tensor, over all its elements) replaces g by g − λ(g·ĥ)ĥ, ĥ = h/‖h‖. The
+ * decision stays on the device (no read-back per step). Loss scaling leaves it unchanged: both gradients
+ * carry the same scale, ĥ none.
+ */
+export function projectGradients(params: Tensor[], loss: Tensor, guide: Tensor, lambda: number): void {
+  tidy(() => {
+    guide.backward(undefined, true);
+    const h = params.map((p) => p.grad?.clone() ?? null);
+    for (const p of params) p.zeroGrad();
+    loss.backward();
+    noGrad(() => {
+      params.forEach((p, i) => {
+        const g = p.grad;
+        const hi = h[i];
+        if (!g || !hi) return;
+        const hn = hi.div(hi.norm());
+        const cos = g.div(g.norm()).mul(hn).sum();
+        const projected = g.sub(hn.mul(g.mul(hn).sum().mul(lambda)));
+        g.copy_(where(cos.lt(0), projected, g));
+      });
     });
   });
 }

@@ -182,3 +182,24 @@ test('MethodConfig: each method takes its own options (checked by the compiler)'
     for (const k of Object.keys(c.options ?? {})) assert.ok((methodDef(c.method).options as readonly string[]).includes(k), `${c.method} takes ${k}`);
   }
 });
+
+test("the README's method table: every registered method once, with its official recipe", async () => {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { repoRoot } = await import('../helpers.js');
+  const { RECIPES } = await import('../../src/prompting/methods/index.js');
+  const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+  const at = readme.indexOf('| method | `--method` |');
+  assert.ok(at >= 0, 'README has no method table');
+  const lines = readme.slice(at).split('\n').slice(2);
+  const rows = lines.slice(0, lines.findIndex((l) => !l.startsWith('|'))).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+  const names = rows.map((r) => /^`([a-z0-9-]+)`$/.exec(r[1])?.[1]);
+  assert.deepEqual([...names].sort(), [...METHODS].sort(), 'one row per registered method');
+  for (const r of rows) {
+    const method = /^`(.+)`$/.exec(r[1])![1] as MethodName;
+    const recipe = RECIPES[method];
+    assert.equal(Number(r[6]), recipe.epochs, `${method}: epochs`);
+    if (!methodDef(method).trainable) continue;
+    assert.deepEqual([Number(r[4]), Number(r[5])], [recipe.lr, recipe.batchSize], `${method}: lr and batch`);
+  }
+});

@@ -152,6 +152,39 @@ epochs: 4
   });
 });
 
+describe('KgCoOp and ProGrad in a sweep', () => {
+  it("ProGrad's few-shot recipe (λ 0.8 at 8-16 shots on DTD) and KgCoOp's batch 32: options, folders, commands", () => {
+    const f = write(
+      'zoo.yaml',
+      `out: runs
+model: ViT-B/16
+root: data
+protocol: fewshot
+datasets: [dtd, caltech101]
+shots: [4, 16]
+methods:
+  - { name: prograd, options: { temperature: 1 } }
+  - { name: kgcoop, batch-size: 32, options: { kg-weight: [8, 2] } }
+overrides:
+  - { when: { method: prograd, dataset: dtd, shots: 16 }, set: { options: { lambda: 0.8 } } }
+seeds: [1]
+`,
+    );
+    const runs = expandSweep(readSweepFile(f));
+    assert.equal(runs.length, 2 * 2 * 3);
+    const pg = runs.filter((r) => r.config.method === 'prograd');
+    const lam = (d: string, k: number) => pg.find((r) => r.config.dataset === d && r.config.shots === k)!.config.method_options.lambda;
+    assert.deepEqual([lam('dtd', 16), lam('dtd', 4), lam('caltech101', 16)], [0.8, 1, 1]);
+    assert.ok(pg.every((r) => r.config.batch_size === 32 && r.config.epochs === 100 && r.config.method_options.n_ctx === 16 && r.config.method_options.ctx_init === '{template}'));
+    const kg = runs.filter((r) => r.config.method === 'kgcoop');
+    assert.deepEqual([...new Set(kg.map((r) => r.config.method_options.kg_weight))].sort(), [2, 8]);
+    assert.ok(kg.every((r) => r.config.batch_size === 32 && r.config.lr === 0.002));
+    const one = pg.find((r) => r.config.dataset === 'dtd' && r.config.shots === 16)!;
+    assert.match(one.runDir, /fewshot\/dtd\/shots_16\/prograd\/vit_b16_c16_lam0\.8_t1_ep100-[0-9a-f]{8}\/seed1$/);
+    assert.ok(one.argv.join(' ').includes('--method prograd') && one.argv.join(' ').includes('--lambda 0.8'), one.argv.join(' '));
+  });
+});
+
 describe('the paper presets', () => {
   const expand = (preset: 'table2' | 'table3' | 'fewshot', extra = {}) =>
     expandSweep(sweepFromObject(presetSweep(preset, { out: '/out', root: '/data', ...extra }), preset, preset, '/'));

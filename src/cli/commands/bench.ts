@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
+import { checkMethod } from '../../prompting/methods/index.js';
 import { intFlag } from '../flags.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
 
@@ -11,6 +12,7 @@ interface BenchFlags extends ComputeFlags {
   classes?: number;
   trainImages?: number;
   evalImages?: number;
+  method?: string;
 }
 
 /** `mpl bench <what>`: the benchmarks of bench/, beside plain PyTorch in the same run when it is available. */
@@ -25,6 +27,7 @@ export function register(program: Command): void {
     .option('--train-images <n>', 'train: images in the timed training epoch (default 80 on a CPU, 400 on a GPU)', intFlag('--train-images', { min: 4, max: 10_000_000 }))
     .option('--eval-images <n>', 'train: images in the timed evaluation (default 100 on a CPU, 1000 on a GPU)', intFlag('--eval-images', { min: 1, max: 10_000_000 }))
     .option('--arch <name>', 'train: the architecture, random weights (ViT-B/16; siglip-base-patch16-224 for SigLIP-B/16)', 'ViT-B/16')
+    .option('--method <name>', 'train: the method timed, mpl (default), kgcoop or prograd, each beside its official step in PyTorch')
     .option('--no-python', 'skip the PyTorch baseline');
   addComputeOptions(cmd, { device: 'auto', precision: 'fp32' }).addHelpText(
     'after',
@@ -36,6 +39,7 @@ Examples:
   mpl bench train --precision bf16 --json  the same in bf16, beside PyTorch fp32 and PyTorch bf16 autocast
   mpl bench train --device cuda --precision fp16 --classes 50
   mpl bench train --arch siglip-base-patch16-224 --json   MPL training on a random SigLIP-B/16 (run --arch ViT-B/16 beside it)
+  mpl bench train --method prograd --json  ProGrad's training (two backward passes per step) beside PyTorch
   mpl bench data                           the image pipeline: decode + augment + batch, images/s`,
   );
   cmd.action(async (what: string, f: BenchFlags) => {
@@ -45,6 +49,7 @@ Examples:
       const c = computeFrom(f);
       return { target: { device: c.device, precision: c.precision.name, deviceName: c.description } };
     };
+    if (f.method !== undefined && what !== 'train') throw new UserError(`--method applies to mpl bench train only (not ${what})`);
     if (what === 'engine') {
       const m = await import('../../../bench/engine.js');
       const r = m.runEngineBench({ reps: f.reps, python: f.python });
@@ -58,7 +63,7 @@ Examples:
     } else if (what === 'train') {
       if (f.classes !== undefined && f.classes < 1) throw new UserError('--classes must be at least 1');
       const m = await import('../../../bench/train.js');
-      const r = await m.runTrainBench({ arch: f.arch, python: f.python, classes: f.classes, trainImages: f.trainImages, evalImages: f.evalImages, ...compute() });
+      const r = await m.runTrainBench({ arch: f.arch, python: f.python, classes: f.classes, trainImages: f.trainImages, evalImages: f.evalImages, method: f.method ? checkMethod(f.method) : undefined, ...compute() });
       result = r;
       text = m.formatTrainBench(r);
     } else if (what === 'data') {

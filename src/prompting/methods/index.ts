@@ -7,7 +7,7 @@
 import type { ClipArchitecture } from '../../backbones/clip/model.js';
 import { UserError } from '../../util/errors.js';
 import { unmetNeed } from '../../backbones/index.js';
-import type { MethodDef, MethodDesign, Recipe, TensorShapes } from './method.js';
+import type { DatasetPrompt, MethodDef, MethodDesign, Recipe, TensorShapes } from './method.js';
 import { resolveWith, type MethodOptions, type ResolvedOptions } from './options.js';
 import { zeroshot } from './zeroshot.js';
 import { coop } from './coop.js';
@@ -17,9 +17,11 @@ import { ivlp } from './ivlp.js';
 import { maple } from './maple.js';
 import { mpl } from './mpl.js';
 import { promptsrc } from './promptsrc.js';
+import { prograd } from './prograd.js';
+import { kgcoop } from './kgcoop.js';
 
 /** Every method, in the order of --help and of the CLI's `--method` list. Adding a method = one line here. */
-const METHOD_DEFS = [zeroshot, coop, cocoop, vpt, ivlp, maple, mpl, promptsrc] as const;
+const METHOD_DEFS = [zeroshot, coop, cocoop, vpt, ivlp, maple, mpl, promptsrc, prograd, kgcoop] as const;
 
 export type MethodName = (typeof METHOD_DEFS)[number]['name'];
 export const METHODS: readonly MethodName[] = METHOD_DEFS.map((d) => d.name);
@@ -74,12 +76,15 @@ export function resolveOptions(method: MethodName, options: MethodOptions): Reso
   return resolveWith(d.defaults, options, d.options);
 }
 
-/** Builds a method's design for a model architecture; rejects impossible settings with a clear message. */
-export function designMethod(method: MethodName, options: MethodOptions, arch: ClipArchitecture): MethodDesign {
+/**
+ * Builds a method's design for a model architecture (and the dataset it learns, when known: see
+ * MethodDef.build); rejects impossible settings with a clear message.
+ */
+export function designMethod(method: MethodName, options: MethodOptions, arch: ClipArchitecture, dataset?: DatasetPrompt): MethodDesign {
   const why = unmetNeed(methodDef(method).needs, arch);
   if (why) throw new UserError(`method ${method} cannot run on this model: it ${why}`);
   const o = resolveOptions(method, options);
-  return { method, options: o, ...methodDef(method).build(o, arch) };
+  return { method, options: o, ...methodDef(method).build(o, arch, dataset) };
 }
 
 /** Trainable parameter count of a design (CoOp's class-specific context needs the class count). */
@@ -127,5 +132,7 @@ export function dasslTrainerNames(): string[] {
 
 export { gpaWeights, PROMPTSRC_TEMPLATES } from './promptsrc.js';
 export { IMAGENET_TEMPLATES_SELECT } from './zeroshot.js';
+export { KGCOOP_TEMPLATES } from './kgcoop.js';
+export { PROGRAD_TEMPLATES, TEMPLATE_WORDS } from './prograd.js';
 export { OPTION_SPECS, optionSpec, type MethodOptions, type OptionKey, type OptionSpec, type OptionValue, type ResolvedOptions } from './options.js';
 export type { DatasetPrompt, LossInputs, MethodDef, MethodDesign, ParamInit, ParamSpec, Recipe, TensorShapes, TextDesign } from './method.js';

@@ -22,7 +22,7 @@ export interface Recipe {
 
 /** How a parameter is initialised (seeded), matching the official code. */
 export type ParamInit =
-  | { kind: 'words' } // token embeddings of the context words
+  | { kind: 'words'; zeros?: number } // token embeddings of the context words; the first `zeros` rows zero (ProGrad's padding)
   | { kind: 'normal'; std: number }
   | { kind: 'linear-weight'; fanIn: number; cloneOf?: string } // nn.Linear default; deepcopy of cloneOf
   | { kind: 'linear-bias'; fanIn: number; cloneOf?: string };
@@ -34,12 +34,17 @@ export interface ParamSpec {
   init: ParamInit;
 }
 
-/** What a dataset tells a hand-crafted text prompt (a LoadedDataset carries both fields). */
+/** What a dataset tells a hand-crafted text prompt (a LoadedDataset carries these fields). */
 export interface DatasetPrompt {
   /** the dataset's zero-shot template (CoOp's CUSTOM_TEMPLATES), `{}` for the class name */
   template: string;
   /** whether ZeroshotCLIP2's template ensemble adds it (default true; not for ImageNet and its variants) */
   ensembleAddsTemplate?: boolean;
+  /**
+   * Dassl's DATASET.NAME (`DescribableTextures`): the key of a method's own per-dataset tables (KgCoOp's and
+   * ProGrad's templates differ from CoOp's); a dataset missing from such a table gets its `template`
+   */
+  displayName?: string;
 }
 
 /** The text side: hand-crafted templates, or a learnable context before (or around) the class name. */
@@ -91,6 +96,13 @@ export interface MethodDesign {
   teacher?: { templates: readonly string[] };
   /** extra loss terms added to the cross-entropy, each a weighted scalar, by name (for logs and tests) */
   lossTerms?(x: LossInputs): Record<string, Tensor>;
+  /**
+   * Gradient projection (ProGrad): the loss term named `guide` is not added to the loss; the training step
+   * backpropagates it and the loss separately and, per parameter tensor, removes from the loss's gradient g
+   * λ times its component along the guide's gradient h wherever the two conflict (cos(g, h) < 0):
+   * g − λ(g·ĥ)ĥ with ĥ = h/‖h‖ (Dassl.ProGrad's prograd_backward_and_update).
+   */
+  gradientProjection?: { guide: string; lambda: number };
   /** weight averaging: the prompts after E epochs are Σ_e w_e·θ_e with these weights (PromptSRC's GPA) */
   epochWeights?(epochs: number): number[];
 }
@@ -116,6 +128,8 @@ export interface DasslNames {
   modelName?: string;
   /** the trainer registers only the prompt learner: state-dict keys without `prompt_learner.` */
   bareKeys?: boolean;
+  /** the TRAINER.<SECTION> its settings are read from when it is not its own name (KgCoOp and ProGrad: COOP) */
+  section?: string;
 }
 
 export interface MethodDef<N extends string = string, K extends OptionKey = OptionKey> {
@@ -140,8 +154,11 @@ export interface MethodDef<N extends string = string, K extends OptionKey = Opti
    * tokens either way).
    */
   needs?: readonly BackboneNeed[];
-  /** its design on a model; impossible settings are a UserError naming the flag */
-  build(o: ResolvedOptions, arch: ClipArchitecture): DesignParts;
+  /**
+   * Its design on a model, for the dataset whose classes it learns when one is known (a method may read the
+   * dataset's template or its own per-dataset table); impossible settings are a UserError naming the flag.
+   */
+  build(o: ResolvedOptions, arch: ClipArchitecture, dataset?: DatasetPrompt): DesignParts;
   /** the short words of its options in a run's tag, as the official config names spell them (c1_add2_rm1_d9) */
   tagWords(o: ResolvedOptions): string[];
   dassl: DasslNames;

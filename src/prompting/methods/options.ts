@@ -36,6 +36,12 @@ export interface MethodOptions {
   imageLossWeight?: number;
   gpaMean?: number;
   gpaStd?: number;
+  /** KgCoOp: weight W of the knowledge-guided term W·(1 − mean cosine to the hand-crafted text features) */
+  kgWeight?: number;
+  /** ProGrad: how much of the conflicting component the projection removes (LOSS.LAMBDA; 1 = all of it) */
+  lambda?: number;
+  /** ProGrad: temperature of the distillation from zero-shot CLIP (LOSS.T) */
+  temperature?: number;
 }
 
 export type OptionKey = keyof MethodOptions;
@@ -52,7 +58,7 @@ export interface OptionSpec {
   help: string;
   /** the CLI's placeholder for the value */
   value?: string;
-  /** TRAINER.<NAME>.<KEY> of the official Dassl configs that set it */
+  /** TRAINER.<NAME>.<KEY> of the official Dassl configs that set it, or a whole key outside TRAINER (LOSS.T) */
   dassl?: readonly string[];
   /**
    * The value recorded (in the resolved options, hence in every run's identity) for a method that leaves it
@@ -71,7 +77,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'depthText', flag: 'depth-text', kind: 'int', help: 'text prompt depth', dassl: ['PROMPT_DEPTH_TEXT'], unset: 0 },
   { key: 'depthVision', flag: 'depth-vision', kind: 'int', help: 'vision prompt depth', dassl: ['PROMPT_DEPTH_VISION'], unset: 0 },
   { key: 'nCtxVision', flag: 'n-ctx-vision', kind: 'int', help: 'vision prompt tokens', dassl: ['N_CTX_VISION'], unset: 0 },
-  { key: 'ctxInit', flag: 'ctx-init', kind: 'string', value: 'words', help: 'words initialising the text context ("" for random N(0, 0.02))', dassl: ['CTX_INIT'], unset: '' },
+  { key: 'ctxInit', flag: 'ctx-init', kind: 'string', value: 'words', help: 'words initialising the text context ("" for random N(0, 0.02); ProGrad\'s default "{template}": the dataset\'s template words)', dassl: ['CTX_INIT'], unset: '' },
   { key: 'csc', flag: 'csc', kind: 'boolean', help: 'class-specific context', dassl: ['CSC'], unset: false },
   { key: 'classTokenPosition', flag: 'class-token-position', kind: 'choice', choices: ['end', 'middle', 'front'], value: 'pos', help: 'end | middle | front', dassl: ['CLASS_TOKEN_POSITION'], unset: 'end' },
   {
@@ -88,6 +94,9 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'imageLossWeight', flag: 'image-loss-weight', kind: 'number', value: 'x', help: 'weight of the image consistency loss (IMAGE_LOSS_WEIGHT, default 10)', dassl: ['IMAGE_LOSS_WEIGHT'], unset: 0 },
   { key: 'gpaMean', flag: 'gpa-mean', kind: 'number', value: 'x', help: 'epoch at the centre of the Gaussian prompt aggregation (GPA_MEAN)', dassl: ['GPA_MEAN'], unset: 0 },
   { key: 'gpaStd', flag: 'gpa-std', kind: 'number', value: 'x', help: 'width of the Gaussian prompt aggregation (GPA_STD)', dassl: ['GPA_STD'], unset: 0 },
+  { key: 'kgWeight', flag: 'kg-weight', kind: 'number', value: 'w', help: 'weight W of the knowledge-guided loss W·(1 − cos to the hand-crafted prompts) (TRAINER.COOP.W, default 8)', dassl: ['W'], unset: 0 },
+  { key: 'lambda', flag: 'lambda', kind: 'number', value: 'x', help: 'share of the conflicting gradient component projected away (LOSS.LAMBDA, default 1)', dassl: ['LOSS.LAMBDA'], unset: 0 },
+  { key: 'temperature', flag: 'temperature', kind: 'number', value: 't', help: 'temperature of the distillation from zero-shot CLIP (LOSS.T, default 1)', dassl: ['LOSS.T'], unset: 0 },
 ];
 
 /**
