@@ -17,7 +17,8 @@ import { readSafetensors } from '../../../src/io/safetensors.js';
 import { PromptLearner } from '../../../src/prompting/learner.js';
 import { GradScaler, SGD, liveTensors, nn, noGrad, tensor, tidy, type Tensor } from '../../../src/torch/index.js';
 import { fixturesDir, goldenDir, runMpl, mplOk, tmpDir } from '../../helpers.js';
-import { assertClose, float32, relativeL2, testDevice, testPrecisions } from '../../prompting/golden.js';
+import { assertClose, float32, testDevice, testPrecisions } from '../../prompting/golden.js';
+import { REDUCED, assertScaled, assertUpdate, fp32Tolerance, relativeL2 } from '../../tolerance.js';
 
 const dir = path.join(fixturesDir, 'siglip');
 const folder = path.join(dir, 'tiny-siglip');
@@ -158,16 +159,14 @@ test('mpl zeroshot --weights DIR prints the sigmoid probabilities of transformer
 });
 
 /**
- * Bounds on the relative error against the fp32 reference in a reduced precision: the CLIP parity test's, but a
+ * Bounds on the relative error against the fp32 reference in a reduced precision: test/tolerance.ts's, but a
  * loss bound of 2% in bf16 (measured on the tiny SigLIP, libtorch 1.13 CPU: eval logits 1.0e-2, loss 1.4e-2,
  * worst gradient 5.1e-2; its logit scale of 20 leaves the predictions close to uniform, where the loss moves
  * with every logit).
  */
-const BOUNDS: Record<string, { logits: number; loss: number; grad: number; delta: number }> = {
-  bf16: { logits: 0.03, loss: 0.02, grad: 0.15, delta: 0.15 },
-  fp16: { logits: 0.01, loss: 0.003, grad: 0.05, delta: 0.05 },
-  amp: { logits: 0.01, loss: 0.003, grad: 0.05, delta: 0.05 },
-};
+const BOUNDS: typeof REDUCED = { ...REDUCED, bf16: { ...REDUCED.bf16, loss: 0.02 } };
+
+const FP32 = fp32Tolerance(testDevice);
 
 for (const precision of testPrecisions()) {
   test(`MPL on SigLIP [${testDevice} ${precision}]: eval logits, loss, every gradient and two SGD steps equal the reference`, async () => {
@@ -175,9 +174,9 @@ for (const precision of testPrecisions()) {
     const loaded = await loadModel({ weights: folder, precision, device: testDevice });
     const learner = new PromptLearner(loaded.model, loaded.tokenizer, 'mpl', o.classes, { nCtx: o.n_ctx, nAdd: o.n_add, nRm: o.n_rm, depth: o.depth, ctxInit: o.ctx_init });
     const strict = precision === 'fp32';
-    const bound = BOUNDS[precision];
-    const close = (actual: Float32Array | number[], expected: Float32Array | number[], rtol: number, atol: number, what: keyof typeof BOUNDS['bf16'], label: string) => {
-      if (strict) return assertClose(actual, expected, testDevice === 'cpu' ? rtol : rtol * 10, atol, label);
+    const bound = BOUNDS[precision as keyof typeof BOUNDS];
+    const close = (actual: Float32Array | number[], expected: Float32Array | number[], what: keyof typeof BOUNDS['bf16'], label: string) => {
+      if (strict) return void assertScaled(actual, expected, what === 'logits' || what === 'loss' ? FP32.forward : FP32.backward, label);
       const err = relativeL2(Array.from(actual), Array.from(expected));
       assert.ok(err <= bound[what], `${label} [${precision}]: relative L2 error ${err.toExponential(3)} exceeds ${bound[what]}`);
     };
@@ -191,7 +190,7 @@ for (const precision of testPrecisions()) {
       const labels = tensor(o.labels, [o.labels.length], 'int64').keep();
       tidy(() => {
         const logits = noGrad(() => learner.forward(images).logits).toFloat32();
-        close(logits, float32(tensorsOf('mpl/logits.safetensors').get('logits_eval')!), 1e-5, 1e-5, 'logits', 'eval logits');
+        close(logits, float32(tensorsOf('mpl/logits.safetensors').get('logits_eval')!), 'logits', 'eval logits');
       });
       assert.deepEqual(learner.lastVisionLengths, o.vision_lengths, 'vision sequence lengths');
       const opt = new SGD(learner.parameters(), { lr: o.sgd_lr, momentum: 0.9, weightDecay: 5e-4 });
@@ -207,19 +206,19 @@ for (const precision of testPrecisions()) {
       tidy(() => {
         opt.zeroGrad();
         const out = learner.forward(images, labels);
-        close([out.loss!.item()], [o.loss], 1e-5, 0, 'loss', 'loss');
+        close([out.loss!.item()], [o.loss], 'loss', 'loss');
         step(out.loss!);
         for (const [key, p] of learner.params) {
           const g = p.grad!.toFloat32();
           if (scaler) for (let i = 0; i < g.length; i++) g[i] /= scaler.scale;
-          close(g, float32(grads.get(`${key}.grad`)!), 1e-4, 1e-6, 'grad', `grad ${key}`);
+          close(g, float32(grads.get(`${key}.grad`)!), 'grad', `grad ${key}`);
         }
         update();
       });
       tidy(() => {
         opt.zeroGrad();
         const out = learner.forward(images, labels);
-        close([out.loss!.item()], [o.loss_step2], 1e-5, 0, 'loss', 'loss (step 2)');
+        close([out.loss!.item()], [o.loss_step2], 'loss', 'loss (step 2)');
         step(out.loss!);
         update();
       });
@@ -228,7 +227,7 @@ for (const precision of testPrecisions()) {
         const actual = p.toFloat32();
         const expected = float32(after.get(key)!);
         if (strict) {
-          assertClose(actual, expected, 1e-4, 1e-6, `${key} after 2 steps`);
+          assertUpdate(actual, expected, float32(params.get(key)!), 2, FP32.backward, `${key} after 2 steps`);
           continue;
         }
         // reduced precision: the change over the two steps (the parameters barely move); half-stored tensors
@@ -244,7 +243,7 @@ for (const precision of testPrecisions()) {
             const ulps = 4 * 2 ** (Math.floor(Math.log2(Math.max(Math.abs(expected[i]), 6.1e-5))) - 10);
             assert.ok(Math.abs(actual[i] - expected[i]) <= ulps + bound.delta * Math.max(Math.abs(dE[i]), rms), `${key}[${i}] after 2 steps [${precision}]: ${actual[i]} vs ${expected[i]} (from ${start[i]})`);
           }
-        } else close(dA, dE, 0, 0, 'delta', `${key} change over 2 steps`);
+        } else close(dA, dE, 'delta', `${key} change over 2 steps`);
       }
       opt.disposeState();
       images.dispose();
