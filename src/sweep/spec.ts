@@ -15,7 +15,7 @@
  *   epochs: 5                     # also lr, batch-size, precision (a list makes a grid), device, targets, workers
  *   overrides:                    # settings for some runs only (after the grid is expanded)
  *     - { when: { method: coop, dataset: imagenet }, set: { epochs: 50 } }
- *   slurm: { partition: gpu, gres: "gpu:1", cpus-per-task: 8, mem: 32G, time: "12:00:00" }
+ *   slurm: { partition: gpu, gres: "gpu:1", cpus-per-task: 8, mem: 32G, time: "12:00:00" }   # checked: slurm-settings.ts
  *
  * Every key is checked; an unknown key, a wrong type or two entries that are the same run are errors that
  * name the file and the key.
@@ -30,6 +30,7 @@ import type { Protocol } from '../eval/results.js';
 import { buildRunConfig, checkPrecision, runDirOf, type RunConfig } from '../eval/run-config.js';
 import { OPTION_SPECS, checkMethod, methodDef, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
 import { UserError } from '../util/errors.js';
+import { SLURM_KEYS, checkCpusPerTask, checkSbatchArg, checkSlurmValue, type SlurmSettings } from './slurm-settings.js';
 
 export const SWEEP_PROTOCOLS: readonly Protocol[] = ['base2new', 'xd', 'dg', 'fewshot'];
 
@@ -66,15 +67,7 @@ interface Override {
   set: Settings;
 }
 
-export interface SlurmSettings {
-  partition?: string;
-  gres?: string;
-  cpusPerTask?: number;
-  mem?: string;
-  time?: string;
-  account?: string;
-  sbatchArgs?: string[];
-}
+export type { SlurmSettings } from './slurm-settings.js';
 
 export interface Sweep {
   /** where the sweep came from (a file path, or `mpl reproduce table2`) */
@@ -153,7 +146,17 @@ class Checker {
 
 const SETTING_KEYS = ['seeds', 'shots', 'epochs', 'lr', 'batch-size', 'precision', 'device', 'options', 'targets', 'workers'] as const;
 const TOP_KEYS = ['out', 'weights', 'model', 'root', 'protocol', 'datasets', 'methods', 'overrides', 'slurm', 'skip-bad-images', 'allow-generated-split', ...SETTING_KEYS];
-const SLURM_KEYS = ['partition', 'gres', 'cpus-per-task', 'mem', 'time', 'account', 'sbatch-args'];
+const SLURM_FILE_KEYS = [...SLURM_KEYS.map((k) => k.sweepKey), 'cpus-per-task', 'sbatch-args'];
+
+/** Runs a check that names the key itself; its error gets the file's name in front. */
+function inFile<T>(c: Checker, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof UserError && !e.message.startsWith(`${c.origin}: `)) throw new UserError(`${c.origin}: ${e.message}`);
+    throw e;
+  }
+}
 
 function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
@@ -302,8 +305,17 @@ export function sweepFromObject(raw: unknown, origin: string, name: string, dir:
     return Array.isArray(v) ? v : [v];
   };
   const slurmRaw = o.slurm === undefined ? {} : c.obj(o.slurm, 'slurm');
-  c.keys(slurmRaw, SLURM_KEYS, 'slurm');
-  const sOpt = (k: string) => (slurmRaw[k] === undefined ? undefined : c.str(String(slurmRaw[k]), `slurm.${k}`));
+  c.keys(slurmRaw, SLURM_FILE_KEYS, 'slurm');
+  // every value is checked against what SLURM accepts (it becomes an #SBATCH directive), named by its key
+  const slurm: SlurmSettings = {};
+  for (const k of SLURM_KEYS) {
+    const v = slurmRaw[k.sweepKey];
+    if (v !== undefined) slurm[k.key] = inFile(c, () => checkSlurmValue(k.key, c.str(typeof v === 'number' ? String(v) : v, `slurm.${k.sweepKey}`), `slurm.${k.sweepKey}`));
+  }
+  if (slurmRaw['cpus-per-task'] !== undefined) slurm.cpusPerTask = inFile(c, () => checkCpusPerTask(c.int(slurmRaw['cpus-per-task'], 'slurm.cpus-per-task', 1), 'slurm.cpus-per-task'));
+  if (slurmRaw['sbatch-args'] !== undefined) {
+    slurm.sbatchArgs = c.list(slurmRaw['sbatch-args'], 'slurm.sbatch-args', (x, w) => inFile(c, () => (checkSbatchArg(c.str(x, w), w), x as string)));
+  }
   const sweep: Sweep = {
     origin,
     name,
@@ -318,15 +330,7 @@ export function sweepFromObject(raw: unknown, origin: string, name: string, dir:
     overrides: o.overrides === undefined ? [] : (Array.isArray(o.overrides) ? o.overrides : c.fail('overrides', 'expected a list')).map((v, i) => overrideEntry(c, v, `overrides[${i}]`)),
     skipBadImages: o['skip-bad-images'] === undefined ? false : c.bool(o['skip-bad-images'], 'skip-bad-images'),
     allowGeneratedSplit: o['allow-generated-split'] === undefined ? false : c.bool(o['allow-generated-split'], 'allow-generated-split'),
-    slurm: {
-      partition: sOpt('partition'),
-      gres: sOpt('gres'),
-      cpusPerTask: slurmRaw['cpus-per-task'] === undefined ? undefined : c.int(slurmRaw['cpus-per-task'], 'slurm.cpus-per-task', 1),
-      mem: sOpt('mem'),
-      time: sOpt('time'),
-      account: sOpt('account'),
-      sbatchArgs: slurmRaw['sbatch-args'] === undefined ? undefined : c.list(slurmRaw['sbatch-args'], 'slurm.sbatch-args', (x, w) => c.str(x, w)),
-    },
+    slurm,
   };
   for (const [i, d] of sweep.datasets.entries()) {
     if (getDataset(d.dataset).dirName !== undefined && !d.root && !sweep.root) c.fail(`datasets[${i}]`, `${d.dataset} needs the data folder: set root (CoOp's $DATA) at the top or in the entry`);
