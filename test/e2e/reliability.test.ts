@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { main } from '../../src/cli/main.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import type { RawTensor } from '../../src/io/tensor.js';
+import { liveLockOwner } from '../../src/util/lock.js';
 import { writeImages } from '../data/fixtures.js';
 import { goldenDir, mountTmpfs, repoRoot, tmpDir } from '../helpers.js';
 import { bigBlackPng } from '../data/bomb.js';
@@ -159,7 +160,7 @@ test('a second run into a busy run folder refuses and names the first; Ctrl-C sa
     for (let i = 0; i < 600 && !fs.existsSync(path.join(runDir(out), 'log.txt')); i++) await new Promise((r) => setTimeout(r, 100));
     const lock = path.join(runDir(out), 'mpl.lock');
     assert.ok(fs.existsSync(lock), 'the first run holds the lock');
-    assert.equal(JSON.parse(fs.readFileSync(lock, 'utf8')).pid, first.pid);
+    assert.equal(liveLockOwner(lock)?.pid, first.pid);
     // the same configuration lands in the same run folder
     oneLineError(mpl(train(out, ['--epochs', '200'])), new RegExp(`seed1: this run folder is in use by another mpl run \\(pid ${first.pid} on ${os.hostname()}.*delete ${lock}`), 'second run');
     first.kill('SIGINT');
@@ -174,8 +175,15 @@ test('a second run into a busy run folder refuses and names the first; Ctrl-C sa
   assert.equal(mpl(train(short, ['--epochs', '1'])).status, 0);
   const lock = path.join(runDir(short), 'mpl.lock');
   const dead = spawnSync(process.execPath, ['-e', '0']).pid;
-  fs.writeFileSync(lock, JSON.stringify({ pid: dead, host: os.hostname(), started: new Date().toISOString(), command: 'mpl (killed)' }));
-  const r = mpl(train(short, ['--epochs', '1', '--force']));
+  const owner = JSON.stringify({ pid: dead, host: os.hostname(), started: new Date().toISOString(), command: 'mpl (killed)' });
+  // this version's lock (a folder with its owner file), then an earlier version's (a plain file)
+  fs.mkdirSync(lock);
+  fs.writeFileSync(path.join(lock, `owner-${dead}-0abc.json`), owner);
+  let r = mpl(train(short, ['--epochs', '1', '--force']));
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(!fs.existsSync(lock));
+  fs.writeFileSync(lock, owner);
+  r = mpl(train(short, ['--epochs', '1', '--force']));
   assert.equal(r.status, 0, r.stderr);
   assert.ok(!fs.existsSync(lock));
 });

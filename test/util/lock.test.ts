@@ -1,0 +1,110 @@
+/**
+ * Locks between processes (src/util/lock.ts), issue 22 item 2: when a run folder's lock is stale, several
+ * processes started together take it over and EXACTLY ONE wins, every time (at least 100 trials, 4 processes
+ * each, against a stale lock of this version and of earlier versions); the losers name the winner; a live
+ * owner's command is printed escaped; a pid reused by another process does not keep a dead run's lock.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { LOCK_FILE, liveLockOwner, lockRunFolder, processStart } from '../../src/util/lock.js';
+import { UserError } from '../../src/util/errors.js';
+import { tmpDir } from '../helpers.js';
+
+const work = tmpDir('mpl-lock-');
+const TRIALS = 100;
+const PROCESSES = 4;
+
+/** The pid of a process that has ended. */
+const deadPid = (): number => spawnSync(process.execPath, ['-e', '0']).pid!;
+
+/** A stale lock: this version's folder, or an earlier version's plain file, owned by a process that is gone. */
+function staleLock(dir: string, legacy: boolean, pid = deadPid()): void {
+  const owner = JSON.stringify({ pid, host: os.hostname(), started: '2025-01-01T00:00:00.000Z', command: 'mpl base2new (killed)' });
+  const lock = path.join(dir, LOCK_FILE);
+  if (legacy) fs.writeFileSync(lock, owner);
+  else {
+    fs.mkdirSync(lock);
+    fs.writeFileSync(path.join(lock, `owner-${pid}-0123abcd.json`), owner);
+  }
+}
+
+type Answer = { won: boolean; message?: string; pid: number; from?: number; to?: number };
+
+test(`stale-lock takeover: ${TRIALS} trials of ${PROCESSES} processes started together, exactly one winner each`, async (t) => {
+  const contender = path.join(__dirname, 'lock-contender.js');
+  const children: ChildProcess[] = Array.from({ length: PROCESSES }, () => fork(contender, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const ask = (c: ChildProcess, go: object) => new Promise<Answer>((resolve) => {
+    c.once('message', (m) => resolve(m as Answer));
+    c.send(go);
+  });
+  let doubles = 0;
+  try {
+    for (let trial = 0; trial < TRIALS; trial++) {
+      const dir = fs.mkdtempSync(path.join(work, 'race-'));
+      staleLock(dir, trial % 4 === 3); // every fourth: an earlier version's lock file
+      const at = Date.now() + 60;
+      const answers = await Promise.all(children.map((c) => ask(c, { dir, at, holdUntil: at + 150 })));
+      const winners = answers.filter((a) => a.won);
+      // mutual exclusion itself: no two holders at the same time
+      for (const a of winners) for (const b of winners) if (a !== b) assert.ok(a.to! <= b.from! || b.to! <= a.from!, `trial ${trial}: two holders at once`);
+      if (winners.length !== 1) doubles++;
+      assert.equal(winners.length, 1, `trial ${trial}: ${winners.length} winners`);
+      for (const l of answers.filter((a) => !a.won)) {
+        assert.match(l.message!, new RegExp(`in use by another mpl run \\(pid ${winners[0].pid} on ${os.hostname()}, started `), `trial ${trial}`);
+      }
+      assert.ok(!fs.existsSync(path.join(dir, LOCK_FILE)), 'released: no lock left');
+      assert.deepEqual(fs.readdirSync(dir), [], 'no staging folder left by the losers');
+    }
+  } finally {
+    for (const c of children) c.send('exit');
+  }
+  t.diagnostic(`${TRIALS} trials x ${PROCESSES} processes: ${doubles} trials without exactly one winner`);
+});
+
+test('a live owner is named with its command escaped; a second lock in the same process is refused', async () => {
+  const dir = fs.mkdtempSync(path.join(work, 'live-'));
+  // a live process of this host that holds the lock, its command line holding a line break
+  const holder = spawn(process.execPath, ['-e', `
+    const { lockRunFolder } = require(${JSON.stringify(path.join(__dirname, '..', '..', 'src', 'util', 'lock.js'))});
+    lockRunFolder(process.argv[1]); console.log('held'); setTimeout(() => {}, 60000);`, dir, 'evil\nmpl: forged line'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve) => holder.stdout!.once('data', () => resolve()));
+    assert.equal(liveLockOwner(path.join(dir, LOCK_FILE))?.pid, holder.pid);
+    assert.throws(() => lockRunFolder(dir), (e: Error) => {
+      assert.ok(e instanceof UserError);
+      assert.ok(!e.message.includes('\n'), JSON.stringify(e.message));
+      assert.match(e.message, new RegExp(`in use by another mpl run \\(pid ${holder.pid} on .*evil\\\\nmpl: forged line\\)`));
+      return true;
+    });
+  } finally {
+    holder.kill('SIGKILL');
+  }
+  await new Promise((r) => holder.once('exit', r));
+  // its holder killed: stale, taken over
+  using lock = lockRunFolder(dir);
+  assert.throws(() => lockRunFolder(dir), /in use by another mpl run \(pid \d+ .*\(this process\)/);
+  lock.release();
+  assert.ok(!fs.existsSync(lock.file));
+});
+
+test('a pid reused by another process does not keep a dead run\'s lock; an unreadable lock is taken over', () => {
+  const dir = fs.mkdtempSync(path.join(work, 'reused-'));
+  // the lock names a live pid (this test's parent) with another start time: the process that took it is gone
+  const lockDir = path.join(dir, LOCK_FILE);
+  fs.mkdirSync(lockDir);
+  const start = processStart(process.ppid);
+  assert.ok(start, 'Linux /proc gives process start times');
+  fs.writeFileSync(path.join(lockDir, `owner-${process.ppid}-00ff.json`), JSON.stringify({ pid: process.ppid, host: os.hostname(), started: 'x', command: 'old', proc_start: String(Number(start) - 1) }));
+  assert.equal(liveLockOwner(lockDir), null);
+  lockRunFolder(dir).release();
+
+  const garbage = fs.mkdtempSync(path.join(work, 'garbage-'));
+  fs.mkdirSync(path.join(garbage, LOCK_FILE));
+  fs.writeFileSync(path.join(garbage, LOCK_FILE, 'owner-1-ab.json'), '{not json');
+  lockRunFolder(garbage).release();
+  assert.ok(!fs.existsSync(path.join(garbage, LOCK_FILE)));
+});
