@@ -1,39 +1,38 @@
 /**
  * A process of the lock race (test/util/lock.test.ts): told a folder and a start time over IPC, it waits for
- * that time (so that all contenders try at once), tries to lock the folder, holds the lock until `holdUntil`
- * when it wins, releases it, and answers { won, message }. (No tests here.)
+ * that time (so that all contenders try at once) and tries to lock the folder. It answers { won, message };
+ * a winner keeps the lock until told 'release' (so that every other contender, however late, meets a live
+ * holder), then answers 'released'. (No tests here.)
  */
-import { lockRunFolder } from '../../src/util/lock.js';
+import { lockRunFolder, type RunLock } from '../../src/util/lock.js';
 
 interface Go {
   dir: string;
   at: number;
-  holdUntil: number;
 }
 
 const cell = new Int32Array(new SharedArrayBuffer(4));
-/** Sleeps without a timer (the event loop is not needed while racing). */
-const sleepUntil = (t: number) => {
-  const ms = t - Date.now();
-  if (ms > 0) Atomics.wait(cell, 0, 0, ms);
-};
+let lock: RunLock | undefined;
 
-process.on('message', (m: Go | 'exit') => {
+process.on('message', (m: Go | 'release' | 'exit') => {
   if (m === 'exit') process.exit(0);
-  sleepUntil(m.at - 3);
+  if (m === 'release') {
+    lock?.release();
+    lock = undefined;
+    process.send!('released');
+    return;
+  }
+  // sleep without a timer to just before the start, then spin: a timer would wake each one at another moment
+  const ms = m.at - 3 - Date.now();
+  if (ms > 0) Atomics.wait(cell, 0, 0, ms);
   while (Date.now() < m.at) {
-    // spin the last milliseconds: a timer would wake each contender at a different moment
+    // spin
   }
-  let answer: { won: boolean; message?: string; pid: number; from?: number; to?: number };
+  const skew = Date.now() - m.at;
   try {
-    const lock = lockRunFolder(m.dir);
-    const from = Date.now();
-    sleepUntil(m.holdUntil); // hold it while the others try
-    const to = Date.now();
-    lock.release();
-    answer = { won: true, pid: process.pid, from, to };
+    lock = lockRunFolder(m.dir);
+    process.send!({ won: true, pid: process.pid, skew });
   } catch (e) {
-    answer = { won: false, message: (e as Error).message, pid: process.pid };
+    process.send!({ won: false, message: (e as Error).message, pid: process.pid, skew });
   }
-  process.send!(answer);
 });
