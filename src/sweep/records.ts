@@ -2,15 +2,20 @@
  * What the executors remember about a sweep, in its state folder `<out>/.sweeps/<name>/` (beside the runs,
  * never inside them): the local executor's processes (local.json) and the SLURM job arrays submitted
  * (slurm.json, plus each job's script). Run folders hold only what the runs themselves write.
+ * The files are changed only by the process that holds the sweep's lock (`lockSweep`: one `mpl sweep
+ * submit` at a time), each change a read-modify-write of one entry, written atomically.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { writeJsonAtomic } from '../util/fs.js';
-import { UserError } from '../util/errors.js';
+import { ensureDir, writeJsonAtomic } from '../util/fs.js';
+import { printable, UserError } from '../util/errors.js';
+import { acquireLock, describeOwner, processAlive, processStart, type RunLock } from '../util/lock.js';
 import type { Sweep } from './spec.js';
 
 export interface LocalRecord {
   pid: number;
+  /** the process's start time (/proc), so that a reused pid is not taken for the run */
+  proc_start?: string;
   started_at: string;
   ended_at?: string;
   exit_code?: number | null;
@@ -42,8 +47,29 @@ export function readLocalRecords(sweep: Pick<Sweep, 'out' | 'name'>): Record<str
   return readJson<{ runs: Record<string, LocalRecord> }>(path.join(stateDir(sweep), 'local.json'), { runs: {} }).runs;
 }
 
-export function writeLocalRecords(sweep: Pick<Sweep, 'out' | 'name'>, runs: Record<string, LocalRecord>): void {
+/** Records one run's process: re-reads local.json and writes it back with that entry changed (under the sweep's lock). */
+export function updateLocalRecord(sweep: Pick<Sweep, 'out' | 'name'>, runDir: string, record: LocalRecord): void {
+  const runs = readLocalRecords(sweep);
+  runs[runDir] = record;
   writeJsonAtomic(path.join(stateDir(sweep), 'local.json'), { runs });
+}
+
+/**
+ * The sweep's lock (`<state folder>/sweep.lock`): one `mpl sweep submit` (or `mpl reproduce`) of a sweep at a
+ * time, so that no run is started twice and no update of the state files is lost. A second one refuses,
+ * naming the first; the lock of one that was killed is taken over (src/util/lock.ts).
+ */
+export function lockSweep(sweep: Pick<Sweep, 'out' | 'name' | 'origin'>, follow: string): RunLock {
+  const dir = stateDir(sweep);
+  ensureDir(dir);
+  return acquireLock(path.join(dir, 'sweep.lock'), (owner) =>
+    new UserError(
+      printable(
+        `${sweep.origin}: this sweep is being run by another mpl process (${owner ? describeOwner(owner) : 'one that just started'}); ` +
+          `it starts every run that is not done, so there is nothing to add: follow it with \`${follow}\`, or stop it first`,
+      ),
+    ),
+  );
 }
 
 export function readSlurmJobs(sweep: Pick<Sweep, 'out' | 'name'>): SlurmJobRecord[] {
@@ -55,12 +81,12 @@ export function addSlurmJob(sweep: Pick<Sweep, 'out' | 'name'>, job: SlurmJobRec
   writeJsonAtomic(path.join(stateDir(sweep), 'slurm.json'), { jobs: [...jobs, job] });
 }
 
-/** True when a process with this id exists (signal 0 checks without sending anything). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** True when the process of a record is still the one that was started (pid and, when recorded, start time). */
+export function recordAlive(r: Pick<LocalRecord, 'pid' | 'proc_start'>): boolean {
+  return r.pid > 0 && processAlive(r.pid, r.proc_start);
+}
+
+/** The start time to record for a process just spawned. */
+export function startOf(pid: number): string | undefined {
+  return processStart(pid);
 }

@@ -66,10 +66,14 @@ export function processStart(pid: number): string | undefined {
  * process after a reboot or a long time does not keep a dead run's lock).
  */
 export function ownerAlive(o: LockOwner): boolean {
-  if (o.host !== os.hostname()) return true;
-  if (!pidExists(o.pid)) return false;
-  const now = o.proc_start === undefined ? undefined : processStart(o.pid);
-  return now === undefined || now === o.proc_start;
+  return o.host !== os.hostname() || processAlive(o.pid, o.proc_start);
+}
+
+/** Whether the process `pid` of this host exists and, when `start` is known, is the one that started then. */
+export function processAlive(pid: number, start?: string): boolean {
+  if (!pidExists(pid)) return false;
+  const now = start === undefined ? undefined : processStart(pid);
+  return now === undefined || now === start;
 }
 
 function parseOwner(text: string): LockOwner | null {
