@@ -17,6 +17,7 @@ import { camelKeys, snakeKeys } from '../util/json.js';
 import type { PromptLearner } from './learner.js';
 import type { PlanLayout } from './layout.js';
 import type { MethodName, MethodOptions } from './methods/index.js';
+import { MAX_CONFIG_BYTES, readJsonFile, reasonOf } from '../util/parse.js';
 
 export interface PromptsConfig {
   format: 'mpl-prompts/1';
@@ -114,9 +115,9 @@ export function loadPrompts(file: string): LoadedPrompts {
   let config: PromptsConfig | null = null;
   if (kind === 'safetensors' && fs.existsSync(cfgPath)) {
     try {
-      config = JSON.parse(fs.readFileSync(cfgPath, 'utf8')) as PromptsConfig;
+      config = readJsonFile(cfgPath, 'prompts config', MAX_CONFIG_BYTES) as PromptsConfig;
     } catch (e) {
-      throw fileError(cfgPath, `unreadable prompts config: ${(e as Error).message}`);
+      throw fileError(cfgPath, `unreadable prompts config: ${reasonOf(e, cfgPath)}`);
     }
     if (config.format !== 'mpl-prompts/1') throw fileError(cfgPath, `not a prompts config written by mpl (format ${String(config.format)})`);
     // on disk snake_case (n_ctx), in memory camelCase (nCtx); files of older versions are camelCase already

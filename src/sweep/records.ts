@@ -11,6 +11,7 @@ import { ensureDir, writeJsonAtomic } from '../util/fs.js';
 import { printable, UserError } from '../util/errors.js';
 import { acquireLock, describeOwner, processAlive, processStart, type RunLock } from '../util/lock.js';
 import type { Sweep } from './spec.js';
+import { readJsonFile, reasonOf } from '../util/parse.js';
 
 export interface LocalRecord {
   pid: number;
@@ -37,9 +38,9 @@ export function stateDir(sweep: Pick<Sweep, 'out' | 'name'>): string {
 function readJson<T>(file: string, empty: T): T {
   if (!fs.existsSync(file)) return empty;
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as T;
+    return readJsonFile(file, 'sweep state file') as T;
   } catch (e) {
-    throw new UserError(`${file}: not valid JSON (${(e as Error).message}); delete it to forget what it recorded`);
+    throw new UserError(`${file}: ${reasonOf(e, file)}; delete it to forget what it recorded`);
   }
 }
 

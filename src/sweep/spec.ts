@@ -20,16 +20,15 @@
  * Every key is checked; an unknown key, a wrong type or two entries that are the same run are errors that
  * name the file and the key.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { parse as parseYaml } from 'yaml';
 import { getDataset } from '../data/datasets/index.js';
 import { DG_TARGETS, FEWSHOT_SHOTS, XD_TARGETS } from '../eval/protocols.js';
 import type { Protocol } from '../eval/results.js';
 import { buildRunConfig, checkPrecision, runDirOf, type RunConfig } from '../eval/run-config.js';
 import { OPTION_SPECS, checkMethod, methodDef, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
 import { UserError } from '../util/errors.js';
+import { readConfigText } from '../util/parse.js';
 import { SLURM_KEYS, checkCpusPerTask, checkSbatchArg, checkSlurmValue, type SlurmSettings } from './slurm-settings.js';
 
 export const SWEEP_PROTOCOLS: readonly Protocol[] = ['base2new', 'xd', 'dg', 'fewshot'];
@@ -338,20 +337,9 @@ export function sweepFromObject(raw: unknown, origin: string, name: string, dir:
   return sweep;
 }
 
-/** Reads a sweep file (.yaml, .yml or .json). */
+/** Reads a sweep file (.yaml, .yml or .json), within the parsing limits of src/util/parse.ts. */
 export function readSweepFile(file: string): Sweep {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UserError(`${file}: cannot read the sweep file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  let raw: unknown;
-  try {
-    raw = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
-  } catch (e) {
-    throw new UserError(`${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`);
-  }
+  const raw = readConfigText(file, 'sweep file');
   const name = path.basename(file).replace(/\.(ya?ml|json)$/i, '');
   return sweepFromObject(raw, file, name, path.dirname(path.resolve(file)));
 }
