@@ -25,10 +25,11 @@ import * as os from 'node:os';
 import { getDataset } from '../data/datasets/index.js';
 import { DG_TARGETS, FEWSHOT_SHOTS, XD_TARGETS } from '../eval/protocols.js';
 import type { Protocol } from '../eval/results.js';
-import { buildRunConfig, checkPrecision, runDirOf, type RunConfig } from '../eval/run-config.js';
+import { RUN_RANGES, buildRunConfig, checkPrecision, runDirOf, type RunConfig } from '../eval/run-config.js';
 import { OPTION_SPECS, checkMethod, methodDef, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
 import { UserError } from '../util/errors.js';
 import { readConfigText } from '../util/parse.js';
+import { inRange, rangeText, type Range } from '../util/range.js';
 import { SLURM_KEYS, checkCpusPerTask, checkSbatchArg, checkSlurmValue, type SlurmSettings } from './slurm-settings.js';
 
 export const SWEEP_PROTOCOLS: readonly Protocol[] = ['base2new', 'xd', 'dg', 'fewshot'];
@@ -124,8 +125,9 @@ class Checker {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(where, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
     return v as number;
   }
-  positive(v: unknown, where: string): number {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) this.fail(where, `expected a positive number, got ${JSON.stringify(v)}`);
+  /** A number in a stated range (run-config.ts RUN_RANGES, the options table): the refusal states it. */
+  ranged(v: unknown, where: string, r: Range, integer: boolean): number {
+    if (typeof v !== 'number' || !inRange(v, r, integer)) this.fail(where, `expected ${rangeText(r, integer)}, got ${JSON.stringify(v)}`);
     return v as number;
   }
   bool(v: unknown, where: string): boolean {
@@ -166,11 +168,11 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
   const s: Settings = {};
   // "1,2,3" as on the command line, or a YAML list
   const ints = (v: unknown) => (typeof v === 'string' && /^\s*\d+(\s*,\s*\d+)*\s*$/.test(v) ? v.split(',').map(Number) : v);
-  if (o.seeds !== undefined) s.seeds = c.list(ints(o.seeds), at('seeds'), (x, w) => c.int(x, w));
-  if (o.shots !== undefined) s.shots = c.list(ints(o.shots), at('shots'), (x, w) => c.int(x, w, 1));
-  if (o.epochs !== undefined) s.epochs = c.int(o.epochs, at('epochs'));
-  if (o.lr !== undefined) s.lr = c.positive(o.lr, at('lr'));
-  if (o['batch-size'] !== undefined) s.batchSize = c.int(o['batch-size'], at('batch-size'), 1);
+  if (o.seeds !== undefined) s.seeds = c.list(ints(o.seeds), at('seeds'), (x, w) => c.ranged(x, w, RUN_RANGES.seed, true));
+  if (o.shots !== undefined) s.shots = c.list(ints(o.shots), at('shots'), (x, w) => c.ranged(x, w, RUN_RANGES.shots, true));
+  if (o.epochs !== undefined) s.epochs = c.ranged(o.epochs, at('epochs'), RUN_RANGES.epochs, true);
+  if (o.lr !== undefined) s.lr = c.ranged(o.lr, at('lr'), RUN_RANGES.lr, false);
+  if (o['batch-size'] !== undefined) s.batchSize = c.ranged(o['batch-size'], at('batch-size'), RUN_RANGES.batchSize, true);
   if (o.precision !== undefined) {
     s.precision = c.list(o.precision, at('precision'), (x, w) => {
       try {
@@ -185,7 +187,7 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
     s.device = c.str(o.device, at('device'));
   }
   if (o.targets !== undefined) s.targets = c.list(o.targets, at('targets'), (x, w) => knownDataset(c, c.str(x, w), w));
-  if (o.workers !== undefined) s.workers = c.int(o.workers, at('workers'), 1);
+  if (o.workers !== undefined) s.workers = c.ranged(o.workers, at('workers'), RUN_RANGES.workers, true);
   if (o.options !== undefined) {
     const opts = c.obj(o.options, at('options'));
     s.options = {};
@@ -196,9 +198,9 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
       s.options[flag] = c.list(v, at(`options.${flag}`), (x, w): OptionValue => {
         switch (def!.kind) {
           case 'int':
-            return c.int(x, w);
+            return c.ranged(x, w, def!.range ?? { min: 0 }, true);
           case 'number':
-            return c.positive(x, w);
+            return c.ranged(x, w, def!.range ?? { min: 0, exclusiveMin: true }, false);
           case 'boolean':
             return c.bool(x, w);
           case 'choice':
@@ -275,9 +277,9 @@ function overrideEntry(c: Checker, v: unknown, where: string): Override {
   if (w.protocol !== undefined) when.protocol = c.str(w.protocol, `${where}.when.protocol`);
   if (w.dataset !== undefined) when.dataset = c.str(w.dataset, `${where}.when.dataset`);
   if (w.method !== undefined) when.method = checkMethod(c.str(w.method, `${where}.when.method`));
-  if (w.shots !== undefined) when.shots = c.int(w.shots, `${where}.when.shots`, 1);
+  if (w.shots !== undefined) when.shots = c.ranged(w.shots, `${where}.when.shots`, RUN_RANGES.shots, true);
   if (w.precision !== undefined) when.precision = c.str(w.precision, `${where}.when.precision`);
-  if (w.seed !== undefined) when.seed = c.int(w.seed, `${where}.when.seed`);
+  if (w.seed !== undefined) when.seed = c.ranged(w.seed, `${where}.when.seed`, RUN_RANGES.seed, true);
   const setObj = c.obj(o.set, `${where}.set`);
   c.keys(setObj, SETTING_KEYS.filter((k) => k !== 'seeds' && k !== 'shots' && k !== 'precision'), `${where}.set`);
   const set = settingsFrom(c, setObj, `${where}.set`);
