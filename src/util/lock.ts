@@ -20,6 +20,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { printable, UserError } from './errors.js';
+import { removeOrphanTemps } from './fs.js';
 
 export const LOCK_FILE = 'mpl.lock';
 
@@ -199,10 +200,13 @@ export function acquireLock(lock: string, refuse: (owner: LockOwner | null) => U
   return { file: lock, release, [Symbol.dispose]: release };
 }
 
-/** Takes the lock of the run folder `dir` (which must exist) or throws a UserError naming the run that holds it. */
+/**
+ * Takes the lock of the run folder `dir` (which must exist) or throws a UserError naming the run that holds it.
+ * Holding it, it removes what a killed run left half-written there (writeFileAtomic's temporary files).
+ */
 export function lockRunFolder(dir: string): RunLock {
   const file = path.join(dir, LOCK_FILE);
-  return acquireLock(file, (owner) =>
+  const lock = acquireLock(file, (owner) =>
     new UserError(
       printable(
         `${dir}: this run folder is in use by another mpl run (${owner ? describeOwner(owner) : 'a process that just took it'}). ` +
@@ -210,4 +214,6 @@ export function lockRunFolder(dir: string): RunLock {
       ),
     ),
   );
+  removeOrphanTemps(dir, (pid) => pid === process.pid || pidExists(pid));
+  return lock;
 }

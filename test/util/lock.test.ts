@@ -111,3 +111,19 @@ test('a pid reused by another process does not keep a dead run\'s lock; an unrea
   lockRunFolder(garbage).release();
   assert.ok(!fs.existsSync(path.join(garbage, LOCK_FILE)));
 });
+
+test('taking a run folder\'s lock removes what a killed writer left half-written, and only that', () => {
+  const dir = fs.mkdtempSync(path.join(work, 'orphans-'));
+  const dead = deadPid();
+  const orphan = `.checkpoint.safetensors.${dead}.1733500000000.tmp`; // writeFileAtomic's name, as kill -9 leaves it
+  const staging = `.${LOCK_FILE}.${dead}-0a1b2c3d4e5f.tmp`; // a lock folder being prepared
+  const live = `.result.json.${process.ppid}.1733500000000.tmp`; // a writer that is still running
+  fs.writeFileSync(path.join(dir, orphan), Buffer.alloc(1000));
+  fs.mkdirSync(path.join(dir, staging));
+  fs.writeFileSync(path.join(dir, staging, `owner-${dead}-0a1b2c3d4e5f.json`), '{}');
+  fs.writeFileSync(path.join(dir, live), 'x');
+  fs.writeFileSync(path.join(dir, 'checkpoint.safetensors'), 'kept');
+  fs.writeFileSync(path.join(dir, '.hidden.tmp'), 'not ours');
+  lockRunFolder(dir).release();
+  assert.deepEqual(fs.readdirSync(dir).sort(), [live, '.hidden.tmp', 'checkpoint.safetensors'].sort());
+});
