@@ -15,7 +15,7 @@
  */
 import type { Command, Option } from 'commander';
 import { CLIP_MEAN, CLIP_STD } from '../data/image.js';
-import { UserError, fileError } from '../util/errors.js';
+import { UserError, fileError, printable } from '../util/errors.js';
 import { parseYamlText, readConfigText } from '../util/parse.js';
 import { OPTION_SPECS, dasslTrainer, dasslTrainerNames, methodDef, type OptionKey } from '../prompting/methods/index.js';
 
@@ -182,13 +182,13 @@ function flatten(tree: Tree, prefix = '', out: Record<string, Raw> = {}): Record
 /** Dassl's opts list: KEY VALUE KEY VALUE ..., values read as YAML scalars (yacs reads Python literals). */
 export function parseOverrides(list: string[]): Record<string, Raw> {
   if (list.length % 2 !== 0) {
-    throw new UserError(`Dassl overrides come in KEY VALUE pairs; got ${list.length} words (${list.join(' ')})`);
+    throw new UserError(printable(`Dassl overrides come in KEY VALUE pairs; got ${list.length} words (${list.join(' ')})`));
   }
   const out: Record<string, Raw> = {};
   for (let i = 0; i < list.length; i += 2) {
     const key = list[i];
     if (!/^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)*$/.test(key)) {
-      throw new UserError(`'${key}' is not a Dassl key (KEY.SUBKEY in capitals, e.g. DATASET.NUM_SHOTS 16); flags start with --`);
+      throw new UserError(printable(`'${key}' is not a Dassl key (KEY.SUBKEY in capitals, e.g. DATASET.NUM_SHOTS 16); flags start with --`));
     }
     let value: Raw;
     try {

@@ -119,7 +119,13 @@ export function loadPrompts(file: string): LoadedPrompts {
     } catch (e) {
       throw fileError(cfgPath, `unreadable prompts config: ${reasonOf(e, cfgPath)}`);
     }
-    if (config.format !== 'mpl-prompts/1') throw fileError(cfgPath, `not a prompts config written by mpl (format ${String(config.format)})`);
+    if (config === null || typeof config !== 'object' || config.format !== 'mpl-prompts/1') {
+      throw fileError(cfgPath, `not a prompts config written by mpl (format ${String((config as Partial<PromptsConfig> | null)?.format)})`);
+    }
+    const obj = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (typeof config.method !== 'string' || (config.options !== undefined && !obj(config.options)) || !Array.isArray(config.classnames) || !config.classnames.every((c) => typeof c === 'string')) {
+      throw fileError(cfgPath, 'a prompts config needs "method" (a name), "options" (a mapping) and "classnames" (a list of names); this one is damaged: delete it or train again');
+    }
     // on disk snake_case (n_ctx), in memory camelCase (nCtx); files of older versions are camelCase already
     config.options = camelKeys<MethodOptions>((config.options ?? {}) as unknown as Record<string, unknown>);
   }

@@ -135,7 +135,7 @@ export function readSearchFile(out: string): SearchFile {
   const f = searchFile(out);
   if (!fs.existsSync(f)) throw new UserError(`${f} not found: --out must be the folder of a search started by \`mpl search\``);
   const v = readJson(f) as SearchFile;
-  if (v.format !== 'mpl-search/1' || typeof v.settings !== 'object') throw new UserError(`${f} is not an mpl search file`);
+  if (v === null || typeof v !== 'object' || v.format !== 'mpl-search/1' || typeof v.settings !== 'object' || v.settings === null) throw new UserError(`${f} is not an mpl search file`);
   return v;
 }
 

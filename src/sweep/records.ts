@@ -45,7 +45,20 @@ function readJson<T>(file: string, empty: T): T {
 }
 
 export function readLocalRecords(sweep: Pick<Sweep, 'out' | 'name'>): Record<string, LocalRecord> {
-  return readJson<{ runs: Record<string, LocalRecord> }>(path.join(stateDir(sweep), 'local.json'), { runs: {} }).runs;
+  const file = path.join(stateDir(sweep), 'local.json');
+  const v = readJson<{ runs?: unknown }>(file, { runs: {} });
+  const runs = isObject(v) ? v.runs : undefined;
+  const bad = (what: string) => new UserError(printable(`${file}: ${what}, not what mpl writes; delete it to forget what it recorded`));
+  if (!isObject(runs)) throw bad('no "runs" mapping');
+  for (const [dir, r] of Object.entries(runs)) {
+    const ok = isObject(r) && Number.isSafeInteger(r.pid) && typeof r.started_at === 'string' && (r.ended_at === undefined || typeof r.ended_at === 'string') && (r.proc_start === undefined || typeof r.proc_start === 'string');
+    if (!ok) throw bad(`the record of ${dir} is malformed`);
+  }
+  return runs as Record<string, LocalRecord>;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Records one run's process: re-reads local.json and writes it back with that entry changed (under the sweep's lock). */
@@ -74,7 +87,12 @@ export function lockSweep(sweep: Pick<Sweep, 'out' | 'name' | 'origin'>, follow:
 }
 
 export function readSlurmJobs(sweep: Pick<Sweep, 'out' | 'name'>): SlurmJobRecord[] {
-  return readJson<{ jobs: SlurmJobRecord[] }>(path.join(stateDir(sweep), 'slurm.json'), { jobs: [] }).jobs;
+  const file = path.join(stateDir(sweep), 'slurm.json');
+  const v = readJson<{ jobs?: unknown }>(file, { jobs: [] });
+  const jobs = isObject(v) ? v.jobs : undefined;
+  const wellFormed = (j: unknown) => isObject(j) && typeof j.job_id === 'string' && /^\d+$/.test(j.job_id) && typeof j.submitted_at === 'string' && Array.isArray(j.tasks) && j.tasks.every((t) => typeof t === 'string');
+  if (!Array.isArray(jobs) || !jobs.every(wellFormed)) throw new UserError(printable(`${file}: not the list of job arrays mpl writes; delete it to forget what it recorded`));
+  return jobs as SlurmJobRecord[];
 }
 
 export function addSlurmJob(sweep: Pick<Sweep, 'out' | 'name'>, job: SlurmJobRecord): void {

@@ -27,7 +27,7 @@ import { DG_TARGETS, FEWSHOT_SHOTS, XD_TARGETS } from '../eval/protocols.js';
 import type { Protocol } from '../eval/results.js';
 import { RUN_RANGES, buildRunConfig, checkPrecision, runDirOf, type RunConfig } from '../eval/run-config.js';
 import { OPTION_SPECS, checkMethod, methodDef, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
-import { UserError } from '../util/errors.js';
+import { printable, UserError } from '../util/errors.js';
 import { readConfigText } from '../util/parse.js';
 import { inRange, rangeText, type Range } from '../util/range.js';
 import { SLURM_KEYS, checkCpusPerTask, checkSbatchArg, checkSlurmValue, type SlurmSettings } from './slurm-settings.js';
@@ -106,7 +106,8 @@ export interface PlannedRun {
 class Checker {
   constructor(readonly origin: string) {}
   fail(where: string, what: string): never {
-    throw new UserError(`${this.origin}: ${where ? `${where}: ` : ''}${what}`);
+    // values from the file are in the message: control characters escaped, so it stays one line
+    throw new UserError(printable(`${this.origin}: ${where ? `${where}: ` : ''}${what}`));
   }
   obj(v: unknown, where: string): Record<string, unknown> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(where, 'expected a mapping of keys to values');

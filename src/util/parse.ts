@@ -87,12 +87,12 @@ export function parseYamlText(text: string, where: string, maxDepth = MAX_DEPTH)
     if (isMap(node)) {
       const seen = new Set<string>();
       for (const pair of node.items) {
-        const key = isScalar(pair.key) ? `s:${String(pair.key.value)}` : `n:${String(pair.key)}`;
-        if (seen.has(key)) {
-          const at = (pair.key as YamlNode | null)?.range?.[0];
-          const line = at === undefined ? '' : `line ${lines.linePos(at).line}: `;
-          throw fileError(where, `${line}the key '${isScalar(pair.key) ? String(pair.key.value) : String(pair.key)}' is given twice; keep one`);
-        }
+        const at = (pair.key as YamlNode | null)?.range?.[0];
+        const line = at === undefined ? '' : `line ${lines.linePos(at).line}: `;
+        // keys are names: a list or a mapping as a key is not a config (and the yaml package would warn on stderr)
+        if (pair.key !== null && !isScalar(pair.key)) throw fileError(where, `${line}a key must be a plain name, not a list or a mapping`);
+        const key = isScalar(pair.key) ? String(pair.key.value) : '';
+        if (seen.has(key)) throw fileError(where, `${line}the key '${key}' is given twice; keep one`);
         seen.add(key);
         stack.push(pair.value);
       }

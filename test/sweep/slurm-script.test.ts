@@ -16,6 +16,7 @@ import { sweepFromObject } from '../../src/sweep/spec.js';
 import { UserError } from '../../src/util/errors.js';
 import { tmpDir } from '../helpers.js';
 import { mplCli } from '../e2e/fixtures.js';
+import { sbatchArguments } from './sbatch-reader.js';
 
 const work = tmpDir('mpl-slurm-script-');
 const base = { model: 'ViT-B/16', root: '/data', protocol: 'base2new', datasets: ['dtd'], methods: ['coop'], seeds: [1] };
@@ -31,43 +32,6 @@ function refused(slurm: Record<string, unknown>, key: RegExp): string {
   assert.match(message, key);
   assert.ok(!message.includes('\n'), `one line: ${JSON.stringify(message)}`);
   return message;
-}
-
-/**
- * The arguments sbatch takes from one `#SBATCH` line, read as Slurm 22.05 does (src/sbatch/opt.c,
- * `_get_argument`): `\` escapes the next character, '…' and "…" quote (spaces and # inside are literal),
- * an unquoted # starts a comment, whitespace separates arguments.
- */
-function sbatchArguments(line: string): string[] {
-  const args: string[] = [];
-  let i = line.indexOf('#SBATCH') + '#SBATCH'.length;
-  for (;;) {
-    while (i < line.length && /\s/.test(line[i])) i++;
-    if (i >= line.length || line[i] === '#') return args;
-    let arg = '';
-    let quote = '';
-    let escaped = false;
-    for (; i < line.length && (quote || !/\s/.test(line[i])); i++) {
-      const ch = line[i];
-      if (escaped) escaped = false;
-      else if (ch === '\\') {
-        escaped = true;
-        continue;
-      } else if (quote) {
-        if (ch === quote) {
-          quote = '';
-          continue;
-        }
-      } else if (ch === '"' || ch === "'") {
-        quote = ch;
-        continue;
-      } else if (ch === '#') break;
-      arg += ch;
-    }
-    assert.equal(quote, '', `unmatched quote in ${line}`);
-    args.push(arg);
-    if (line[i] === '#') return args;
-  }
 }
 
 describe('SLURM settings from a sweep file are checked, naming the key', () => {
