@@ -99,7 +99,8 @@ test('numeric flags: nan, inf, text, empty, out of range and repeated seeds are 
     [['--max-image-pixels', '0'], /--max-image-pixels must be an integer >= 1/],
   ];
   for (const [flags, what] of cases) oneLineError(await mplInProcess([...base, ...flags]), what, flags.join(' '));
-  oneLineError(await mplInProcess(['plan', '--method', 'mpl', '--arch', 'ViT-B/16', '--n-ctx', '1000']), /1000 learnable text context tokens \(--n-ctx\) do not fit the model's 77-token text context: at most 75/, '--n-ctx 1000');
+  // the stated range (the 77-token text context less its start and end tokens), before any model is built
+  oneLineError(await mplInProcess(['plan', '--method', 'mpl', '--arch', 'ViT-B/16', '--n-ctx', '1000']), /--n-ctx must be an integer >= 1 and <= 75, got '1000'/, '--n-ctx 1000');
   oneLineError(await mplInProcess(['zeroshot', '--weights', weights, '--classes', 'a,b', '--top', '0', 'x.png']), /--top must be an integer >= 1/, '--top 0');
   oneLineError(await mplInProcess(['plot', work, '--kind', 'time', '--out', path.join(work, 'f.png'), '--scale', 'nan']), /--scale must be a number > 0/, '--scale nan');
   // and through the binary, once
