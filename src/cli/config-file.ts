@@ -13,12 +13,10 @@
  * best-validation model selection, ...): a refused key is a one-line error naming it, never silently ignored.
  * Flags typed on the command line always win over the files (commander records where a value came from).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Command, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { CLIP_MEAN, CLIP_STD } from '../data/image.js';
-import { UserError, fileError } from '../util/errors.js';
+import { UserError, fileError, printable } from '../util/errors.js';
+import { parseYamlText, readConfigText } from '../util/parse.js';
 import { OPTION_SPECS, checkMethod, dasslTrainer, dasslTrainerNames, methodDef, type OptionKey } from '../prompting/methods/index.js';
 
 /** A value as read from a file (or an override), before the flag's own parser checks it. */
@@ -27,20 +25,12 @@ type Tree = Record<string, Raw>;
 
 const isTree = (v: Raw): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Reads a YAML (or JSON, a subset of YAML) file into an object; a clear error for anything else. */
+/**
+ * Reads a YAML (or JSON, a subset of YAML) file into an object; a clear error for anything else. Within the
+ * parsing limits of src/util/parse.ts (1 MiB, 64 levels, linear time).
+ */
 export function readConfigFile(file: string): Tree {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw fileError(file, `cannot read the config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  let v: Raw;
-  try {
-    v = path.extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
-  } catch (e) {
-    throw fileError(file, `not valid ${path.extname(file).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const v = readConfigText(file, 'config file');
   if (v === null || v === undefined) return {};
   if (!isTree(v)) throw fileError(file, 'a config file must hold a mapping of keys to values');
   return v;
@@ -195,17 +185,17 @@ function flatten(tree: Tree, prefix = '', out: Record<string, Raw> = {}): Record
 /** Dassl's opts list: KEY VALUE KEY VALUE ..., values read as YAML scalars (yacs reads Python literals). */
 export function parseOverrides(list: string[]): Record<string, Raw> {
   if (list.length % 2 !== 0) {
-    throw new UserError(`Dassl overrides come in KEY VALUE pairs; got ${list.length} words (${list.join(' ')})`);
+    throw new UserError(printable(`Dassl overrides come in KEY VALUE pairs; got ${list.length} words (${list.join(' ')})`));
   }
   const out: Record<string, Raw> = {};
   for (let i = 0; i < list.length; i += 2) {
     const key = list[i];
     if (!/^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)*$/.test(key)) {
-      throw new UserError(`'${key}' is not a Dassl key (KEY.SUBKEY in capitals, e.g. DATASET.NUM_SHOTS 16); flags start with --`);
+      throw new UserError(printable(`'${key}' is not a Dassl key (KEY.SUBKEY in capitals, e.g. DATASET.NUM_SHOTS 16); flags start with --`));
     }
     let value: Raw;
     try {
-      value = parseYaml(list[i + 1]);
+      value = parseYamlText(list[i + 1], key);
     } catch {
       value = list[i + 1];
     }

@@ -17,11 +17,10 @@ function parserOf(s: OptionSpec): ((v: string) => FlagValue) | undefined {
   const flag = `--${s.flag}`;
   switch (s.kind) {
     case 'int':
-      // a sanity bound only (the largest CLIP has 48 blocks and a 77-token text context); the design and the
-      // plan check the real limits against the model
-      return intFlag(flag, { max: 1000 });
+      // the option's stated range (options.ts); the design and the plan check the model's own limits
+      return intFlag(flag, s.range);
     case 'number':
-      return numberFlag(flag, { exclusiveMin: true });
+      return numberFlag(flag, s.range);
     case 'choice':
       return (v) => {
         if (!s.choices!.includes(v)) throw new UserError(`${flag} must be ${s.choices!.join(', ')}, got '${printable(v)}'`);

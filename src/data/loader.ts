@@ -68,7 +68,7 @@ export interface LoaderOptions {
   numWorkers?: number;
   /** Batches in flight (default 2 per worker, at least 2). */
   prefetch?: number;
-  /** Skip unreadable images (counted in `skippedCount`, reported once each) instead of failing. */
+  /** Skip unreadable images (counted in `skippedCount`, reported once each per loader) instead of failing. */
   skipBadImages?: boolean;
   decode?: DecodeOptions;
   reporter?: Reporter;
@@ -186,8 +186,12 @@ export class DataLoader {
   readonly dropLast: boolean;
   readonly numWorkers: number;
   readonly prefetch: number;
-  /** Images skipped so far (skipBadImages). */
-  skippedCount = 0;
+  /** The items skipped so far (skipBadImages), by index: each counted and reported once, however many epochs read it. */
+  readonly skippedItems = new Set<number>();
+  /** How many different images were skipped so far. */
+  get skippedCount(): number {
+    return this.skippedItems.size;
+  }
   private readonly items: readonly LoaderItem[];
   private readonly options: LoaderOptions;
   private readonly reporter: Reporter;
@@ -276,7 +280,8 @@ export class DataLoader {
         fill();
         for (const w of r.warnings) this.reporter.warn(w);
         for (const s of r.skipped) {
-          this.skippedCount++;
+          if (this.skippedItems.has(s.index)) continue;
+          this.skippedItems.add(s.index);
           this.reporter.warn(`skipped ${s.reason}`);
         }
         const size = r.labels.length;

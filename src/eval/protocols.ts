@@ -37,6 +37,7 @@ import { silentReporter, type Reporter } from '../util/reporter.js';
 import { harmonicMean, type Protocol, type RunResult } from './results.js';
 import { writeRunLogHead } from './run-log.js';
 import { buildRunConfig, experimentHash, experimentOf, runConfigFields, runDirOf, settingPath, type RunConfig } from './run-config.js';
+import { readJsonFile, reasonOf } from '../util/parse.js';
 
 export interface ProtocolOptions {
   /** the model, on its device and in its precision (loadClip's device / precision options) */
@@ -146,9 +147,9 @@ const identity = (c: RunConfig): Record<string, unknown> => ({ ...experimentOf(c
 
 function readJson(file: string): Record<string, unknown> {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    return readJsonFile(file, 'run file') as Record<string, unknown>;
   } catch (e) {
-    throw new UserError(`${file}: cannot read it (${(e as Error).message}); delete it or start over with --force`);
+    throw new UserError(`${file}: cannot read it (${reasonOf(e, file)}); delete it or start over with --force`);
   }
 }
 

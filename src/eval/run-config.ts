@@ -23,8 +23,22 @@ import { canonicalJson, configHash } from '../util/config.js';
 import { camelKeys, snakeKeys } from '../util/json.js';
 import { UserError } from '../util/errors.js';
 import type { Protocol } from './results.js';
+import type { Range } from '../util/range.js';
 
 export const PRECISIONS = ['fp32', 'fp16', 'amp', 'bf16'] as const;
+
+/**
+ * The valid values of the run settings, the same however they are given (flags, sweep files, config files,
+ * `mpl search`), said in every refusal. `shots: 0` is Dassl's "all images" (NUM_SHOTS < 1: no few-shot draw).
+ */
+export const RUN_RANGES = {
+  shots: { min: 0, max: 100_000, note: '0 = all images' },
+  epochs: { min: 0, max: 100_000 },
+  batchSize: { min: 1, max: 4096 },
+  lr: { min: 0, exclusiveMin: true },
+  workers: { min: 0, max: 1024 },
+  seed: { min: 0, max: 0xffffffff },
+} as const satisfies Record<string, Range>;
 export type Precision = (typeof PRECISIONS)[number];
 
 /** What a caller knows about a run; unset numbers take the method's official recipe (RECIPES). */

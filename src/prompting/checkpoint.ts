@@ -18,6 +18,7 @@ import type { PromptLearner } from './learner.js';
 import type { BackboneArchitecture } from '../backbones/model.js';
 import type { PlanLayout } from './layout.js';
 import type { MethodName, MethodOptions } from './methods/index.js';
+import { MAX_CONFIG_BYTES, readJsonFile, reasonOf } from '../util/parse.js';
 
 export interface PromptsConfig {
   format: 'mpl-prompts/1';
@@ -119,11 +120,17 @@ export function loadPrompts(file: string): LoadedPrompts {
   let config: PromptsConfig | null = null;
   if (kind === 'safetensors' && fs.existsSync(cfgPath)) {
     try {
-      config = JSON.parse(fs.readFileSync(cfgPath, 'utf8')) as PromptsConfig;
+      config = readJsonFile(cfgPath, 'prompts config', MAX_CONFIG_BYTES) as PromptsConfig;
     } catch (e) {
-      throw fileError(cfgPath, `unreadable prompts config: ${(e as Error).message}`);
+      throw fileError(cfgPath, `unreadable prompts config: ${reasonOf(e, cfgPath)}`);
     }
-    if (config.format !== 'mpl-prompts/1') throw fileError(cfgPath, `not a prompts config written by mpl (format ${String(config.format)})`);
+    if (config === null || typeof config !== 'object' || config.format !== 'mpl-prompts/1') {
+      throw fileError(cfgPath, `not a prompts config written by mpl (format ${String((config as Partial<PromptsConfig> | null)?.format)})`);
+    }
+    const obj = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (typeof config.method !== 'string' || (config.options !== undefined && !obj(config.options)) || !Array.isArray(config.classnames) || !config.classnames.every((c) => typeof c === 'string')) {
+      throw fileError(cfgPath, 'a prompts config needs "method" (a name), "options" (a mapping) and "classnames" (a list of names); this one is damaged: delete it or train again');
+    }
     // on disk snake_case (n_ctx), in memory camelCase (nCtx); files of older versions are camelCase already
     config.options = camelKeys<MethodOptions>((config.options ?? {}) as unknown as Record<string, unknown>);
   }

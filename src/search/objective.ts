@@ -87,6 +87,9 @@ export function searchData(s: SearchSettings, seed: number, reporter: Reporter =
   if (def.fewshotTrainOnly || val.length === 0) {
     // its val list is its test set (ImageNet), or it has none (an imagefolder with train/ and test/ only):
     // validation images are held out from the training images instead
+    if (s.shots === 0) {
+      throw new UserError(`--shots 0 trains on all images, which leaves none to hold out for validation: ${def.name} has no val split of its own; give --shots K`);
+    }
     const full = loadDataset(s.dataset, { ...common, shots: 0, splits: ['train'] });
     classnames = full.classnames;
     train = generateFewshotDataset(full.train, s.shots, new PyRandom(seed));

@@ -18,7 +18,7 @@ export function batchSource(items: Datum[], options: LoaderOptions): BatchSource
   let loader: DataLoader | undefined;
   let loaderPixels: PixelSpec | undefined;
   let closed = false;
-  let skippedEarlier = 0; // by loaders replaced for another image size
+  const skippedEarlier = new Set<number>(); // by loaders replaced for another image size or pixels (the same items)
   const loaderFor = (imageSize: number | undefined, pixels: PixelSpec | undefined): DataLoader => {
     if (closed) throw new Error('batch source is closed');
     const size = imageSize ?? fixed ?? loader?.imageSize ?? 224;
@@ -27,7 +27,7 @@ export function batchSource(items: Datum[], options: LoaderOptions): BatchSource
       throw new UserError(`this batch source makes ${fixed}-pixel images but the model takes ${imageSize}: leave imageSize out of batchSource() to follow the model`);
     }
     if (loader && (loader.imageSize !== size || JSON.stringify(loaderPixels) !== JSON.stringify(px))) {
-      skippedEarlier += loader.skippedCount;
+      for (const i of loader.skippedItems) skippedEarlier.add(i);
       void loader.close();
       loader = undefined;
     }
@@ -49,7 +49,8 @@ export function batchSource(items: Datum[], options: LoaderOptions): BatchSource
     length: items.length,
     batches: (epoch, imageSize, pixels) => loaderFor(imageSize, pixels).batches(epoch),
     batchesPerEpoch: () => probe.length,
-    skippedImages: () => skippedEarlier + (loader?.skippedCount ?? 0),
+    // each bad image once per run, not once per epoch that read it
+    skippedImages: () => new Set([...skippedEarlier, ...(loader?.skippedItems ?? [])]).size,
     close,
     [Symbol.asyncDispose]: close,
   };

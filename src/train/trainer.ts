@@ -23,6 +23,7 @@ import { BatchRecorder, type DeviceSums, type TrainObserver } from './observer.j
 import { TRAIN_DEFAULTS } from './defaults.js';
 import { lrAt } from './schedule.js';
 import { createOptimizer, trainStep } from './step.js';
+import { checkDepth, MAX_DEPTH } from '../util/parse.js';
 
 export interface TrainOptions {
   epochs: number;
@@ -336,11 +337,19 @@ const HISTORY_NUMBERS = ['lr', 'loss', 'accuracy', 'images', 'seconds', 'imagesP
 
 function parseJson(text: string | undefined, what: string, bad: (why: string) => never): unknown {
   if (text === undefined) return bad(`its metadata has no ${what}`);
+  let v: unknown;
   try {
-    return JSON.parse(text);
+    v = JSON.parse(text);
   } catch {
     return bad(`its ${what} is not valid JSON`);
   }
+  // the configuration is compared key by key (recursively): a hostile file nested 100,000 deep must not end that
+  try {
+    checkDepth(v, what);
+  } catch {
+    return bad(`its ${what} is nested more than ${MAX_DEPTH} levels deep`);
+  }
+  return v;
 }
 
 function checkHistory(v: unknown, epoch: number, bad: (why: string) => never): EpochSummary[] {

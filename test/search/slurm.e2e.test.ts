@@ -49,8 +49,11 @@ test('SLURM executor: one job array per rung, waited for; trials score as in one
   const scripts = fs.readdirSync(state).filter((f) => f.endsWith('.sh'));
   assert.equal(scripts.length, 1, 'one rung, one job array');
   const script = fs.readFileSync(path.join(state, scripts[0]), 'utf8');
-  assert.match(script, /#SBATCH --array=0-2/);
-  assert.match(script, /'search-trial' '--out'/);
+  assert.match(script, /#SBATCH --array="0-2"/);
+  // each task's arguments are data in its task file (NUL-separated), not shell text in the script
+  const task0 = fs.readFileSync(path.join(state, scripts[0].replace(/\.sh$/, '.tasks'), '0'), 'utf8').split('\0');
+  assert.deepEqual(task0.slice(1, 4), ['search-trial', '--out', out]);
+  assert.doesNotMatch(script, /search-trial/);
   for (const c of fs.readdirSync(path.join(out, 'trials'))) {
     const dir = path.join(out, 'trials', c, 'seed1', 'e2');
     assert.ok(fs.existsSync(path.join(dir, 'result.json')), dir);

@@ -2,7 +2,8 @@
  * A sweep on a real SLURM (a one-node cluster started for the test, slurm-cluster.ts): 2 methods × 2 seeds
  * submitted as one job array, one task cancelled with scancel in the middle of its training, the others
  * finishing, the sweep submitted again, and the cancelled run resuming from its checkpoint rather than
- * starting over; then `mpl table` aggregates all four.
+ * starting over; then `mpl table` aggregates all four. The sweep's output folder is named with everything a
+ * shell or sbatch would interpret (quotes, $(...), #, %, spaces): the job script must hold it as data.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,6 +18,8 @@ import { startSlurm, type SlurmCluster } from './slurm-cluster.js';
 
 const work = tmpDir('mpl-sweep-slurm-');
 const sweepFile = path.join(work, 'sweep.yaml');
+const OUT = `runs 'q' $(touch ${work}/PWNED) #c %d`;
+const runs = path.join(work, OUT);
 // enough epochs that a poll every 50 ms finds the run between its first checkpoint and its end
 const EPOCHS = 60;
 let cluster: SlurmCluster;
@@ -48,7 +51,7 @@ async function until<T>(what: string, seconds: number, probe: () => T | undefine
 
 before(async () => {
   cluster = await startSlurm();
-  await colourSweep(work, EPOCHS);
+  await colourSweep(work, EPOCHS, OUT);
 });
 
 after(async () => {
@@ -62,8 +65,8 @@ test('SLURM sweep: job array, scancel mid-training, resubmission resumes, table 
   ok(first, 'submit');
   const job = /submitted job array (\d+) with 4 tasks/.exec(first.stderr)?.[1];
   assert.ok(job, first.stderr);
-  const script = fs.readdirSync(path.join(work, 'runs', '.sweeps', 'sweep')).find((f) => f.endsWith('.sh'));
-  assert.match(fs.readFileSync(path.join(work, 'runs', '.sweeps', 'sweep', script!), 'utf8'), /#SBATCH --array=0-3/);
+  const script = fs.readdirSync(path.join(runs, '.sweeps', 'sweep')).find((f) => f.endsWith('.sh'));
+  assert.match(fs.readFileSync(path.join(runs, '.sweeps', 'sweep', script!), 'utf8'), /#SBATCH --array="0-3"/);
 
   // cancel task 0 once it has a checkpoint but is still training
   const victim = plan[0].run_dir;
@@ -97,7 +100,11 @@ test('SLURM sweep: job array, scancel mid-training, resubmission resumes, table 
   assert.equal(log.match(new RegExp(` epoch ${EPOCHS} `, 'g'))?.length, 1);
   assert.ok(fs.existsSync(path.join(victim, `slurm-${job2}_0.log`)));
 
-  const table = JSON.parse(ok(mpl(['table', path.join(work, 'runs'), '--json']), 'table'));
+  // SLURM wrote the array's own output where the directive named it (sbatch read the quoted folder as one path)
+  assert.ok(fs.readdirSync(path.join(runs, '.sweeps', 'sweep')).some((f) => new RegExp(`^slurm-${job}_\\d+\\.out$`).test(f)), 'slurm-<job>_<task>.out in the state folder');
+  assert.deepEqual(fs.readdirSync(work).filter((f) => f.startsWith('PWNED')), [], 'nothing from the folder name was executed');
+
+  const table = JSON.parse(ok(mpl(['table', runs, '--json']), 'table'));
   assert.deepEqual(Object.keys(table.base2new), ['coop', 'mpl']);
   for (const m of ['coop', 'mpl']) assert.equal(table.base2new[m].colours.n_seeds, 2);
   const again = mpl(['sweep', 'submit', sweepFile, '--executor', 'slurm']);

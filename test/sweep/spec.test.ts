@@ -138,16 +138,17 @@ epochs: 4
     assert.deepEqual(OPTION_SPECS.map((f) => f.flag).sort(), flags.sort());
   });
 
-  it('the SLURM script runs each task in its own folder with the exact arguments', () => {
+  it('the SLURM script: one quoted directive per setting; each task\'s folder and exact arguments are data in its task file', () => {
     const sweep = sweepFromObject({ out: '/o', model: 'ViT-B/16', root: "/da'ta", protocol: 'base2new', datasets: ['dtd'], methods: ['mpl'], seeds: [1, 2], options: { 'ctx-init': '' } }, 'test', 's', '/');
     const runs = expandSweep(sweep);
-    const script = jobScript(sweep, runs, { partition: 'gpu', gres: 'gpu:1', cpusPerTask: 4, mem: '8G', time: '1:00:00', account: 'lab', sbatchArgs: ['--qos=long'] }, ['/usr/bin/node', '/m/bin/mpl.js']);
-    for (const line of ['#SBATCH --array=0-1', '#SBATCH --partition=gpu', '#SBATCH --gres=gpu:1', '#SBATCH --cpus-per-task=4', '#SBATCH --mem=8G', '#SBATCH --time=1:00:00', '#SBATCH --account=lab', '#SBATCH --qos=long']) {
+    const { script, tasks } = jobScript(sweep, runs, { partition: 'gpu', gres: 'gpu:1', cpusPerTask: 4, mem: '8G', time: '1:00:00', account: 'lab', qos: 'long', sbatchArgs: ['--constraint=a100&nvlink', '--exclusive'] }, ['/usr/bin/node', '/m/bin/mpl.js'], '/o/.sweeps/s/job.tasks');
+    for (const line of ['#SBATCH --array="0-1"', '#SBATCH --partition="gpu"', '#SBATCH --gres="gpu:1"', '#SBATCH --cpus-per-task="4"', '#SBATCH --mem="8G"', '#SBATCH --time="1:00:00"', '#SBATCH --account="lab"', '#SBATCH --qos="long"', '#SBATCH --constraint="a100&nvlink"', '#SBATCH --exclusive', '#SBATCH --output="/o/.sweeps/s/slurm-%A_%a.out"']) {
       assert.ok(script.includes(`${line}\n`), `${line} in\n${script}`);
     }
-    assert.ok(script.includes(`1) RUN_DIR='${runs[1].runDir}';`));
-    assert.ok(script.includes(`'--root' '/da'\\''ta'`), 'quotes survive');
-    assert.ok(script.includes(`'--ctx-init' ''`), 'an empty value stays an argument');
+    assert.equal(tasks.length, 2);
+    assert.deepEqual(tasks[1].toString('utf8').split('\0'), [runs[1].runDir, ...runs[1].argv, '']);
+    assert.ok(runs[1].argv.includes("/da'ta") && runs[1].argv.includes(''), 'quotes and an empty value stay arguments');
+    assert.ok(!script.includes("da'ta") && !script.includes(runs[1].runDir), 'no run argument is in the script');
     assert.match(script, /exec >>"\$RUN_DIR\/slurm-\$\{SLURM_ARRAY_JOB_ID\}_\$\{SLURM_ARRAY_TASK_ID\}\.log" 2>&1/);
   });
 });

@@ -6,7 +6,7 @@ import { mean, populationStd, readResultFile } from '../../eval/report/collect.j
 import type { RunResult } from '../../eval/results.js';
 import { runDirOf, type RunConfig } from '../../eval/run-config.js';
 import { UserError } from '../../util/errors.js';
-import { addDataLoaderOptions, addMaxImagePixelsOption, intFlag, intListFlag, numberFlag, MAX_SEED } from '../flags.js';
+import { addDataLoaderOptions, addMaxImagePixelsOption, intFlag, intListFlag, numberFlag } from '../flags.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { applyConfig, collect, type AppliedConfig, type ConfiguredCommand } from '../config-file.js';
@@ -15,6 +15,7 @@ import { modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
 import { TRAIN_DEFAULTS } from '../../train/defaults.js';
 import { checkMethod, methodDef } from '../../prompting/methods/index.js';
+import { RUN_RANGES } from '../../eval/run-config.js';
 
 interface RunFlags extends MethodFlags, ComputeFlags {
   weights?: string;
@@ -56,11 +57,11 @@ function common(cmd: Command, datasetDefault?: string): Command {
     .option('--name <name>', 'imagefolder / jsonlist: a name for your dataset in run folders and tables')
     // required, but checked after the config files (DATASET.ROOT may give it)
     .option('--root <dir>', "CoOp's data folder (holding eurosat/, dtd/, ...) or the imagefolder / JSON list (required)")
-    .option('--seeds <list>', 'seeds (distinct integers)', intListFlag('--seeds', { max: MAX_SEED }), [1, 2, 3])
-    .option('--shots <k>', 'training images per class (0 = all)', intFlag('--shots'))
-    .option('--epochs <n>', "epochs (default: the method's official config)", intFlag('--epochs', { max: 100_000 }))
-    .option('--lr <x>', 'learning rate, > 0 (default: the official config)', numberFlag('--lr', { exclusiveMin: true }))
-    .option('--batch-size <n>', 'training batch size (default: the official config)', intFlag('--batch-size', { min: 1, max: 4096 }))
+    .option('--seeds <list>', 'seeds (distinct integers)', intListFlag('--seeds', RUN_RANGES.seed), [1, 2, 3])
+    .option('--shots <k>', 'training images per class (0 = all)', intFlag('--shots', RUN_RANGES.shots))
+    .option('--epochs <n>', "epochs (default: the method's official config)", intFlag('--epochs', RUN_RANGES.epochs))
+    .option('--lr <x>', 'learning rate, > 0 (default: the official config)', numberFlag('--lr', RUN_RANGES.lr))
+    .option('--batch-size <n>', 'training batch size (default: the official config)', intFlag('--batch-size', RUN_RANGES.batchSize))
     .option('--momentum <x>', `SGD momentum (default ${TRAIN_DEFAULTS.momentum})`, numberFlag('--momentum', { max: 1 }))
     .option('--weight-decay <x>', `SGD weight decay (default ${TRAIN_DEFAULTS.weightDecay})`, numberFlag('--weight-decay', { max: 1 }))
     .option('--warmup-epochs <n>', `constant warm-up epochs (default ${TRAIN_DEFAULTS.warmupEpochs})`, intFlag('--warmup-epochs', { max: 100_000 }))
@@ -156,7 +157,6 @@ function targetsOf(f: RunFlags, defaults: readonly string[]): string[] {
 /** The shots of `mpl fewshot`: --k (default 1,2,4,8,16), or --shots K for one; both must agree. */
 function fewshotKs(f: RunFlags): number[] {
   if (f.shots === undefined) return f.k ?? FEWSHOT_SHOTS;
-  if (f.shots < 1) throw new UserError(`--shots must be at least 1 for fewshot, got ${f.shots}`);
   if (f.k !== undefined && (f.k.length !== 1 || f.k[0] !== f.shots)) throw new UserError(`--shots ${f.shots} and --k ${f.k.join(',')} disagree: give one of them`);
   return [f.shots];
 }
@@ -249,7 +249,7 @@ ${CONFIG_HELP}`,
   }
 
   common(program.command('fewshot').description('few-shot learning: K = 1, 2, 4, 8, 16 shots per class, all classes'))
-    .option('--k <list>', `shots to run (default ${FEWSHOT_SHOTS.join(',')})`, intListFlag('--k', { min: 1 }))
+    .option('--k <list>', `shots to run (default ${FEWSHOT_SHOTS.join(',')}; 0 = all images)`, intListFlag('--k', RUN_RANGES.shots))
     .addHelpText('after', `\nExample:\n  mpl fewshot --model ViT-B/16 --dataset dtd --root ~/data --method mpl --k 1,4,16\n${CONFIG_HELP}`)
     .action(action('fewshot'));
 

@@ -5,6 +5,7 @@ import { canonicalJson, configDiff, configHash, describeDiff } from '../../util/
 import { harmonicMean, type Protocol, type RunResult } from '../results.js';
 import { RESERVED_NAMES, experimentOf, settingOf, settingPath, tagWords, type RunConfig } from '../run-config.js';
 import { sameDataset, sortDatasets, sortMethods } from './names.js';
+import { parseJsonText } from '../../util/parse.js';
 
 /**
  * Reading every result.json under some folders and aggregating them the way the papers do
@@ -186,13 +187,7 @@ export function readResultFile(file: string): RunResult {
   } catch (e) {
     throw fileError(file, `cannot read (${(e as Error).message})`);
   }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw fileError(file, `not valid JSON (${(e as Error).message})`);
-  }
-  return validateResult(v, file);
+  return validateResult(parseJsonText(text, file), file);
 }
 
 /** Checks the fields the reports rely on; `where` names the source in error messages. */
