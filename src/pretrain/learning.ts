@@ -20,7 +20,7 @@ export const LEARNING_DATA: SynthDatasetOptions = { seed: 1, train: 32, val: 4, 
  * shortened so the suite stays fast, and MPL (5), lengthened for the tiny CLIP (TINY_CLIP_MPL_EPOCHS);
  * learning rates and batch sizes are the official ones.
  */
-export const LEARNING_EPOCHS: Record<Exclude<MethodName, 'zeroshot'>, number> = {
+export const LEARNING_EPOCHS: Record<Exclude<MethodName, 'zeroshot' | FeatureMethod>, number> = {
   coop: 20,
   cocoop: 4,
   vpt: 5,
@@ -29,6 +29,9 @@ export const LEARNING_EPOCHS: Record<Exclude<MethodName, 'zeroshot'>, number> = 
   mpl: TINY_CLIP_MPL_EPOCHS,
   promptsrc: 5,
 };
+
+/** The adapter, cache and probe methods: checked in the few-shot protocol of their papers (FEATURE_LEARNING). */
+export type FeatureMethod = 'linear-probe' | 'clip-adapter' | 'tip-adapter' | 'tip-adapter-f';
 
 export interface LearningRun {
   model: ClipModel;

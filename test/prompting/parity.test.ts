@@ -68,6 +68,8 @@ function optionsFor(method: MethodName, o: Outputs): MethodOptions {
       return { nCtx: n('n_ctx'), depth: n('depth'), ctxInit: s('ctx_init') };
     case 'mpl':
       return { nCtx: n('n_ctx'), nAdd: n('n_add'), nRm: n('n_rm'), depth: n('depth'), ctxInit: s('ctx_init') };
+    default:
+      throw new Error(`${method}: its parity test is its own (test/prompting/zoo-parity.test.ts)`);
   }
 }
 

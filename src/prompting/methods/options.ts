@@ -36,6 +36,21 @@ export interface MethodOptions {
   imageLossWeight?: number;
   gpaMean?: number;
   gpaStd?: number;
+  /** CLIP-Adapter: residual ratio of the adapted image features, and the bottleneck's reduction */
+  adapterRatio?: number;
+  adapterReduction?: number;
+  /** Tip-Adapter: initial α and β, the α/β search grid (search_scale, search_step), the cache's augmented passes */
+  tipAlpha?: number;
+  tipBeta?: number;
+  alphaSearchMax?: number;
+  betaSearchMax?: number;
+  alphaSearchSteps?: number;
+  betaSearchSteps?: number;
+  cachePasses?: number;
+  /** Tip-Adapter-F: choose the best epoch (and α/β) on the test images, as the official code does */
+  selectOnTestSet?: boolean;
+  /** linear probe: binary-search steps for C after its grid (lpclip's num_step) */
+  cSearchSteps?: number;
 }
 
 export type OptionKey = keyof MethodOptions;
@@ -88,6 +103,23 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'imageLossWeight', flag: 'image-loss-weight', kind: 'number', value: 'x', help: 'weight of the image consistency loss (IMAGE_LOSS_WEIGHT, default 10)', dassl: ['IMAGE_LOSS_WEIGHT'], unset: 0 },
   { key: 'gpaMean', flag: 'gpa-mean', kind: 'number', value: 'x', help: 'epoch at the centre of the Gaussian prompt aggregation (GPA_MEAN)', dassl: ['GPA_MEAN'], unset: 0 },
   { key: 'gpaStd', flag: 'gpa-std', kind: 'number', value: 'x', help: 'width of the Gaussian prompt aggregation (GPA_STD)', dassl: ['GPA_STD'], unset: 0 },
+  { key: 'adapterRatio', flag: 'adapter-ratio', kind: 'number', value: 'x', help: 'residual ratio: features = x·adapter(f) + (1 - x)·f (default 0.2)', unset: 0 },
+  { key: 'adapterReduction', flag: 'adapter-reduction', kind: 'int', help: 'bottleneck reduction: hidden width = embedding width / n (default 4)', unset: 0 },
+  { key: 'tipAlpha', flag: 'tip-alpha', kind: 'number', value: 'x', help: 'initial α, the weight of the cache logits (init_alpha; the search replaces it)', unset: 0 },
+  { key: 'tipBeta', flag: 'tip-beta', kind: 'number', value: 'x', help: 'initial β, the sharpness of the cache affinities (init_beta)', unset: 0 },
+  { key: 'alphaSearchMax', flag: 'alpha-search-max', kind: 'number', value: 'x', help: 'largest α searched on the validation images (search_scale[1])', unset: 0 },
+  { key: 'betaSearchMax', flag: 'beta-search-max', kind: 'number', value: 'x', help: 'largest β searched (search_scale[0])', unset: 0 },
+  { key: 'alphaSearchSteps', flag: 'alpha-search-steps', kind: 'int', help: 'α values searched (search_step[1], default 20)', unset: 0 },
+  { key: 'betaSearchSteps', flag: 'beta-search-steps', kind: 'int', help: 'β values searched (search_step[0], default 200)', unset: 0 },
+  { key: 'cachePasses', flag: 'cache-passes', kind: 'int', help: 'augmented passes over the few-shot images averaged into the cache keys (augment_epoch, default 10)', unset: 0 },
+  {
+    key: 'selectOnTestSet',
+    flag: 'select-on-test-set',
+    kind: 'boolean',
+    help: 'choose the best epoch and α/β on the TEST images, as the official code does (default: the validation images); the result says so',
+    unset: false,
+  },
+  { key: 'cSearchSteps', flag: 'c-search-steps', kind: 'int', help: 'binary-search steps for the regularisation C after its 7-value grid (num_step, default 8)', unset: 0 },
 ];
 
 /**
