@@ -546,11 +546,16 @@ export class PromptLearner {
    * logits α·exp(−β(1 − f·keysᵀ))·values (the fitted α and β once searched).
    */
   headLogits(img: Tensor, text: Tensor, alpha?: number, beta?: number): Tensor {
-    const clip = img.matmul(text.as(img.dtype).T).mul(this.scale).as('float32');
+    const clip = this.textLogits(img, text);
     if (!this.design.featureCache) return clip;
     const a = alpha ?? this.fitted.alpha ?? this.design.featureCache.alpha;
     const b = beta ?? this.fitted.beta ?? this.design.featureCache.beta;
     return clip.add(this.cacheLogits(img.as('float32'), b), a);
+  }
+
+  /** scale·f·textᵀ [B, C] (float32): the text classifier's logits (the scale is exp(logit_scale), or the design's). */
+  textLogits(img: Tensor, text: Tensor): Tensor {
+    return img.matmul(text.as(img.dtype).T).mul(this.scale).as('float32');
   }
 
   /** Tip-Adapter's affinity f·keysᵀ [B, N] (Tip-Adapter-F: the trainable keys, adapter(f)). */
