@@ -11,6 +11,8 @@ export interface BatchTask {
   imageSize: number;
   seed: number;
   epoch: number;
+  /** the random resized crop's area range (default [0.08, 1]) */
+  cropScale?: readonly [number, number];
   skipBadImages: boolean;
   decode: DecodeOptions;
   /** `index` is the sample's position in the loader's item list (labels, augmentation stream). */
@@ -68,7 +70,7 @@ export async function processBatch(task: BatchTask): Promise<BatchResult> {
       }
       throw e;
     }
-    if (task.mode === 'train') trainTransform(img, S, sampleRng(task.seed, task.epoch, item.index), images, k * plane);
+    if (task.mode === 'train') trainTransform(img, S, sampleRng(task.seed, task.epoch, item.index), images, k * plane, task.cropScale);
     else evalTransform(img, S, images, k * plane);
     labels[k] = item.label;
     indices[k] = item.index;

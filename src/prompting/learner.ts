@@ -49,7 +49,8 @@ export class PromptLearner {
   readonly params = new Map<string, Tensor>();
   /**
    * State made from the training data rather than trained by gradients, saved with the prompts: Tip-Adapter's
-   * cache, `cache_keys` [E, N] (normalised, transposed as the official keys file) and `cache_values` [N, C] (one-hot).
+   * cache, `cache_keys` [E, N] (normalised, transposed as the official keys file) and `cache_values` [N, C] (one-hot);
+   * Tip-Adapter-F keeps its keys as built beside the trained ones (`adapter.weight`, a parameter).
    */
   readonly buffers = new Map<string, Tensor>();
   /**
@@ -176,7 +177,8 @@ export class PromptLearner {
    * load_model with strict=False, but a missing or mis-shaped trainable tensor is an error naming it).
    */
   loadStateDict(tensors: Map<string, { dtype: DType; shape: number[]; data: Uint8Array } | Tensor>, origin = 'state dict'): void {
-    if (this.design.featureCache) this.loadCache(tensors, origin);
+    // a prompts file holds the cache; a training checkpoint only the trained tensors of a cache built already
+    if (this.design.featureCache && (tensors.has(CACHE_VALUES) || this.cacheSize === 0)) this.loadCache(tensors, origin);
     // an official checkpoint of a trainer that registers one sub-module (CLIP-Adapter's `adapter`) lacks its prefix
     const prefix = methodDef(this.method).dassl.modulePrefix;
     for (const [key, p] of this.params) {
@@ -201,6 +203,8 @@ export class PromptLearner {
       throw new UserError(`${file}: prompts of method ${loaded.config.method}, but this learner is ${this.method}`);
     }
     this.loadStateDict(loaded.tensors, file);
+    // what was chosen on validation data (Tip-Adapter's α and β) is part of the classifier
+    this.fitted = { ...(loaded.fitted ?? {}) };
     return loaded.config;
   }
 
@@ -291,6 +295,10 @@ export class PromptLearner {
       if (cache.trainableKeys) {
         k.requiresGrad = true;
         this.params.set(cache.trainableKeys, k);
+        // the keys as built (official keys_<K>shots.pt); a file without them: the trained ones stand in
+        const built = tensors.get(CACHE_KEYS);
+        const shaped = built && built.shape.join(',') === [E, N].join(',');
+        this.buffers.set(CACHE_KEYS, tidy(() => (shaped ? get(CACHE_KEYS).as('float32').to(null, this.model.device) : k.detach().T).contiguous().clone()).keep());
       } else this.buffers.set(CACHE_KEYS, k);
     });
     this.headClasses = this._classnames.slice();

@@ -21,7 +21,7 @@ export interface SplitFeatures {
 export async function collectFeatures(
   learner: PromptLearner,
   source: BatchSource,
-  options: { raw?: boolean; epoch?: number; what?: string; reporter?: Reporter } = {},
+  options: { raw?: boolean; epoch?: number; what?: string; reporter?: Reporter; complete?: boolean } = {},
 ): Promise<SplitFeatures> {
   const reporter = options.reporter ?? silentReporter;
   const parts: Tensor[] = [];
@@ -43,6 +43,10 @@ export async function collectFeatures(
       bar.update(++done);
     }
     if (parts.length === 0) throw new UserError(`${options.what ?? 'the split'}: no image to encode`);
+    const expected = source.length - (source.skippedImages?.() ?? 0);
+    if (options.complete && labels.length !== expected) {
+      throw new Error(`${options.what ?? 'the split'}: ${labels.length} of ${expected} images encoded; every one is needed (a training source drops its last partial batch: make it with dropLast false, or in eval mode)`);
+    }
     const features = tidy(() => (parts.length === 1 ? parts[0].clone() : cat(parts, 0))).keep();
     return { features, labels };
   } finally {
@@ -61,7 +65,7 @@ export async function buildFeatureCache(learner: PromptLearner, source: BatchSou
   let labels: number[] | null = null;
   try {
     for (let p = 0; p < passes; p++) {
-      const f = await collectFeatures(learner, source, { raw: true, epoch: p, what: `cache pass ${p + 1}/${passes}`, reporter });
+      const f = await collectFeatures(learner, source, { raw: true, epoch: p, what: `cache pass ${p + 1}/${passes}`, reporter, complete: true });
       if (labels && (labels.length !== f.labels.length || labels.some((y, i) => y !== f.labels[i]))) {
         f.features.dispose();
         throw new Error('the cache passes must see the training images in the same order (an unshuffled source)');

@@ -31,12 +31,17 @@ Examples:
       const design = designMethod(method, options, arch);
       const lengths = validatePlan(design.plan, arch);
       const params = countParameters(design);
+      // sizes that depend on the data: per class (CoOp's class-specific context, the linear probe), per cache entry (Tip-Adapter-F)
+      const perClass = countParameters(design, 1, 0) - countParameters(design, 0, 0);
+      const perEntry = countParameters(design, 1, 1) - countParameters(design, 1, 0);
       const layout = planLayout(design.plan, arch, params, textWordsOf(design, ClipTokenizer.default()));
       if (opts.json) {
         process.stdout.write(
           JSON.stringify({
             method,
             trainable_parameters: params,
+            ...(perClass ? { trainable_parameters_per_class: perClass } : {}),
+            ...(perEntry ? { trainable_parameters_per_cache_entry: perEntry } : {}),
             vision_lengths: lengths,
             text_lengths: Array.from({ length: arch.text.layers }, () => arch.text.context_length),
             layout,
@@ -44,6 +49,8 @@ Examples:
         );
       } else {
         process.stdout.write(describeLayout(layout) + '\n');
+        if (perClass) process.stdout.write(`note: ${perClass.toLocaleString('en-US')} of the trainable parameters are per class (counted here for one class)\n`);
+        if (perEntry) process.stdout.write(`note: plus ${perEntry.toLocaleString('en-US')} trainable parameters per cache entry (one per training image: shots x classes)\n`);
       }
     });
 }

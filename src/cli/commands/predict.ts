@@ -63,7 +63,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
     if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
     const size = loaded.model.arch.vision.image_size;
     const results: Array<{ image: string; probabilities: Record<string, number> }> = [];
-    const text = noGrad(() => learner.imageConditioned ? null : learner.textFeatures());
+    const text = noGrad(() => learner.perBatchForward ? null : learner.textFeatures());
     text?.keep();
     for (let s = 0; s < files.length; s += 32) {
       const chunk = files.slice(s, s + 32);

@@ -24,6 +24,7 @@ export const linearProbe = defineMethod({
   recipe: { lr: 0, epochs: 0, batchSize: 100, trainImages: 'evaluation' },
   trainable: true,
   sampler: 'lpclip',
+  validation: 'few-shot',
   classifiesUnseenClasses: false,
   build: (o, arch) => {
     if (!Number.isInteger(o.cSearchSteps) || o.cSearchSteps < 0) throw methodError('linear-probe', `--c-search-steps must be a non-negative integer, got ${o.cSearchSteps}`);

@@ -31,9 +31,10 @@ export interface Recipe {
   /**
    * The training images: Dassl's random resized crop (scale 0.08-1) and flip by default; `cropScale` another
    * crop range (Tip-Adapter: 0.5-1, for its cache and its training); 'evaluation' the evaluation transform (the
-   * linear probe's features, as lpclip extracts them).
+   * linear probe's features, as lpclip extracts them). `dropLast: false`: the last partial batch is trained on
+   * too (Tip-Adapter's loaders; Dassl drops it).
    */
-  trainImages?: { cropScale: readonly [number, number] } | 'evaluation';
+  trainImages?: { cropScale: readonly [number, number]; dropLast?: boolean } | 'evaluation';
 }
 
 /** How a parameter is initialised (seeded), matching the official code. */
@@ -212,8 +213,11 @@ export interface MethodDef<N extends string = string, K extends OptionKey = Opti
    * full train and validation lists, as CoOp's linear-probe script does (src/data/nprandom.ts).
    */
   sampler?: 'lpclip';
-  /** what the method reads of the validation split: nothing (default), or the full list (Tip-Adapter's α/β search) */
-  validation?: 'full';
+  /**
+   * What the method reads of the validation split: nothing (default), its few-shot subset (the linear probe's
+   * C, on lpclip's min(K, 4) samples), or the full list (Tip-Adapter's α/β search, as its dataset readers keep it).
+   */
+  validation?: 'few-shot' | 'full';
   /**
    * False when the classifier holds weights for the training classes only (the linear probe): it classifies no
    * other class, so base-to-new and cross-dataset runs are refused. Default true.
@@ -234,6 +238,11 @@ export interface MethodDef<N extends string = string, K extends OptionKey = Opti
   build(o: ResolvedOptions, arch: ClipArchitecture): DesignParts;
   /** the short words of its options in a run's tag, as the official config names spell them (c1_add2_rm1_d9) */
   tagWords(o: ResolvedOptions): string[];
+  /**
+   * Words that always name the row of such a configuration in tables and figures, even when it is the only one:
+   * a setting whose numbers are not comparable with the method's usual ones (Tip-Adapter-F selected on the test set).
+   */
+  rowMarks?(o: ResolvedOptions): string[];
   dassl: DasslNames;
   /**
    * The options that shape its tensors, when a state dict (an official checkpoint without a config) holds

@@ -27,6 +27,7 @@ export const tipAdapterF = defineMethod({
   datasetDefaults: (dataset) => tipDatasetDefaults(dataset, true),
   build: (o, arch) => ({ ...tipDesign('tip-adapter-f', o, arch, true), selectEpochOn: o.selectOnTestSet ? 'test' : 'validation' }),
   tagWords: (o) => [...tipTagWords(o), ...(o.selectOnTestSet ? ['testsel'] : [])],
+  rowMarks: (o) => (o.selectOnTestSet ? ['test-selected'] : []),
   dassl: { trainers: {} },
   export: { kind: 'tip-adapter-cache' },
   fromTensors: (t) => (t.has('adapter.weight') && t.has('cache_values') ? {} : null),

@@ -46,8 +46,8 @@ export function tipDatasetDefaults(dataset: string, withEpochs: boolean): { opti
   return { options: { tipAlpha: c.tipAlpha, alphaSearchMax: c.alphaSearchMax, betaSearchMax: c.betaSearchMax }, ...(withEpochs && c.epochs ? { epochs: c.epochs } : {}) };
 }
 
-/** The training images of both: torchvision's RandomResizedCrop(scale=(0.5, 1), bicubic) and a flip. */
-export const TIP_IMAGES: Recipe['trainImages'] = { cropScale: [0.5, 1] };
+/** The training images of both: torchvision's RandomResizedCrop(scale=(0.5, 1), bicubic) and a flip; no batch dropped. */
+export const TIP_IMAGES: Recipe['trainImages'] = { cropScale: [0.5, 1], dropLast: false };
 
 /** The design of both; `trainableKeys`: Tip-Adapter-F's adapter weight. */
 export function tipDesign(method: string, o: ResolvedOptions, arch: ClipArchitecture, trainable: boolean): DesignParts {
