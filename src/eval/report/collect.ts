@@ -328,7 +328,7 @@ function rowKeys(results: LoadedResult[], infos: SettingInfo[]): string[] {
       continue;
     }
     const shared = all[0].words.filter((w) => all.every((x) => x.words.includes(w)));
-    const variants = all.map((x) => [...(x.marks ?? []), ...x.words.filter((w) => !shared.includes(w))].join(','));
+    const variants = all.map((x) => [...(x.marks ?? []), ...x.words.filter((w) => !shared.includes(w) && !x.marks?.includes(w))].join(','));
     all.forEach((x, k) => {
       const clash = variants[k] === '' || variants.filter((v) => v === variants[k]).length > 1;
       const variant = clash ? [variants[k], `#${configHash(x.setting, 6)}`].filter(Boolean).join(',') : variants[k];

@@ -26,7 +26,7 @@ export const tipAdapterF = defineMethod({
   validation: 'full',
   datasetDefaults: (dataset) => tipDatasetDefaults(dataset, true),
   build: (o, arch) => ({ ...tipDesign('tip-adapter-f', o, arch, true), selectEpochOn: o.selectOnTestSet ? 'test' : 'validation' }),
-  tagWords: (o) => [...tipTagWords(o), ...(o.selectOnTestSet ? ['testsel'] : [])],
+  tagWords: (o) => [...tipTagWords(o), ...(o.selectOnTestSet ? ['test-selected'] : [])],
   rowMarks: (o) => (o.selectOnTestSet ? ['test-selected'] : []),
   dassl: { trainers: {} },
   export: { kind: 'tip-adapter-cache' },
