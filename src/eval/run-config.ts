@@ -133,16 +133,23 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
   const perDataset = datasetDefaults(method, def.name);
   const given = Object.fromEntries(Object.entries(i.methodOptions ?? {}).filter(([, v]) => v !== undefined)) as MethodOptions;
   const perStep = recipe.schedule === 'cosine-per-step';
-  // settings a method's own training has no use for are refused, not ignored
-  const refuse = (flags: Array<[string, unknown]>, why: string) => {
-    const given = flags.filter(([, v]) => v !== undefined).map(([f]) => f);
+  // settings a method's own training has no use for are refused, not ignored (the values it records anyway,
+  // as `mpl rerun` replays them, are accepted)
+  const momentum = recipe.optimizer?.betas[0] ?? TRAIN_DEFAULTS.momentum;
+  const weightDecay = recipe.optimizer?.weightDecay ?? TRAIN_DEFAULTS.weightDecay;
+  const [warmupEpochs, warmupLr] = perStep ? [0, 0] : [TRAIN_DEFAULTS.warmupEpochs, TRAIN_DEFAULTS.warmupLr];
+  const refuse = (flags: Array<[string, unknown, unknown]>, why: string) => {
+    const given = flags.filter(([, v, recorded]) => v !== undefined && v !== recorded).map(([f]) => f);
     if (given.length) throw new UserError(`${given.join(', ')} ${given.length > 1 ? 'do' : 'does'} not apply to --method ${method}: ${why}`);
   };
   if (methodDef(method).trainable && recipe.epochs === 0) {
-    refuse([['--epochs', i.epochs || undefined], ['--lr', i.lr], ['--momentum', i.momentum], ['--weight-decay', i.weightDecay], ['--warmup-epochs', i.warmupEpochs], ['--warmup-lr', i.warmupLr]], 'it is fitted on the training features, without epochs of gradient steps');
+    refuse(
+      [['--epochs', i.epochs, 0], ['--lr', i.lr, recipe.lr], ['--momentum', i.momentum, momentum], ['--weight-decay', i.weightDecay, weightDecay], ['--warmup-epochs', i.warmupEpochs, warmupEpochs], ['--warmup-lr', i.warmupLr, warmupLr]],
+      'it is fitted on the training features, without epochs of gradient steps',
+    );
   }
-  if (recipe.optimizer) refuse([['--momentum', i.momentum]], `it trains with ${recipe.optimizer.name === 'adamw' ? 'AdamW' : recipe.optimizer.name} (betas ${recipe.optimizer.betas.join(', ')})`);
-  if (perStep) refuse([['--warmup-epochs', i.warmupEpochs], ['--warmup-lr', i.warmupLr]], 'its learning rate follows a cosine per step, with no warm-up');
+  if (recipe.optimizer) refuse([['--momentum', i.momentum, momentum]], `it trains with ${recipe.optimizer.name === 'adamw' ? 'AdamW' : recipe.optimizer.name} (betas ${recipe.optimizer.betas.join(', ')})`);
+  if (perStep) refuse([['--warmup-epochs', i.warmupEpochs, 0], ['--warmup-lr', i.warmupLr, 0]], 'its learning rate follows a cosine per step, with no warm-up');
   const config: RunConfig = {
     protocol: i.protocol,
     dataset: i.name ?? def.name,
@@ -158,11 +165,9 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
     backbone: i.backbone,
     precision: checkPrecision(i.precision),
     max_test_images: i.maxTestImages ?? null,
-    momentum: i.momentum ?? recipe.optimizer?.betas[0] ?? TRAIN_DEFAULTS.momentum,
-    weight_decay: i.weightDecay ?? recipe.optimizer?.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
-    warmup: perStep
-      ? { epochs: 0, lr: 0, type: 'none' }
-      : { epochs: i.warmupEpochs ?? TRAIN_DEFAULTS.warmupEpochs, lr: i.warmupLr ?? TRAIN_DEFAULTS.warmupLr, type: 'constant' },
+    momentum: i.momentum ?? momentum,
+    weight_decay: i.weightDecay ?? weightDecay,
+    warmup: perStep ? { epochs: 0, lr: 0, type: 'none' } : { epochs: i.warmupEpochs ?? warmupEpochs, lr: i.warmupLr ?? warmupLr, type: 'constant' },
     scheduler: recipe.schedule ?? 'cosine',
   };
   if (recipe.optimizer) config.optimizer = { name: recipe.optimizer.name, betas: [recipe.optimizer.betas[0], recipe.optimizer.betas[1]], eps: recipe.optimizer.eps };

@@ -77,6 +77,13 @@ test('tip-adapter-f --select-on-test-set: recorded in result.json, its folder an
   assert.match(r2.stderr, /--epochs does not apply to --method tip-adapter: it is fitted on the training features, without epochs of gradient steps/);
 });
 
+test('mpl rerun replays a linear-probe run (fitted, not trained by epochs) to the same accuracy', () => {
+  const dir = path.join(out, 'fewshot', 'synthshapes', 'shots_16', 'linear-probe');
+  const run = fs.readdirSync(dir)[0];
+  const text = mplOk(runMpl(['rerun', path.join(dir, run, 'seed1', 'result.json')]), 'mpl rerun');
+  assert.match(text, /synthshapes\s+recorded (\d+\.\d\d)\s+now \1\s+difference \+0\.00/);
+});
+
 test('the linear probe classifies only its training classes: base2new and cross-dataset runs are refused before anything runs', () => {
   const o = { backbone: 'tiny', method: 'linear-probe' as const, methodOptions: {}, root, dataset: 'synthshapes', seeds: [1], out };
   assert.throws(() => preflight(o, 'base2new'), /--method linear-probe classifies only the classes it is fitted on, so it cannot be tested on base2new's new classes/);
