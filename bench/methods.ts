@@ -41,7 +41,7 @@ export interface MethodsBenchResult {
   methods: MethodTime[];
 }
 
-export async function runMethodsBench(options: BenchTarget & { trainImages?: number } = {}): Promise<MethodsBenchResult> {
+export async function runMethodsBench(options: BenchTarget & { trainImages?: number; onMethod?: (t: MethodTime) => void } = {}): Promise<MethodsBenchResult> {
   const { device, precision } = options.target ?? { device: 'cpu', precision: 'fp32' };
   if (!isCuda(device)) checkBlas();
   const n = options.trainImages ?? 80;
@@ -49,6 +49,10 @@ export async function runMethodsBench(options: BenchTarget & { trainImages?: num
   const names = benchClassNames(5);
   const model = ClipModel.random(knownArchitectures['ViT-B/16'], 0, { device, precision });
   const times: MethodTime[] = [];
+  const push = (t: MethodTime) => {
+    times.push(t);
+    options.onMethod?.(t);
+  };
   const learner = (m: MethodName, o = {}) => new PromptLearner(model, ClipTokenizer.default(), m, names, { seed: 1, ...o });
   const val = () => randomSource(nVal, nVal, 5, 5);
   try {
@@ -58,13 +62,13 @@ export async function runMethodsBench(options: BenchTarget & { trainImages?: num
       const l = learner(m);
       const r = await train(l, randomSource(n, RECIPES[m].batchSize, 1, 5), { epochs: 1, lr: RECIPES[m].lr, warmupEpochs: 0 });
       l.dispose();
-      times.push({ method: m, timed: '1 epoch', seconds: r.seconds, recipe: `${RECIPES[m].epochs} epochs, batch ${RECIPES[m].batchSize}`, recipe_seconds: r.seconds * RECIPES[m].epochs });
+      push({ method: m, timed: '1 epoch', seconds: r.seconds, recipe: `${RECIPES[m].epochs} epochs, batch ${RECIPES[m].batchSize}`, recipe_seconds: r.seconds * RECIPES[m].epochs });
     }
     {
       const l = learner('linear-probe');
-      const r = await train(l, randomSource(n, 100, 1, 5), { epochs: 0, lr: 0, validation: val() });
+      const r = await train(l, randomSource(n, Math.min(100, n), 1, 5), { epochs: 0, lr: 0, validation: val() });
       l.dispose();
-      times.push({ method: 'linear-probe', timed: `features + C search (${r.fitted?.c !== undefined ? 'C ' + r.fitted.c.toPrecision(3) : ''})`, seconds: r.seconds, recipe: 'features once, 7 + 2x8 lbfgs fits', recipe_seconds: r.seconds });
+      push({ method: 'linear-probe', timed: `features + C search (${r.fitted?.c !== undefined ? 'C ' + r.fitted.c.toPrecision(3) : ''})`, seconds: r.seconds, recipe: 'features once, 7 + 2x8 lbfgs fits', recipe_seconds: r.seconds });
     }
     // one cache pass alone: what the other nine of the recipe's ten cost each
     const probe = learner('tip-adapter');
@@ -76,7 +80,7 @@ export async function runMethodsBench(options: BenchTarget & { trainImages?: num
       const l = learner('tip-adapter', { cachePasses: 1 });
       const r = await train(l, randomSource(n, n, 1, 5), { epochs: 0, lr: 0, cacheSource: randomSource(n, n, 1, 5), validation: val() });
       l.dispose();
-      times.push({ method: 'tip-adapter', timed: '1 cache pass + α/β search', seconds: r.seconds, recipe: '10 cache passes + search', recipe_seconds: r.seconds + 9 * pass });
+      push({ method: 'tip-adapter', timed: '1 cache pass + α/β search', seconds: r.seconds, recipe: '10 cache passes + search', recipe_seconds: r.seconds + 9 * pass });
     }
     {
       const rec = RECIPES['tip-adapter-f'];
@@ -84,7 +88,7 @@ export async function runMethodsBench(options: BenchTarget & { trainImages?: num
       const r = await train(l, randomSource(n, n, 1, 5), { epochs: 1, lr: rec.lr, cacheSource: randomSource(n, n, 1, 5), validation: val() });
       l.dispose();
       const epoch = r.epochs[0].seconds;
-      times.push({ method: 'tip-adapter-f', timed: '1 cache pass + 1 epoch + search', seconds: r.seconds, recipe: `10 cache passes + ${rec.epochs} epochs + search`, recipe_seconds: r.seconds + 9 * pass + (rec.epochs - 1) * epoch });
+      push({ method: 'tip-adapter-f', timed: '1 cache pass + 1 epoch + search', seconds: r.seconds, recipe: `10 cache passes + ${rec.epochs} epochs + search`, recipe_seconds: r.seconds + 9 * pass + (rec.epochs - 1) * epoch });
     }
   } finally {
     model.dispose();

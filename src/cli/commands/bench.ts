@@ -55,7 +55,8 @@ Examples:
       text = m.formatZeroshotBench(r);
     } else if (what === 'methods') {
       const m = await import('../../../bench/methods.js');
-      const r = await m.runMethodsBench({ trainImages: f.trainImages, ...compute() });
+      // each method's time as it is measured (stderr), the table at the end
+      const r = await m.runMethodsBench({ trainImages: f.trainImages, ...compute(), onMethod: (t) => process.stderr.write(`${JSON.stringify(t)}\n`) });
       result = r;
       text = m.formatMethodsBench(r);
     } else if (what === 'train') {
