@@ -80,7 +80,8 @@ test('tip-adapter-f --select-on-test-set: recorded in result.json, its folder an
 test('mpl rerun replays a linear-probe run (fitted, not trained by epochs) to the same accuracy', () => {
   const dir = path.join(out, 'fewshot', 'synthshapes', 'shots_16', 'linear-probe');
   const run = fs.readdirSync(dir)[0];
-  const text = mplOk(runMpl(['rerun', path.join(dir, run, 'seed1', 'result.json'), '--out', path.join(work, 'rerun')]), 'mpl rerun');
+  // the library run recorded no weights file: given here
+  const text = mplOk(runMpl(['rerun', path.join(dir, run, 'seed1', 'result.json'), '--weights', tinyClipWeights(), '--out', path.join(work, 'rerun')]), 'mpl rerun');
   assert.match(text, /synthshapes\s+recorded (\d+\.\d\d)\s+now \1\s+difference \+0\.00/);
 });
 
