@@ -13,6 +13,8 @@ export interface BatchTask {
   pixels?: PixelSpec;
   seed: number;
   epoch: number;
+  /** the random resized crop's area range (default [0.08, 1]) */
+  cropScale?: readonly [number, number];
   skipBadImages: boolean;
   decode: DecodeOptions;
   /** `index` is the sample's position in the loader's item list (labels, augmentation stream). */
@@ -71,7 +73,7 @@ export async function processBatch(task: BatchTask): Promise<BatchResult> {
       throw e;
     }
     const pixels = task.pixels ?? CLIP_PIXELS;
-    if (task.mode === 'train') trainTransform(img, S, sampleRng(task.seed, task.epoch, item.index), images, k * plane, pixels);
+    if (task.mode === 'train') trainTransform(img, S, sampleRng(task.seed, task.epoch, item.index), images, k * plane, pixels, task.cropScale);
     else evalTransform(img, S, images, k * plane, pixels);
     labels[k] = item.label;
     indices[k] = item.index;

@@ -381,10 +381,11 @@ export function randomResizedCropParams(
 /**
  * The training transform (Dassl `random_resized_crop, random_flip, normalize`):
  * RandomResizedCrop(size, scale=(0.08, 1), bicubic) -> RandomHorizontalFlip(0.5) -> ToTensor ->
- * Normalize(CLIP). Draws from `rng` in a fixed order: crop parameters, then the flip.
+ * Normalize(CLIP). Draws from `rng` in a fixed order: crop parameters, then the flip. `cropScale`: another area
+ * range (Tip-Adapter's transform is the same with scale (0.5, 1)).
  */
-export function trainTransform(img: RgbImage, size: number, rng: PyRandom, out?: Float32Array, offset = 0, pixels: PixelSpec = CLIP_PIXELS): Float32Array {
-  const box = randomResizedCropParams(img.width, img.height, rng);
+export function trainTransform(img: RgbImage, size: number, rng: PyRandom, out?: Float32Array, offset = 0, pixels: PixelSpec = CLIP_PIXELS, cropScale?: readonly [number, number]): Float32Array {
+  const box = randomResizedCropParams(img.width, img.height, rng, cropScale);
   const resized = resizeBicubicPil(img, size, size, box);
   const flip = rng.random() < 0.5;
   const target = out ?? new Float32Array(3 * size * size);

@@ -60,6 +60,8 @@ export interface LoaderOptions {
    * training is (`--no-augment`, for models that never saw crops, like the tiny CLIP). Default true.
    */
   augment?: boolean;
+  /** Train mode: the random resized crop's area range (default Dassl's [0.08, 1]; Tip-Adapter's [0.5, 1]). */
+  cropScale?: readonly [number, number];
   /**
    * Worker threads (default min(8, CPUs)); 0 = on the calling thread (debugging). Capped at
    * maxNumWorkers() and at the number of batches per epoch: more threads only cost memory (each holds a
@@ -226,6 +228,8 @@ export class DataLoader {
     if (!Number.isInteger(this.seed) || this.seed < 0 || this.seed > 0xffffffff) {
       throw new UserError(`seed must be an integer in 0..2^32-1, got ${this.seed}`);
     }
+    const c = options.cropScale;
+    if (c && !(c.length === 2 && c[0] > 0 && c[0] <= c[1] && c[1] <= 1)) throw new UserError(`cropScale must be [lo, hi] with 0 < lo <= hi <= 1, got [${c}]`);
   }
 
   /** Batches per epoch. */
@@ -265,6 +269,7 @@ export class DataLoader {
           pixels: this.options.pixels,
           seed: this.seed,
           epoch,
+          ...(this.options.cropScale ? { cropScale: this.options.cropScale } : {}),
           skipBadImages: Boolean(this.options.skipBadImages),
           decode: this.options.decode ?? {},
           items: ids.map((i) => ({ impath: this.items[i].impath, label: this.items[i].label, index: i })),

@@ -18,10 +18,11 @@ import * as path from 'node:path';
 import { tokenizerFor } from '../backbones/index.js';
 import type { BackboneModel } from '../backbones/model.js';
 import { loadDataset } from '../data/dataset.js';
+import type { LoaderOptions } from '../data/loader.js';
 import type { Datum, LoadedDataset, Subsample } from '../data/types.js';
 import { checkImageHeaders } from '../data/preflight.js';
 import { PromptLearner } from '../prompting/learner.js';
-import { methodDef, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
+import { datasetDefaults, methodDef, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
 import { savePrompts } from '../prompting/checkpoint.js';
 import type { BatchSource } from '../train/batches.js';
 import { batchSource } from '../train/sources.js';
@@ -29,6 +30,7 @@ import { evaluate, type EvalResult } from '../train/evaluate.js';
 import { CHECKPOINT_FILE, train } from '../train/trainer.js';
 import { RunEvents } from '../tensorboard/dassl.js';
 import { weightsSha256 } from '../net/digest.js';
+import { CACHE_FILE } from '../train/fit.js';
 import { configDiff, describeDiff } from '../util/config.js';
 import { UserError } from '../util/errors.js';
 import { ensureDir, writeJsonAtomic } from '../util/fs.js';
@@ -106,8 +108,16 @@ export function strided<T>(items: T[], max?: number): T[] {
   return Array.from({ length: max }, (_, i) => items[Math.floor(i * step)]);
 }
 
-function source(items: Datum[], mode: 'train' | 'eval', o: ProtocolOptions, seed: number, batchSize: number, imageSize: number): BatchSource {
-  return batchSource(items, { mode, augment: o.augment, batchSize, seed, imageSize, skipBadImages: o.skipBadImages, numWorkers: o.numWorkers, reporter: o.reporter });
+function source(
+  items: Datum[],
+  mode: 'train' | 'eval',
+  o: ProtocolOptions,
+  seed: number,
+  batchSize: number,
+  imageSize: number,
+  extra: Partial<Pick<LoaderOptions, 'shuffle' | 'dropLast' | 'cropScale'>> = {},
+): BatchSource {
+  return batchSource(items, { mode, augment: o.augment, batchSize, seed, imageSize, skipBadImages: o.skipBadImages, numWorkers: o.numWorkers, reporter: o.reporter, ...extra });
 }
 
 /** The full configuration of one run of these options. */
@@ -180,13 +190,18 @@ function prepareRun(o: ProtocolOptions, config: RunConfig): { dir: string; done:
     if (fs.existsSync(configFile)) checkSaved(configFile, readJson(configFile), config);
   } else {
     fs.rmSync(path.join(dir, CHECKPOINT_FILE), { force: true });
+    fs.rmSync(path.join(dir, CACHE_FILE), { force: true });
   }
   writeJsonAtomic(configFile, config);
   return { dir, done: null };
 }
 
 function load(o: Omit<ProtocolOptions, 'model'>, name: string, seed: number, subsample: Subsample, shots: number): LoadedDataset {
+  const def = methodDef(o.method);
   return loadDataset(name, {
+    // the method's own few-shot draw (the linear probe's is lpclip's) and validation list (Tip-Adapter's is the full one)
+    ...(def.sampler ? { sampler: def.sampler } : {}),
+    ...(def.validation === 'full' ? { fullVal: true } : {}),
     root: (name !== o.dataset && o.targetRoots?.[name]) || o.root,
     seed,
     shots,
@@ -196,11 +211,26 @@ function load(o: Omit<ProtocolOptions, 'model'>, name: string, seed: number, sub
   });
 }
 
-async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, config: RunConfig, dir: string, events: RunEvents): Promise<{ seconds: number; ips: number; skipped: number }> {
-  if (!methodDef(o.method).trainable || config.epochs === 0) return { seconds: 0, ips: 0, skipped: 0 };
-  const src = source(data.train, 'train', o, config.seed, config.batch_size, o.model.arch.vision.image_size);
+async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedDataset, config: RunConfig, dir: string, events: RunEvents): Promise<{ seconds: number; ips: number; skipped: number; fitted?: Record<string, number> }> {
+  const def = methodDef(o.method);
+  // fitted from the training images without epochs: Tip-Adapter's cache, the linear probe
+  const fits = Boolean(learner.design.featureCache || learner.design.linearProbe);
+  if (!def.trainable || (config.epochs === 0 && !fits)) return { seconds: 0, ips: 0, skipped: 0 };
+  const size = o.model.arch.vision.image_size;
+  const images = def.recipe.trainImages;
+  const crop: Partial<Pick<LoaderOptions, 'dropLast' | 'cropScale'>> = images && images !== 'evaluation' ? { cropScale: images.cropScale, ...(images.dropLast === false ? { dropLast: false } : {}) } : {};
+  // the linear probe's training features are extracted as lpclip does: the evaluation transform, every image
+  const src = images === 'evaluation' ? source(data.train, 'eval', o, config.seed, config.batch_size, size) : source(data.train, 'train', o, config.seed, config.batch_size, size, crop);
+  const extra: BatchSource[] = [];
+  const open = (s: BatchSource) => (extra.push(s), s);
   try {
     const r = await train(learner, src, {
+      // Tip-Adapter's cache: every training image, augmented, in a fixed order (pass p = epoch p of this source)
+      ...(learner.design.featureCache ? { cacheSource: open(source(data.train, 'train', o, config.seed, config.batch_size, size, { ...crop, shuffle: false, dropLast: false })) } : {}),
+      ...(def.validation ? { validation: open(source(data.val, 'eval', o, 0, 100, size)) } : {}),
+      ...(learner.design.selectEpochOn === 'test' ? { testImages: open(source(strided(data.test, o.maxTestImages), 'eval', o, 0, 100, size)) } : {}),
+      ...(config.optimizer ? { optimizer: { ...config.optimizer, weightDecay: config.weight_decay } } : {}),
+      ...(config.scheduler === 'cosine-per-step' ? { schedule: 'cosine-per-step' as const } : {}),
       epochs: config.epochs,
       lr: config.lr,
       momentum: config.momentum,
@@ -215,9 +245,10 @@ async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedD
       logFile: path.join(dir, 'log.txt'),
       observers: [events],
     });
-    return { seconds: r.seconds, ips: r.imagesPerSecond, skipped: src.skippedImages?.() ?? 0 };
+    return { seconds: r.seconds, ips: r.imagesPerSecond, skipped: src.skippedImages?.() ?? 0, ...(r.fitted ? { fitted: r.fitted } : {}) };
   } finally {
     await src.close();
+    for (const s of extra) await s.close();
   }
 }
 
@@ -269,10 +300,18 @@ export function preflight(o: Omit<ProtocolOptions, 'model'>, protocol: Protocol,
   };
   const shots = o.shots ?? 16;
   const def = methodDef(o.method);
-  const trains = def.trainable && (o.epochs ?? def.recipe.epochs) > 0;
+  if (def.classifiesUnseenClasses === false && (protocol === 'base2new' || (protocol === 'xd' && targets.length > 0))) {
+    throw new UserError(
+      `--method ${o.method} classifies only the classes it is fitted on, so it cannot be tested on ${protocol === 'base2new' ? "base2new's new classes" : "other datasets' classes"}; ` +
+        `run it in the few-shot protocol (mpl fewshot) or dg (whose targets share ImageNet's classes)`,
+    );
+  }
+  // methods fitted without epochs (Tip-Adapter's cache, the linear probe) read the training images all the same
+  const trains = def.trainable && ((o.epochs ?? def.recipe.epochs) > 0 || def.recipe.epochs === 0);
   const use = (d: LoadedDataset | null, train: boolean) => {
     if (!d) return;
     if (train && trains) images.push(...d.train);
+    if (train && def.validation) images.push(...d.val);
     images.push(...strided(d.test, o.maxTestImages));
   };
   for (const seed of o.seeds) {
@@ -318,6 +357,12 @@ function announceCompute(o: ProtocolOptions): void {
   o.reporter?.info(o.computeSummary);
 }
 
+/** The method options of a run's learner: what was given over the method's settings for the dataset (as recorded). */
+function learnerOptions(o: ProtocolOptions, config: RunConfig): MethodOptions {
+  const given = Object.fromEntries(Object.entries(o.methodOptions).filter(([, v]) => v !== undefined)) as MethodOptions;
+  return { ...datasetDefaults(o.method, config.dataset_type).options, ...given };
+}
+
 /** Base-to-new generalisation over seeds. */
 export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
   if (!o.preflighted) preflight(o, 'base2new');
@@ -338,7 +383,8 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
     announceCompute(o);
     o.reporter?.info(`base2new ${o.dataset} ${o.method} seed ${seed}: ${base.classnames.length} base / ${novel.classnames.length} new classes, ${base.train.length} training images`);
     startLog(o, dir, config, [['base', base], ['new', novel]]);
-    const learner = new PromptLearner(o.model, tokenizerFor(o.model), o.method, base.classnames, { ...o.methodOptions, seed, dataset: base });
+    // the options as recorded (the method's defaults for this dataset included)
+    const learner = new PromptLearner(o.model, tokenizerFor(o.model), o.method, base.classnames, { ...learnerOptions(o, config), seed, dataset: base });
     const events = new RunEvents(dir); // <dir>/tensorboard/, Dassl's tags (src/tensorboard/dassl.ts)
     try {
       const t = await trainOn(o, learner, base, config, dir, events);
@@ -360,6 +406,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
         eval_images: b.total + n.total,
         train_images_per_s: t.ips,
         skipped_images: t.skipped + b.skipped + n.skipped,
+        ...(t.fitted ? { fitted: t.fitted } : {}),
         finished_at: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, 'result.json'), result);
@@ -393,7 +440,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
     const src = load(o, o.dataset, seed, 'all', shots);
     announceCompute(o);
     startLog(o, dir, config, [['source', src]]);
-    const learner = new PromptLearner(o.model, tokenizerFor(o.model), o.method, src.classnames, { ...o.methodOptions, seed, dataset: src });
+    const learner = new PromptLearner(o.model, tokenizerFor(o.model), o.method, src.classnames, { ...learnerOptions(o, config), seed, dataset: src });
     const events = new RunEvents(dir); // <dir>/tensorboard/, Dassl's tags (src/tensorboard/dassl.ts)
     try {
       const t = await trainOn(o, learner, src, config, dir, events);
@@ -435,6 +482,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
         eval_images: evalImages,
         train_images_per_s: t.ips,
         skipped_images: skipped,
+        ...(t.fitted ? { fitted: t.fitted } : {}),
         finished_at: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, 'result.json'), result);

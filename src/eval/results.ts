@@ -45,6 +45,11 @@ export interface RunResult {
   train_images_per_s?: number;
   /** unreadable images left out (--skip-bad-images), training and evaluation together */
   skipped_images?: number;
+  /**
+   * What fitting chose on validation (or, with Tip-Adapter-F's --select-on-test-set, test) images: Tip-Adapter's
+   * alpha and beta, Tip-Adapter-F's best_epoch, the linear probe's c.
+   */
+  fitted?: Record<string, number>;
   /** the full run configuration (RunConfig in src/eval/run-config.ts, plus base/new class lists): enough to re-run it exactly */
   config: Record<string, unknown>;
   /** ISO time the result was written */

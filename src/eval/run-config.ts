@@ -17,7 +17,7 @@
  */
 import * as path from 'node:path';
 import { getDataset } from '../data/datasets/index.js';
-import { RECIPES, checkMethod, methodDef, resolveOptions, type MethodName, type MethodOptions, type ResolvedOptions } from '../prompting/methods/index.js';
+import { RECIPES, checkMethod, datasetDefaults, methodDef, resolveOptions, type MethodName, type MethodOptions, type ResolvedOptions } from '../prompting/methods/index.js';
 import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import { canonicalJson, configHash } from '../util/config.js';
 import { camelKeys, snakeKeys } from '../util/json.js';
@@ -94,7 +94,10 @@ export interface RunConfig {
   momentum: number;
   weight_decay: number;
   warmup: { epochs: number; lr: number; type: string };
+  /** 'cosine' (Dassl's, stepped per epoch after the warm-up), or 'cosine-per-step' (Tip-Adapter-F: per batch, no warm-up) */
   scheduler: string;
+  /** present only when the optimiser is not SGD: Tip-Adapter-F's AdamW (its β1 is `momentum`) */
+  optimizer?: { name: 'adamw'; betas: [number, number]; eps: number };
   /** present (false) only when training augmentation is off, so that default configurations keep their hash */
   augment?: false;
   targets?: string[];
@@ -106,7 +109,7 @@ export const RESERVED_NAMES = ['average', 'tag'];
 /** Every field of a RunConfig: what a saved configuration is compared on (result.json adds class lists). */
 const RUN_CONFIG_KEYS: ReadonlyArray<keyof RunConfig> = [
   'protocol', 'dataset', 'dataset_type', 'root', 'method', 'method_options', 'seed', 'shots', 'epochs', 'lr',
-  'batch_size', 'backbone', 'precision', 'max_test_images', 'momentum', 'weight_decay', 'warmup', 'scheduler', 'augment', 'targets',
+  'batch_size', 'backbone', 'precision', 'max_test_images', 'momentum', 'weight_decay', 'warmup', 'scheduler', 'augment', 'targets', 'optimizer',
 ];
 
 /** The RunConfig fields of a saved configuration (a result's `config` also holds the class lists). */
@@ -140,26 +143,48 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
   }
   const method = checkMethod(i.method);
   const recipe = RECIPES[method];
+  // the method's official settings for this dataset (Tip-Adapter's configs/<dataset>.yaml) under what is given
+  const perDataset = datasetDefaults(method, def.name);
+  const given = Object.fromEntries(Object.entries(i.methodOptions ?? {}).filter(([, v]) => v !== undefined)) as MethodOptions;
+  const perStep = recipe.schedule === 'cosine-per-step';
+  // settings a method's own training has no use for are refused, not ignored (the values it records anyway,
+  // as `mpl rerun` replays them, are accepted)
+  const momentum = recipe.optimizer?.betas[0] ?? TRAIN_DEFAULTS.momentum;
+  const weightDecay = recipe.optimizer?.weightDecay ?? TRAIN_DEFAULTS.weightDecay;
+  const [warmupEpochs, warmupLr] = perStep ? [0, 0] : [TRAIN_DEFAULTS.warmupEpochs, TRAIN_DEFAULTS.warmupLr];
+  const refuse = (flags: Array<[string, unknown, unknown]>, why: string) => {
+    const given = flags.filter(([, v, recorded]) => v !== undefined && v !== recorded).map(([f]) => f);
+    if (given.length) throw new UserError(`${given.join(', ')} ${given.length > 1 ? 'do' : 'does'} not apply to --method ${method}: ${why}`);
+  };
+  if (methodDef(method).trainable && recipe.epochs === 0) {
+    refuse(
+      [['--epochs', i.epochs, 0], ['--lr', i.lr, recipe.lr], ['--momentum', i.momentum, momentum], ['--weight-decay', i.weightDecay, weightDecay], ['--warmup-epochs', i.warmupEpochs, warmupEpochs], ['--warmup-lr', i.warmupLr, warmupLr]],
+      'it is fitted on the training features, without epochs of gradient steps',
+    );
+  }
+  if (recipe.optimizer) refuse([['--momentum', i.momentum, momentum]], `it trains with ${recipe.optimizer.name === 'adamw' ? 'AdamW' : recipe.optimizer.name} (betas ${recipe.optimizer.betas.join(', ')})`);
+  if (perStep) refuse([['--warmup-epochs', i.warmupEpochs, 0], ['--warmup-lr', i.warmupLr, 0]], 'its learning rate follows a cosine per step, with no warm-up');
   const config: RunConfig = {
     protocol: i.protocol,
     dataset: i.name ?? def.name,
     dataset_type: def.name,
     root: path.resolve(i.root),
     method,
-    method_options: snakeKeys(resolveOptions(method, i.methodOptions ?? {})) as unknown as SnakeOptions,
+    method_options: snakeKeys(resolveOptions(method, { ...perDataset.options, ...given })) as unknown as SnakeOptions,
     seed: i.seed,
     shots: i.shots,
-    epochs: i.epochs ?? recipe.epochs,
+    epochs: i.epochs ?? perDataset.epochs ?? recipe.epochs,
     lr: i.lr ?? recipe.lr,
     batch_size: i.batchSize ?? recipe.batchSize,
     backbone: i.backbone,
     precision: checkPrecision(i.precision),
     max_test_images: i.maxTestImages ?? null,
-    momentum: i.momentum ?? TRAIN_DEFAULTS.momentum,
-    weight_decay: i.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
-    warmup: { epochs: i.warmupEpochs ?? TRAIN_DEFAULTS.warmupEpochs, lr: i.warmupLr ?? TRAIN_DEFAULTS.warmupLr, type: 'constant' },
-    scheduler: 'cosine',
+    momentum: i.momentum ?? momentum,
+    weight_decay: i.weightDecay ?? weightDecay,
+    warmup: perStep ? { epochs: 0, lr: 0, type: 'none' } : { epochs: i.warmupEpochs ?? warmupEpochs, lr: i.warmupLr ?? warmupLr, type: 'constant' },
+    scheduler: recipe.schedule ?? 'cosine',
   };
+  if (recipe.optimizer) config.optimizer = { name: recipe.optimizer.name, betas: [recipe.optimizer.betas[0], recipe.optimizer.betas[1]], eps: recipe.optimizer.eps };
   if (i.augment === false) config.augment = false;
   if (i.targets) config.targets = i.targets.map((t) => getDataset(t).name);
   return config;

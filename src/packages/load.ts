@@ -29,7 +29,7 @@ export async function loadPromptPackage(dir: string, options: LoadPackageOptions
   if (!c) throw new UserError(`${dir}: does not say which method and classes the prompts are for; give a prompt package (mpl export RUN --package DIR, mpl import)`);
   const learner = new PromptLearner(options.model.model, tokenizerFor(options.model.model), c.method, options.classnames ?? c.classnames, { ...c.options, ...(c.dataset ? { dataset: c.dataset } : {}) });
   try {
-    learner.loadStateDict(source.tensors, dir);
+    learner.loadSaved(source, dir);
   } catch (e) {
     learner.dispose();
     throw e;

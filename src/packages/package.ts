@@ -81,6 +81,7 @@ function libraryVersion(): string {
 /** The templates a method's text uses for these options (what config.json records). */
 export function templatesOf(method: MethodName, options: MethodOptions, architecture: BackboneArchitecture, dataset: string | null): string[] {
   const text = designMethod(method, options, architecture).text;
+  if (text.kind === 'none') return []; // no class text (the linear probe): its head's weights are the classifier
   return text.kind === 'learned' ? [`${text.promptPrefix} {}.`] : text.templates(dataset ? datasetPrompt(dataset) : undefined);
 }
 

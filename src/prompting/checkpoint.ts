@@ -38,6 +38,8 @@ export interface PromptsConfig {
   trainable_parameters: number;
   /** the per-layer token layout of the prompt plan (what `mpl plot --kind layout` and the HTML report draw) */
   layout?: PlanLayout;
+  /** what was chosen on validation data when fitting (Tip-Adapter's alpha, beta, best_epoch; the linear probe's c) */
+  fitted?: Record<string, number>;
 }
 
 export const PROMPTS_FILE = 'prompts.safetensors';
@@ -50,7 +52,7 @@ export function savePrompts(
 ): string {
   const file = path.join(dir, PROMPTS_FILE);
   const tensors = new Map<string, RawTensor>();
-  for (const [k, t] of learner.params) {
+  for (const [k, t] of learner.savedTensors()) {
     const raw = t.toRawFloat32();
     if (firstNonFinite(raw) >= 0) {
       throw new UserError(`${file}: not written: the learned ${k} holds NaN or ±inf (the training diverged); run again with a lower learning rate (--lr)`);
@@ -61,12 +63,15 @@ export function savePrompts(
     format: 'mpl-prompts/1',
     method: learner.method,
     options: snakeKeys(learner.design.options as unknown as MethodOptions),
-    classnames: learner.classnames,
+    classnames: learner.trainedClassnames,
     trainable_parameters: learner.trainableParameters,
     layout: learner.layout(),
+    ...(Object.keys(learner.fitted).length ? { fitted: { ...learner.fitted } } : {}),
     ...meta,
   };
-  writeSafetensors(file, tensors, { format: 'mpl-prompts/1', method: learner.method });
+  const metadata: Record<string, string> = { format: 'mpl-prompts/1', method: learner.method };
+  if (Object.keys(learner.fitted).length) metadata.fitted = JSON.stringify(learner.fitted);
+  writeSafetensors(file, tensors, metadata);
   writeJsonAtomic(configPathFor(file), config);
   return file;
 }
@@ -81,6 +86,8 @@ export interface LoadedPrompts {
   /** the config saved beside the file by this tool, when present */
   config: PromptsConfig | null;
   epoch?: number;
+  /** the hyper-parameters fitted on validation data, from the file's metadata (or its config) */
+  fitted?: Record<string, number>;
 }
 
 /**
@@ -97,7 +104,12 @@ export function loadPrompts(file: string): LoadedPrompts {
   const kind = sniffFormat(head);
   let tensors: Map<string, RawTensor>;
   let epoch: number | undefined;
-  if (kind === 'safetensors') tensors = readSafetensors(file).tensors;
+  let fitted: Record<string, number> | undefined;
+  if (kind === 'safetensors') {
+    const read = readSafetensors(file);
+    tensors = read.tensors;
+    if (read.metadata.fitted !== undefined) fitted = parseFitted(read.metadata.fitted, file);
+  }
   else if (kind === 'zip' || kind === 'legacy-torch') {
     const ck = readTorchCheckpoint(file);
     tensors = ck.tensors;
@@ -139,5 +151,19 @@ export function loadPrompts(file: string): LoadedPrompts {
     const bad = firstNonFinite(t);
     if (bad >= 0) throw fileError(file, `tensor "${k}" holds a non-finite value (NaN or ±inf) at element ${bad}: these prompts are broken (a diverged training?); train them again`);
   }
-  return { tensors, config, epoch };
+  fitted ??= config?.fitted;
+  return { tensors, config, epoch, ...(fitted ? { fitted } : {}) };
+}
+
+function parseFitted(text: string, file: string): Record<string, number> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw fileError(file, 'its fitted hyper-parameters are not valid JSON');
+  }
+  if (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+    throw fileError(file, 'its fitted hyper-parameters must be finite numbers');
+  }
+  return v as Record<string, number>;
 }

@@ -9,7 +9,7 @@ import { traitsOf } from '../backbones/index.js';
 import type { BackboneModel, TextTokenizer } from '../backbones/model.js';
 import { Generator, Tensor, cat, nn, noGrad, randn, rand, tensor, tidy, zeros, type DType } from '../torch/index.js';
 import { UserError } from '../util/errors.js';
-import { createdInModelDtype, designMethod, type DatasetPrompt, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods/index.js';
+import { createdInModelDtype, designMethod, methodDef, type DatasetPrompt, type MethodDesign, type MethodName, type MethodOptions, type ParamSpec } from './methods/index.js';
 import { planLayout, validatePlan, type PromptPlan, type Source } from './plan.js';
 import type { PlanLayout } from './layout.js';
 import { loadPrompts as readPromptsFile, type PromptsConfig } from './checkpoint.js';
@@ -50,11 +50,32 @@ export interface LearnerOptions extends MethodOptions {
   seed?: number;
 }
 
+/** The tensors of a learner that are not trained by gradients but made from data (Tip-Adapter's cache). */
+export const CACHE_KEYS = 'cache_keys';
+export const CACHE_VALUES = 'cache_values';
+
 export class PromptLearner {
   private _design: MethodDesign;
   /** what the dataset whose classes are set tells the design (its template, its Dassl name), when known */
   private dataset: DatasetPrompt | undefined;
   readonly params = new Map<string, Tensor>();
+  /**
+   * State made from the training data rather than trained by gradients, saved with the prompts: Tip-Adapter's
+   * cache, `cache_keys` [E, N] (normalised, transposed as the official keys file) and `cache_values` [N, C] (one-hot);
+   * Tip-Adapter-F keeps its keys as built beside the trained ones (`adapter.weight`, a parameter).
+   */
+  readonly buffers = new Map<string, Tensor>();
+  /**
+   * Hyper-parameters chosen on validation data when fitting (Tip-Adapter's alpha and beta, the linear probe's C,
+   * Tip-Adapter-F's best epoch): saved with the prompts and in result.json; the head uses alpha and beta.
+   */
+  fitted: Record<string, number> = {};
+  /**
+   * The classes the head's weights or the cache's values are indexed by (the classes it was fitted on), and for
+   * each current class its row among them (-1: not among them); null while the current classes are those.
+   */
+  private headClasses: string[];
+  private headIndex: number[] | null = null;
   private textBuffers: { prefix: Tensor; suffix: Tensor; eot: number[]; nameLens: number[] } | null = null;
   private fixedText: Tensor | null = null; // normalised, for zero-shot / VPT
   private teacherText: Tensor | null = null; // a frozen teacher's normalised template-ensemble features
@@ -76,6 +97,7 @@ export class PromptLearner {
     this.textPrefix = traitsOf(model.arch).textStartToken ? 1 : 0;
     this.checkContextWords();
     validatePlan(this.plan, model.arch);
+    this.headClasses = classnames.slice();
     this.initParams(options.seed ?? 1, classnames.length);
     this.setClassnames(classnames);
   }
@@ -110,6 +132,7 @@ export class PromptLearner {
   private initParams(seed: number, nClasses: number): void {
     const g = new Generator(seed);
     for (const spec of this.design.params) {
+      if (spec.init.kind === 'cache-keys') continue; // made with the cache (setCache, or loaded)
       // drawn on the CPU (the generator's stream is the device-independent one), then placed
       const t = tidy(() => this.initOne(spec, g, nClasses).to(this.paramDtype(spec.key), this.model.device)).keep();
       t.requiresGrad = true;
@@ -142,6 +165,10 @@ export class PromptLearner {
       }
       case 'normal':
         return randn(shape, g).mul(init.std).to(dtype);
+      case 'zeros':
+        return zeros(shape, dtype);
+      case 'cache-keys':
+        throw new Error(`${spec.key} is made from the cache, not initialised`);
       case 'linear-weight':
       case 'linear-bias': {
         if (init.cloneOf) {
@@ -161,13 +188,27 @@ export class PromptLearner {
     return new Map(this.params);
   }
 
+  /** Everything a prompts file holds: the trainable tensors and the buffers made from data (the cache). */
+  savedTensors(): Map<string, Tensor> {
+    return new Map([...this.params, ...this.buffers]);
+  }
+
+  /** The classes the head or cache was fitted on (the learner's classes for every other method). */
+  get trainedClassnames(): string[] {
+    return this.design.featureCache || this.design.linearProbe ? this.headClasses.slice() : this._classnames.slice();
+  }
+
   /**
    * Loads tensors by key (copies; extra keys such as token_prefix/suffix are ignored like the official
    * load_model with strict=False, but a missing or mis-shaped trainable tensor is an error naming it).
    */
   loadStateDict(tensors: Map<string, { dtype: DType; shape: number[]; data: Uint8Array } | Tensor>, origin = 'state dict'): void {
+    // a prompts file holds the cache; a training checkpoint only the trained tensors of a cache built already
+    if (this.design.featureCache && (tensors.has(CACHE_VALUES) || this.cacheSize === 0)) this.loadCache(tensors, origin);
+    // an official checkpoint of a trainer that registers one sub-module (CLIP-Adapter's `adapter`) lacks its prefix
+    const prefix = methodDef(this.method).dassl.modulePrefix;
     for (const [key, p] of this.params) {
-      const src = tensors.get(key);
+      const src = tensors.get(key) ?? (prefix && key.startsWith(prefix) ? tensors.get(key.slice(prefix.length)) : undefined);
       if (!src) throw new UserError(`${origin}: missing tensor ${key} for method ${this.method}`);
       if (src.shape.join(',') !== p.shape.join(',')) {
         throw new UserError(`${origin}: tensor ${key} has shape [${src.shape}], method ${this.method} with these options needs [${p.shape}]`);
@@ -187,14 +228,114 @@ export class PromptLearner {
     if (loaded.config && loaded.config.method !== this.method) {
       throw new UserError(`${file}: prompts of method ${loaded.config.method}, but this learner is ${this.method}`);
     }
-    this.loadStateDict(loaded.tensors, file);
+    this.loadSaved(loaded, file);
     return loaded.config;
+  }
+
+  /**
+   * Loads what a prompts file or package holds: its tensors (loadStateDict) and what was chosen on validation
+   * data (Tip-Adapter's α and β, the linear probe's C), which is part of the classifier.
+   */
+  loadSaved(saved: { tensors: Map<string, { dtype: DType; shape: number[]; data: Uint8Array } | Tensor>; fitted?: Record<string, number> }, origin: string): void {
+    this.loadStateDict(saved.tensors, origin);
+    this.fitted = { ...(saved.fitted ?? {}) };
   }
 
   dispose(): void {
     for (const t of this.params.values()) t.dispose();
     this.params.clear();
+    for (const t of this.buffers.values()) t.dispose();
+    this.buffers.clear();
     this.disposeText();
+  }
+
+  // ---- the feature cache (Tip-Adapter) ---------------------------------------------------------------
+
+  /**
+   * Sets the cache from the training images' keys [N, E] (normalised features, averaged over the augmented
+   * passes) and their labels (indices into the current classes): `cache_keys` [E, N], `cache_values` [N, C]
+   * one-hot, and Tip-Adapter-F's trainable keys (the adapter's weight, a copy of the keys). The current classes
+   * become the classes the cache's values are indexed by.
+   */
+  setCache(keys: Tensor, labels: readonly number[]): void {
+    const cache = this.design.featureCache;
+    if (!cache) throw new Error(`${this.method} has no feature cache`);
+    const [N, E] = keys.shape;
+    if (E !== this.model.arch.embed_dim || N !== labels.length) throw new Error(`setCache: keys [${keys.shape}] for ${labels.length} labels and embedding ${this.model.arch.embed_dim}`);
+    const C = this._classnames.length;
+    if (labels.some((y) => !Number.isInteger(y) || y < 0 || y >= C)) throw new Error(`setCache: labels must be class indices 0..${C - 1}`);
+    this.disposeCache();
+    noGrad(() => {
+      const k = tidy(() => keys.as('float32').to(null, this.model.device).contiguous());
+      this.buffers.set(CACHE_KEYS, tidy(() => k.T.contiguous()).keep());
+      const y = tensor(BigInt64Array.from(labels, (v) => BigInt(v)), [N], 'int64', this.model.device);
+      this.buffers.set(CACHE_VALUES, tidy(() => y.oneHot(C).as('float32')).keep());
+      y.dispose();
+      if (cache.trainableKeys) {
+        const w = k.clone().keep();
+        w.requiresGrad = true;
+        this.params.set(cache.trainableKeys, w);
+      }
+      k.dispose();
+    });
+    this.headClasses = this._classnames.slice();
+    this.headIndex = null;
+  }
+
+  /** The number of cache entries (0 before the cache is built). */
+  get cacheSize(): number {
+    return this.buffers.get(CACHE_VALUES)?.shape[0] ?? 0;
+  }
+
+  private disposeCache(): void {
+    for (const k of [CACHE_KEYS, CACHE_VALUES]) {
+      this.buffers.get(k)?.dispose();
+      this.buffers.delete(k);
+    }
+    const trainable = this.design.featureCache?.trainableKeys;
+    if (trainable && this.params.has(trainable)) {
+      this.params.get(trainable)!.dispose();
+      this.params.delete(trainable);
+    }
+  }
+
+  /** The cache of a prompts file: its size comes from the file, its values' classes are the learner's classes. */
+  private loadCache(tensors: Map<string, { dtype: DType; shape: number[]; data: Uint8Array } | Tensor>, origin: string): void {
+    const cache = this.design.featureCache!;
+    const get = (k: string) => {
+      const t = tensors.get(k);
+      if (!t) throw new UserError(`${origin}: missing tensor ${k} for method ${this.method}`);
+      return t instanceof Tensor ? t : tensor(t.data, t.shape, t.dtype);
+    };
+    const values = get(CACHE_VALUES);
+    const E = this.model.arch.embed_dim;
+    const [N, C] = values.shape;
+    const fail = (why: string): never => {
+      if (!(tensors.get(CACHE_VALUES) instanceof Tensor)) values.dispose();
+      throw new UserError(`${origin}: ${why}`);
+    };
+    if (values.ndim !== 2 || C !== this._classnames.length) fail(`${CACHE_VALUES} has shape [${values.shape}], the cache of ${this._classnames.length} classes needs [N, ${this._classnames.length}]`);
+    const keysShape = cache.trainableKeys ? [N, E] : [E, N];
+    const keysKey = cache.trainableKeys ?? CACHE_KEYS;
+    const keys = tensors.get(keysKey);
+    if (!keys) fail(`missing tensor ${keysKey} for method ${this.method}`);
+    if (keys!.shape.join(',') !== keysShape.join(',')) fail(`tensor ${keysKey} has shape [${keys!.shape}], a cache of ${N} entries needs [${keysShape}]`);
+    this.disposeCache();
+    noGrad(() => {
+      this.buffers.set(CACHE_VALUES, tidy(() => values.as('float32').to(null, this.model.device).contiguous()).keep());
+      if (!(tensors.get(CACHE_VALUES) instanceof Tensor)) values.dispose();
+      const k = tidy(() => get(keysKey).as('float32').to(null, this.model.device).contiguous().clone()).keep();
+      if (cache.trainableKeys) {
+        k.requiresGrad = true;
+        this.params.set(cache.trainableKeys, k);
+        // the keys as built (official keys_<K>shots.pt); a file without them: the trained ones stand in
+        const built = tensors.get(CACHE_KEYS);
+        const shaped = built && built.shape.join(',') === [E, N].join(',');
+        this.buffers.set(CACHE_KEYS, tidy(() => (shaped ? get(CACHE_KEYS).as('float32').to(null, this.model.device) : k.detach().T).contiguous().clone()).keep());
+      } else this.buffers.set(CACHE_KEYS, k);
+    });
+    this.headClasses = this._classnames.slice();
+    this.headIndex = null;
   }
 
   private disposeText(): void {
@@ -220,12 +361,15 @@ export class PromptLearner {
     if (this.design.text.kind === 'learned' && this.design.text.csc && this.textBuffers && classnames.length !== this._classnames.length) {
       throw new UserError('class-specific context (CSC) prompts cannot be moved to a different number of classes');
     }
+    this.mapHead(classnames);
     this.disposeText();
     this._classnames = classnames;
     const names = classnames.map((n) => n.replace(/_/g, ' '));
     const d = this.design.text;
     noGrad(() => {
-      if (d.kind === 'learned') {
+      if (d.kind === 'none') {
+        // no class text: the head's weights are the classifier
+      } else if (d.kind === 'learned') {
         const prompts = names.map((n) => `${d.promptPrefix} ${n}.`);
         const { ids, eot } = tokenIds(this.tokenizer, prompts, this.contextLength);
         const L = Math.max(...eot) + 1; // nothing after the last end token matters (causal text encoder)
@@ -250,6 +394,30 @@ export class PromptLearner {
         }).keep();
       }
     });
+  }
+
+  /**
+   * Maps new classes onto the head's (by name): the linear probe classifies only the classes it was fitted on
+   * (another is an error naming it); the cache adds nothing to a class it holds no image of.
+   */
+  private mapHead(classnames: string[]): void {
+    if (!this.design.featureCache && !this.design.linearProbe) return;
+    const same = classnames.length === this.headClasses.length && classnames.every((c, i) => c === this.headClasses[i]);
+    if (same) {
+      this.headIndex = null;
+      return;
+    }
+    const index = classnames.map((c) => this.headClasses.indexOf(c));
+    if (this.design.linearProbe) {
+      const missing = classnames.filter((_, i) => index[i] < 0);
+      if (missing.length) {
+        throw new UserError(
+          `${this.method} classifies only the ${this.headClasses.length} classes it was fitted on; ${missing.length} of the ${classnames.length} asked ` +
+            `(${missing.slice(0, 3).map((m) => `'${m}'`).join(', ')}${missing.length > 3 ? ', ...' : ''}) are not among them`,
+        );
+      }
+    }
+    this.headIndex = index;
   }
 
   /** What the dataset tells hand-crafted prompts (its template), when the learner was given one. */
@@ -375,6 +543,14 @@ export class PromptLearner {
   }
 
   /**
+   * Whether evaluation runs `forward` per batch, with no class text to compute once: the text depends on each
+   * image (CoCoOp), or there is none (the linear probe, whose weights are its classifier).
+   */
+  get perBatchForward(): boolean {
+    return this.imageConditioned || this.design.text.kind === 'none';
+  }
+
+  /**
    * The weights of each epoch's prompts in the prompts training ends with (Σ_e w_e·θ_e: PromptSRC's Gaussian
    * prompt aggregation), or null when training ends with the last epoch's prompts.
    */
@@ -387,18 +563,34 @@ export class PromptLearner {
     return tidy(() => {
       if (this.fixedText) return this.fixedText.clone();
       if (this.imageConditioned) throw new Error(`${this.method}: the class text depends on the image (imageConditioned); use forward()`);
+      if (this.design.text.kind === 'none') throw new Error(`${this.method} has no class text (perBatchForward); use forward()`);
       const b = this.textBuffers!;
       return nn.l2normalize(this.model.encodeTextEmbeddings(this.textPrompts(), b.eot, this.textHooks()));
     });
   }
 
-  /** Normalised image features [B, E] with the plan's vision prompts. */
+  /** Image features [B, E] with the plan's vision prompts, not normalised (the linear probe's input; the cache's before averaging). */
+  rawImageFeatures(images: Tensor): Tensor {
+    return this.model.encodeImage(images, this.visionHooks());
+  }
+
+  /** Normalised image features [B, E] with the plan's vision prompts (and CLIP-Adapter's adapter, before normalising). */
   imageFeatures(images: Tensor): Tensor {
-    return tidy(() => nn.l2normalize(this.model.encodeImage(images, this.visionHooks())));
+    return tidy(() => nn.l2normalize(this.adapted(this.rawImageFeatures(images))));
+  }
+
+  /** CLIP-Adapter: ratio·relu(relu(f·W1ᵀ)·W2ᵀ) + (1 − ratio)·f, in float32; other methods: f unchanged. */
+  private adapted(f: Tensor): Tensor {
+    const a = this.design.imageAdapter;
+    if (!a) return f;
+    const x = f.as('float32');
+    const [w1, w2] = a.weights.map((k) => this.params.get(k)!.as('float32'));
+    const h = nn.linear(nn.linear(x, w1, null).relu(), w2, null).relu();
+    return h.mul(a.ratio).add(x, 1 - a.ratio);
   }
 
   private get scale(): number {
-    return Math.exp(this.model.logitScale);
+    return this.design.logitScale ?? Math.exp(this.model.logitScale);
   }
 
   /** + SigLIP's logit bias (its logits are exp(scale)·cos + bias; a cross-entropy over classes is unchanged by it) */
@@ -429,7 +621,66 @@ export class PromptLearner {
 
   /** Logits [B, C] (float32) from normalised image features and a precomputed text-feature matrix (evaluation). */
   logitsWithText(images: Tensor, textFeatures: Tensor): Tensor {
-    return tidy(() => this.withBias(this.imageFeatures(images).matmul(textFeatures.T).mul(this.scale)).as('float32'));
+    return tidy(() => this.headLogits(this.imageFeatures(images), textFeatures));
+  }
+
+  /**
+   * Logits [B, C] (float32) from normalised image features [B, E]: scale·f·textᵀ, plus Tip-Adapter's cache
+   * logits α·exp(−β(1 − f·keysᵀ))·values (the fitted α and β once searched).
+   */
+  headLogits(img: Tensor, text: Tensor, alpha?: number, beta?: number): Tensor {
+    const clip = this.textLogits(img, text);
+    if (!this.design.featureCache) return clip;
+    const a = alpha ?? this.fitted.alpha ?? this.design.featureCache.alpha;
+    const b = beta ?? this.fitted.beta ?? this.design.featureCache.beta;
+    return clip.add(this.cacheLogits(img.as('float32'), b), a);
+  }
+
+  /** scale·f·textᵀ (+ SigLIP's bias) [B, C] (float32): the text classifier's logits (the scale is exp(logit_scale), or the design's). */
+  textLogits(img: Tensor, text: Tensor): Tensor {
+    return this.withBias(img.matmul(text.as(img.dtype).T).mul(this.scale)).as('float32');
+  }
+
+  /** Tip-Adapter's affinity f·keysᵀ [B, N] (Tip-Adapter-F: the trainable keys, adapter(f)). */
+  cacheAffinity(img: Tensor): Tensor {
+    const cache = this.design.featureCache!;
+    if (cache.trainableKeys) {
+      const w = this.params.get(cache.trainableKeys);
+      if (!w) throw new UserError(`${this.method}: the cache is not built yet (train() builds it from the training images; loadPrompts() reads it)`);
+      return img.matmul(w.T);
+    }
+    const keys = this.buffers.get(CACHE_KEYS);
+    if (!keys) throw new UserError(`${this.method}: the cache is not built yet (train() builds it from the training images; loadPrompts() reads it)`);
+    return img.matmul(keys);
+  }
+
+  /** exp(−β(1 − A))·values [B, C]: the cache's logits for the current classes (zero for a class it holds no image of). */
+  cacheLogits(img: Tensor, beta: number, affinity?: Tensor): Tensor {
+    const A = affinity ?? this.cacheAffinity(img);
+    return A.mul(beta).sub(beta).exp().matmul(this.currentValues());
+  }
+
+  /** The cache's one-hot values [N, C] for the current classes. */
+  private currentValues(): Tensor {
+    const values = this.buffers.get(CACHE_VALUES)!;
+    if (!this.headIndex) return values;
+    const [N, C] = values.shape;
+    const padded = cat([values, zeros([N, 1], 'float32', this.model.device)], 1);
+    const idx = tensor(BigInt64Array.from(this.headIndex, (i) => BigInt(i < 0 ? C : i)), [this.headIndex.length], 'int64', this.model.device);
+    return padded.indexSelect(1, idx);
+  }
+
+  /** The linear probe's logits f·coefᵀ + intercept [B, C] (float32) for un-normalised features f, rows of the current classes. */
+  probeLogits(raw: Tensor): Tensor {
+    const p = this.design.linearProbe!;
+    let w = this.params.get(p.weights)!;
+    let b = this.params.get(p.bias)!;
+    if (this.headIndex) {
+      const idx = tensor(BigInt64Array.from(this.headIndex, (i) => BigInt(i)), [this.headIndex.length], 'int64', this.model.device);
+      w = w.indexSelect(0, idx);
+      b = b.indexSelect(0, idx);
+    }
+    return nn.linear(raw.as(w.dtype), w, b).as('float32');
   }
 
   /** CoCoOp: logits for each image with its own image-conditioned prompts. */
@@ -464,10 +715,14 @@ export class PromptLearner {
   forward(images: Tensor, labels?: Tensor): ForwardOutput {
     return tidy(() => {
       const onDevice = this.model.onDevice(images);
+      if (this.design.linearProbe) {
+        const logits = this.probeLogits(this.rawImageFeatures(onDevice));
+        return labels ? { logits, loss: nn.crossEntropy(logits, this.model.onDevice(labels)) } : { logits };
+      }
       const img = this.imageFeatures(onDevice);
       const text = this.design.metaNet ? null : this.textFeatures();
       // logits, loss and accuracy in float32 whatever the precision (autocast's rule for the loss)
-      const logits = (text ? this.withBias(img.matmul(text.T).mul(this.scale)) : this.imageConditionedChunks(img)).as('float32');
+      const logits = (text ? this.headLogits(img, text) : this.imageConditionedChunks(img)).as('float32');
       if (!labels) return { logits };
       const target = this.model.onDevice(labels);
       const ce = nn.crossEntropy(logits, target);
@@ -535,6 +790,7 @@ function catTokens(parts: Tensor[]): Tensor {
  */
 export function textWordsOf(design: MethodDesign, tokenizer: Tokenizer): { before: number; after: number } {
   const d = design.text;
+  if (d.kind === 'none') return { before: 0, after: 0 };
   if (d.kind === 'fixed') return { before: tokenizer.encode(fill(design.options.template ?? DEFAULT_TEMPLATE, 'class')).length, after: 0 };
   return { before: 0, after: tokenizer.encode(`${d.promptPrefix} class.`).length - d.nCtx };
 }

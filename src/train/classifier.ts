@@ -1,7 +1,7 @@
 /**
  * Class probabilities for preprocessed images (what `mpl predict` prints and `mpl serve` answers): the class
  * text features are computed once for the learner's classes, then every batch costs one image-encoder pass
- * (CoCoOp, whose text depends on each image, runs its full forward per batch).
+ * (CoCoOp, whose text depends on each image, and the linear probe, which has no class text, run forward per batch).
  */
 import { traitsOf } from '../backbones/index.js';
 import type { PromptLearner } from '../prompting/learner.js';
@@ -11,7 +11,7 @@ export class Classifier {
   private text: Tensor | null;
 
   constructor(readonly learner: PromptLearner) {
-    this.text = learner.imageConditioned ? null : noGrad(() => learner.textFeatures()).keep();
+    this.text = learner.perBatchForward ? null : noGrad(() => learner.textFeatures()).keep();
   }
 
   get classnames(): string[] {

@@ -29,7 +29,7 @@ export async function evaluate(learner: PromptLearner, data: BatchSource, report
   const hits = new Array<number>(C).fill(0);
   const counts = new Array<number>(C).fill(0);
   const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
-  const text: Tensor | null = learner.imageConditioned ? null : noGrad(() => learner.textFeatures()).keep();
+  const text: Tensor | null = learner.perBatchForward ? null : noGrad(() => learner.textFeatures()).keep();
   const bar = reporter.progress('evaluating', data.batchesPerEpoch(), 'batches');
   let done = 0;
   try {

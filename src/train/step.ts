@@ -12,7 +12,8 @@
  * Each step runs in its own tidy() scope, so nothing it allocates outlives it.
  */
 import type { ForwardOutput, PromptLearner } from '../prompting/learner.js';
-import { GradScaler, SGD, noGrad, tensor, tidy, where, zeros, type Device, type Tensor } from '../torch/index.js';
+import { methodDef, type Recipe } from '../prompting/methods/index.js';
+import { AdamW, GradScaler, SGD, noGrad, tensor, tidy, where, zeros, type Device, type Tensor } from '../torch/index.js';
 import { checkBatchSize, type Batch } from './batches.js';
 import { TRAIN_DEFAULTS } from './defaults.js';
 import type { DeviceSums } from './observer.js';
@@ -21,12 +22,22 @@ export interface OptimizerOptions {
   lr: number;
   /** default 0.9 (Dassl's SGD) */
   momentum?: number;
-  /** default 5e-4 */
+  /** default 5e-4 (SGD), the recipe's for AdamW (torch's 0.01) */
   weightDecay?: number;
+  /** default: the method's official optimiser (its recipe): Dassl's SGD, or Tip-Adapter-F's AdamW */
+  optimizer?: 'sgd' | NonNullable<Recipe['optimizer']>;
 }
 
-/** SGD over the learner's trainable tensors with the official settings (torch.optim.SGD's rule). */
-export function createOptimizer(learner: PromptLearner, options: OptimizerOptions): SGD {
+/** The optimisers a training step drives. */
+export type Optimizer = SGD | AdamW;
+
+/**
+ * The method's optimiser over the learner's trainable tensors with its official settings: Dassl's SGD
+ * (torch.optim.SGD's rule) or, where the recipe says so, torch.optim.AdamW (Tip-Adapter-F).
+ */
+export function createOptimizer(learner: PromptLearner, options: OptimizerOptions): Optimizer {
+  const o = options.optimizer ?? methodDef(learner.method).recipe.optimizer ?? 'sgd';
+  if (o !== 'sgd') return new AdamW(learner.parameters(), { lr: options.lr, eps: o.eps, betas: [o.betas[0], o.betas[1]], weightDecay: options.weightDecay ?? o.weightDecay });
   return new SGD(learner.parameters(), {
     lr: options.lr,
     momentum: options.momentum ?? TRAIN_DEFAULTS.momentum,
@@ -66,9 +77,9 @@ export interface StepResult {
  * (scaled under amp), optimiser step (skipped by the scaler on overflow). Returns the loss and accuracy
  * numbers, or null when `options.sums` collects them on the device.
  */
-export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, options: StepOptions & { sums: DeviceSums }): null;
-export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, options?: StepOptions): StepResult;
-export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, options: StepOptions = {}): StepResult | null {
+export function trainStep(learner: PromptLearner, optimizer: Optimizer, batch: Batch, options: StepOptions & { sums: DeviceSums }): null;
+export function trainStep(learner: PromptLearner, optimizer: Optimizer, batch: Batch, options?: StepOptions): StepResult;
+export function trainStep(learner: PromptLearner, optimizer: Optimizer, batch: Batch, options: StepOptions = {}): StepResult | null {
   checkBatchSize(batch, learner.model.imageSize);
   return tidy(() => {
     const { images, labels } = batchTensors(batch, learner.model.device);

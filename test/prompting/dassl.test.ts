@@ -16,7 +16,7 @@ import type { RawTensor } from '../../src/io/tensor.js';
 import { loadPrompts } from '../../src/prompting/checkpoint.js';
 import { dasslKey, dasslModelName, writeDasslCheckpoint } from '../../src/train/dassl.js';
 import { PromptLearner, tokenIds as tokenIdsOf } from '../../src/prompting/learner.js';
-import { noGrad, tidy, type Tensor } from '../../src/torch/index.js';
+import { noGrad, tidy, type SGD, type Tensor } from '../../src/torch/index.js';
 import { createOptimizer, trainStep } from '../../src/train/step.js';
 import { goldenDir, repoRoot, tmpDir } from '../helpers.js';
 import { goldenImages, goldenModel, goldenTensors } from './golden.js';
@@ -68,7 +68,7 @@ test('an exported Dassl checkpoint loads in PyTorch, restores its optimizer and 
     const opt = createOptimizer(learner, { lr: 0.0035 });
     trainStep(learner, opt, { images: images.toFloat32(), labels: Int32Array.from(outputs.labels), size: 4, imageSize: 32 });
     const tensors = new Map([...learner.params].map(([k, p]) => [k, raw(p)]));
-    const buffers = new Map(opt.momentumBuffers().map((b, i) => [[...learner.params.keys()][i], raw(b!)]));
+    const buffers = new Map((opt as SGD).momentumBuffers().map((b, i) => [[...learner.params.keys()][i], raw(b!)]));
     const file = writeDasslCheckpoint(path.join(work, 'out'), { method: 'mpl', tensors, epoch: 5, lr: 0.0035, epochs: 5, momentum_buffers: buffers });
     opt.disposeState();
     assert.equal(file, path.join(work, 'out', 'MultiModalPromptLearner', 'model.pth.tar-5'));

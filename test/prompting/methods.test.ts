@@ -41,6 +41,12 @@ function expectedShape(key: string, n: number): number[] {
     [/^prompt_learner\.meta_net\.linear1\.bias$/, [E / 16]],
     [/^prompt_learner\.meta_net\.linear2\.weight$/, [DT, E / 16]],
     [/^prompt_learner\.meta_net\.linear2\.bias$/, [DT]],
+    // CLIP-Adapter's bottleneck (reduction 4) on the embedding; the linear probe's classifier; Tip-Adapter-F's keys
+    [/^adapter\.fc\.0\.weight$/, [E / 4, E]],
+    [/^adapter\.fc\.2\.weight$/, [E, E / 4]],
+    [/^coef$/, [-1, E]],
+    [/^intercept$/, [-1]],
+    [/^adapter\.weight$/, [-2, E]],
   ];
   const rule = rules.find(([re]) => re.test(key));
   assert.ok(rule, `no shape rule for ${key}`);
@@ -59,6 +65,8 @@ test('every method takes each width from the right encoder: a CLIP whose widths 
       validatePlan(d.plan, ODD);
       for (const p of d.params) assert.deepEqual(p.shape, expectedShape(p.key, p.shape[0]), `${method}: ${p.key}`);
       const learner = new PromptLearner(model, tokenizer, method, ['cat', 'dog'], { ...fit(method), seed: 1 });
+      // a feature cache is built from training images before anything else (train() does it): three of them here
+      if (d.featureCache) tidy(() => learner.setCache(nn.l2normalize(randn([3, E], g)), [0, 1, 1]));
       try {
         const pass = () => {
           const out = learner.forward(images, labels);
@@ -139,8 +147,10 @@ test('each method is registered once with what the layers above read', () => {
     const d = methodDef(method);
     assert.equal(d.name, method);
     for (const k of Object.keys(d.defaults)) assert.ok((d.options as readonly string[]).includes(k), `${method}: default ${k} is one of its options`);
-    assert.equal(d.trainable, d.recipe.epochs > 0, `${method}: trainable iff its recipe trains`);
-    assert.equal(d.trainable, Boolean(d.dassl.modelName), `${method}: a Dassl model name iff there is something to export`);
+    const d0 = designMethod(method, fit(method), ODD);
+    const fits = Boolean(d0.featureCache || d0.linearProbe); // fitted from the training images without epochs
+    assert.equal(d.trainable, d.recipe.epochs > 0 || fits, `${method}: trainable iff its recipe trains or it is fitted`);
+    assert.equal(d.trainable, Boolean(d.dassl.modelName) || d.export !== undefined, `${method}: something to export (or a reason not to) iff it learns`);
   }
 });
 
@@ -198,8 +208,9 @@ test("the README's method table: every registered method once, with its official
   for (const r of rows) {
     const method = /^`(.+)`$/.exec(r[1])![1] as MethodName;
     const recipe = RECIPES[method];
-    assert.equal(Number(r[6]), recipe.epochs, `${method}: epochs`);
-    if (!methodDef(method).trainable) continue;
+    assert.equal(Number.parseInt(r[6], 10), recipe.epochs, `${method}: epochs`);
+    // fitted, not trained by epochs (the linear probe, Tip-Adapter): no learning rate or batch to state
+    if (!methodDef(method).trainable || recipe.epochs === 0) continue;
     assert.deepEqual([Number(r[4]), Number(r[5])], [recipe.lr, recipe.batchSize], `${method}: lr and batch`);
   }
 });

@@ -70,7 +70,7 @@ function optionsFor(method: MethodName, o: Outputs): MethodOptions {
     case 'mpl':
       return { nCtx: n('n_ctx'), nAdd: n('n_add'), nRm: n('n_rm'), depth: n('depth'), ctxInit: s('ctx_init') };
     default:
-      throw new Error(`${method}: no vectors in shared/golden (KgCoOp and ProGrad: test/prompting/kgcoop-prograd.test.ts)`);
+      throw new Error(`${method}: no vectors in shared/golden; its parity test is its own (KgCoOp and ProGrad: test/prompting/kgcoop-prograd.test.ts; the adapters, caches and probe: test/prompting/zoo-parity.test.ts)`);
   }
 }
 

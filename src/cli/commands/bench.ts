@@ -20,7 +20,7 @@ export function register(program: Command): void {
   const cmd = program
     .command('bench')
     .description('run a benchmark (engine, zeroshot, train, data) beside plain PyTorch (MPL_BENCH_PYTHON, else /usr/bin/python3 with torch)')
-    .argument('<what>', 'engine | zeroshot | train | data')
+    .argument('<what>', 'engine | zeroshot | train | methods | data')
     .option('--json', 'print one JSON object')
     .option('--reps <n>', 'timed repetitions', intFlag('--reps', { min: 1, max: 100_000 }))
     .option('--classes <n>', 'train: classes whose prompts the text encoder runs every step (default 5, EuroSAT base)', intFlag('--classes', { min: 1, max: 100_000 }))
@@ -40,6 +40,7 @@ Examples:
   mpl bench train --device cuda --precision fp16 --classes 50
   mpl bench train --arch siglip-base-patch16-224 --json   MPL training on a random SigLIP-B/16 (run --arch ViT-B/16 beside it)
   mpl bench train --method prograd --json  ProGrad's training (two backward passes per step) beside PyTorch
+  mpl bench methods --json                 training time per method (MPL, linear probe, CLIP-Adapter, Tip-Adapter(-F)), official recipes
   mpl bench data                           the image pipeline: decode + augment + batch, images/s`,
   );
   cmd.action(async (what: string, f: BenchFlags) => {
@@ -60,6 +61,12 @@ Examples:
       const r = m.runZeroshotBench({ reps: f.reps, python: f.python, ...compute() });
       result = r;
       text = m.formatZeroshotBench(r);
+    } else if (what === 'methods') {
+      const m = await import('../../../bench/methods.js');
+      // each method's time as it is measured (stderr), the table at the end
+      const r = await m.runMethodsBench({ trainImages: f.trainImages, ...compute(), onMethod: (t) => process.stderr.write(`${JSON.stringify(t)}\n`) });
+      result = r;
+      text = m.formatMethodsBench(r);
     } else if (what === 'train') {
       if (f.classes !== undefined && f.classes < 1) throw new UserError('--classes must be at least 1');
       const m = await import('../../../bench/train.js');
@@ -72,7 +79,7 @@ Examples:
       result = r;
       text = m.formatDataBench(r);
     } else {
-      throw new UserError(`unknown benchmark '${what}' (engine, zeroshot, train or data)`);
+      throw new UserError(`unknown benchmark '${what}' (engine, zeroshot, train, methods or data)`);
     }
     process.stdout.write((f.json ? JSON.stringify(result) : text) + '\n');
   });

@@ -127,7 +127,7 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
       announce(compute, reporter);
       const learner = new PromptLearner(loaded.model, tokenizerFor(loaded.model), method, data.classnames, { ...options, dataset: data });
       try {
-        if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
+        if (prompts) learner.loadSaved(prompts, f.prompts!);
         const src = batchSource(items, { mode: 'eval', numWorkers: f.workers, skipBadImages: f.skipBadImages, reporter });
         let r;
         try {

@@ -32,6 +32,9 @@ Examples:
       const design = designMethod(method, options, arch);
       const lengths = validatePlan(design.plan, arch);
       const params = countParameters(design);
+      // sizes that depend on the data: per class (CoOp's class-specific context, the linear probe), per cache entry (Tip-Adapter-F)
+      const perClass = countParameters(design, 1, 0) - countParameters(design, 0, 0);
+      const perEntry = countParameters(design, 1, 1) - countParameters(design, 1, 0);
       // the fixed words are counted by the model's own tokenizer (a SigLIP's from its folder); without weights, a
       // family other than CLIP has no vocabulary here and its layout shows the context and the end token only
       const tokenizer = opts.weights ? detectFamily(resolveWeightsPath(opts.weights)).tokenizer(resolveWeightsPath(opts.weights)) : familyOf(arch).name === 'clip' ? ClipTokenizer.default() : null;
@@ -41,6 +44,8 @@ Examples:
           JSON.stringify({
             method,
             trainable_parameters: params,
+            ...(perClass ? { trainable_parameters_per_class: perClass } : {}),
+            ...(perEntry ? { trainable_parameters_per_cache_entry: perEntry } : {}),
             vision_lengths: lengths,
             text_lengths: Array.from({ length: arch.text.layers }, () => arch.text.context_length),
             layout,
@@ -48,6 +53,8 @@ Examples:
         );
       } else {
         process.stdout.write(describeLayout(layout) + '\n');
+        if (perClass) process.stdout.write(`note: ${perClass.toLocaleString('en-US')} of the trainable parameters are per class (counted here for one class)\n`);
+        if (perEntry) process.stdout.write(`note: plus ${perEntry.toLocaleString('en-US')} trainable parameters per cache entry (one per training image: shots x classes)\n`);
       }
     });
 }

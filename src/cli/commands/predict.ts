@@ -60,7 +60,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
   if (prompts) await checkBackbone(prompts.requirement, loaded, f.prompts!); // before any image is read
   const learner = new PromptLearner(loaded.model, loaded.tokenizer, method, classnames, options);
   try {
-    if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
+    if (prompts) learner.loadSaved(prompts, f.prompts!);
     const size = loaded.model.arch.vision.image_size;
     const results: Array<{ image: string; probabilities: Record<string, number> }> = [];
     const classifier = new Classifier(learner); // shared with mpl serve

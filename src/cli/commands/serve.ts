@@ -82,7 +82,7 @@ Answers are what mpl predict --json prints for the image. SIGTERM or Ctrl-C stop
       const learner = new PromptLearner(loaded.model, loaded.tokenizer, method, classnames, { ...options, ...(source?.config?.dataset ? { dataset: source.config.dataset } : {}) });
       let classifier: Classifier | null = null;
       try {
-        if (source) learner.loadStateDict(source.tensors, f.prompts!);
+        if (source) learner.loadSaved(source, f.prompts!);
         classifier = new Classifier(learner);
         const info = {
           method,

@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import { fileError, UserError } from '../../util/errors.js';
 import { canonicalJson, configDiff, configHash, describeDiff } from '../../util/config.js';
 import { harmonicMean, type Protocol, type RunResult } from '../results.js';
-import { RESERVED_NAMES, experimentOf, settingOf, settingPath, tagWords, type RunConfig } from '../run-config.js';
+import { RESERVED_NAMES, experimentOf, methodOptionsOf, settingOf, settingPath, tagWords, type RunConfig } from '../run-config.js';
+import { METHODS, methodDef, type MethodName } from '../../prompting/methods/index.js';
 import { sameDataset, sortDatasets, sortMethods } from './names.js';
 import { parseJsonText } from '../../util/parse.js';
 
@@ -270,6 +271,8 @@ interface SettingInfo {
   experimentValue: unknown;
   /** the words that tell settings apart in row names (`16shot`, `vit_b16`, `d9`, `ep5`, ...) */
   words: string[];
+  /** words that name the row whatever else is in the table (MethodDef.rowMarks: `test-selected`) */
+  marks?: string[];
   tag: string;
 }
 
@@ -282,6 +285,7 @@ function settingInfo(r: RunResult): SettingInfo {
       experiment: canonicalJson(experiment),
       experimentValue: experiment,
       words: [`${c.shots}shot`, ...tagWords(c)],
+      marks: (METHODS as readonly string[]).includes(c.method) ? (methodDef(c.method as MethodName).rowMarks?.(methodOptionsOf(c)) ?? []) : [],
       tag: r.tag ?? settingPath(c),
     };
   }
@@ -314,12 +318,12 @@ function rowKeys(results: LoadedResult[], infos: SettingInfo[]): string[] {
   for (const [id, bySetting] of settings) {
     const method = id.split('\u0000')[1];
     const all = [...bySetting.values()];
-    if (all.length === 1) {
+    if (all.length === 1 && !all[0].marks?.length) {
       keyOf.set(`${id}\u0000${all[0].setting}`, method);
       continue;
     }
     const shared = all[0].words.filter((w) => all.every((x) => x.words.includes(w)));
-    const variants = all.map((x) => x.words.filter((w) => !shared.includes(w)).join(','));
+    const variants = all.map((x) => [...(x.marks ?? []), ...x.words.filter((w) => !shared.includes(w) && !x.marks?.includes(w))].join(','));
     all.forEach((x, k) => {
       const clash = variants[k] === '' || variants.filter((v) => v === variants[k]).length > 1;
       const variant = clash ? [variants[k], `#${configHash(x.setting, 6)}`].filter(Boolean).join(',') : variants[k];

@@ -19,9 +19,21 @@ import { mpl } from './mpl.js';
 import { promptsrc } from './promptsrc.js';
 import { prograd } from './prograd.js';
 import { kgcoop } from './kgcoop.js';
+import { linearProbe } from './linear-probe.js';
+import { clipAdapter } from './clip-adapter.js';
+import { tipAdapter } from './tip-adapter.js';
+import { tipAdapterF } from './tip-adapter-f.js';
 
 /** Every method, in the order of --help and of the CLI's `--method` list. Adding a method = one line here. */
-const METHOD_DEFS = [zeroshot, coop, cocoop, vpt, ivlp, maple, mpl, promptsrc, prograd, kgcoop] as const;
+const METHOD_DEFS = [
+  zeroshot, coop, cocoop, vpt, ivlp, maple, mpl, promptsrc,
+  prograd,
+  kgcoop,
+  linearProbe,
+  clipAdapter,
+  tipAdapter,
+  tipAdapterF,
+] as const;
 
 export type MethodName = (typeof METHOD_DEFS)[number]['name'];
 export const METHODS: readonly MethodName[] = METHOD_DEFS.map((d) => d.name);
@@ -65,7 +77,8 @@ const spelling = (s: string) => s.toLowerCase().replace(/[-_ ]/g, '');
 /** The method a `--method` value names (its name or an alias, any case, '-', '_' and spaces ignored). */
 export function checkMethod(name: string): MethodName {
   const n = spelling(name);
-  const found = METHOD_DEFS.find((d) => d.name === n || (d as MethodDef).aliases?.some((a) => spelling(a) === n));
+  // both sides normalised: `tip-adapter-f`, `Tip_Adapter_F` and `tipadapterf` all name the same method
+  const found = METHOD_DEFS.find((d) => spelling(d.name) === n || (d as MethodDef).aliases?.some((a) => spelling(a) === n));
   if (!found) throw new UserError(`unknown method '${name}' (known: ${METHODS.join(', ')})`);
   return found.name;
 }
@@ -87,9 +100,17 @@ export function designMethod(method: MethodName, options: MethodOptions, arch: C
   return { method, options: o, ...methodDef(method).build(o, arch, dataset) };
 }
 
-/** Trainable parameter count of a design (CoOp's class-specific context needs the class count). */
-export function countParameters(design: MethodDesign, nClasses = 1): number {
-  return design.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * (b === -1 ? nClasses : b), 1), 0);
+/**
+ * Trainable parameter count of a design (CoOp's class-specific context and the linear probe need the class
+ * count; Tip-Adapter-F's keys the number of cache entries).
+ */
+export function countParameters(design: MethodDesign, nClasses = 1, cacheEntries = 0): number {
+  return design.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * (b === -1 ? nClasses : b === -2 ? cacheEntries : b), 1), 0);
+}
+
+/** A method's official settings for a dataset (its CLI name): option defaults and epochs, empty when it has none. */
+export function datasetDefaults(method: MethodName, dataset: string): { options: MethodOptions; epochs?: number } {
+  return methodDef(method).datasetDefaults?.(dataset) ?? { options: {} };
 }
 
 /**

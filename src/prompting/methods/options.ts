@@ -44,6 +44,21 @@ export interface MethodOptions {
   lambda?: number;
   /** ProGrad: temperature of the distillation from zero-shot CLIP (LOSS.T) */
   temperature?: number;
+  /** CLIP-Adapter: residual ratio of the adapted image features, and the bottleneck's reduction */
+  adapterRatio?: number;
+  adapterReduction?: number;
+  /** Tip-Adapter: initial α and β, the α/β search grid (search_scale, search_step), the cache's augmented passes */
+  tipAlpha?: number;
+  tipBeta?: number;
+  alphaSearchMax?: number;
+  betaSearchMax?: number;
+  alphaSearchSteps?: number;
+  betaSearchSteps?: number;
+  cachePasses?: number;
+  /** Tip-Adapter-F: choose the best epoch (and α/β) on the test images, as the official code does */
+  selectOnTestSet?: boolean;
+  /** linear probe: binary-search steps for C after its grid (lpclip's num_step) */
+  cSearchSteps?: number;
 }
 
 export type OptionKey = keyof MethodOptions;
@@ -117,6 +132,23 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   { key: 'kgWeight', flag: 'kg-weight', kind: 'number', range: { min: 0, note: '0 = CoOp' }, value: 'w', help: 'weight W of the knowledge-guided loss W·(1 − cos to the hand-crafted prompts) (TRAINER.COOP.W, default 8)', dassl: ['W'], unset: 0 },
   { key: 'lambda', flag: 'lambda', kind: 'number', range: { min: 0, max: 1 }, value: 'x', help: 'share of the conflicting gradient component projected away (LOSS.LAMBDA, default 1)', dassl: ['LOSS.LAMBDA'], unset: 0 },
   { key: 'temperature', flag: 'temperature', kind: 'number', range: POSITIVE, value: 't', help: 'temperature of the distillation from zero-shot CLIP (LOSS.T, default 1)', dassl: ['LOSS.T'], unset: 0 },
+  { key: 'adapterRatio', flag: 'adapter-ratio', kind: 'number', range: { min: 0, max: 1 }, value: 'x', help: 'residual ratio: features = x·adapter(f) + (1 - x)·f (default 0.2)', unset: 0 },
+  { key: 'adapterReduction', flag: 'adapter-reduction', kind: 'int', range: { min: 1, max: 4096 }, help: 'bottleneck reduction: hidden width = embedding width / n (default 4)', unset: 0 },
+  { key: 'tipAlpha', flag: 'tip-alpha', kind: 'number', range: { min: 0 }, value: 'x', help: 'initial α, the weight of the cache logits (init_alpha; the search replaces it)', unset: 0 },
+  { key: 'tipBeta', flag: 'tip-beta', kind: 'number', range: { min: 0 }, value: 'x', help: 'initial β, the sharpness of the cache affinities (init_beta)', unset: 0 },
+  { key: 'alphaSearchMax', flag: 'alpha-search-max', kind: 'number', range: POSITIVE, value: 'x', help: 'largest α searched on the validation images (search_scale[1])', unset: 0 },
+  { key: 'betaSearchMax', flag: 'beta-search-max', kind: 'number', range: POSITIVE, value: 'x', help: 'largest β searched (search_scale[0])', unset: 0 },
+  { key: 'alphaSearchSteps', flag: 'alpha-search-steps', kind: 'int', range: { min: 1, max: 10_000 }, help: 'α values searched (search_step[1], default 20)', unset: 0 },
+  { key: 'betaSearchSteps', flag: 'beta-search-steps', kind: 'int', range: { min: 1, max: 10_000 }, help: 'β values searched (search_step[0], default 200)', unset: 0 },
+  { key: 'cachePasses', flag: 'cache-passes', kind: 'int', range: { min: 1, max: 1000 }, help: 'augmented passes over the few-shot images averaged into the cache keys (augment_epoch, default 10)', unset: 0 },
+  {
+    key: 'selectOnTestSet',
+    flag: 'select-on-test-set',
+    kind: 'boolean',
+    help: 'choose the best epoch and α/β on the TEST images, as the official code does (default: the validation images); the result says so',
+    unset: false,
+  },
+  { key: 'cSearchSteps', flag: 'c-search-steps', kind: 'int', range: { min: 0, max: 100 }, help: 'binary-search steps for the regularisation C after its 7-value grid (num_step, default 8)', unset: 0 },
 ];
 
 /**

@@ -20,6 +20,7 @@ import { batchSource } from '../../../src/train/sources.js';
 import { train } from '../../../src/train/trainer.js';
 import { evaluate } from '../../../src/train/evaluate.js';
 import { makeImageFolder, mplCli as mpl, ok } from '../../e2e/fixtures.js';
+import { syntheticSource } from '../../train/synthetic.js';
 
 const folder = path.join(fixturesDir, 'siglip', 'tiny-siglip');
 const classes = ['dog', 'sea or lake', 'Annual Crop Land', 'banded'];
@@ -41,11 +42,34 @@ const small: Partial<Record<MethodName, Record<string, unknown>>> = {
   promptsrc: { depthVision: 3, depthText: 3, nCtx: 2, nCtxVision: 2, gpaMean: 2, gpaStd: 1 },
   maple: { depth: 3, nCtx: 2 },
   mpl: { depth: 3 },
+  // ProGrad's 16 template-initialised tokens fill the 16 text positions; 4 random ones fit
+  prograd: { nCtx: 4, ctxInit: '' },
 };
 
+/** Methods fitted from data rather than stepped by a gradient alone (a cache, a probe): trained through train() on two classes. */
+const fitted = (learner: PromptLearner) => Boolean(learner.design.featureCache || learner.design.linearProbe);
+
 for (const method of METHODS) {
-  test(`${method} trains on SigLIP: finite loss and gradients, no leaked tensor`, () => {
+  test(`${method} trains on SigLIP: finite loss and gradients, no leaked tensor`, async () => {
     const before = liveTensors();
+    const probe = new PromptLearner(loaded.model, loaded.tokenizer, method, ['left', 'right'], { ...small[method] });
+    if (fitted(probe)) {
+      // its cache or head comes from the training images, its α/β or C from the validation images
+      try {
+        const r = await train(probe, syntheticSource(), { epochs: probe.design.featureCache?.trainableKeys ? 2 : 0, lr: 0.01, cacheSource: syntheticSource(), validation: syntheticSource() });
+        assert.ok(r.fitted === undefined || Object.values(r.fitted).every(Number.isFinite), `${method}: fitted ${JSON.stringify(r.fitted)}`);
+        tidy(() => {
+          const logits = noGrad(() => probe.forward(pixels()).logits);
+          assert.deepEqual(logits.shape, [4, 2]);
+          assert.ok(logits.toFloat32().every(Number.isFinite), `${method}: finite logits`);
+        });
+      } finally {
+        probe.dispose();
+      }
+      assert.equal(liveTensors(), before, 'no tensor leaked');
+      return;
+    }
+    probe.dispose();
     const learner = new PromptLearner(loaded.model, loaded.tokenizer, method, classes, { ...small[method] });
     try {
       tidy(() => {
