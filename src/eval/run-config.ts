@@ -212,6 +212,11 @@ export function runDirOf(out: string, c: RunConfig): string {
   return path.join(out, c.protocol, c.dataset, `shots_${c.shots}`, c.method, `${runTag(c)}-${experimentHash(c)}`, `seed${c.seed}`);
 }
 
+/** The folder a result was written in: its recorded configuration's runDirOf (result.json adds fields to it). */
+export function resultRunDir(out: string, r: { config: Record<string, unknown> }): string {
+  return runDirOf(out, runConfigFields(r.config));
+}
+
 /** True when two configurations are the same experiment and seed. */
 export function sameRun(a: RunConfig, b: RunConfig): boolean {
   return a.seed === b.seed && canonicalJson(experimentOf(a)) === canonicalJson(experimentOf(b));

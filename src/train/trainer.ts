@@ -18,6 +18,7 @@ import { GradScaler, SGD, Tensor, allFinite, isCuda, noGrad, releaseFreedMemory,
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
+import { scientific } from '../util/format.js';
 import type { BatchSource } from './batches.js';
 import { TRAIN_DEFAULTS } from './defaults.js';
 import { lrAt } from './schedule.js';
@@ -191,14 +192,14 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
           const eta = ((Date.now() - t0) / 1000 / batchesRun) * remaining;
           const line =
             `epoch [${epoch}/${options.epochs}] batch [${b}/${batchesPerEpoch}] loss ${(lossSum / seen).toFixed(4)} ` +
-            `acc ${((100 * correct) / seen).toFixed(2)} lr ${lr.toExponential(4)} img/s ${(seen / Math.max(secs, 1e-9)).toFixed(1)} eta ${clock(eta)}`;
+            `acc ${((100 * correct) / seen).toFixed(2)} lr ${scientific(lr, 4)} img/s ${(seen / Math.max(secs, 1e-9)).toFixed(1)} eta ${clock(eta)}`;
           log(line);
           reporter.line?.(line);
         }
         bar.update(b, {
           loss: seenAtRead ? (lossSum / seenAtRead).toFixed(4) : '-',
           acc: seenAtRead ? `${((100 * correct) / seenAtRead).toFixed(1)}%` : '-',
-          lr: lr.toExponential(3),
+          lr: scientific(lr, 3),
           'img/s': (seen / Math.max(secs, 1e-9)).toFixed(1),
         });
       }
@@ -234,7 +235,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         imagesPerSecond: seen / seconds,
       };
       history.push(summary);
-      log(`epoch ${epoch} lr ${lr} loss ${summary.loss.toFixed(5)} acc ${summary.accuracy.toFixed(2)} ${summary.imagesPerSecond.toFixed(1)} img/s`);
+      log(`epoch ${epoch} lr ${scientific(lr, 4)} loss ${summary.loss.toFixed(5)} acc ${summary.accuracy.toFixed(2)} ${summary.imagesPerSecond.toFixed(1)} img/s`);
       if (ckpt) saveCheckpoint(ckpt, learner, opt, keys, epoch, history, gpaSum, scaler?.state() ?? null);
       if (options.checkpointDir) writeFileAtomic(path.join(options.checkpointDir, METRICS_FILE), metricsCsv(history));
       options.onEpoch?.(summary);

@@ -4,6 +4,7 @@ import { fileError, UserError } from '../../util/errors.js';
 import { canonicalJson, configDiff, configHash, describeDiff } from '../../util/config.js';
 import { harmonicMean, type Protocol, type RunResult } from '../results.js';
 import { RESERVED_NAMES, experimentOf, settingOf, settingPath, tagWords, type RunConfig } from '../run-config.js';
+import { percent } from '../../util/format.js';
 import { sameDataset, sortDatasets, sortMethods } from './names.js';
 
 /**
@@ -240,21 +241,87 @@ export function loadResults(dirs: string[]): LoadedResult[] {
 // ---------------------------------------------------------------------------------------------------------
 // Aggregation
 
-export function mean(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  let s = 0;
-  for (const x of xs) s += x;
-  return s / xs.length;
+/**
+ * numpy's sum of a float64 array (np.add.reduce): pairwise summation, 8 running sums over blocks of 8 below
+ * 128 values. Summing in numpy's order makes means and stds bit-identical to parse_test_res.py's np.mean and
+ * np.std, so that a figure rounded to two decimals here and there is the same string.
+ */
+function numpySum(xs: readonly number[], lo = 0, n = xs.length): number {
+  if (n < 8) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += xs[lo + i];
+    return s;
+  }
+  if (n <= 128) {
+    const r = xs.slice(lo, lo + 8);
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += xs[lo + i + j];
+    let s = (r[0] + r[1] + (r[2] + r[3])) + (r[4] + r[5] + (r[6] + r[7]));
+    for (; i < n; i++) s += xs[lo + i];
+    return s;
+  }
+  let half = Math.floor(n / 2);
+  half -= half % 8;
+  return numpySum(xs, lo, half) + numpySum(xs, lo + half, n - half);
 }
 
-/** Population standard deviation (divides by n, like np.std), as the papers' parse_test_res.py reports. */
+/** The mean, as np.mean computes it. */
+export function mean(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  return numpySum(xs) / xs.length;
+}
+
+/** Population standard deviation (divides by n), as np.std computes it and the papers' parse_test_res.py reports. */
 export function populationStd(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const m = mean(xs);
-  let s = 0;
-  for (const x of xs) s += (x - m) * (x - m);
-  return Math.sqrt(s / xs.length);
+  return Math.sqrt(numpySum(xs.map((x) => (x - m) * (x - m))) / xs.length);
 }
+
+/**
+ * A per-seed accuracy as the run's log.txt prints it (Dassl's `* accuracy: 74.12%`, two decimals) and as
+ * parse_test_res.py and the papers' spreadsheets read it back. Seeds enter every aggregate so; from there on
+ * nothing is rounded until display.
+ */
+export function asLogged(x: number): number {
+  return Number(percent(x));
+}
+
+/** What is shown for one base-to-new cell of seeds, everywhere (tables, the protocol summary, reports). */
+export interface B2NStats {
+  /** base and new: mean over seeds; hm: HM of mean.base and mean.new (the papers' rule) */
+  mean: B2NTriple;
+  /** population std over seeds; std.hm is the spread of the per-seed HMs (each seed's HM of its base and new) */
+  std: B2NTriple;
+  /** mean of the per-seed HMs: for reference only, never shown as the HM */
+  mean_seed_hm: number;
+}
+
+/** The one base-to-new aggregation: per-seed values as logged, HM of the means, spreads over seeds. */
+export function b2nStats(seeds: ReadonlyArray<{ base: number; new: number }>): B2NStats & { seeds: B2NTriple[] } {
+  const logged = seeds.map((s) => {
+    const base = asLogged(s.base);
+    const novel = asLogged(s.new);
+    return { base, new: novel, hm: harmonicMean(base, novel) };
+  });
+  const base = mean(logged.map((s) => s.base));
+  const novel = mean(logged.map((s) => s.new));
+  return {
+    seeds: logged,
+    mean: { base, new: novel, hm: harmonicMean(base, novel) },
+    std: {
+      base: populationStd(logged.map((s) => s.base)),
+      new: populationStd(logged.map((s) => s.new)),
+      hm: populationStd(logged.map((s) => s.hm)),
+    },
+    mean_seed_hm: mean(logged.map((s) => s.hm)),
+  };
+}
+
+/** How the spread beside each figure is named, wherever it is shown. */
+export const SPREAD_NAME = 'population std over seeds';
+export const HM_RULE = "HM = harmonic mean of the mean base and mean new accuracy (the papers' rule)";
+export const HM_SPREAD = 'for HM: of the per-seed HMs';
 
 /** A result's configuration when it is a full one (written by this version); null for older files. */
 function runConfigOf(r: RunResult): RunConfig | null {
@@ -381,27 +448,19 @@ function group(results: LoadedResult[]): { grouped: Map<Protocol, Map<string, Ma
 }
 
 function b2nCell(runs: LoadedResult[]): B2NCell {
-  const seeds: B2NSeed[] = runs.map(({ file, result: r }) => ({
+  const stats = b2nStats(runs.map(({ result: r }) => ({ base: r.base!, new: r.new! })));
+  const seeds: B2NSeed[] = runs.map(({ file, result: r }, i) => ({
     seed: r.seed,
-    base: r.base!,
-    new: r.new!,
-    // The file's own HM when it has one (it is harmonicMean(base, new) for files this tool writes).
-    hm: isNum(r.hm) ? r.hm : harmonicMean(r.base!, r.new!),
+    ...stats.seeds[i],
     train_seconds: r.train_seconds,
     file,
   }));
-  const base = mean(seeds.map((s) => s.base));
-  const novel = mean(seeds.map((s) => s.new));
   return {
     seeds,
     n_seeds: seeds.length,
-    mean: { base, new: novel, hm: harmonicMean(base, novel) },
-    std: {
-      base: populationStd(seeds.map((s) => s.base)),
-      new: populationStd(seeds.map((s) => s.new)),
-      hm: populationStd(seeds.map((s) => s.hm)),
-    },
-    mean_seed_hm: mean(seeds.map((s) => s.hm)),
+    mean: stats.mean,
+    std: stats.std,
+    mean_seed_hm: stats.mean_seed_hm,
     train_seconds: mean(seeds.map((s) => s.train_seconds)),
     shots: runs[0].result.shots,
     backbone: runs[0].result.backbone,
@@ -411,7 +470,7 @@ function b2nCell(runs: LoadedResult[]): B2NCell {
 function accCell(dataset: string, runs: LoadedResult[]): AccCell {
   const seeds: AccSeed[] = runs.map(({ file, result: r }) => ({
     seed: r.seed,
-    accuracy: { ...r.accuracy! },
+    accuracy: Object.fromEntries(Object.entries(r.accuracy!).map(([k, v]) => [k, asLogged(v)])),
     train_seconds: r.train_seconds,
     file,
   }));

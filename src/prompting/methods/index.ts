@@ -6,6 +6,7 @@
  */
 import type { ClipArchitecture } from '../../clip/model.js';
 import { UserError } from '../../util/errors.js';
+import { didYouMean } from '../../util/suggest.js';
 import type { MethodDef, MethodDesign, Recipe, TensorShapes } from './method.js';
 import { resolveWith, type MethodOptions, type ResolvedOptions } from './options.js';
 import { zeroshot } from './zeroshot.js';
@@ -63,7 +64,10 @@ const spelling = (s: string) => s.toLowerCase().replace(/[-_ ]/g, '');
 export function checkMethod(name: string): MethodName {
   const n = spelling(name);
   const found = METHOD_DEFS.find((d) => d.name === n || (d as MethodDef).aliases?.some((a) => spelling(a) === n));
-  if (!found) throw new UserError(`unknown method '${name}' (known: ${METHODS.join(', ')})`);
+  if (!found) {
+    const hint = didYouMean(name, METHODS);
+    throw new UserError(`unknown method '${name}' (${hint ? `${hint} ` : ''}known: ${METHODS.join(', ')})`);
+  }
   return found.name;
 }
 
