@@ -7,13 +7,13 @@ import { datasetDisplayName, methodDisplayName } from '../../eval/report/names.j
 import { writeFigure } from '../../eval/report/svg.js';
 import { PromptLearner } from '../../prompting/learner.js';
 import { loadPrompts } from '../../prompting/checkpoint.js';
-import { checkMethod, inferMethod, type MethodName, type MethodOptions } from '../../prompting/methods/index.js';
+import type { MethodOptions } from '../../prompting/methods/index.js';
 import { evaluate } from '../../train/evaluate.js';
 import { batchSource } from '../../train/sources.js';
 import { UserError } from '../../util/errors.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { snakeKeys } from '../../util/json.js';
-import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
+import { addMethodOptions, methodOfPrompts, type MethodFlags } from '../method-options.js';
 import { addDataLoaderOptions } from '../flags.js';
 import { addComputeOptions, announce, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { modelFrom } from '../model.js';
@@ -58,25 +58,6 @@ export interface EvalReport {
   precision: string;
 }
 
-/** The method and options: flags, else the prompts' own config, else what the tensors' shapes say. */
-function methodFor(f: EvalFlags, prompts: ReturnType<typeof loadPrompts> | null): { method: MethodName; options: MethodOptions } {
-  if (!prompts) return methodFrom({ ...f, method: f.method ?? 'zeroshot' });
-  // the method may come from the prompts file: the flags are checked against it below, by the learner's design
-  const given = methodFrom({ ...f, method: f.method ?? 'zeroshot' }, { check: false }).options;
-  const stated = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as MethodOptions;
-  if (prompts.config) {
-    const method = f.method ? checkMethod(f.method) : prompts.config.method;
-    return { method, options: { ...prompts.config.options, ...stated } };
-  }
-  const inferred = inferMethod(prompts.tensors);
-  const method = f.method ? checkMethod(f.method) : inferred.method;
-  if (!method) {
-    const which = inferred.candidates.length ? `the tensors fit ${inferred.candidates.join(' and ')}: say which with --method` : 'no method has these tensors: say which method wrote them with --method';
-    throw new UserError(`${f.prompts}: ${which}`);
-  }
-  return { method, options: { ...(method === inferred.method || !inferred.method ? inferred.options : {}), ...stated } };
-}
-
 export function register(program: Command): void {
   const cmd = program
     .command('eval')
@@ -109,7 +90,7 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
       if (f.split !== 'test' && f.split !== 'val') throw new UserError(`--split must be test or val, got '${f.split}'`);
       if (!['base', 'new', 'all'].includes(f.subsample)) throw new UserError(`--subsample must be base, new or all, got '${f.subsample}'`);
       const prompts = f.prompts ? loadPrompts(f.prompts) : null;
-      const { method, options } = methodFor(f, prompts);
+      const { method, options } = methodOfPrompts(f, prompts, f.prompts);
       const reporter = terminalReporter({ quiet: f.quiet || f.json });
       const data = loadDataset(f.dataset, {
         root: f.root,
