@@ -87,7 +87,7 @@ export interface RunConfig {
 }
 
 /** Keys of a method's entry in `mpl table --json` besides its datasets: no dataset may be called so. */
-export const RESERVED_NAMES = ['average', 'tag'];
+export const RESERVED_NAMES = ['average', 'tag', 'test_subset'];
 
 /** Every field of a RunConfig: what a saved configuration is compared on (result.json adds class lists). */
 const RUN_CONFIG_KEYS: ReadonlyArray<keyof RunConfig> = [
@@ -122,7 +122,7 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
   const custom = def.dirName === undefined; // imagefolder / jsonlist: --root is the dataset itself
   if (i.name !== undefined) {
     if (!custom) throw new UserError(`--name names a custom dataset (imagefolder, jsonlist); ${def.name} is already named`);
-    if (!NAME_RE.test(i.name) || RESERVED_NAMES.includes(i.name)) throw new UserError(`--name must be letters, digits, '.', '_' or '-' (at most 64; not 'average' or 'tag'), got '${i.name}'`);
+    if (!NAME_RE.test(i.name) || RESERVED_NAMES.includes(i.name)) throw new UserError(`--name must be letters, digits, '.', '_' or '-' (at most 64; not 'average', 'tag' or 'test_subset'), got '${i.name}'`);
   }
   const method = checkMethod(i.method);
   const recipe = RECIPES[method];
@@ -177,8 +177,8 @@ export function backboneSlug(backbone: string): string {
 
 /**
  * The words of the readable tag: backbone, method options, epochs, then batch size and learning rate when
- * they differ from the method's official recipe, then the precision when it is not fp32. The tag is for
- * people; the hash beside it is the identity.
+ * they differ from the method's official recipe, then the precision when it is not fp32, `noaug`, and
+ * `test<N>` for an evaluation on a strided test subset. The tag is for people; the hash beside it is the identity.
  */
 export function tagWords(c: RunConfig): string[] {
   const recipe = RECIPES[c.method];
@@ -190,6 +190,8 @@ export function tagWords(c: RunConfig): string[] {
     ...(c.lr !== recipe.lr ? [`lr${c.lr}`] : []),
     ...(c.precision !== 'fp32' ? [c.precision] : []),
     ...(c.augment === false ? ['noaug'] : []),
+    // evaluated on a strided subset of the test split: never to be mistaken for a full-test run
+    ...(c.max_test_images !== null && c.max_test_images !== undefined ? [`test${c.max_test_images}`] : []),
   ];
 }
 

@@ -1,7 +1,7 @@
 /** Tables group by the full configuration: a row only ever aggregates seeds of one configuration. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { aggregate, formatMarkdown, type LoadedResult } from '../../src/eval/report/index.js';
+import { aggregate, formatLatex, formatMarkdown, type LoadedResult } from '../../src/eval/report/index.js';
 import { buildRunConfig, settingPath, type RunConfigInput } from '../../src/eval/run-config.js';
 import { UserError } from '../../src/util/errors.js';
 import { makeResult } from './fixtures.js';
@@ -42,10 +42,48 @@ describe('rows by configuration', () => {
       run({ seed: 1, base: 90, novel: 70, methodOptions: { ctxInit: 'a picture of a' } }),
     ]);
     const keys = Object.keys(report.base2new!);
-    assert.equal(keys.length, 4);
-    assert.ok(keys.includes('mpl@lr0.01') && keys.includes('mpl@bf16'), keys.join(' '));
-    // the two whose words are equal are told apart by the setting's hash
-    assert.equal(keys.filter((k) => /^mpl@#[0-9a-f]{6}$/.test(k)).length, 2, keys.join(' '));
+    // named by the settings that differ (issue 21: two of them were an opaque #hash); the official config keeps the plain name
+    assert.deepEqual(keys.sort(), ['mpl', 'mpl@bf16', 'mpl@ctx_init="a picture of a"', 'mpl@lr0.01']);
+    const md = formatMarkdown(report);
+    assert.match(md, /\| MPL \(ctx_init="a picture of a"\) \|/);
+    assert.doesNotMatch(md, /#[0-9a-f]{6}/);
+  });
+
+  it('each row names the settings where it departs from the default, with their values', () => {
+    const report = aggregate([
+      run({ seed: 1, base: 90, novel: 70, lr: 0.01, momentum: 0.8 }),
+      run({ seed: 1, base: 90, novel: 70, lr: 0.01 }),
+      run({ seed: 1, base: 90, novel: 70, momentum: 0.8 }),
+    ]);
+    assert.deepEqual(Object.keys(report.base2new!).sort(), ['mpl@lr0.01', 'mpl@lr0.01,momentum=0.8', 'mpl@momentum=0.8']);
+  });
+
+  it('a schedule run is named by its schedule, never by the add/remove counts it did not use', () => {
+    const schedule = '1:add3,rm1;2-4:add3,rm2';
+    const report = aggregate([
+      run({ seed: 1, base: 90, novel: 70 }),
+      run({ seed: 1, base: 91, novel: 71, methodOptions: { schedule } }),
+    ]);
+    assert.deepEqual(Object.keys(report.base2new!).sort(), ['mpl', `mpl@schedule ${schedule}`]);
+    // nor does its folder's tag carry them
+    assert.equal(report.base2new![`mpl@schedule ${schedule}`].tag, 'shots_16/mpl/vit_b16_c1_d9_sched_ep5');
+    assert.doesNotMatch(formatMarkdown(report), /sched[^|]*add2_rm1|add2_rm1[^|`]*sched/);
+  });
+
+  it('a row evaluated on a test subset is marked apart from the full test split, in every format', () => {
+    const report = aggregate([
+      run({ seed: 1, base: 90, novel: 70, maxTestImages: 1000 }),
+      run({ seed: 1, base: 80, novel: 60, method: 'coop' }),
+    ]);
+    assert.equal(report.base2new!.mpl.test_subset, 1000);
+    assert.equal(report.base2new!.coop.test_subset, null);
+    const md = formatMarkdown(report);
+    assert.match(md, /^\| MPL † \|/m);
+    assert.match(md, /^\| CoOp \|/m);
+    assert.match(md, /† evaluated on an evenly strided subset of at most 1000 test images per split, not the full test split/);
+    const tex = formatLatex(report);
+    assert.match(tex, /MPL\$\^\\dagger\$ &/);
+    assert.match(tex, /\$\^\\dagger\$ evaluated on an evenly strided subset of at most 1000 test images/);
   });
 
   it('one configuration over several datasets is one row; benchmark data moved elsewhere is the same configuration', () => {

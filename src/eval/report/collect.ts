@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, UserError } from '../../util/errors.js';
-import { canonicalJson, configDiff, configHash, describeDiff } from '../../util/config.js';
+import { canonicalJson, configDiff, describeDiff } from '../../util/config.js';
 import { harmonicMean, type Protocol, type RunResult } from '../results.js';
-import { RESERVED_NAMES, experimentOf, settingOf, settingPath, tagWords, type RunConfig } from '../run-config.js';
+import { RESERVED_NAMES, backboneSlug, buildRunConfig, experimentOf, settingOf, settingPath, type RunConfig } from '../run-config.js';
 import { percent } from '../../util/format.js';
+import { methodDefs } from '../../prompting/methods/index.js';
 import { sameDataset, sortDatasets, sortMethods } from './names.js';
 
 /**
@@ -70,6 +71,8 @@ export interface B2NMethodReport {
   method: string;
   /** the readable settings path of the row's configuration, e.g. `shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5` */
   tag: string;
+  /** evaluated on a strided subset of at most this many test images per split; null: the full test split */
+  test_subset: number | null;
   shots: number;
   backbone: string;
   /** dataset name → cell, in the papers' column order */
@@ -116,8 +119,9 @@ export interface AccAverage {
 export interface AccMethodReport {
   key: string;
   method: string;
-  /** as B2NMethodReport.tag */
+  /** as B2NMethodReport.tag and .test_subset */
   tag: string;
+  test_subset: number | null;
   shots: number;
   backbone: string;
   /** training (source) dataset → cell */
@@ -226,7 +230,7 @@ export function validateResult(v: unknown, where: string): RunResult {
       if (!isNum(a)) bad(`accuracy["${k}"] must be a number`);
     }
   }
-  if (RESERVED_NAMES.includes(v.dataset as string) || v.method === 'average') bad(`"${String(v.dataset)}" is reserved in reports (average, tag)`);
+  if (RESERVED_NAMES.includes(v.dataset as string) || v.method === 'average') bad(`"${String(v.dataset)}" is reserved in reports (average, tag, test_subset)`);
   return v as unknown as RunResult;
 }
 
@@ -332,7 +336,7 @@ function runConfigOf(r: RunResult): RunConfig | null {
   return ok ? (c as RunConfig) : null;
 }
 
-/** What a row is made of: the setting (everything but dataset and seed), its words, its tag. */
+/** What a row is made of: the setting (everything but dataset and seed), its fields, its tag. */
 interface SettingInfo {
   /** canonical JSON of the setting: results with equal settings may share a row */
   setting: string;
@@ -340,21 +344,52 @@ interface SettingInfo {
   experiment: string;
   /** the experiment as an object, to name differences */
   experimentValue: unknown;
-  /** the words that tell settings apart in row names (`16shot`, `vit_b16`, `d9`, `ep5`, ...) */
-  words: string[];
+  /** the setting's fields, flat (method options and warm-up spelled out): what row names are made of */
+  fields: Record<string, unknown>;
+  /** the same fields of the default configuration (official recipe, fp32, full test, ...), when known */
+  defaults: Record<string, unknown> | null;
   tag: string;
+  /** evaluated on a strided subset of at most this many test images per split (null: the full test split) */
+  testSubset: number | null;
+}
+
+const findMethodDef = (name: string) => methodDefs().find((d) => d.name === name);
+
+/** A configuration's setting as flat fields: `depth` for method_options.depth, `warmup_lr` for warmup.lr. */
+function flatSetting(c: RunConfig): Record<string, unknown> {
+  const { method_options: options, warmup, ...rest } = settingOf(c) as Record<string, unknown> & { method_options: Record<string, unknown>; warmup: Record<string, unknown> };
+  const out: Record<string, unknown> = { ...rest, augment: c.augment ?? true, max_test_images: c.max_test_images ?? null };
+  for (const [k, v] of Object.entries(warmup ?? {})) out[`warmup_${k}`] = v;
+  // the options the method takes (a run records every option, derived and unused ones too)
+  const def = findMethodDef(c.method);
+  const takes = def ? new Set((def.options as readonly string[]).map((k) => k.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`))) : null;
+  for (const [k, v] of Object.entries(options ?? {})) if (!takes || takes.has(k)) out[k] = v;
+  // a per-layer schedule replaces the uniform add/remove counts: those are not settings of such a run
+  if (options?.schedule) {
+    delete out.n_add;
+    delete out.n_rm;
+  }
+  return out;
 }
 
 function settingInfo(r: RunResult): SettingInfo {
   const c = runConfigOf(r);
   if (c) {
     const experiment = experimentOf(c);
+    let defaults: Record<string, unknown> | null = null;
+    try {
+      defaults = flatSetting(buildRunConfig({ protocol: c.protocol, dataset: c.dataset_type, root: c.root, method: c.method, seed: c.seed, shots: c.shots, backbone: c.backbone }));
+    } catch {
+      defaults = null; // a method or dataset this version does not know
+    }
     return {
       setting: canonicalJson(settingOf(c)),
       experiment: canonicalJson(experiment),
       experimentValue: experiment,
-      words: [`${c.shots}shot`, ...tagWords(c)],
+      fields: flatSetting(c),
+      defaults,
       tag: r.tag ?? settingPath(c),
+      testSubset: c.max_test_images ?? null,
     };
   }
   // Older result files record only shots and backbone: those are what can be told apart.
@@ -364,16 +399,37 @@ function settingInfo(r: RunResult): SettingInfo {
     setting: canonicalJson(setting),
     experiment: canonicalJson(experiment),
     experimentValue: experiment,
-    words: [`${r.shots}shot`, r.backbone],
+    fields: { shots: r.shots, backbone: r.backbone },
+    defaults: null,
     tag: r.tag ?? `shots_${r.shots}/${r.method}`,
+    testSubset: null,
   };
+}
+
+/** Fields a row name never leaves out at their default: what a reader needs to tell rows apart first. */
+const ALWAYS_NAMED = new Set(['shots', 'backbone']);
+
+/** How one setting reads in a row name: the tag's words where it has one (d3, 16shot, lr0.01), else key=value. */
+export function settingWord(key: string, v: unknown): string {
+  const short: Record<string, string> = { n_ctx: 'c', n_add: 'add', n_rm: 'rm', depth: 'd', depth_text: 'dt', depth_vision: 'dv', n_ctx_vision: 'v', epochs: 'ep', lr: 'lr', batch_size: 'bs' };
+  if (key in short && typeof v === 'number') return `${short[key]}${v}`;
+  if (key === 'shots') return `${String(v)}shot`;
+  if (key === 'backbone') return backboneSlug(String(v));
+  if (key === 'precision') return String(v);
+  if (key === 'augment') return v === false ? 'noaug' : 'aug';
+  if (key === 'max_test_images') return v === null ? 'full test' : `test≤${String(v)}`;
+  if (key === 'csc') return v ? 'csc' : 'no csc';
+  if (key === 'ensemble') return v ? 'ensemble' : 'single';
+  if (key === 'schedule') return v === null ? 'no schedule' : `schedule ${String(v)}`;
+  return `${key}=${typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v ?? null)}`;
 }
 
 /**
  * The row key of every result. A row only ever holds one configuration. Runs of one protocol and method
- * with a single setting are one row keyed by the method name; when there are several (other depth, epochs,
- * shots, backbone, precision, ...), each setting is its own row keyed `method@<the words that differ>`
- * (`mpl@d3`, `coop@4shot`), with the setting's short hash added when the words cannot tell them apart.
+ * with a single setting are one row keyed by the method name; when there are several, each is named by the
+ * settings that differ between them (`mpl@d3`, `coop@4shot`, `mpl@lr0.01`, `mpl@ctx_init="a picture of a"`):
+ * settings at their default value are left out when the others still tell the rows apart (the row with none
+ * left keeps the plain method name), else every differing setting is named with its value.
  */
 function rowKeys(results: LoadedResult[], infos: SettingInfo[]): string[] {
   const settings = new Map<string, Map<string, SettingInfo>>(); // protocol+method → setting → info
@@ -390,15 +446,28 @@ function rowKeys(results: LoadedResult[], infos: SettingInfo[]): string[] {
       keyOf.set(`${id}\u0000${all[0].setting}`, method);
       continue;
     }
-    const shared = all[0].words.filter((w) => all.every((x) => x.words.includes(w)));
-    const variants = all.map((x) => x.words.filter((w) => !shared.includes(w)).join(','));
-    all.forEach((x, k) => {
-      const clash = variants[k] === '' || variants.filter((v) => v === variants[k]).length > 1;
-      const variant = clash ? [variants[k], `#${configHash(x.setting, 6)}`].filter(Boolean).join(',') : variants[k];
-      keyOf.set(`${id}\u0000${x.setting}`, `${method}@${variant}`);
-    });
+    const keys = [...new Set(all.flatMap((x) => Object.keys(x.fields)))].sort(settingOrder);
+    const differing = keys.filter((k) => new Set(all.map((x) => canonicalJson(x.fields[k] ?? null))).size > 1);
+    const words = (x: SettingInfo, skipDefaults: boolean) =>
+      differing
+        .filter((k) => k in x.fields)
+        .filter((k) => !(skipDefaults && !ALWAYS_NAMED.has(k) && x.defaults && k in x.defaults && canonicalJson(x.defaults[k]) === canonicalJson(x.fields[k])))
+        .map((k) => settingWord(k, x.fields[k]))
+        .join(',');
+    let variants = all.map((x) => words(x, true));
+    const distinct = new Set(variants).size === variants.length;
+    if (!distinct) variants = all.map((x) => words(x, false));
+    all.forEach((x, k) => keyOf.set(`${id}\u0000${x.setting}`, variants[k] ? `${method}@${variants[k]}` : method));
   }
   return results.map(({ result: r }, i) => keyOf.get(`${r.protocol}\u0000${r.method}\u0000${infos[i].setting}`)!);
+}
+
+/** Row names list settings in the order of the tag: shots, backbone, method options, epochs, then the rest. */
+const ORDER = ['shots', 'backbone', 'n_ctx', 'n_ctx_vision', 'n_add', 'n_rm', 'schedule', 'depth', 'depth_text', 'depth_vision', 'csc', 'class_token_position', 'ctx_init', 'template', 'ensemble', 'epochs', 'batch_size', 'lr', 'precision', 'augment', 'max_test_images'];
+function settingOrder(a: string, b: string): number {
+  const ia = ORDER.indexOf(a) < 0 ? ORDER.length : ORDER.indexOf(a);
+  const ib = ORDER.indexOf(b) < 0 ? ORDER.length : ORDER.indexOf(b);
+  return ia - ib || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /**
@@ -406,15 +475,15 @@ function rowKeys(results: LoadedResult[], infos: SettingInfo[]): string[] {
  * one experiment: two files for the same seed, or two experiments in one cell (two image folders both named
  * `imagefolder`), are errors naming the files, since silently picking or mixing would hide a mistake.
  */
-function group(results: LoadedResult[]): { grouped: Map<Protocol, Map<string, Map<string, LoadedResult[]>>>; tags: Map<string, string> } {
+function group(results: LoadedResult[]): { grouped: Map<Protocol, Map<string, Map<string, LoadedResult[]>>>; tags: Map<string, { tag: string; testSubset: number | null }> } {
   const infos = results.map((lr) => settingInfo(lr.result));
   const keys = rowKeys(results, infos);
-  const tags = new Map<string, string>();
+  const tags = new Map<string, { tag: string; testSubset: number | null }>();
   const out = new Map<Protocol, Map<string, Map<string, LoadedResult[]>>>();
   const cellExperiment = new Map<LoadedResult[], { info: SettingInfo; file: string }>();
   results.forEach((lr, i) => {
     const r = lr.result;
-    tags.set(`${r.protocol}\u0000${keys[i]}`, infos[i].tag);
+    tags.set(`${r.protocol}\u0000${keys[i]}`, { tag: infos[i].tag, testSubset: infos[i].testSubset });
     let byMethod = out.get(r.protocol);
     if (!byMethod) out.set(r.protocol, (byMethod = new Map()));
     let byDataset = byMethod.get(keys[i]);
@@ -506,6 +575,8 @@ const nullableMean = (xs: Array<number | null>): number | null => {
   return ys.length ? mean(ys) : null;
 };
 
+const tagOf = (t: { tag: string; testSubset: number | null }) => ({ tag: t.tag, test_subset: t.testSubset });
+
 /** Aggregates loaded results; `sources` is recorded in the report as given. */
 export function aggregate(results: LoadedResult[], sources: string[] = []): Report {
   const report: Report = { sources, n_results: results.length, accuracy: {} };
@@ -526,7 +597,7 @@ export function aggregate(results: LoadedResult[], sources: string[] = []): Repo
         methods[key] = {
           key,
           method: first.method,
-          tag: tags.get(`${protocol}\u0000${key}`)!,
+          ...tagOf(tags.get(`${protocol}\u0000${key}`)!),
           shots: first.shots,
           backbone: first.backbone,
           datasets,
@@ -552,7 +623,7 @@ export function aggregate(results: LoadedResult[], sources: string[] = []): Repo
         methods[key] = {
           key,
           method: first.method,
-          tag: tags.get(`${protocol}\u0000${key}`)!,
+          ...tagOf(tags.get(`${protocol}\u0000${key}`)!),
           shots: first.shots,
           backbone: first.backbone,
           datasets,
@@ -612,9 +683,9 @@ export function reportToJson(report: Report): Record<string, unknown> {
     sources: report.sources,
     n_results: report.n_results,
   };
-  const flatten = (methods: Record<string, { datasets: Record<string, unknown>; average: unknown; tag: string }>) => {
+  const flatten = (methods: Record<string, { datasets: Record<string, unknown>; average: unknown; tag: string; test_subset: number | null }>) => {
     const o: Record<string, unknown> = {};
-    for (const [key, m] of Object.entries(methods)) o[key] = { ...m.datasets, average: m.average, tag: m.tag };
+    for (const [key, m] of Object.entries(methods)) o[key] = { ...m.datasets, average: m.average, tag: m.tag, test_subset: m.test_subset };
     return o;
   };
   if (report.base2new) out.base2new = flatten(report.base2new);
