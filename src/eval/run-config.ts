@@ -177,8 +177,9 @@ export function backboneSlug(backbone: string): string {
 
 /**
  * The words of the readable tag: backbone, method options, epochs, then batch size and learning rate when
- * they differ from the method's official recipe, then the precision when it is not fp32, `noaug`, and
- * `test<N>` for an evaluation on a strided test subset. The tag is for people; the hash beside it is the identity.
+ * they differ from the method's official recipe, then the precision when it is not fp32. The tag is for
+ * people; the hash beside it is the identity. Tags are frozen (test/eval/run-identity.test.ts): tables name
+ * rows by their settings, not by these words (an MPL schedule run keeps the add/rm words of its folder).
  */
 export function tagWords(c: RunConfig): string[] {
   const recipe = RECIPES[c.method];
@@ -190,8 +191,6 @@ export function tagWords(c: RunConfig): string[] {
     ...(c.lr !== recipe.lr ? [`lr${c.lr}`] : []),
     ...(c.precision !== 'fp32' ? [c.precision] : []),
     ...(c.augment === false ? ['noaug'] : []),
-    // evaluated on a strided subset of the test split: never to be mistaken for a full-test run
-    ...(c.max_test_images !== null && c.max_test_images !== undefined ? [`test${c.max_test_images}`] : []),
   ];
 }
 

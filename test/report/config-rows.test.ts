@@ -31,7 +31,7 @@ describe('rows by configuration', () => {
     assert.equal(rows['mpl@d3'].tag, 'shots_16/mpl/vit_b16_c1_add2_rm1_d3_ep5');
     const md = formatMarkdown(report);
     assert.match(md, /\| MPL \(d2\) \|/);
-    assert.match(md, /Configurations: MPL \(d2\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d2_ep5`; MPL \(d3\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d3_ep5`\./);
+    assert.match(md, /Run folders \(below <out>\/<protocol>\/<dataset>\/\): MPL \(d2\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d2_ep5-\*`; MPL \(d3\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d3_ep5-\*`\./);
   });
 
   it('settings that the tag does not show (lr at the default vs another, precision, template) still split rows', () => {
@@ -65,9 +65,11 @@ describe('rows by configuration', () => {
       run({ seed: 1, base: 91, novel: 71, methodOptions: { schedule } }),
     ]);
     assert.deepEqual(Object.keys(report.base2new!).sort(), ['mpl', `mpl@schedule ${schedule}`]);
-    // nor does its folder's tag carry them
-    assert.equal(report.base2new![`mpl@schedule ${schedule}`].tag, 'shots_16/mpl/vit_b16_c1_d9_sched_ep5');
-    assert.doesNotMatch(formatMarkdown(report), /sched[^|]*add2_rm1|add2_rm1[^|`]*sched/);
+    // the row names say so; its folder keeps its frozen tag (test/eval/run-identity.test.ts), given as a folder
+    const md = formatMarkdown(report);
+    assert.match(md, /^\| MPL \(schedule 1:add3,rm1;2-4:add3,rm2\) \|/m);
+    assert.doesNotMatch(md.split('\n').filter((l) => l.startsWith('|')).join('\n'), /add2/);
+    assert.match(md, /MPL \(schedule 1:add3,rm1;2-4:add3,rm2\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d9_sched_ep5-\*`/);
   });
 
   it('a row evaluated on a test subset is marked apart from the full test split, in every format', () => {

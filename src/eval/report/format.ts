@@ -135,9 +135,13 @@ function b2nCombined(report: Report, ci95 = false): string {
   return lines.join('\n');
 }
 
-/** Which configuration each row is: `MPL = shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5`, ... */
+/**
+ * Where each row's runs are: `MPL = shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-*` below `<out>/<protocol>/<dataset>/`
+ * (the folder's tag and a hash per dataset). Row names say what the settings are; folder tags are frozen
+ * words for people and can carry words a run did not use (an MPL schedule run's add2_rm1).
+ */
 export function configLegend(methods: Array<{ key: string; tag: string; test_subset?: number | null }>): string {
-  return `Configurations: ${methods.map((m) => `${mdText(rowName({ key: m.key, subset: m.test_subset }))} = \`${m.tag}\``).join('; ')}.`;
+  return `Run folders (below <out>/<protocol>/<dataset>/): ${methods.map((m) => `${mdText(rowName({ key: m.key, subset: m.test_subset }))} = \`${m.tag}-*\``).join('; ')}.`;
 }
 
 /** One table of a report: its heading, the view it shows, and a note printed under it. */

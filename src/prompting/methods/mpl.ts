@@ -43,8 +43,7 @@ export const mpl = defineMethod({
       }
     });
   },
-  // a schedule replaces the uniform counts: its runs are not tagged with add/rm they did not use
-  tagWords: (o) => [`c${o.nCtx}`, ...(o.schedule ? [] : [`add${o.nAdd}`, `rm${o.nRm}`]), `d${o.depth}`, ...(o.schedule ? ['sched'] : [])],
+  tagWords: (o) => [`c${o.nCtx}`, `add${o.nAdd}`, `rm${o.nRm}`, `d${o.depth}`, ...(o.schedule ? ['sched'] : [])],
   dassl: { trainers: { MPL: {} }, modelName: 'MultiModalPromptLearner' },
   fromTensors: (t) => {
     const s = shapesOf(t);
