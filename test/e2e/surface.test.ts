@@ -94,6 +94,19 @@ test('base2new over seeds: the printed folder exists and holds the seeds; summar
     assert.equal(fmt(npMean(perSeed)), fmt(table.mean[metric]));
     assert.equal(fmt(npStd(perSeed)), fmt(table.std[metric]));
   }
+
+  // the official output layout: train_base with the log and the Dassl checkpoint, test_new with the test log
+  const exported = mplOk(mpl(['export', out, '--official-layout', '--out', 'official']), 'export --official-layout');
+  const folders = [...exported.matchAll(/^wrote (.+)\/$/gm)].map((m) => path.resolve(work, m[1]));
+  assert.equal(folders.length, 6, exported);
+  for (const f of folders) assert.ok(fs.existsSync(path.join(f, 'log.txt')), f);
+  const trainBase = path.dirname(folders.find((f) => f.includes(`${path.sep}train_base${path.sep}`))!);
+  assert.match(trainBase, /official\/base2new\/train_base\/imagefolder\/shots_16\/MPL\/[a-z0-9_]+$/);
+  assert.deepEqual(fs.readdirSync(trainBase).sort(), ['seed1', 'seed2', 'seed3']);
+  assert.ok(fs.existsSync(path.join(trainBase, 'seed1', 'MultiModalPromptLearner', 'model.pth.tar-1')));
+  const testNew = trainBase.replace(`${path.sep}train_base${path.sep}`, `${path.sep}test_new${path.sep}`);
+  assert.deepEqual(officialRule(trainBase).map(fmt), table.seeds.map((x: { base: number }) => fmt(x.base)));
+  assert.deepEqual(officialRule(testNew, 'accuracy', '=> result').map(fmt), table.seeds.map((x: { new: number }) => fmt(x.new)));
 });
 
 /** Python's format(x, '.2f') (test/util/format.test.ts checks the formatter against it). */

@@ -5,64 +5,110 @@ import { readSafetensors } from '../../io/safetensors.js';
 import type { RawTensor } from '../../io/tensor.js';
 import { PROMPTS_FILE, loadPrompts } from '../../prompting/checkpoint.js';
 import { writeDasslCheckpoint } from '../../train/dassl.js';
-import { methodDef } from '../../prompting/methods/index.js';
+import { checkMethod, methodDef } from '../../prompting/methods/index.js';
+import { findResultFiles, readResultFile } from '../../eval/report/collect.js';
+import { officialFolders, writeOfficialLayout } from '../../eval/dassl-layout.js';
 import { CHECKPOINT_FILE } from '../../train/trainer.js';
 import { UserError } from '../../util/errors.js';
 import { intFlag } from '../flags.js';
+
+/**
+ * A run's prompts (`file`: prompts.safetensors with prompts.json beside it) as an official Dassl checkpoint
+ * `<out>/<ModelName>/model.pth.tar-N`; returns that file.
+ */
+function exportCheckpoint(file: string, out: string, epochFlag?: number): string {
+  const prompts = loadPrompts(file);
+  if (!prompts.config) throw new UserError(`${file}: no prompts.json beside it; export needs the method it was trained with`);
+  const method = prompts.config.method;
+  if (!methodDef(method).trainable) throw new UserError(`${file}: ${methodDef(method).display.name} has no learned prompts to export`);
+  const dir = path.dirname(file);
+  // what the run recorded: its schedule (result.json) and optimiser state (checkpoint.safetensors)
+  let config: Record<string, unknown> = {};
+  const resultFile = path.join(dir, 'result.json');
+  if (fs.existsSync(resultFile)) config = (JSON.parse(fs.readFileSync(resultFile, 'utf8')) as { config?: Record<string, unknown> }).config ?? {};
+  let epoch = epochFlag;
+  const buffers = new Map<string, RawTensor>();
+  const ckpt = path.join(dir, CHECKPOINT_FILE);
+  if (fs.existsSync(ckpt)) {
+    const { tensors, metadata } = readSafetensors(ckpt);
+    epoch ??= Number(metadata.epoch);
+    for (const [k, t] of tensors) if (k.startsWith('optimizer.momentum.')) buffers.set(k.slice('optimizer.momentum.'.length), t);
+  }
+  epoch ??= typeof config.epochs === 'number' ? config.epochs : undefined;
+  if (epoch === undefined || !Number.isInteger(epoch)) throw new UserError(`${file}: cannot tell how many epochs were trained (no checkpoint or result.json beside it); give --epoch N`);
+  const recipe = methodDef(method).recipe;
+  const warmup = (config.warmup ?? {}) as { epochs?: number; lr?: number };
+  return writeDasslCheckpoint(out, {
+    method,
+    tensors: prompts.tensors,
+    epoch,
+    lr: (config.lr as number | undefined) ?? recipe.lr,
+    epochs: (config.epochs as number | undefined) ?? recipe.epochs,
+    momentum: config.momentum as number | undefined,
+    weightDecay: config.weight_decay as number | undefined,
+    warmupEpochs: warmup.epochs,
+    warmupLr: warmup.lr,
+    momentum_buffers: buffers.size ? buffers : undefined,
+  });
+}
+
+/**
+ * `mpl export RUNS --official-layout --out output/`: every run under RUNS where the official scripts put it
+ * (src/eval/dassl-layout.ts): training folders with the run's log.txt and the Dassl checkpoint, test folders
+ * with the evaluation-only log. Prints each folder written.
+ */
+function exportOfficialLayout(target: string, out: string): void {
+  const files = findResultFiles([target]);
+  if (files.length === 0) throw new UserError(`${target}: no result.json under it (a finished run folder, or a folder of runs)`);
+  const from = new Map<string, string>(); // official folder → the run written there
+  for (const resultFile of files) {
+    const r = readResultFile(resultFile);
+    const runDir = path.dirname(resultFile);
+    for (const f of officialFolders(out, r)) {
+      const other = from.get(f.dir);
+      // two configurations whose readable tags agree (the hash tells them apart here, not there)
+      if (other) throw new UserError(`${other} and ${runDir} would both go to ${f.dir} (same tag, other settings): export them to different --out folders`);
+      from.set(f.dir, runDir);
+    }
+    if (!methodDef(checkMethod(r.method)).trainable) {
+      process.stderr.write(`skipping ${runDir}: ${methodDef(checkMethod(r.method)).display.name} has no learned prompts (the official code evaluates it with --eval-only)\n`);
+      continue;
+    }
+    const dirs = writeOfficialLayout(runDir, r, out, (dir) => exportCheckpoint(path.join(runDir, PROMPTS_FILE), dir));
+    for (const d of dirs) process.stdout.write(`wrote ${d}/\n`);
+  }
+}
 
 /** `mpl export`: a run's prompts as an official Dassl checkpoint the PyTorch code loads. */
 export function register(program: Command): void {
   program
     .command('export')
-    .description('write learned prompts as an official Dassl checkpoint (<out>/<ModelName>/model.pth.tar-N) for the PyTorch code')
-    .argument('<prompts>', 'a run folder or its prompts.safetensors (with prompts.json beside it)')
-    .requiredOption('--out <dir>', "the official code's --model-dir: the checkpoint goes to <out>/<ModelName>/model.pth.tar-N")
+    .description('write learned prompts as an official Dassl checkpoint (<out>/<ModelName>/model.pth.tar-N) for the PyTorch code, or runs in the official output layout')
+    .argument('<prompts>', 'a run folder or its prompts.safetensors (with prompts.json beside it); with --official-layout, a run folder or a folder of runs')
+    .requiredOption('--out <dir>', "the official code's --model-dir: the checkpoint goes to <out>/<ModelName>/model.pth.tar-N (--official-layout: the official output/ folder)")
     .option('--epoch <n>', 'the N of model.pth.tar-N (default: the epochs the run trained)', intFlag('--epoch', { max: 100_000 }))
+    .option('--official-layout', "write every run under <prompts> where the official scripts put it (output/base2new/train_base/<dataset>/shots_<k>/<TRAINER>/<cfg>/seed<N>, test_new/..., crossdataset/...): logs and checkpoints, for their parse_test_res.py")
     .addHelpText(
       'after',
       `
-Example:
-  mpl export runs/base2new/eurosat/mpl/seed1 --out dassl/eurosat/seed1
+Examples:
+  mpl export runs/base2new/synthshapes/shots_16/mpl/*/seed1 --out dassl/synthshapes/seed1
   # then, in the official repository:
-  python train.py ... --trainer MPL --model-dir dassl/eurosat/seed1 --load-epoch 5 --eval-only
+  python train.py ... --trainer MPL --model-dir dassl/synthshapes/seed1 --load-epoch 5 --eval-only
+  mpl export runs --official-layout --out official
+  # then: python parse_test_res.py official/base2new/train_base/synthshapes/shots_16/MPL/<cfg>
+  #       python parse_test_res.py official/base2new/test_new/synthshapes/shots_16/MPL/<cfg> --test-log
 The state dict holds the trained tensors under the official keys; the optimizer and scheduler entries are
-laid out as Dassl saves them (momentum buffers from the run's checkpoint). See docs/weights.md.`,
+laid out as Dassl saves them (momentum buffers from the run's checkpoint). See docs/weights.md and
+docs/reports.md (the official layout).`,
     )
-    .action((target: string, f: { out: string; epoch?: number }) => {
-      const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, PROMPTS_FILE) : target;
-      const prompts = loadPrompts(file);
-      if (!prompts.config) throw new UserError(`${file}: no prompts.json beside it; export needs the method it was trained with`);
-      const method = prompts.config.method;
-      if (!methodDef(method).trainable) throw new UserError(`${file}: ${methodDef(method).display.name} has no learned prompts to export`);
-      const dir = path.dirname(file);
-      // what the run recorded: its schedule (result.json) and optimiser state (checkpoint.safetensors)
-      let config: Record<string, unknown> = {};
-      const resultFile = path.join(dir, 'result.json');
-      if (fs.existsSync(resultFile)) config = (JSON.parse(fs.readFileSync(resultFile, 'utf8')) as { config?: Record<string, unknown> }).config ?? {};
-      let epoch = f.epoch;
-      const buffers = new Map<string, RawTensor>();
-      const ckpt = path.join(dir, CHECKPOINT_FILE);
-      if (fs.existsSync(ckpt)) {
-        const { tensors, metadata } = readSafetensors(ckpt);
-        epoch ??= Number(metadata.epoch);
-        for (const [k, t] of tensors) if (k.startsWith('optimizer.momentum.')) buffers.set(k.slice('optimizer.momentum.'.length), t);
+    .action((target: string, f: { out: string; epoch?: number; officialLayout?: boolean }) => {
+      if (f.officialLayout) {
+        if (f.epoch !== undefined) throw new UserError('--epoch does not go with --official-layout (each run exports the epochs it trained)');
+        exportOfficialLayout(target, f.out);
+        return;
       }
-      epoch ??= typeof config.epochs === 'number' ? config.epochs : undefined;
-      if (epoch === undefined || !Number.isInteger(epoch)) throw new UserError(`${file}: cannot tell how many epochs were trained (no checkpoint or result.json beside it); give --epoch N`);
-      const recipe = methodDef(method).recipe;
-      const warmup = (config.warmup ?? {}) as { epochs?: number; lr?: number };
-      const out = writeDasslCheckpoint(f.out, {
-        method,
-        tensors: prompts.tensors,
-        epoch,
-        lr: (config.lr as number | undefined) ?? recipe.lr,
-        epochs: (config.epochs as number | undefined) ?? recipe.epochs,
-        momentum: config.momentum as number | undefined,
-        weightDecay: config.weight_decay as number | undefined,
-        warmupEpochs: warmup.epochs,
-        warmupLr: warmup.lr,
-        momentum_buffers: buffers.size ? buffers : undefined,
-      });
-      process.stdout.write(`wrote ${out}\n`);
+      const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, PROMPTS_FILE) : target;
+      process.stdout.write(`wrote ${exportCheckpoint(file, f.out, f.epoch)}\n`);
     });
 }
