@@ -9,7 +9,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { goldenDir, mplOk, runMpl, tmpDir } from '../helpers.js';
+import { spawnSync } from 'node:child_process';
+import { goldenDir, mplOk, repoRoot, runMpl, tmpDir } from '../helpers.js';
 import { makeImageFolder } from '../data/fixtures.js';
 import { percent } from '../../src/util/format.js';
 
@@ -173,4 +174,23 @@ test('preflight: each problem once, did-you-mean for names; warnings for thin cl
   assert.equal(none.status, 1);
   assert.match(none.stderr, /the new half of the classes has no classes; nothing can be trained or evaluated/);
   assert.ok(!fs.existsSync(path.join(work, 'single-out')));
+});
+
+test('progress: on a terminal the bars carry an ETA for the whole run; a log gets one plain line per stage', () => {
+  const base = ['base2new', '--dataset', 'imagefolder', '--root', root, '--method', 'coop', '--seeds', '1,2', ...quick, '--epochs', '2'];
+  const args = [...base, '--out', path.join(work, 'eta')];
+  // a pseudo-terminal (util-linux script): stderr is a TTY, as in an interactive shell
+  const bin = path.join(repoRoot, 'bin', 'mpl.js');
+  const tty = spawnSync('script', ['-qfec', [process.execPath, bin, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], { cwd: work, encoding: 'utf8', env: { ...process.env, MPL_NUM_THREADS: '1', COLUMNS: '200' }, timeout: 180_000 });
+  assert.equal(tty.status, 0, tty.stdout);
+  assert.match(tty.stdout, /epoch 1\/2 \|.*\| \d+\/\d+ batches .*run eta \d+:\d\d:\d\d/, 'the training bar shows the ETA of the whole run');
+  assert.match(tty.stdout, /evaluating new classes \|.*run eta \d+:\d\d:\d\d/);
+  // not a terminal: no bar drawing, one line per epoch and per evaluation
+  const r = mpl([...base, '--out', path.join(work, 'eta-log')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stderr, /\r|\u001b\[/, 'plain lines');
+  const lines = r.stderr.split('\n');
+  for (const stage of ['epoch 1/2: ', 'epoch 2/2: ', 'evaluating base classes: ', 'evaluating new classes: ']) {
+    assert.equal(lines.filter((l) => l.startsWith(stage)).length, 2, `${stage}once per seed: ${r.stderr}`);
+  }
 });

@@ -18,6 +18,7 @@ import { addDataLoaderOptions } from '../flags.js';
 import { addComputeOptions, announce, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
+import { fixed, percent } from '../../util/format.js';
 
 interface EvalFlags extends MethodFlags, ComputeFlags {
   prompts?: string;
@@ -78,8 +79,8 @@ export function register(program: Command): void {
       'after',
       `
 Examples:
-  mpl eval --weights clip.safetensors --prompts runs/base2new/eurosat/mpl/seed1/prompts.safetensors \\
-    --dataset eurosat --root ~/data --subsample new --json
+  mpl eval --weights clip.safetensors --prompts runs/base2new/photos/shots_16/mpl/*/seed1/prompts.safetensors \\
+    --dataset imagefolder --root photos --subsample new --json
   mpl eval --model ViT-B/16 --prompts output/MultiModalPromptLearner/model.pth.tar-5 --dataset dtd --root ~/data \\
     --subsample base --figure confusion.png      an official checkpoint: method and shapes read off its tensors
   mpl eval --model ViT-B/16 --dataset eurosat --root ~/data     zero-shot CLIP
@@ -133,7 +134,7 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
         };
         if (f.out) writeJsonAtomic(f.out, report);
         if (f.figure) {
-          const title = `${methodDisplayName(method)} on ${datasetDisplayName(data.name)} (${f.subsample} classes, ${f.split}): ${r.accuracy.toFixed(2)} %`;
+          const title = `${methodDisplayName(method)} on ${datasetDisplayName(data.name)} (${f.subsample} classes, ${f.split}): ${percent(r.accuracy)} %`;
           await writeFigure(renderConfusionSvg(data.classnames, r.confusion, { title }), f.figure);
           reporter.info(`wrote ${f.figure}`);
         }
@@ -141,8 +142,8 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
         else {
           const worst = Object.entries(r.perClass).sort((a, b) => a[1] - b[1]).slice(0, 5);
           process.stdout.write(
-            `${methodDisplayName(method)} on ${data.displayName}, ${f.subsample} classes, ${f.split}: accuracy ${r.accuracy.toFixed(2)} % (${r.correct}/${r.total})\n` +
-              `lowest per-class accuracy: ${worst.map(([c, a]) => `${c} ${a.toFixed(1)}`).join(', ')}\n`,
+            `${methodDisplayName(method)} on ${data.displayName}, ${f.subsample} classes, ${f.split}: accuracy ${percent(r.accuracy)} % (${r.correct}/${r.total})\n` +
+              `lowest per-class accuracy: ${worst.map(([c, a]) => `${c} ${fixed(a, 1)}`).join(', ')}\n`,
           );
         }
       } finally {

@@ -92,12 +92,12 @@ export function register(program: Command): void {
       'after',
       `
 Examples:
-  mpl export runs/base2new/synthshapes/shots_16/mpl/*/seed1 --out dassl/synthshapes/seed1
+  mpl export runs/base2new/photos/shots_16/mpl/*/seed1 --out dassl/photos/seed1
   # then, in the official repository:
-  python train.py ... --trainer MPL --model-dir dassl/synthshapes/seed1 --load-epoch 5 --eval-only
+  python train.py ... --trainer MPL --model-dir dassl/photos/seed1 --load-epoch 5 --eval-only
   mpl export runs --official-layout --out official
-  # then: python parse_test_res.py official/base2new/train_base/synthshapes/shots_16/MPL/<cfg>
-  #       python parse_test_res.py official/base2new/test_new/synthshapes/shots_16/MPL/<cfg> --test-log
+  # then: python parse_test_res.py official/base2new/train_base/photos/shots_16/MPL/<cfg>
+  #       python parse_test_res.py official/base2new/test_new/photos/shots_16/MPL/<cfg> --test-log
 The state dict holds the trained tensors under the official keys; the optimizer and scheduler entries are
 laid out as Dassl saves them (momentum buffers from the run's checkpoint). See docs/weights.md and
 docs/reports.md (the official layout).`,

@@ -14,6 +14,7 @@ import { addMaxImagePixelsOption, intFlag } from '../flags.js';
 import { addMethodOptions, methodFrom, methodOfPrompts, type MethodFlags } from '../method-options.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { modelFrom } from '../model.js';
+import { percent } from '../../util/format.js';
 
 /** Image files given directly or found (recursively, sorted) in folders. */
 export function collectImageInputs(inputs: string[]): string[] {
@@ -130,7 +131,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
       process.stdout.write(JSON.stringify(results.map((r) => ({ ...r, top: topOf(r).map(([c, p]) => ({ class: c, probability: p })) }))) + '\n');
     } else {
       for (const r of results) {
-        process.stdout.write(`${r.image}\n${topOf(r).map(([c, p]) => `  ${(100 * p).toFixed(2).padStart(6)}%  ${c}`).join('\n')}\n`);
+        process.stdout.write(`${r.image}\n${topOf(r).map(([c, p]) => `  ${percent(100 * p).padStart(6)}%  ${c}`).join('\n')}\n`);
       }
     }
   } finally {
@@ -172,7 +173,7 @@ export function register(program: Command): void {
       `
 Examples:
   mpl predict --model ViT-B/16 --prompts output/base2new/eurosat/shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-*/seed1/prompts.safetensors photos/
-  mpl predict --weights clip.safetensors --prompts runs/base2new/synthshapes/shots_16/mpl/*/seed1/prompts.safetensors --classes new photos/
+  mpl predict --weights clip.safetensors --prompts runs/base2new/photos/shots_16/mpl/*/seed1/prompts.safetensors --classes new photos/
   mpl predict --weights clip.safetensors --prompts dassl/MultiModalPromptLearner/model.pth.tar-5 --classes "a,b,c" --json photos/
                                    an official checkpoint: method, depth and N_ADD_OP read off its tensors
 Prompts of a base-to-new run score all of its classes (base + new) unless --classes base or new; the line

@@ -359,7 +359,7 @@ function registerRerun(program: Command): void {
     .option('--workers <n>', 'data-loader worker threads', intFlag('--workers', { max: 1024 }))
     .option('--quiet', 'no progress output');
   addComputeOptions(cmd, { precision: 'recorded' })
-    .addHelpText('after', '\nExample:\n  mpl rerun runs/base2new/eurosat/mpl/seed1/result.json          replays into rerun/ and compares')
+    .addHelpText('after', '\nExample:\n  mpl rerun runs/base2new/photos/shots_16/mpl/*/seed1/result.json     replays into rerun/ and compares')
     .action(async (target: string, f: RerunFlags) => {
       const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'result.json') : target;
       const recorded = readResultFile(file);
@@ -385,7 +385,7 @@ function registerRerun(program: Command): void {
         const a = value(recorded, k);
         const b = replayed ? value(replayed, k) : undefined;
         const d = a !== undefined && b !== undefined ? b - a : undefined;
-        return `  ${k.padEnd(16)} recorded ${a?.toFixed(2) ?? '-'}  now ${b?.toFixed(2) ?? '-'}  difference ${d === undefined ? '-' : (d >= 0 ? '+' : '') + d.toFixed(2)}`;
+        return `  ${k.padEnd(16)} recorded ${a === undefined ? '-' : percent(a)}  now ${b === undefined ? '-' : percent(b)}  difference ${d === undefined ? '-' : (d >= 0 ? '+' : '') + percent(d)}`;
       });
       process.stdout.write(`rerun of ${file}\n${lines.join('\n')}\n`);
     });

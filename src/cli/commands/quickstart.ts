@@ -21,6 +21,7 @@ import type { RunResult } from '../../eval/results.js';
 import { writeFigure } from '../../eval/report/svg.js';
 import { writeHtmlReport } from '../../eval/report/html.js';
 import { datasetsFigure, timeFigure } from './plot.js';
+import { percent } from '../../util/format.js';
 
 interface QuickstartFlags extends ComputeFlags {
   model: string;
@@ -98,7 +99,7 @@ async function offline(f: QuickstartFlags, reporter: Reporter): Promise<void> {
       process.stdout.write(JSON.stringify(result) + '\n');
       return;
     }
-    const row = (name: string, t: Triple) => `${name.padEnd(10)} ${t.base.toFixed(2).padStart(6)} ${t.new.toFixed(2).padStart(6)} ${t.hm.toFixed(2).padStart(6)}\n`;
+    const row = (name: string, t: Triple) => `${name.padEnd(10)} ${percent(t.base).padStart(6)} ${percent(t.new).padStart(6)} ${percent(t.hm).padStart(6)}\n`;
     process.stdout.write(
       `\nTiny CLIP (pretrained by this project) on SynthShapes, 16 shots, seed ${f.seed}:\n` +
         `${''.padEnd(10)} ${'base'.padStart(6)} ${'new'.padStart(6)} ${'HM'.padStart(6)}\n` +
@@ -202,7 +203,7 @@ offline quickstart.`,
           return;
         }
         process.stdout.write(
-          `\nMPL on EuroSAT (ViT-B/16, 16 shots, seed ${f.seed}): base ${r.base!.toFixed(2)}  new ${r.new!.toFixed(2)}  HM ${r.hm!.toFixed(2)}\n` +
+          `\nMPL on EuroSAT (ViT-B/16, 16 shots, seed ${f.seed}): base ${percent(r.base!)}  new ${percent(r.new!)}  HM ${percent(r.hm!)}\n` +
             `${f.fullTest ? '' : `(evaluated on up to ${f.maxTestImages} test images per split; --full-test for the papers' protocol)\n`}` +
             `report: ${report}\nhtml:   ${html}\nrun:    ${resultRunDir(f.out, r)}\n`,
         );
