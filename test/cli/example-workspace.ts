@@ -7,8 +7,8 @@
  *   ViT-B-16.pt                 a micro CLIP saved as OpenAI saves theirs (test/fixtures)
  *   clip-vit-base-patch16/      a Hugging Face snapshot folder (the golden tiny CLIP in HF names)
  *   assets -> the repository's assets/ (the shipped tiny CLIP)
- *   data/synthshapes/           the generated dataset; data/eurosat/split_zhou_EuroSAT.json, and the official
- *                               split files of EuroSAT and OxfordPets beside (images need not exist for them)
+ *   data/synthshapes/           the generated dataset; data/eurosat/split_zhou_EuroSAT.json and
+ *                               data/oxford_pets/split_zhou_OxfordPets.json (images need not exist for them)
  *   photos/ (8 classes), my_images/ flowers/ my_photos/ (4 classes): image folders; my_split.json (a jsonlist)
  *   runs/                       runs of clip.safetensors on photos/ (--name photos): base2new (mpl seed 1, coop),
  *                               xd (photos -> imagefolder), fewshot (coop, 1 and 2 shots); machine2/ (=
@@ -69,10 +69,12 @@ export async function makeExampleWorkspace(dir: string): Promise<void> {
   fs.writeFileSync(path.join(dir, 'clip-vit-base-patch16', 'model.safetensors'), zlib.gunzipSync(fs.readFileSync(path.join(repoRoot, 'test', 'fixtures', 'shared', 'golden', 'tiny_clip_hf.safetensors.gz'))));
   fs.symlinkSync(path.join(repoRoot, 'assets'), path.join(dir, 'assets'));
   await writeSynthDataset(path.join(dir, 'data'));
-  fs.mkdirSync(path.join(dir, 'data', 'eurosat'), { recursive: true });
+  // where `mpl data download` puts them (only there: a split file named without its folder is not found)
   const splits = path.join(sharedDir, 'data', 'splits');
-  fs.copyFileSync(path.join(splits, 'split_zhou_EuroSAT.json'), path.join(dir, 'data', 'eurosat', 'split_zhou_EuroSAT.json'));
-  for (const f of ['split_zhou_EuroSAT.json', 'split_zhou_OxfordPets.json']) fs.copyFileSync(path.join(splits, f), path.join(dir, f));
+  for (const [folder, f] of [['eurosat', 'split_zhou_EuroSAT.json'], ['oxford_pets', 'split_zhou_OxfordPets.json']]) {
+    fs.mkdirSync(path.join(dir, 'data', folder), { recursive: true });
+    fs.copyFileSync(path.join(splits, f), path.join(dir, 'data', folder, f));
+  }
   for (const name of ['my_images', 'flowers', 'my_photos']) await makeImageFolder(path.join(dir, name), ['cat', 'dog', 'red_car', 'blue_sky'], 6);
   await makeImageFolder(path.join(dir, 'photos'), ['cat', 'dog', 'red_car', 'blue_sky', 'green_tree', 'sun', 'moon', 'boat'], 6);
   const list = (from: number, to: number) => ['cat', 'dog'].flatMap((c, label) => Array.from({ length: to - from }, (_, i) => [`my_images/${c}/${from + i}.png`, label, c]));

@@ -13,6 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { CommanderError, type Command } from 'commander';
 import { buildProgram, main } from '../../src/cli/main.js';
+import { setNumThreads } from '../../src/torch/index.js';
 import { repoRoot, tmpDir } from '../helpers.js';
 import { allCommands, documentationFiles, helpExamples, helpText, markdownExamples, type Example } from './examples.js';
 import { SETUP_COMMANDS, makeExampleWorkspace } from './example-workspace.js';
@@ -121,7 +122,10 @@ describe('examples of the docs and of --help', () => {
   before(async () => {
     process.env.MPL_CACHE = path.join(work, 'cache');
     process.env.HF_HUB_OFFLINE = '1';
-    process.env.MPL_NUM_THREADS ??= '1';
+    // one intra-op thread, as every other CLI test gives its child processes (the addon is loaded already, so
+    // the variable alone would come too late): OpenMP threads spinning against other jobs slow tiny models 10x
+    process.env.MPL_NUM_THREADS = '1';
+    setNumThreads(1);
     await makeExampleWorkspace(work);
     process.chdir(work);
     for (const argv of SETUP_COMMANDS) {
