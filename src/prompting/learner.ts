@@ -55,6 +55,8 @@ export function checkPromptLengths(
   const names = classnames.map((n) => n.replace(/_/g, ' '));
   const longest = [...names].sort((a, b) => tokenizer.encode(b).length - tokenizer.encode(a).length).slice(0, 5);
   for (const { pattern, source, all } of promptPatterns(design, options.dataset)) {
+    // without {} every class would get the same text: the classes could not be told apart
+    if (!pattern.includes('{}')) throw new UserError(`${source}: ${quoted(pattern)} has no {} where the class name goes; every class would get the same prompt`);
     const bare = count(fill(pattern, 'x'));
     if (bare > limit) {
       throw new UserError(`${source}: the prompt ${quoted(fill(pattern, '<class>'))} is ${bare} tokens with a one-token class name; CLIP's text context holds ${limit} (start and end tokens included): shorten ${source}`);

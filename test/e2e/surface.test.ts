@@ -123,6 +123,7 @@ test('a refused run creates nothing: a depth beyond the model, a --ctx-init or -
     [['--method', 'mpl', '--depth', '2', '--ctx-init', long], /^mpl: --ctx-init: the prompt "X word0 word1 .*" is 1\d\d tokens with a one-token class name; CLIP's text context holds 77 \(start and end tokens included\): shorten --ctx-init/],
     [['--method', 'coop', '--ctx-init', long.split(' ').slice(0, 40).join(' ')], /^mpl: --ctx-init: the prompt ".*" is \d+ tokens with a one-token class name; CLIP's text context holds 77/],
     [['--method', 'zeroshot', '--template', `${long} {}.`], /^mpl: --template: the prompt ".*" is \d+ tokens with a one-token class name; CLIP's text context holds 77 .*: shorten --template/],
+    [['--method', 'zeroshot', '--template', 'a photo of a thing.'], /^mpl: --template: "a photo of a thing\." has no \{\} where the class name goes; every class would get the same prompt/],
   ];
   for (const [args, message] of cases) {
     const out = path.join(work, 'refused');
