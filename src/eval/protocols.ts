@@ -234,13 +234,13 @@ async function trainOn(o: ProtocolOptions, learner: PromptLearner, data: LoadedD
 }
 
 /** One evaluation: `what` names it in the progress line ("base classes", "eurosat"). */
-async function test(o: ProtocolOptions, learner: PromptLearner, all: Datum[], what: string, run: RunClock): Promise<EvalResult & { skipped: number; of: number }> {
+async function test(o: ProtocolOptions, learner: PromptLearner, all: Datum[], what: string, run: RunClock): Promise<EvalResult & { skipped: number; of: number; subset: boolean }> {
   const items = strided(all, o.maxTestImages);
   const src = source(items, 'eval', o, 0, 100, o.model.arch.vision.image_size);
   const subset = items.length < all.length ? ` (a strided subset: ${items.length} of ${all.length} test images)` : '';
   try {
     const r = await evaluate(learner, src, run.reporter(o.reporter ?? silentReporter, items.length), `evaluating ${what}${subset}`);
-    return { ...r, skipped: src.skippedImages?.() ?? 0, of: all.length };
+    return { ...r, skipped: src.skippedImages?.() ?? 0, of: all.length, subset: items.length < all.length };
   } finally {
     await src.close();
   }
@@ -495,6 +495,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
         eval_images: b.total + n.total,
         train_images_per_s: t.ips,
         skipped_images: t.skipped + b.skipped + n.skipped,
+        eval_subset: b.subset || n.subset,
         finished_at: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, 'result.json'), result);
@@ -539,7 +540,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
       let evalImages = 0;
       const accuracy: Record<string, number> = {};
       const perClass: Record<string, Record<string, number>> = {};
-      const evals: Array<{ keyword: string; what: string; r: EvalResult & { of: number } }> = [];
+      const evals: Array<{ keyword: string; what: string; r: EvalResult & { of: number; subset: boolean } }> = [];
       let evalSeconds = 0;
       let skipped = t.skipped;
       const own = await test(o, learner, src.test, config.dataset, run);
@@ -570,6 +571,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
         eval_images: evalImages,
         train_images_per_s: t.ips,
         skipped_images: skipped,
+        eval_subset: evals.some((e) => e.r.subset),
         finished_at: new Date().toISOString(),
       };
       writeJsonAtomic(path.join(dir, 'result.json'), result);

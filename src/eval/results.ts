@@ -43,6 +43,8 @@ export interface RunResult {
   train_images_per_s?: number;
   /** unreadable images left out (--skip-bad-images), training and evaluation together */
   skipped_images?: number;
+  /** true when an evaluation used an evenly strided subset of its test split (config.max_test_images), not all of it */
+  eval_subset?: boolean;
   /** the full run configuration (RunConfig in src/eval/run-config.ts, plus base/new class lists): enough to re-run it exactly */
   config: Record<string, unknown>;
   /** ISO time the result was written */

@@ -73,16 +73,20 @@ describe('rows by configuration', () => {
   });
 
   it('a row evaluated on a test subset is marked apart from the full test split, in every format', () => {
-    const report = aggregate([
-      run({ seed: 1, base: 90, novel: 70, maxTestImages: 1000 }),
-      run({ seed: 1, base: 80, novel: 60, method: 'coop' }),
-    ]);
+    const subset = run({ seed: 1, base: 90, novel: 70, maxTestImages: 1000 });
+    subset.result.eval_subset = true;
+    // a limit that cut nothing (a split of at most 1000 images) is the full test: not marked
+    const uncut = run({ seed: 1, base: 80, novel: 60, method: 'maple', maxTestImages: 1000 });
+    uncut.result.eval_subset = false;
+    const report = aggregate([subset, run({ seed: 1, base: 80, novel: 60, method: 'coop' }), uncut]);
+    assert.equal(report.base2new!.maple.test_subset, null);
     assert.equal(report.base2new!.mpl.test_subset, 1000);
     assert.equal(report.base2new!.coop.test_subset, null);
     const md = formatMarkdown(report);
     assert.match(md, /^\| MPL † \|/m);
     assert.match(md, /^\| CoOp \|/m);
-    assert.match(md, /† evaluated on an evenly strided subset of at most 1000 test images per split, not the full test split/);
+    assert.match(md, /† evaluated on an evenly strided subset of at most 1000 test images of a larger test split, not the full split/);
+    assert.match(md, /^\| MaPLe \|/m);
     const tex = formatLatex(report);
     assert.match(tex, /MPL\$\^\\dagger\$ &/);
     assert.match(tex, /\$\^\\dagger\$ evaluated on an evenly strided subset of at most 1000 test images/);

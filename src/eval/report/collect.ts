@@ -389,7 +389,8 @@ function settingInfo(r: RunResult): SettingInfo {
       fields: flatSetting(c),
       defaults,
       tag: r.tag ?? settingPath(c),
-      testSubset: c.max_test_images ?? null,
+      // marked only when the limit cut a split (older files, without eval_subset: whenever a limit was set)
+      testSubset: r.eval_subset === false ? null : (c.max_test_images ?? null),
     };
   }
   // Older result files record only shots and backbone: those are what can be told apart.
@@ -483,7 +484,9 @@ function group(results: LoadedResult[]): { grouped: Map<Protocol, Map<string, Ma
   const cellExperiment = new Map<LoadedResult[], { info: SettingInfo; file: string }>();
   results.forEach((lr, i) => {
     const r = lr.result;
-    tags.set(`${r.protocol}\u0000${keys[i]}`, { tag: infos[i].tag, testSubset: infos[i].testSubset });
+    // a row is marked when any of its evaluations used a subset
+    const seen = tags.get(`${r.protocol}\u0000${keys[i]}`);
+    tags.set(`${r.protocol}\u0000${keys[i]}`, { tag: infos[i].tag, testSubset: seen?.testSubset ?? infos[i].testSubset });
     let byMethod = out.get(r.protocol);
     if (!byMethod) out.set(r.protocol, (byMethod = new Map()));
     let byDataset = byMethod.get(keys[i]);

@@ -51,7 +51,7 @@ export const SUBSET_MARK = '†';
 export function subsetNote(sizes: Array<number | null | undefined>): string | undefined {
   const ns = [...new Set(sizes.filter((n): n is number => typeof n === 'number'))].sort((a, b) => a - b);
   if (ns.length === 0) return undefined;
-  return `${SUBSET_MARK} evaluated on an evenly strided subset of at most ${ns.join(' or ')} test images per split, not the full test split: not comparable with full-test numbers.`;
+  return `${SUBSET_MARK} evaluated on an evenly strided subset of at most ${ns.join(' or ')} test images of a larger test split, not the full split: not comparable with full-test numbers.`;
 }
 
 /** A row's name as tables show it: the method (and its differing settings), marked when the test was a subset. */
