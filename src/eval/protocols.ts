@@ -289,6 +289,9 @@ export function preflight(o: Omit<ProtocolOptions, 'model'>, protocol: Protocol,
   // the datasets report what they warn about (a redrawn few-shot subset) once, with the other warnings
   const quiet: Reporter = { ...(o.reporter ?? silentReporter), warn: (m) => warnings.add(m), info() {} };
   const shots = o.shots ?? 16;
+  // the run's own settings first (--name, ...): a flag error is the only thing to say
+  attempt(() => protocolRunConfig({ ...o, precision: 'fp32' }, protocol, o.seeds[0] ?? 1, shots, protocol === 'fewshot' ? undefined : [...targets]));
+  if (problems.size) throw new UserError([...problems][0]);
   const def = methodDef(o.method);
   const trains = def.trainable && (o.epochs ?? def.recipe.epochs) > 0;
   const use = (d: LoadedDataset | null, train: boolean, label: string) => {
@@ -428,7 +431,7 @@ class RunClock {
 
   private eta(): Record<string, string> {
     const elapsed = (Date.now() - this.t0) / 1000;
-    if (this.done <= 0 || elapsed < 1) return {};
+    if (this.done <= 0 || elapsed <= 0) return {};
     return { 'run eta': clock((elapsed / this.done) * Math.max(0, this.total - this.done)) };
   }
 }
