@@ -50,6 +50,8 @@ export interface RunResult {
    * alpha and beta, Tip-Adapter-F's best_epoch, the linear probe's c.
    */
   fitted?: Record<string, number>;
+  /** true when an evaluation used an evenly strided subset of its test split (config.max_test_images), not all of it */
+  eval_subset?: boolean;
   /** the full run configuration (RunConfig in src/eval/run-config.ts, plus base/new class lists): enough to re-run it exactly */
   config: Record<string, unknown>;
   /** ISO time the result was written */

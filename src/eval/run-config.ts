@@ -104,7 +104,7 @@ export interface RunConfig {
 }
 
 /** Keys of a method's entry in `mpl table --json` besides its datasets: no dataset may be called so. */
-export const RESERVED_NAMES = ['average', 'tag'];
+export const RESERVED_NAMES = ['average', 'tag', 'test_subset'];
 
 /** Every field of a RunConfig: what a saved configuration is compared on (result.json adds class lists). */
 const RUN_CONFIG_KEYS: ReadonlyArray<keyof RunConfig> = [
@@ -139,7 +139,7 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
   const custom = def.dirName === undefined; // imagefolder / jsonlist: --root is the dataset itself
   if (i.name !== undefined) {
     if (!custom) throw new UserError(`--name names a custom dataset (imagefolder, jsonlist); ${def.name} is already named`);
-    if (!NAME_RE.test(i.name) || RESERVED_NAMES.includes(i.name)) throw new UserError(`--name must be letters, digits, '.', '_' or '-' (at most 64; not 'average' or 'tag'), got '${i.name}'`);
+    if (!NAME_RE.test(i.name) || RESERVED_NAMES.includes(i.name)) throw new UserError(`--name must be letters, digits, '.', '_' or '-' (at most 64; not 'average', 'tag' or 'test_subset'), got '${i.name}'`);
   }
   const method = checkMethod(i.method);
   const recipe = RECIPES[method];
@@ -217,7 +217,8 @@ export function backboneSlug(backbone: string): string {
 /**
  * The words of the readable tag: backbone, method options, epochs, then batch size and learning rate when
  * they differ from the method's official recipe, then the precision when it is not fp32. The tag is for
- * people; the hash beside it is the identity.
+ * people; the hash beside it is the identity. Tags are frozen (test/eval/run-identity.test.ts): tables name
+ * rows by their settings, not by these words (an MPL schedule run keeps the add/rm words of its folder).
  */
 export function tagWords(c: RunConfig): string[] {
   const recipe = RECIPES[c.method];
@@ -249,6 +250,11 @@ export function settingPath(c: RunConfig): string {
 /** The folder a run writes: <out>/<protocol>/<dataset>/shots_<k>/<method>/<tag>-<hash>/seed<s>. */
 export function runDirOf(out: string, c: RunConfig): string {
   return path.join(out, c.protocol, c.dataset, `shots_${c.shots}`, c.method, `${runTag(c)}-${experimentHash(c)}`, `seed${c.seed}`);
+}
+
+/** The folder a result was written in: its recorded configuration's runDirOf (result.json adds fields to it). */
+export function resultRunDir(out: string, r: { config: Record<string, unknown> }): string {
+  return runDirOf(out, runConfigFields(r.config));
 }
 
 /** True when two configurations are the same experiment and seed. */

@@ -19,13 +19,61 @@ import { DEFAULT_TEMPLATE, datasetPrompt, fill } from './templates.js';
 export type Tokenizer = TextTokenizer;
 
 /**
- * Token ids [N, contextLength] as clip.tokenize(truncate=True) makes them (or the family's tokenizer: SigLIP's
- * fixed-length rows), and each row's pooled position (CLIP: the end-of-text token; SigLIP: the last position).
- * `contextLength`: the model's text positions (default: the tokenizer's own, 77 for CLIP).
+ * Token ids [N, contextLength] as clip.tokenize makes them (or the family's tokenizer: SigLIP's fixed-length rows),
+ * and each row's pooled position (CLIP: the end-of-text token; SigLIP: the last position). A text longer than the
+ * context is refused (clip.tokenize(truncate=True) would cut it and the prompts would train on a cut sentence);
+ * `checkPromptLengths` says which flag or class name to shorten before anything runs. `contextLength`: the model's
+ * text positions (default: the tokenizer's own, 77 for CLIP).
  */
 export function tokenIds(tok: Tokenizer, texts: string[], contextLength?: number): { ids: Tensor; eot: number[] } {
-  const r = tok.tokenize(texts, { truncate: true, ...(contextLength ? { contextLength } : {}) });
+  const r = tok.tokenize(texts, contextLength ? { contextLength } : {});
   return { ids: tensor(toInt64(r.ids), r.shape, 'int64'), eot: Array.from(r.eotIndex) };
+}
+
+/** The text prompts of a design for one class name `{}`, each with what the user changes to shorten it. */
+function promptPatterns(design: MethodDesign, dataset: DatasetPrompt | undefined): Array<{ pattern: string; source: string; all: boolean }> {
+  const d = design.text;
+  const out: Array<{ pattern: string; source: string; all: boolean }> = [];
+  if (d.kind === 'learned') out.push({ pattern: `${d.promptPrefix} {}.`, source: design.options.ctxInit ? '--ctx-init' : '--n-ctx', all: true });
+  else if (d.kind === 'fixed') for (const t of d.templates(dataset)) out.push({ pattern: t, source: design.options.template ? '--template' : `the template "${t}"`, all: true });
+  // a teacher's templates are the official ones (short): only the longest class names can make them too long
+  for (const t of design.teacher?.templates ?? []) out.push({ pattern: t, source: `the teacher template "${t}"`, all: false });
+  return out;
+}
+
+const quoted = (s: string): string => JSON.stringify(s.length > 120 ? `${s.slice(0, 117)}...` : s);
+
+/**
+ * Refuses, in one line naming the token count, the limit and the flag (or class name) to shorten, any text
+ * prompt of this design and these classes that CLIP's text context cannot hold. Tokenizer work only: the
+ * CLI runs it before loading anything heavy, the learner whenever it builds its prompts.
+ */
+export function checkPromptLengths(
+  design: MethodDesign,
+  classnames: readonly string[],
+  tokenizer: Pick<Tokenizer, 'encode'> & { prefixTokens?: number },
+  options: { dataset?: DatasetPrompt; contextLength?: number } = {},
+): void {
+  const limit = options.contextLength ?? 77;
+  // + the start token (CLIP's; SigLIP's tokenizer says it has none) and the end token
+  const count = (text: string) => tokenizer.encode(text).length + (tokenizer.prefixTokens ?? 1) + 1;
+  const names = classnames.map((n) => n.replace(/_/g, ' '));
+  const longest = [...names].sort((a, b) => tokenizer.encode(b).length - tokenizer.encode(a).length).slice(0, 5);
+  for (const { pattern, source, all } of promptPatterns(design, options.dataset)) {
+    // without {} every class would get the same text: the classes could not be told apart
+    if (!pattern.includes('{}')) throw new UserError(`${source}: ${quoted(pattern)} has no {} where the class name goes; every class would get the same prompt`);
+    const bare = count(fill(pattern, 'x'));
+    if (bare > limit) {
+      throw new UserError(`${source}: the prompt ${quoted(fill(pattern, '<class>'))} is ${bare} tokens with a one-token class name; CLIP's text context holds ${limit} (start and end tokens included): shorten ${source}`);
+    }
+    for (const name of all ? names : longest) {
+      const text = fill(pattern, name);
+      const n = count(text);
+      if (n > limit) {
+        throw new UserError(`class name ${quoted(name)}: the prompt ${quoted(text)} is ${n} tokens; CLIP's text context holds ${limit} (start and end tokens included): shorten the class name (an imagefolder's folder name, a jsonlist's "classname")${source.startsWith('--') ? ` or ${source}` : ''}`);
+      }
+    }
+  }
 }
 
 export interface ForwardOutput {
@@ -361,6 +409,7 @@ export class PromptLearner {
     if (this.design.text.kind === 'learned' && this.design.text.csc && this.textBuffers && classnames.length !== this._classnames.length) {
       throw new UserError('class-specific context (CSC) prompts cannot be moved to a different number of classes');
     }
+    checkPromptLengths(this.design, classnames, this.tokenizer, { dataset: this.datasetPrompt(), contextLength: this.model.arch.text.context_length });
     this.mapHead(classnames);
     this.disposeText();
     this._classnames = classnames;

@@ -23,14 +23,15 @@ export interface EvalResult {
   imagesPerSecond: number;
 }
 
-export async function evaluate(learner: PromptLearner, data: BatchSource, reporter: Reporter = silentReporter): Promise<EvalResult> {
+/** `label` names the evaluation in its progress line ("evaluating new classes"). */
+export async function evaluate(learner: PromptLearner, data: BatchSource, reporter: Reporter = silentReporter, label = 'evaluating'): Promise<EvalResult> {
   const t0 = Date.now();
   const C = learner.classnames.length;
   const hits = new Array<number>(C).fill(0);
   const counts = new Array<number>(C).fill(0);
   const confusion = Array.from({ length: C }, () => new Array<number>(C).fill(0));
   const text: Tensor | null = learner.perBatchForward ? null : noGrad(() => learner.textFeatures()).keep();
-  const bar = reporter.progress('evaluating', data.batchesPerEpoch(), 'batches');
+  const bar = reporter.progress(label, data.batchesPerEpoch(), 'batches');
   let done = 0;
   try {
     for await (const batch of data.batches(0, learner.model.imageSize, learner.model.pixels)) {

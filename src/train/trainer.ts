@@ -19,6 +19,7 @@ import { methodDef } from '../prompting/methods/index.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
+import { scientific } from '../util/format.js';
 import type { BatchSource } from './batches.js';
 import { BatchRecorder, type DeviceSums, type TrainObserver } from './observer.js';
 import { TRAIN_DEFAULTS } from './defaults.js';
@@ -230,14 +231,14 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
           const eta = ((Date.now() - t0) / 1000 / batchesRun) * remaining;
           const line =
             `epoch [${epoch}/${options.epochs}] batch [${b}/${batchesPerEpoch}] loss ${(lossSum / seen).toFixed(4)} ` +
-            `acc ${((100 * correct) / seen).toFixed(2)} lr ${lr.toExponential(4)} img/s ${(seen / Math.max(secs, 1e-9)).toFixed(1)} eta ${clock(eta)}`;
+            `acc ${((100 * correct) / seen).toFixed(2)} lr ${scientific(lr, 4)} img/s ${(seen / Math.max(secs, 1e-9)).toFixed(1)} eta ${clock(eta)}`;
           log(line);
           reporter.line?.(line);
         }
         bar.update(b, {
           loss: seenAtRead ? (lossSum / seenAtRead).toFixed(4) : '-',
           acc: seenAtRead ? `${((100 * correct) / seenAtRead).toFixed(1)}%` : '-',
-          lr: lr.toExponential(3),
+          lr: scientific(lr, 3),
           'img/s': (seen / Math.max(secs, 1e-9)).toFixed(1),
         });
       }
@@ -273,7 +274,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         imagesPerSecond: seen / seconds,
       };
       history.push(summary);
-      log(`epoch ${epoch} lr ${lr} loss ${summary.loss.toFixed(5)} acc ${summary.accuracy.toFixed(2)} ${summary.imagesPerSecond.toFixed(1)} img/s`);
+      log(`epoch ${epoch} lr ${scientific(lr, 4)} loss ${summary.loss.toFixed(5)} acc ${summary.accuracy.toFixed(2)} ${summary.imagesPerSecond.toFixed(1)} img/s`);
       if (selection) {
         const acc = selection.consider(epoch);
         log(`epoch ${epoch} ${selection.what} accuracy ${acc.toFixed(2)} (best ${selection.best.accuracy.toFixed(2)} at epoch ${selection.best.epoch})`);

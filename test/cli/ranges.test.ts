@@ -25,7 +25,7 @@ const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const ranged = OPTION_SPECS.filter((s) => s.range).map((s) => {
   const method = methodDefs().find((d) => (d.options as readonly string[]).includes(s.key))!.name as MethodName;
   const r = s.range!;
-  const outside = [...(r.max !== undefined ? [r.max + 1] : []), ...((r.min ?? 0) > 0 || r.exclusiveMin ? [r.exclusiveMin ? (r.min ?? 0) : (r.min ?? 0) - 1] : [])];
+  const outside = [...(r.max !== undefined ? [r.max + 1] : []), ...(r.min !== undefined ? [r.exclusiveMin ? r.min : r.min - 1] : [])];
   return { spec: s, method, outside, text: rangeText(r, s.kind === 'int') };
 });
 

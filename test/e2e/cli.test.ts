@@ -133,7 +133,7 @@ test('run identity: other settings get their own folder and row; a folder saved 
   assert.equal(table.base2new['mpl@ep2'].tag, 'shots_16/mpl/tiny_clip_c1_add2_rm1_d3_ep2');
   const md = ok(mpl(['table', out]), 'table md');
   assert.match(md, /\| MPL \(ep2\) \|/);
-  assert.match(md, /MPL \(ep3\) = `shots_16\/mpl\/tiny_clip_c1_add2_rm1_d3_ep3`/);
+  assert.match(md, /MPL \(ep3\) = `shots_16\/mpl\/tiny_clip_c1_add2_rm1_d3_ep3-\*`/);
 
   // a config.json that is not this run's configuration (hand-edited, or copied in) is never reused
   const other = path.join(work, 'identity-tampered');
@@ -144,8 +144,9 @@ test('run identity: other settings get their own folder and row; a folder saved 
   fs.writeFileSync(cfgFile, JSON.stringify({ ...cfg, lr: 0.5 }));
   const refused = mpl(train(other, ['--seeds', '1']));
   assert.notEqual(refused.status, 0);
-  assert.match(refused.stderr.trim(), /^mpl: .*config\.json was written with another configuration \(lr: 0\.5 → 0\.0035\); start over with --force/);
-  assert.equal(refused.stderr.trim().split('\n').length, 1);
+  // (a preflight warning about thin classes may come first: these folders hold fewer images than 16 shots)
+  assert.match(refused.stderr.trim(), /^mpl: .*config\.json was written with another configuration \(lr: 0\.5 → 0\.0035\); start over with --force/m);
+  assert.equal(refused.stderr.trim().split('\n').filter((l) => !l.startsWith('warning: ')).length, 1);
 
   // --name: a custom dataset's own name in folders and tables
   const named = path.join(work, 'named');
@@ -169,7 +170,8 @@ test('every command has --help with examples; bad arguments exit non-zero with a
     ['plan', '--method', 'nope', '--arch', 'ViT-B/16'],
     ['plan', '--method', 'mpl', '--arch', 'ViT-B/16', '--n-rm', '5'],
     ['plan', '--method', 'mpl', '--arch', 'ViT-B/16', '--depth', '13'],
-    ['base2new', '--weights', weights, '--dataset', 'nosuchset', '--root', root],
+    // one problem (preflight lists several one per line: test/e2e/surface.test.ts)
+    ['base2new', '--weights', weights, '--dataset', 'nosuchset', '--root', root, '--depth', '2'],
     ['predict', '--weights', path.join(work, 'missing.safetensors'), '--prompts', 'x', 'a.png'],
   ];
   for (const args of bad) {

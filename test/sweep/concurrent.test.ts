@@ -91,7 +91,7 @@ test('two `mpl sweep submit` of the same sweep at once: one runs each run once, 
 
 test('a sweep whose parent is killed: status shows each child\'s true state, the next submit resumes what is not running', async () => {
   const work = tmpDir('mpl-sweep-orphans-');
-  const EPOCHS = 15;
+  const EPOCHS = 60; // long enough that neither first run ends before status is read (an epoch of the tiny model takes ~0.1 s)
   const LONG = 100; // MPL seed 2 trains longer: it is the orphan still running when the sweep is submitted again
   const file = await colourSweep(work, EPOCHS);
   fs.appendFileSync(file, `overrides:\n  - { when: { method: mpl, seed: 2 }, set: { epochs: ${LONG} } }\n`);

@@ -147,8 +147,8 @@ Reproduces split_fewshot/shot_K-seed_S.pkl of the official code: random.seed(S),
 generate_fewshot_dataset(train, K) and generate_fewshot_dataset(val, min(K, 4)).
 
 Examples:
-  mpl data fewshot --split split_zhou_EuroSAT.json --shots 16 --seed 1 --json
-  mpl data fewshot --split split_zhou_OxfordPets.json --shots 4 --seed 3 --subsample base`,
+  mpl data fewshot --split ~/data/eurosat/split_zhou_EuroSAT.json --shots 16 --seed 1 --json
+  mpl data fewshot --split ~/data/oxford_pets/split_zhou_OxfordPets.json --shots 4 --seed 3 --subsample base`,
     )
     .action((opts: { split: string; shots: number; seed: number; subsample: Subsample; json?: boolean }) => {
       const split = readSplitFile(opts.split);

@@ -8,17 +8,18 @@ import { writeFigure } from '../../eval/report/svg.js';
 import { PromptLearner } from '../../prompting/learner.js';
 import { checkBackbone } from '../../packages/backbone.js';
 import { loadPromptsSource } from '../../packages/package.js';
-import { checkMethod, inferMethod, type MethodName, type MethodOptions } from '../../prompting/methods/index.js';
+import type { MethodOptions } from '../../prompting/methods/index.js';
 import { evaluate } from '../../train/evaluate.js';
 import { batchSource } from '../../train/sources.js';
 import { UserError } from '../../util/errors.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { snakeKeys } from '../../util/json.js';
-import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
+import { addMethodOptions, methodOfPrompts, type MethodFlags } from '../method-options.js';
 import { addDataLoaderOptions } from '../flags.js';
 import { addComputeOptions, announce, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
+import { fixed, percent } from '../../util/format.js';
 
 interface EvalFlags extends MethodFlags, ComputeFlags {
   prompts?: string;
@@ -59,25 +60,6 @@ export interface EvalReport {
   precision: string;
 }
 
-/** The method and options: flags, else the prompts' own config, else what the tensors' shapes say. */
-function methodFor(f: EvalFlags, prompts: ReturnType<typeof loadPromptsSource> | null): { method: MethodName; options: MethodOptions } {
-  if (!prompts) return methodFrom({ ...f, method: f.method ?? 'zeroshot' });
-  // the method may come from the prompts file: the flags are checked against it below, by the learner's design
-  const given = methodFrom({ ...f, method: f.method ?? 'zeroshot' }, { check: false }).options;
-  const stated = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as MethodOptions;
-  if (prompts.config) {
-    const method = f.method ? checkMethod(f.method) : prompts.config.method;
-    return { method, options: { ...prompts.config.options, ...stated } };
-  }
-  const inferred = inferMethod(prompts.tensors);
-  const method = f.method ? checkMethod(f.method) : inferred.method;
-  if (!method) {
-    const which = inferred.candidates.length ? `the tensors fit ${inferred.candidates.join(' and ')}: say which with --method` : 'no method has these tensors: say which method wrote them with --method';
-    throw new UserError(`${f.prompts}: ${which}`);
-  }
-  return { method, options: { ...(method === inferred.method || !inferred.method ? inferred.options : {}), ...stated } };
-}
-
 export function register(program: Command): void {
   const cmd = program
     .command('eval')
@@ -98,8 +80,8 @@ export function register(program: Command): void {
       'after',
       `
 Examples:
-  mpl eval --weights clip.safetensors --prompts runs/base2new/eurosat/mpl/seed1/prompts.safetensors \\
-    --dataset eurosat --root ~/data --subsample new --json
+  mpl eval --weights clip.safetensors --prompts runs/base2new/photos/shots_16/mpl/*/seed1/prompts.safetensors \\
+    --dataset imagefolder --root photos --subsample new --json
   mpl eval --model ViT-B/16 --prompts output/MultiModalPromptLearner/model.pth.tar-5 --dataset dtd --root ~/data \\
     --subsample base --figure confusion.png      an official checkpoint: method and shapes read off its tensors
   mpl eval --model ViT-B/16 --dataset eurosat --root ~/data     zero-shot CLIP
@@ -110,7 +92,7 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
       if (f.split !== 'test' && f.split !== 'val') throw new UserError(`--split must be test or val, got '${f.split}'`);
       if (!['base', 'new', 'all'].includes(f.subsample)) throw new UserError(`--subsample must be base, new or all, got '${f.subsample}'`);
       const prompts = f.prompts ? loadPromptsSource(f.prompts) : null; // a file, a run folder or a package (src/packages/)
-      const { method, options } = methodFor(f, prompts);
+      const { method, options } = methodOfPrompts(f, prompts, f.prompts);
       const reporter = terminalReporter({ quiet: f.quiet || f.json });
       const data = loadDataset(f.dataset, {
         root: f.root,
@@ -154,7 +136,7 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
         };
         if (f.out) writeJsonAtomic(f.out, report);
         if (f.figure) {
-          const title = `${methodDisplayName(method)} on ${datasetDisplayName(data.name)} (${f.subsample} classes, ${f.split}): ${r.accuracy.toFixed(2)} %`;
+          const title = `${methodDisplayName(method)} on ${datasetDisplayName(data.name)} (${f.subsample} classes, ${f.split}): ${percent(r.accuracy)} %`;
           await writeFigure(renderConfusionSvg(data.classnames, r.confusion, { title }), f.figure);
           reporter.info(`wrote ${f.figure}`);
         }
@@ -162,8 +144,8 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
         else {
           const worst = Object.entries(r.perClass).sort((a, b) => a[1] - b[1]).slice(0, 5);
           process.stdout.write(
-            `${methodDisplayName(method)} on ${data.displayName}, ${f.subsample} classes, ${f.split}: accuracy ${r.accuracy.toFixed(2)} % (${r.correct}/${r.total})\n` +
-              `lowest per-class accuracy: ${worst.map(([c, a]) => `${c} ${a.toFixed(1)}`).join(', ')}\n`,
+            `${methodDisplayName(method)} on ${data.displayName}, ${f.subsample} classes, ${f.split}: accuracy ${percent(r.accuracy)} % (${r.correct}/${r.total})\n` +
+              `lowest per-class accuracy: ${worst.map(([c, a]) => `${c} ${fixed(a, 1)}`).join(', ')}\n`,
           );
         }
       } finally {

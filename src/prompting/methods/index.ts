@@ -7,6 +7,7 @@
 import type { ClipArchitecture } from '../../backbones/clip/model.js';
 import { UserError } from '../../util/errors.js';
 import { unmetNeed } from '../../backbones/index.js';
+import { didYouMean } from '../../util/suggest.js';
 import type { DatasetPrompt, MethodDef, MethodDesign, Recipe, TensorShapes } from './method.js';
 import { resolveWith, type MethodOptions, type ResolvedOptions } from './options.js';
 import { zeroshot } from './zeroshot.js';
@@ -79,7 +80,10 @@ export function checkMethod(name: string): MethodName {
   const n = spelling(name);
   // both sides normalised: `tip-adapter-f`, `Tip_Adapter_F` and `tipadapterf` all name the same method
   const found = METHOD_DEFS.find((d) => spelling(d.name) === n || (d as MethodDef).aliases?.some((a) => spelling(a) === n));
-  if (!found) throw new UserError(`unknown method '${name}' (known: ${METHODS.join(', ')})`);
+  if (!found) {
+    const hint = didYouMean(name, METHODS);
+    throw new UserError(`unknown method '${name}' (${hint ? `${hint} ` : ''}known: ${METHODS.join(', ')})`);
+  }
   return found.name;
 }
 
