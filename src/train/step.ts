@@ -61,7 +61,8 @@ export interface StepResult {
 
 /**
  * One optimisation step on a batch: zero the gradients, forward with labels (the method's loss), backward
- * (scaled under amp), optimiser step (skipped by the scaler on overflow). Returns the loss and accuracy
+ * (scaled under amp; learner.forwardBackward, which bounds the text tower's memory with many classes),
+ * optimiser step (skipped by the scaler on overflow). Returns the loss and accuracy
  * numbers, or null when `options.sums` collects them on the device.
  */
 export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, options: StepOptions & { sums: { loss: Tensor; hits: Tensor } }): null;
@@ -71,15 +72,12 @@ export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, 
   return tidy(() => {
     const { images, labels } = batchTensors(batch, learner.model.device);
     optimizer.zeroGrad();
-    const out = learner.forward(images, labels);
+    // forward and backward (scaled under amp); with many classes the text tower keeps bounded memory
+    const scaler = options.scaler;
+    const out = learner.forwardBackward(images, labels, scaler ? (l) => scaler.scaleLoss(l) : undefined);
     const loss = out.loss!;
-    if (options.scaler) {
-      options.scaler.scaleLoss(loss).backward();
-      options.scaler.step(optimizer);
-    } else {
-      loss.backward();
-      optimizer.step();
-    }
+    if (scaler) scaler.step(optimizer);
+    else optimizer.step();
     return noGrad(() => {
       const hits = out.logits.argmax(1).eq(labels).sum();
       if (options.sums) {
