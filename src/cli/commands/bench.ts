@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
-import { intFlag } from '../flags.js';
+import { intFlag, numberFlag } from '../flags.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
 
 interface BenchFlags extends ComputeFlags {
@@ -10,19 +10,27 @@ interface BenchFlags extends ComputeFlags {
   classes?: number;
   trainImages?: number;
   evalImages?: number;
+  memoryLimit?: number;
+  trainPerClass?: number;
+  valPerClass?: number;
+  dir?: string;
 }
 
 /** `mpl bench <what>`: the benchmarks of bench/, beside plain PyTorch in the same run when it is available. */
 export function register(program: Command): void {
   const cmd = program
     .command('bench')
-    .description('run a benchmark (engine, zeroshot, train, data) beside plain PyTorch (MPL_BENCH_PYTHON, else /usr/bin/python3 with torch)')
-    .argument('<what>', 'engine | zeroshot | train | data')
+    .description('run a benchmark (engine, zeroshot, train, data, imagenet-data) beside plain PyTorch (MPL_BENCH_PYTHON, else /usr/bin/python3 with torch)')
+    .argument('<what>', 'engine | zeroshot | train | data | imagenet-data')
     .option('--json', 'print one JSON object')
     .option('--reps <n>', 'timed repetitions', intFlag('--reps', { min: 1, max: 100_000 }))
     .option('--classes <n>', 'train: classes whose prompts the text encoder runs every step (default 5, EuroSAT base)', intFlag('--classes', { min: 1, max: 100_000 }))
     .option('--train-images <n>', 'train: images in the timed training epoch (default 80 on a CPU, 400 on a GPU)', intFlag('--train-images', { min: 4, max: 10_000_000 }))
     .option('--eval-images <n>', 'train: images in the timed evaluation (default 100 on a CPU, 1000 on a GPU)', intFlag('--eval-images', { min: 1, max: 10_000_000 }))
+    .option('--memory-limit <GiB>', 'train: memory each side may use; a side that needs more is reported as not fitting (default: 80% of the memory available at the start)', numberFlag('--memory-limit', { exclusiveMin: true }))
+    .option('--train-per-class <n>', 'imagenet-data: training files per class folder (default 1281: 1.28M files)', intFlag('--train-per-class', { min: 1, max: 100_000 }))
+    .option('--val-per-class <n>', 'imagenet-data: validation files per class folder (default 50)', intFlag('--val-per-class', { min: 1, max: 100_000 }))
+    .option('--dir <folder>', 'imagenet-data: where the generated tree is written, then removed (default: the temporary folder)')
     .option('--no-python', 'skip the PyTorch baseline');
   addComputeOptions(cmd, { device: 'auto', precision: 'fp32' }).addHelpText(
     'after',
@@ -33,7 +41,10 @@ Examples:
   mpl bench train --json                   MPL training and evaluation images/s, fp32
   mpl bench train --precision bf16 --json  the same in bf16, beside PyTorch fp32 and PyTorch bf16 autocast
   mpl bench train --device cuda --precision fp16 --classes 50
-  mpl bench data                           the image pipeline: decode + augment + batch, images/s`,
+  mpl bench train --classes 1000 --train-images 8 --eval-images 20 --memory-limit 16 --json
+                                           ImageNet's 1,000 classes; each side capped at 16 GiB
+  mpl bench data                           the image pipeline: decode + augment + batch, images/s
+  mpl bench imagenet-data                  listing a 1.28M-file ImageNet tree, the 16-shot subset, the variants`,
   );
   cmd.action(async (what: string, f: BenchFlags) => {
     let result: unknown;
@@ -55,7 +66,8 @@ Examples:
     } else if (what === 'train') {
       if (f.classes !== undefined && f.classes < 1) throw new UserError('--classes must be at least 1');
       const m = await import('../../../bench/train.js');
-      const r = await m.runTrainBench({ python: f.python, classes: f.classes, trainImages: f.trainImages, evalImages: f.evalImages, ...compute() });
+      const memoryLimit = f.memoryLimit === undefined ? undefined : Math.floor(f.memoryLimit * 2 ** 30);
+      const r = await m.runTrainBench({ python: f.python, classes: f.classes, trainImages: f.trainImages, evalImages: f.evalImages, memoryLimit, ...compute() });
       result = r;
       text = m.formatTrainBench(r);
     } else if (what === 'data') {
@@ -63,8 +75,13 @@ Examples:
       const r = await m.runDataBench();
       result = r;
       text = m.formatDataBench(r);
+    } else if (what === 'imagenet-data') {
+      const m = await import('../../../bench/imagenet-data.js');
+      const r = await m.runImagenetDataBench({ trainPerClass: f.trainPerClass, valPerClass: f.valPerClass, dir: f.dir });
+      result = r;
+      text = m.formatImagenetDataBench(r);
     } else {
-      throw new UserError(`unknown benchmark '${what}' (engine, zeroshot, train or data)`);
+      throw new UserError(`unknown benchmark '${what}' (engine, zeroshot, train, data or imagenet-data)`);
     }
     process.stdout.write((f.json ? JSON.stringify(result) : text) + '\n');
   });
