@@ -21,6 +21,7 @@ import { knownArchitectures } from '../src/clip/config.js';
 import { ClipModel } from '../src/clip/model.js';
 import { ClipTokenizer } from '../src/clip/tokenizer.js';
 import { PromptLearner } from '../src/prompting/learner.js';
+import { methodDef, type MethodName } from '../src/prompting/methods/index.js';
 import type { Batch, BatchSource } from '../src/train/batches.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { train } from '../src/train/trainer.js';
@@ -113,6 +114,8 @@ export interface TrainBenchOptions extends BenchTarget {
   evalImages?: number;
   classes?: number;
   python?: boolean;
+  /** the method trained (default mpl; the PyTorch baseline is MPL's, so other methods run without it) */
+  method?: MethodName;
   /** bytes each side may use (default: 80% of the memory available at the start) */
   memoryLimit?: number;
 }
@@ -136,13 +139,15 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   const nEval = options.evalImages ?? (cuda ? 1000 : 100);
   const nClasses = options.classes ?? EUROSAT_BASE.length;
   const names = benchClassNames(nClasses);
+  const method = options.method ?? 'mpl';
+  if (!methodDef(method).trainable) throw new UserError(`${method} has nothing to train; bench train needs a method that learns prompts`);
   const limit = options.memoryLimit ?? defaultMemoryLimit();
   const notFit: string[] = [];
   capSelf(limit);
   const evalBatch = Math.min(100, nEval);
   const built = await capped('model', notFit, async () => {
     const model = ClipModel.random(knownArchitectures['ViT-B/16'], 0, { device, precision });
-    return { model, learner: new PromptLearner(model, ClipTokenizer.default(), 'mpl', names, { seed: 1 }) };
+    return { model, learner: new PromptLearner(model, ClipTokenizer.default(), method, names, { seed: 1 }) };
   });
   if (!built) {
     uncapSelf();
@@ -171,7 +176,7 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   uncapSelf();
   const r: TrainBenchResult = {
     model: 'ViT-B/16 (random weights)',
-    method: 'mpl (N_CTX 1, add 2, remove 1, depth 9)',
+    method: method === 'mpl' ? 'mpl (N_CTX 1, add 2, remove 1, depth 9)' : `${method} (its official base-to-new options)`,
     device,
     device_name: deviceName,
     precision,
@@ -191,10 +196,11 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
     did_not_fit: notFit,
     text_blocks: learner.lastTextBlocks,
   };
-  if (precision !== 'fp32') r.eval_logits_relative_error_vs_fp32 = logitsErrorVsFp32(model, learner, names, device);
+  if (precision !== 'fp32') r.eval_logits_relative_error_vs_fp32 = logitsErrorVsFp32(model, learner, names, device, method);
   learner.dispose();
   model.dispose();
-  if (options.python !== false && torchAvailable()) {
+  if (method !== 'mpl' && options.python !== false) r.baseline_note = `no PyTorch baseline for ${method} (bench/python/train.py runs MPL)`;
+  if (method === 'mpl' && options.python !== false && torchAvailable()) {
     const args = (p: PrecisionName) => [String(r.threads), String(nTrain), String(nEval), String(nClasses), device, p];
     const fp32 = await baseline(args('fp32'), limit);
     r.torch_version = String(fp32.torch_version);
@@ -249,9 +255,9 @@ async function baseline(args: string[], limit: number): Promise<Record<string, u
 }
 
 /** Relative L2 error of this precision's evaluation logits against an fp32 copy of the same model and prompts. */
-function logitsErrorVsFp32(model: ClipModel, learner: PromptLearner, names: string[], device: Device): number {
+function logitsErrorVsFp32(model: ClipModel, learner: PromptLearner, names: string[], device: Device, method: MethodName): number {
   const ref = ClipModel.random(knownArchitectures['ViT-B/16'], 0, { device, precision: 'fp32' });
-  const refLearner = new PromptLearner(ref, ClipTokenizer.default(), 'mpl', names, { seed: 1 });
+  const refLearner = new PromptLearner(ref, ClipTokenizer.default(), method, names, { seed: 1 });
   try {
     refLearner.loadStateDict(learner.stateDict());
     const g = new Generator(5);
@@ -271,7 +277,7 @@ export function formatTrainBench(r: TrainBenchResult): string {
   const side = (name: string, train: number | null | undefined, ev: number | null | undefined, notFit: string[] | undefined, peak?: number) =>
     `  ${name.padEnd(17)} train ${rate(train, 'train', notFit)}   eval ${rate(ev, 'eval', notFit)}${peak === undefined ? '' : `   peak RSS ${gib(peak)}`}`;
   const lines = [
-    `MPL training (${r.train_images} images, batch 4, ${r.classes} classes) and evaluation (${r.eval_images} images, batch ${Math.min(100, r.eval_images)}), ${r.precision} on ${r.device_name}`,
+    `${r.method.split(' ')[0].toUpperCase()} training (${r.train_images} images, batch 4, ${r.classes} classes) and evaluation (${r.eval_images} images, batch ${Math.min(100, r.eval_images)}), ${r.precision} on ${r.device_name}`,
     `  ${r.model}, ${r.trainable_parameters.toLocaleString('en-US')} trainable parameters, libtorch ${r.libtorch}, ${r.threads} threads, memory limit ${limit} per side`,
     side(`mpl ${r.precision}`, r.train_images_per_s, r.eval_images_per_s, r.did_not_fit, r.peak_rss_bytes),
   ];
@@ -290,6 +296,7 @@ export function formatTrainBench(r: TrainBenchResult): string {
     lines.push(`  ratio mpl/PyTorch, same precision: train ${x(r.train_ratio)}   eval ${x(r.eval_ratio)}   peak RSS ${x(r.peak_rss_ratio)}${r.torch_did_not_fit?.length ? ' (PyTorch: its peak before it stopped)' : ''}`);
     if (r.precision !== 'fp32') lines.push(`  ratio mpl ${r.precision}/PyTorch fp32: train ${x(r.train_ratio_vs_fp32)}   eval ${x(r.eval_ratio_vs_fp32)}`);
     if (r.baseline_note) lines.push(`  ${r.baseline_note}`);
-  } else lines.push('  (PyTorch baseline skipped: the baseline interpreter cannot import torch; set MPL_BENCH_PYTHON)');
+  } else if (r.baseline_note) lines.push(`  (${r.baseline_note})`);
+  else lines.push('  (PyTorch baseline skipped: --no-python, or the baseline interpreter cannot import torch; set MPL_BENCH_PYTHON)');
   return lines.join('\n');
 }

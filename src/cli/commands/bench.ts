@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { intFlag, numberFlag } from '../flags.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
+import { checkMethod } from '../../prompting/methods/index.js';
 
 interface BenchFlags extends ComputeFlags {
   json?: boolean;
@@ -14,6 +15,7 @@ interface BenchFlags extends ComputeFlags {
   trainPerClass?: number;
   valPerClass?: number;
   dir?: string;
+  method?: string;
 }
 
 /** `mpl bench <what>`: the benchmarks of bench/, beside plain PyTorch in the same run when it is available. */
@@ -27,6 +29,7 @@ export function register(program: Command): void {
     .option('--classes <n>', 'train: classes whose prompts the text encoder runs every step (default 5, EuroSAT base)', intFlag('--classes', { min: 1, max: 100_000 }))
     .option('--train-images <n>', 'train: images in the timed training epoch (default 80 on a CPU, 400 on a GPU)', intFlag('--train-images', { min: 4, max: 10_000_000 }))
     .option('--eval-images <n>', 'train: images in the timed evaluation (default 100 on a CPU, 1000 on a GPU)', intFlag('--eval-images', { min: 1, max: 10_000_000 }))
+    .option('--method <name>', 'train: the method trained (default mpl; the PyTorch baseline is MPL only)')
     .option('--memory-limit <GiB>', 'train: memory each side may use; a side that needs more is reported as not fitting (default: 80% of the memory available at the start)', numberFlag('--memory-limit', { exclusiveMin: true }))
     .option('--train-per-class <n>', 'imagenet-data: training files per class folder (default 1281: 1.28M files)', intFlag('--train-per-class', { min: 1, max: 100_000 }))
     .option('--val-per-class <n>', 'imagenet-data: validation files per class folder (default 50)', intFlag('--val-per-class', { min: 1, max: 100_000 }))
@@ -67,7 +70,8 @@ Examples:
       if (f.classes !== undefined && f.classes < 1) throw new UserError('--classes must be at least 1');
       const m = await import('../../../bench/train.js');
       const memoryLimit = f.memoryLimit === undefined ? undefined : Math.floor(f.memoryLimit * 2 ** 30);
-      const r = await m.runTrainBench({ python: f.python, classes: f.classes, trainImages: f.trainImages, evalImages: f.evalImages, memoryLimit, ...compute() });
+      const method = f.method === undefined ? undefined : checkMethod(f.method);
+      const r = await m.runTrainBench({ method, python: f.python, classes: f.classes, trainImages: f.trainImages, evalImages: f.evalImages, memoryLimit, ...compute() });
       result = r;
       text = m.formatTrainBench(r);
     } else if (what === 'data') {
