@@ -25,7 +25,7 @@ import { methodDef, type MethodName } from '../src/prompting/methods/index.js';
 import type { Batch, BatchSource } from '../src/train/batches.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { train } from '../src/train/trainer.js';
-import { Generator, checkBlas, getNumThreads, isCuda, noGrad, randn, tensor, tidy, torchVersion, type Device, type PrecisionName } from '../src/torch/index.js';
+import { Generator, checkBlas, devicePeakBytes, getNumThreads, isCuda, noGrad, randn, tensor, tidy, torchVersion, type Device, type PrecisionName } from '../src/torch/index.js';
 import { UserError } from '../src/util/errors.js';
 import { PYTHON, benchDir, relativeL2, torchAvailable, type BenchTarget } from './common.js';
 import { capSelf, defaultMemoryLimit, gib, isOutOfMemory, peakRss, pythonScript, resetPeakRss, runPythonCapped, uncapSelf } from './memory.js';
@@ -47,6 +47,8 @@ export interface TrainBenchResult {
   eval_images_per_s: number | null;
   /** one text pass over the classes (evaluation computes it once), seconds */
   eval_text_seconds?: number;
+  /** the evaluation's images/s without that one text pass: what a long evaluation (ImageNet's 50,000) tends to */
+  eval_images_per_s_without_text?: number;
   /** the cap both sides ran under (bench/memory.ts) */
   memory_limit_bytes: number;
   /** resident high-water mark of this process: in all, during the timed training, during the timed evaluation */
@@ -55,6 +57,10 @@ export interface TrainBenchResult {
   eval_peak_rss_bytes: number;
   /** phases ('train', 'eval') that did not fit in memory_limit_bytes */
   did_not_fit: string[];
+  /** on a GPU: the caching allocator's peak (in all, training, evaluation), where libtorch reports it (>= 2.9) */
+  device_peak_bytes?: number;
+  train_device_peak_bytes?: number;
+  eval_device_peak_bytes?: number;
   /** the text tower's blocks in the last training step: in all, kept for the backward pass, recomputed */
   text_blocks?: { blocks: number; kept: number; recomputed: number } | null;
   /** ‖logits − logits_fp32‖ / ‖logits_fp32‖ on 8 images, same weights and prompts (precision ≠ fp32) */
@@ -156,6 +162,8 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   const { model, learner } = built;
   const modelRss = peakRss();
   resetPeakRss();
+  const gpu = cuda ? Number(/^cuda:(\d+)$/.exec(device)?.[1] ?? 0) : null;
+  const modelDevice = gpu === null ? null : devicePeakBytes(gpu, true);
   // warm-up (kernel selection, allocator, cuBLAS handles): a few steps and one evaluation batch, untimed
   const t = await capped('train', notFit, async () => {
     await train(learner, randomSource(cuda ? 12 : 4, 4, 3, nClasses), { epochs: 1, lr: 0.0035, warmupEpochs: 0 });
@@ -163,6 +171,7 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   });
   const trainPeak = peakRss();
   resetPeakRss();
+  const trainDevice = gpu === null ? null : devicePeakBytes(gpu, true);
   let textSeconds: number | undefined;
   const e = await capped('eval', notFit, async () => {
     await evaluate(learner, randomSource(evalBatch, evalBatch, 4, nClasses));
@@ -173,6 +182,7 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
     return result;
   });
   const evalPeak = peakRss();
+  const evalDevice = gpu === null ? null : devicePeakBytes(gpu, true);
   uncapSelf();
   const r: TrainBenchResult = {
     model: 'ViT-B/16 (random weights)',
@@ -189,6 +199,7 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
     train_images_per_s: t ? t.epochs[0].imagesPerSecond : null,
     eval_images_per_s: e ? e.imagesPerSecond : null,
     eval_text_seconds: textSeconds,
+    eval_images_per_s_without_text: e && textSeconds !== undefined && e.seconds > textSeconds ? e.total / (e.seconds - textSeconds) : undefined,
     memory_limit_bytes: limit,
     peak_rss_bytes: Math.max(modelRss, trainPeak, evalPeak),
     train_peak_rss_bytes: trainPeak,
@@ -196,6 +207,11 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
     did_not_fit: notFit,
     text_blocks: learner.lastTextBlocks,
   };
+  if (modelDevice !== null && trainDevice !== null && evalDevice !== null) {
+    r.device_peak_bytes = Math.max(modelDevice, trainDevice, evalDevice);
+    r.train_device_peak_bytes = trainDevice;
+    r.eval_device_peak_bytes = evalDevice;
+  }
   if (precision !== 'fp32') r.eval_logits_relative_error_vs_fp32 = logitsErrorVsFp32(model, learner, names, device, method);
   learner.dispose();
   model.dispose();
@@ -281,7 +297,10 @@ export function formatTrainBench(r: TrainBenchResult): string {
     `  ${r.model}, ${r.trainable_parameters.toLocaleString('en-US')} trainable parameters, libtorch ${r.libtorch}, ${r.threads} threads, memory limit ${limit} per side`,
     side(`mpl ${r.precision}`, r.train_images_per_s, r.eval_images_per_s, r.did_not_fit, r.peak_rss_bytes),
   ];
-  if (r.eval_text_seconds !== undefined) lines.push(`  mpl evaluation computes the ${r.classes} classes' text features once: ${r.eval_text_seconds.toFixed(2)} s of it`);
+  if (r.eval_text_seconds !== undefined) {
+    const rest = r.eval_images_per_s_without_text === undefined ? '' : `; without it ${r.eval_images_per_s_without_text.toFixed(3)} images/s`;
+    lines.push(`  mpl evaluation computes the ${r.classes} classes' text features once: ${r.eval_text_seconds.toFixed(2)} s of it${rest}`);
+  }
   if (r.text_blocks && r.text_blocks.recomputed > 0) {
     lines.push(`  mpl text tower: ${r.text_blocks.blocks} blocks of classes, ${r.text_blocks.kept} kept for the backward pass, ${r.text_blocks.recomputed} recomputed in it`);
   }
@@ -291,7 +310,10 @@ export function formatTrainBench(r: TrainBenchResult): string {
       lines.push(side(`PyTorch ${r.precision}`, r.torch_same_precision_train_images_per_s, r.torch_same_precision_eval_images_per_s, undefined));
     }
     lines.push(side(`PyTorch fp32`, r.torch_train_images_per_s, r.torch_eval_images_per_s, r.torch_did_not_fit, r.torch_peak_rss_bytes) + `   (torch ${r.torch_version})`);
-    if (r.torch_peak_device_bytes !== undefined) lines.push(`  PyTorch fp32 GPU allocator peak ${gib(r.torch_peak_device_bytes)}`);
+    if (r.torch_peak_device_bytes !== undefined) {
+      const ours = r.device_peak_bytes === undefined ? 'not reported by this libtorch (< 2.9)' : gib(r.device_peak_bytes);
+      lines.push(`  GPU allocator peak: mpl ${ours}, PyTorch fp32 ${gib(r.torch_peak_device_bytes)}`);
+    }
     const x = (v: number | undefined) => (v === undefined ? '-' : `${v.toFixed(3)}x`);
     lines.push(`  ratio mpl/PyTorch, same precision: train ${x(r.train_ratio)}   eval ${x(r.eval_ratio)}   peak RSS ${x(r.peak_rss_ratio)}${r.torch_did_not_fit?.length ? ' (PyTorch: its peak before it stopped)' : ''}`);
     if (r.precision !== 'fp32') lines.push(`  ratio mpl ${r.precision}/PyTorch fp32: train ${x(r.train_ratio_vs_fp32)}   eval ${x(r.eval_ratio_vs_fp32)}`);
