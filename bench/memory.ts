@@ -8,7 +8,8 @@
  * turns into a did-not-fit report. Reserved-but-untouched address space counts against it, so the cap is
  * conservative (a side may be refused a little before its resident memory reaches the limit, never after).
  * A watchdog also reads the baseline's resident memory every 100 ms and ends it past the limit (GPU runs,
- * where an address-space limit would break CUDA, rely on it alone). Linux only (/proc); elsewhere the peaks
+ * where an address-space limit would break CUDA, rely on it alone). Both sides also set their OOM-killer score
+ * to the maximum, so that if the machine runs out of memory regardless, the kernel ends the benchmark first. Linux only (/proc); elsewhere the peaks
  * come from the kernel's maxrss and no cap is set.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -75,6 +76,12 @@ export function gib(bytes: number): string {
  * own. Returns false where no cap could be set (no /proc or no prlimit).
  */
 export function capSelf(limitBytes: number): boolean {
+  // should the machine run out anyway, the kernel's OOM killer ends the benchmark first, not someone else's work
+  try {
+    fs.writeFileSync('/proc/self/oom_score_adj', '1000');
+  } catch {
+    // not Linux, or not allowed: the cap still holds
+  }
   const s = procStatus();
   if (!s || !Number.isFinite(s.size)) return false;
   const soft = Math.floor(s.size + Math.max(0, limitBytes - s.rss));

@@ -35,10 +35,17 @@ def reset_peak():
 
 
 def cap(cuda):
-    """Sets the address-space cap from MPL_BENCH_MEMORY_LIMIT; returns the limit in bytes (None: no limit)."""
+    """Sets the address-space cap from MPL_BENCH_MEMORY_LIMIT; returns the limit in bytes (None: no limit).
+    Also makes this process the first the kernel's OOM killer ends, should the machine run out anyway: a
+    benchmark must never cost another process its memory."""
     limit = os.environ.get("MPL_BENCH_MEMORY_LIMIT")
     if not limit:
         return None
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
     limit = int(limit)
     s = _status()
     if not cuda and "VmSize" in s:
