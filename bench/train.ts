@@ -149,7 +149,8 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   if (!methodDef(method).trainable) throw new UserError(`${method} has nothing to train; bench train needs a method that learns prompts`);
   const limit = options.memoryLimit ?? defaultMemoryLimit();
   const notFit: string[] = [];
-  capSelf(limit);
+  // an address-space limit would break CUDA, which reserves huge address ranges: on a GPU the cap is the baseline's watchdog
+  if (!cuda) capSelf(limit);
   const evalBatch = Math.min(100, nEval);
   const built = await capped('model', notFit, async () => {
     const model = ClipModel.random(knownArchitectures['ViT-B/16'], 0, { device, precision });
