@@ -477,7 +477,7 @@ export class PromptLearner {
       encode: (rows) =>
         tidy(() => {
           const classes = rows.map((r) => r % C);
-          const images = [...new Set(rows.map((r) => Math.floor(r / C)))];
+          const images = [...new Set(rows.map((r) => Math.floor(r / C)))].sort((a, b) => a - b); // all B: the identity
           const slot = new Map(images.map((im, i) => [im, i]));
           const p = (k: string) => this.params.get(`prompt_learner.meta_net.${k}`)!;
           const feats = images.length === B ? imageFeatures : imageFeatures.indexSelect(0, this.classIndex(images));

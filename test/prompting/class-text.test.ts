@@ -177,6 +177,44 @@ for (const [name, options] of [
   });
 }
 
+test('cocoop: blocks of image x class rows that span several images give the plain features and gradients', () => {
+  const o = outputs('cocoop');
+  const learner = new PromptLearner(goldenModel('fp32', testDevice), ClipTokenizer.default(), 'cocoop', o.classes, optionsFor('cocoop', o));
+  const images = goldenImages();
+  const labels = tensor(o.labels, [o.labels.length], 'int64');
+  try {
+    learner.loadStateDict(goldenTensors('methods/cocoop/params.safetensors'));
+    const plain = pass(learner, images, labels, 'plain');
+    // 20 rows (4 images x 5 classes) of 8-14 tokens: blocks of 3 to 12 rows, most of them mixing images
+    for (const blockTokens of [40, 100]) {
+      assertSamePass(pass(learner, images, labels, { blockTokens, keepBytes: 0 }), plain, `cocoop, ${blockTokens}-token blocks`);
+      const s = learner.lastTextBlocks!;
+      assert.ok(s.blocks > 1 && s.blocks < 20, `${blockTokens}-token blocks: ${JSON.stringify(s)}`);
+    }
+    // any set of rows, in any order (a block mixing images, the first row from a later image): those rows' features
+    tidy(() => {
+      const img = noGrad(() => learner.imageFeatures(images));
+      const rowText = learner['imageConditionedText'](img);
+      const C = o.classes.length;
+      const all = noGrad(() => rowText.encode(Array.from({ length: 4 * C }, (_, r) => r))).toFloat32();
+      for (const rows of [[C + 1, 0, 2 * C + 2, 3 * C + 3], [3 * C, 2, C + 4], [2 * C + 1]]) {
+        const got = noGrad(() => rowText.encode(rows)).toFloat32();
+        const E = got.length / rows.length;
+        const want = rows.flatMap((r) => Array.from(all.subarray(r * E, (r + 1) * E)));
+        assertClose(got, want, 1e-5, 1e-6, `cocoop rows ${rows}`);
+      }
+    });
+    // evaluation logits through blocks that span images
+    const whole = noGrad(() => tidy(() => learner.forward(images).logits.toFloat32()));
+    learner.textMemory = { blockTokens: 40, keepBytes: 0 };
+    assertClose(noGrad(() => tidy(() => learner.forward(images).logits.toFloat32())), whole, FP32.logits[0], FP32.logits[1], 'cocoop eval logits in blocks');
+  } finally {
+    learner.dispose();
+    images.dispose();
+    labels.dispose();
+  }
+});
+
 test('evaluation features in blocks of classes equal one block, in class order', () => {
   const o = outputs('maple');
   const learner = new PromptLearner(goldenModel('fp32', testDevice), ClipTokenizer.default(), 'maple', o.classes, optionsFor('maple', o));
