@@ -16,6 +16,8 @@ import { writeImagenetTree } from './imagenet-tree.js';
 import { peakRss } from './memory.js';
 
 export interface ImagenetDataBenchOptions {
+  /** class folders (default 1,000) */
+  classes?: number;
   trainPerClass?: number;
   valPerClass?: number;
   variantPerClass?: number;
@@ -59,7 +61,7 @@ export async function runImagenetDataBench(options: ImagenetDataBenchOptions = {
   const root = fs.mkdtempSync(path.join(options.dir ?? os.tmpdir(), 'mpl-imagenet-'));
   try {
     const t0 = process.hrtime.bigint();
-    const tree = await writeImagenetTree(root, { trainPerClass, valPerClass, variantPerClass });
+    const tree = await writeImagenetTree(root, { classes: options.classes, trainPerClass, valPerClass, variantPerClass });
     const generate = Number(process.hrtime.bigint() - t0) / 1e9;
     const [full, list] = timed(() => loadDataset('imagenet', { root, shots: 0 }));
     const [drawn, draw] = timed(() => loadDataset('imagenet', { root, shots, seed: 1 }));
