@@ -5,7 +5,7 @@
  * interleaved with the baseline; each side reports its fastest run.
  *   node dist/bench/engine.js [--json] [--reps N]      (or: npx mpl bench engine --json)
  */
-import { residualBlock, type BlockWeights } from '../src/clip/transformer.js';
+import { residualBlock, type BlockWeights } from '../src/backbones/clip/transformer.js';
 import { Generator, cat, getNumThreads, randn, tidy, torchVersion, zeros, ones, checkBlas, type Tensor } from '../src/torch/index.js';
 import { runPython, timeMs, torchAvailable } from './common.js';
 

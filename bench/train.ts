@@ -11,17 +11,23 @@
  * Memory: each side's resident peak (the process's RSS high-water mark, per phase and in all; on a GPU the
  * PyTorch baseline also reports its allocator's peak), both under one cap (bench/memory.ts, `memoryLimit`,
  * default 80% of the memory available at the start): a side that needs more is reported as not fitting in
- * that many GiB, with no images/s, instead of taking the machine's memory.
+ * that many GiB, with no images/s, instead of taking the machine's memory. `--method` times another method
+ * (its default options, the learning rate of its recipe, the same batch of 4); kgcoop and prograd beside their
+ * official trainers' steps in PyTorch (bench/python/train.py), the others without a baseline.
  * Evaluation computes the class text features once (as `mpl` evaluates; the official code runs the text
  * encoder for every batch): `eval_text_seconds` is that one pass, timed on its own.
  *   npx mpl bench train --device cuda --precision fp16 --classes 50 --json
  *   npx mpl bench train --classes 1000 --train-images 8 --eval-images 20 --memory-limit 16 --json
+ *   npx mpl bench train --method prograd --json
  */
-import { knownArchitectures } from '../src/clip/config.js';
-import { ClipModel } from '../src/clip/model.js';
-import { ClipTokenizer } from '../src/clip/tokenizer.js';
+import { ClipModel } from '../src/backbones/clip/model.js';
+import { ClipTokenizer } from '../src/backbones/clip/tokenizer.js';
+import { familyOf, knownArchitecture } from '../src/backbones/index.js';
+import type { BackboneArchitecture, BackboneModel, TextTokenizer } from '../src/backbones/model.js';
+import { SiglipModel } from '../src/backbones/siglip/model.js';
+import type { SiglipArchitecture } from '../src/backbones/siglip/weights.js';
 import { PromptLearner } from '../src/prompting/learner.js';
-import { methodDef, type MethodName } from '../src/prompting/methods/index.js';
+import { RECIPES, methodDef, type MethodName } from '../src/prompting/methods/index.js';
 import type { Batch, BatchSource } from '../src/train/batches.js';
 import { evaluate } from '../src/train/evaluate.js';
 import { train } from '../src/train/trainer.js';
@@ -115,12 +121,22 @@ export function randomSource(n: number, batchSize: number, seed: number, classes
   };
 }
 
+/** The methods with a PyTorch baseline of their training step (bench/python/train.py); others run without one. */
+export const BENCH_METHODS = ['mpl', 'kgcoop', 'prograd'] as const;
+const DESCRIPTION: Record<(typeof BENCH_METHODS)[number], string> = {
+  mpl: 'mpl (N_CTX 1, add 2, remove 1, depth 9)',
+  kgcoop: 'kgcoop (4 context tokens, W 8)',
+  prograd: 'prograd (16 context tokens, two backward passes and a projection per step)',
+};
+
 export interface TrainBenchOptions extends BenchTarget {
+  /** the architecture (random weights): ViT-B/16 (default) or siglip-base-patch16-224 (`--arch`) */
+  arch?: string;
   trainImages?: number;
   evalImages?: number;
   classes?: number;
   python?: boolean;
-  /** the method trained (default mpl; the PyTorch baseline is MPL's, so other methods run without it) */
+  /** the method trained (default mpl; a PyTorch baseline for BENCH_METHODS only) */
   method?: MethodName;
   /** bytes each side may use (default: 80% of the memory available at the start) */
   memoryLimit?: number;
@@ -145,7 +161,11 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   const nEval = options.evalImages ?? (cuda ? 1000 : 100);
   const nClasses = options.classes ?? EUROSAT_BASE.length;
   const names = benchClassNames(nClasses);
+  const archName = options.arch ?? 'ViT-B/16';
+  const arch = knownArchitecture(archName);
+  if (!arch || arch.vision.image_size !== 224) throw new UserError(`bench train: ${archName} is not a known 224-pixel architecture (ViT-B/16, siglip-base-patch16-224)`);
   const method = options.method ?? 'mpl';
+  const lr = RECIPES[method].lr;
   if (!methodDef(method).trainable) throw new UserError(`${method} has nothing to train; bench train needs a method that learns prompts`);
   const limit = options.memoryLimit ?? defaultMemoryLimit();
   const notFit: string[] = [];
@@ -153,12 +173,12 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   if (!cuda) capSelf(limit);
   const evalBatch = Math.min(100, nEval);
   const built = await capped('model', notFit, async () => {
-    const model = ClipModel.random(knownArchitectures['ViT-B/16'], 0, { device, precision });
-    return { model, learner: new PromptLearner(model, ClipTokenizer.default(), method, names, { seed: 1 }) };
+    const { model, tokenizer } = randomModel(arch, device, precision);
+    return { model, learner: new PromptLearner(model, tokenizer, method, names, { seed: 1 }) };
   });
   if (!built) {
     uncapSelf();
-    throw new UserError(`the ViT-B/16 model alone does not fit in the memory limit of ${gib(limit)}; give a larger --memory-limit`);
+    throw new UserError(`the ${archName} model alone does not fit in the memory limit of ${gib(limit)}; give a larger --memory-limit`);
   }
   const { model, learner } = built;
   const modelRss = peakRss();
@@ -167,8 +187,8 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   const modelDevice = gpu === null ? null : devicePeakBytes(gpu, true);
   // warm-up (kernel selection, allocator, cuBLAS handles): a few steps and one evaluation batch, untimed
   const t = await capped('train', notFit, async () => {
-    await train(learner, randomSource(cuda ? 12 : 4, 4, 3, nClasses), { epochs: 1, lr: 0.0035, warmupEpochs: 0 });
-    return train(learner, randomSource(nTrain, 4, 1, nClasses), { epochs: 1, lr: 0.0035, warmupEpochs: 0 });
+    await train(learner, randomSource(cuda ? 12 : 4, 4, 3, nClasses), { epochs: 1, lr, warmupEpochs: 0 });
+    return train(learner, randomSource(nTrain, 4, 1, nClasses), { epochs: 1, lr, warmupEpochs: 0 });
   });
   const trainPeak = peakRss();
   resetPeakRss();
@@ -186,8 +206,8 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
   const evalDevice = gpu === null ? null : devicePeakBytes(gpu, true);
   uncapSelf();
   const r: TrainBenchResult = {
-    model: 'ViT-B/16 (random weights)',
-    method: method === 'mpl' ? 'mpl (N_CTX 1, add 2, remove 1, depth 9)' : `${method} (its official base-to-new options)`,
+    model: `${archName} (random weights)`,
+    method: (DESCRIPTION as Partial<Record<MethodName, string>>)[method] ?? `${method} (its default options)`,
     device,
     device_name: deviceName,
     precision,
@@ -213,12 +233,18 @@ export async function runTrainBench(options: TrainBenchOptions = {}): Promise<Tr
     r.train_device_peak_bytes = trainDevice;
     r.eval_device_peak_bytes = evalDevice;
   }
-  if (precision !== 'fp32') r.eval_logits_relative_error_vs_fp32 = logitsErrorVsFp32(model, learner, names, device, method);
+  if (precision !== 'fp32') r.eval_logits_relative_error_vs_fp32 = logitsErrorVsFp32(arch, learner, names, device, method);
   learner.dispose();
   model.dispose();
-  if (method !== 'mpl' && options.python !== false) r.baseline_note = `no PyTorch baseline for ${method} (bench/python/train.py runs MPL)`;
-  if (method === 'mpl' && options.python !== false && torchAvailable()) {
-    const args = (p: PrecisionName) => [String(r.threads), String(nTrain), String(nEval), String(nClasses), device, p];
+  if (familyOf(arch).name !== 'clip') {
+    // bench/python/train.py is the official (CLIP) trainer's computation; no PyTorch baseline for another family
+    r.baseline_note = `no PyTorch baseline for ${familyOf(arch).name}: compare with \`mpl bench train --arch ViT-B/16\` in the same session`;
+    return r;
+  }
+  const withBaseline = (BENCH_METHODS as readonly string[]).includes(method);
+  if (!withBaseline && options.python !== false) r.baseline_note = `no PyTorch baseline for ${method} (bench/python/train.py runs ${BENCH_METHODS.join(', ')})`;
+  if (withBaseline && options.python !== false && torchAvailable()) {
+    const args = (p: PrecisionName) => [String(r.threads), String(nTrain), String(nEval), String(nClasses), device, p, method];
     const fp32 = await baseline(args('fp32'), limit);
     r.torch_version = String(fp32.torch_version);
     r.torch_train_images_per_s = fp32.torch_train_images_per_s as number | null;
@@ -272,9 +298,9 @@ async function baseline(args: string[], limit: number): Promise<Record<string, u
 }
 
 /** Relative L2 error of this precision's evaluation logits against an fp32 copy of the same model and prompts. */
-function logitsErrorVsFp32(model: ClipModel, learner: PromptLearner, names: string[], device: Device, method: MethodName): number {
-  const ref = ClipModel.random(knownArchitectures['ViT-B/16'], 0, { device, precision: 'fp32' });
-  const refLearner = new PromptLearner(ref, ClipTokenizer.default(), method, names, { seed: 1 });
+function logitsErrorVsFp32(arch: BackboneArchitecture, learner: PromptLearner, names: string[], device: Device, method: MethodName): number {
+  const { model: ref, tokenizer } = randomModel(arch, device, 'fp32');
+  const refLearner = new PromptLearner(ref, tokenizer, method, names, { seed: 1 });
   try {
     refLearner.loadStateDict(learner.stateDict());
     const g = new Generator(5);
@@ -285,6 +311,28 @@ function logitsErrorVsFp32(model: ClipModel, learner: PromptLearner, names: stri
     refLearner.dispose();
     ref.dispose();
   }
+}
+
+/**
+ * A random model of an architecture and a tokenizer for it. A random SigLIP has no vocabulary file: the bench
+ * gives every word its own id (SigLIP's layout: no start token, `</s>` = 1 last, padded with it to the fixed
+ * length), which costs the encoders exactly what real ids do.
+ */
+function randomModel(arch: BackboneArchitecture, device: Device, precision: PrecisionName): { model: BackboneModel; tokenizer: TextTokenizer } {
+  if (familyOf(arch).name === 'clip') return { model: ClipModel.random(arch, 0, { device, precision }), tokenizer: ClipTokenizer.default() };
+  const L = arch.text.context_length;
+  const ids = new Map<string, number>();
+  const encode = (text: string) => text.toLowerCase().replace(/[^a-z0-9 ]/g, '').split(/\s+/).filter(Boolean).map((w) => ids.get(w) ?? (ids.set(w, 3 + (ids.size % (arch.text.vocab_size - 3))), ids.get(w)!));
+  const tokenizer: TextTokenizer = {
+    encode,
+    tokenize(texts) {
+      const list = typeof texts === 'string' ? [texts] : texts;
+      const out = new Int32Array(list.length * L).fill(1);
+      list.forEach((t, i) => out.set([...encode(t).slice(0, L - 1), 1], i * L));
+      return { ids: out, shape: [list.length, L], eotIndex: new Int32Array(list.length).fill(L - 1) };
+    },
+  };
+  return { model: SiglipModel.random(arch as SiglipArchitecture, 0, { device, precision }), tokenizer };
 }
 
 export function formatTrainBench(r: TrainBenchResult): string {

@@ -5,8 +5,8 @@
  * precision, in that precision, in the same run.
  *   npx mpl bench zeroshot --device cuda --precision fp16 --json
  */
-import { knownArchitectures } from '../src/clip/config.js';
-import { ClipModel } from '../src/clip/model.js';
+import { knownArchitectures } from '../src/backbones/clip/config.js';
+import { ClipModel } from '../src/backbones/clip/model.js';
 import { Generator, checkBlas, getNumThreads, isCuda, nn, noGrad, randn, tensor, tidy, torchVersion, type Device, type PrecisionName } from '../src/torch/index.js';
 import { runPython, torchAvailable, type BenchTarget } from './common.js';
 

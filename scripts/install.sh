@@ -31,24 +31,34 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-npm ci --no-audit --no-fund
-
 # A second build of the addon against PyPI's libtorch 2.x (its CPU libraries; the CUDA wheel's GPU libraries
-# are not installed), so that `npm test` runs every test against both libtorch generations. The versions are
-# pinned: torch's wheel needs exactly these CUDA runtime/CUPTI packages even for its CPU library. A user's
-# own CUDA PyTorch is what the main build links (native/find-libtorch.js); this one is for the tests.
-# MPL_SKIP_LIBTORCH2=1 skips it (npm test then says it tests the main build only).
+# are not installed), so that `npm test` runs the engine and numerics tests against both libtorch generations.
+# The versions are pinned: torch's wheel needs exactly these CUDA runtime/CUPTI packages even for its CPU
+# library. A user's own CUDA PyTorch is what the main build links (native/find-libtorch.js); this one is for
+# the tests. MPL_SKIP_LIBTORCH2=1 skips it (npm test then says it tests the main build only). The wheel (540 MB)
+# downloads in the background while npm ci compiles the main addon.
 TORCH2_VERSION=2.15.0
 CUDA_RUNTIME_VERSION=13.2.86
-if [ "${MPL_SKIP_LIBTORCH2:-}" != 1 ]; then
-  venv=.cache/libtorch2
-  if [ ! -f "$venv/installed-$TORCH2_VERSION" ]; then
-    echo "installing torch $TORCH2_VERSION from PyPI into $venv (libtorch 2.x for the tests)"
+venv=.cache/libtorch2
+torch2_pid=""
+if [ "${MPL_SKIP_LIBTORCH2:-}" != 1 ] && [ ! -f "$venv/installed-$TORCH2_VERSION" ]; then
+  echo "installing torch $TORCH2_VERSION from PyPI into $venv (libtorch 2.x for the tests), beside npm ci"
+  (
     rm -rf "$venv"
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check --no-deps --no-compile \
       "torch==$TORCH2_VERSION" "nvidia-cuda-runtime==$CUDA_RUNTIME_VERSION.*" "nvidia-cuda-cupti==$CUDA_RUNTIME_VERSION.*"
     touch "$venv/installed-$TORCH2_VERSION"
+  ) &
+  torch2_pid=$!
+fi
+
+npm ci --no-audit --no-fund
+
+if [ "${MPL_SKIP_LIBTORCH2:-}" != 1 ]; then
+  if [ -n "$torch2_pid" ] && ! wait "$torch2_pid"; then
+    echo "installing torch $TORCH2_VERSION from PyPI failed (see above); MPL_SKIP_LIBTORCH2=1 skips the libtorch 2.x test build" >&2
+    exit 1
   fi
   site=$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   # outside build/: node-gyp rebuild (npm install / npm rebuild) empties build/

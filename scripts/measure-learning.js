@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * Measures over seeds what test/e2e/learning.test.ts asserts on one seed (src/pretrain/learning.ts holds the
+ * Measures over seeds what test/e2e/learning.slow.test.ts asserts on one seed (src/pretrain/learning.ts holds the
  * shared definition): zero-shot and every method's base/new accuracy on SynthShapes with the shipped tiny
  * CLIP. Prints each method's mean ± std and [min, max], the gain over zero-shot on base classes and the
  * change on new classes, and writes them to <out>/spreads.json. The test thresholds are set from these.

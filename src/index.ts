@@ -2,7 +2,7 @@
  * modular-prompt-learning: the public API. The `mpl` CLI is a thin shell over exactly these functions.
  * Every type a public function takes or returns is exported here too.
  *
- *   const { model, tokenizer } = await loadClip('ViT-B/16');
+ *   const { model, tokenizer } = await loadClip('ViT-B/16');   // or loadModel('siglip-base-patch16-224'), any family
  *   const data = loadDataset('eurosat', { root, shots: 16, seed: 1, subsample: 'base' });
  *   const learner = new PromptLearner(model, tokenizer, 'mpl', data.classnames, { seed: 1 });
  *   await train(learner, batchSource(data.train, { mode: 'train', seed: 1 }), { epochs: 5, lr: 0.0035 });
@@ -11,12 +11,19 @@
  */
 export * as torch from './torch/index.js';
 export type { Device, DType, Precision, PrecisionName, Tensor } from './torch/index.js';
-export { ClipModel, type ClipArchitecture, type ClipLoadOptions, type EncoderHooks } from './clip/model.js';
-export { loadClip, type LoadClipOptions, type LoadedClip } from './clip/load.js';
-export { makePreprocess, preprocessImage, type Preprocess } from './clip/preprocess.js';
-export { loadClipWeights, readClipConfig } from './clip/weights.js';
-export { knownArchitectures, type ClipConfig, type TextConfig, type VisionConfig } from './clip/config.js';
-export { ClipTokenizer, tokenize } from './clip/tokenizer.js';
+export { ClipModel, type ClipArchitecture, type ClipLoadOptions, type EncoderHooks } from './backbones/clip/model.js';
+export { loadClip, type LoadClipOptions, type LoadedClip } from './backbones/clip/load.js';
+export { makePreprocess, preprocessImage, type Preprocess } from './backbones/clip/preprocess.js';
+export { loadClipWeights, readClipConfig } from './backbones/clip/weights.js';
+export { knownArchitectures, type ClipConfig, type TextConfig, type VisionConfig } from './backbones/clip/config.js';
+export { ClipTokenizer, tokenize } from './backbones/clip/tokenizer.js';
+export { loadModel, families, familyOf, traitsOf, tokenizerFor, MODEL_CATALOGUE, type CatalogueEntry, type LoadModelOptions, type LoadedModel } from './backbones/index.js';
+export type { BackboneArchitecture, BackboneModel, BackboneNeed, BackboneTraits, FamilyName, TextTokenizer } from './backbones/model.js';
+export type { BackboneFamily } from './backbones/family.js';
+export { SiglipModel } from './backbones/siglip/model.js';
+export { SiglipTokenizer } from './backbones/siglip/tokenizer.js';
+export type { SiglipArchitecture } from './backbones/siglip/weights.js';
+export type { PixelSpec } from './data/image.js';
 export { PromptLearner, type ForwardOutput, type LearnerOptions, type Tokenizer } from './prompting/learner.js';
 export { METHODS, RECIPES, designMethod, gpaWeights, countParameters, type MethodConfig, type MethodDesign, type MethodName, type MethodOptions, type Recipe } from './prompting/methods/index.js';
 export { validatePlan, planLayout, describeLayout, parseSchedule, type PromptPlan } from './prompting/plan.js';
@@ -36,5 +43,10 @@ export { runBase2New, runTransfer, type ProtocolOptions } from './eval/protocols
 export { harmonicMean, type Protocol, type RunResult } from './eval/results.js';
 export { silentReporter, type ProgressHandle, type Reporter } from './util/reporter.js';
 export { runSearch, type SearchResult, type SearchRunOptions } from './search/search.js';
+export { loadPromptPackage, type LoadPackageOptions } from './packages/load.js';
+export { readPackage, loadPromptsSource, type PackageConfig, type PackageAccuracy, type PromptsSource } from './packages/package.js';
+export { exportRunPackage, type ExportPackageOptions } from './packages/export.js';
+export { importDasslCheckpoint, type ImportOptions } from './packages/import.js';
+export { checkBackbone, backboneOf, type BackboneIdentity, type BackboneRequirement, type LoadedBackbone } from './packages/backbone.js';
 export { watchDataAccess, type DataAccess } from './data/access.js';
 export { UserError } from './util/errors.js';

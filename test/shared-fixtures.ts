@@ -7,7 +7,7 @@
  *   - golden/tiny_clip.safetensors (OpenAI key names, fp32) is not stored at all: it holds the same values as
  *     golden/tiny_clip_hf.safetensors (Hugging Face names, fp16; every weight is fp16-representable), so it is
  *     made from that file by `hfToOpenAi` below -- a conversion written here independently of
- *     src/clip/weights.ts (whose own Hugging Face mapping the tests check against it), reproducing the
+ *     src/backbones/clip/weights.ts (whose own Hugging Face mapping the tests check against it), reproducing the
  *     original file byte for byte (the sha256 below is the original's, checked after writing).
  */
 import { createHash } from 'node:crypto';

@@ -130,3 +130,36 @@ class MPL(nn.Module):
         img = img / img.norm(dim=-1, keepdim=True)
         txt = txt / txt.norm(dim=-1, keepdim=True)
         return 100.0 * img @ txt.t()
+
+
+class TextContext(nn.Module):
+    """CoOp's prompt learner as KgCoOp's and ProGrad's trainers use it (trainers/kgcoop.py, prograd.py): n_ctx
+    learnable tokens before the class name, the image encoder untouched. `text()` = the class text features."""
+    def __init__(self, clip, n_cls, n_ctx=4, prompt_len=12):
+        super().__init__()
+        tw = clip.ln_final.weight.shape[0]
+        self.clip = clip
+        self.ctx = nn.Parameter(torch.randn(n_ctx, tw) * 0.02)
+        emb = clip.token_embedding(torch.randint(0, 49000, (n_cls, 77), device=clip.tpos.device))
+        self.register_buffer("prefix", emb[:, :1].clone())
+        self.register_buffer("suffix", emb[:, 1 + n_ctx:].clone())
+        self.register_buffer("eot", torch.full((n_cls,), prompt_len - 1, dtype=torch.long, device=clip.tpos.device))
+
+    def half_official(self):
+        """PREC fp16: the context and the frozen prompt embeddings in CLIP's dtype."""
+        self.ctx.data = self.ctx.data.half()
+        self.prefix, self.suffix = self.prefix.half(), self.suffix.half()
+        return self
+
+    def text(self):
+        n_cls = self.prefix.shape[0]
+        prompts = torch.cat([self.prefix, self.ctx.unsqueeze(0).expand(n_cls, -1, -1), self.suffix], 1)
+        txt = self.clip.encode_text_embeddings(prompts, self.eot)
+        return txt / txt.norm(dim=-1, keepdim=True)
+
+    def image(self, images):
+        img = self.clip.encode_image(images)
+        return img / img.norm(dim=-1, keepdim=True)
+
+    def forward(self, images):
+        return 100.0 * self.image(images) @ self.text().t()

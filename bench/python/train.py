@@ -7,16 +7,21 @@ Batches are copied from host memory every step, as the official trainer's `input
 Memory: the resident peak of the process and of each phase (`torch_*peak_rss_bytes`; on a GPU also the
 allocator's peak, `torch_peak_device_bytes`), under the benchmark's cap (memcap.py): a phase that does not fit
 is reported (`torch_did_not_fit`), with no images/s, instead of failing the run.
-Usage: train.py THREADS N_TRAIN N_EVAL N_CLASSES [DEVICE] [PRECISION]. Prints one JSON line."""
+METHOD kgcoop / prograd: their official trainers' steps instead (trainers/kgcoop.py: CoOp's 4 context tokens,
+CE + 8·(1 − mean cosine to fixed hand-crafted text features); trainers/prograd.py with Dassl.ProGrad's
+prograd_backward_and_update: 16 tokens, a second frozen CLIP's zero-shot logits, KL and CE backpropagated
+separately, the CE gradient projected), lr 0.002.
+Usage: train.py THREADS N_TRAIN N_EVAL N_CLASSES [DEVICE] [PRECISION] [METHOD]. Prints one JSON line."""
 import json, sys, time
 import torch
 import torch.nn.functional as F
-from clip_ref import Clip, MPL
+from clip_ref import Clip, MPL, TextContext
 import memcap
 
 threads, n_train, n_eval, n_cls = (int(a) for a in sys.argv[1:5])
 device = sys.argv[5] if len(sys.argv) > 5 else "cpu"
 precision = sys.argv[6] if len(sys.argv) > 6 else "fp32"
+method = sys.argv[7] if len(sys.argv) > 7 else "mpl"
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 cuda = device.startswith("cuda")
@@ -33,12 +38,17 @@ def sync():
 
 
 clip = Clip().to(device)
-mpl = MPL(clip, n_cls).to(device)
+mpl = (MPL(clip, n_cls) if method == "mpl" else TextContext(clip, n_cls, n_ctx=4 if method == "kgcoop" else 16)).to(device)
 if precision == "fp16":
     clip.half_official()
     mpl.half_official()
 params = [p for n, p in mpl.named_parameters() if not n.startswith("clip.")]
-opt = torch.optim.SGD(params, lr=0.0035, momentum=0.9, weight_decay=5e-4)
+opt = torch.optim.SGD(params, lr=0.0035 if method == "mpl" else 0.002, momentum=0.9, weight_decay=5e-4)
+if method == "kgcoop":
+    with torch.no_grad():  # the hand-crafted prompts' features, computed once (KgCoOp's PromptLearner)
+        teacher = mpl.text().detach().clone()
+if method == "prograd":
+    zs_text = mpl.text().detach().clone()  # zero-shot CLIP's class text features (the CLIP module of prograd.py)
 autocast_dtype = {"amp": torch.float16, "bf16": torch.bfloat16}.get(precision)
 scaler = None
 if precision == "amp":
@@ -57,8 +67,15 @@ labels = torch.arange(4) % n_cls
 
 def step():
     x, y = images.to(device), labels.to(device)
+    if method == "prograd":
+        return prograd_step(x, y)
     with autocast():
-        loss = F.cross_entropy(mpl(x), y)
+        if method == "kgcoop":
+            txt = mpl.text()
+            score = 1.0 - torch.nn.CosineSimilarity(dim=1, eps=1e-07)(txt, teacher).mean()
+            loss = F.cross_entropy(100.0 * mpl.image(x) @ txt.t(), y) + 8.0 * score
+        else:
+            loss = F.cross_entropy(mpl(x), y)
     opt.zero_grad()
     if scaler is not None:
         scaler.scale(loss).backward()
@@ -66,6 +83,32 @@ def step():
         scaler.update()
     else:
         loss.backward()
+        opt.step()
+
+
+def prograd_step(x, y):
+    """ProGrad.forward_backward + Dassl.ProGrad's prograd_backward_and_update (one parameter: the context)."""
+    with autocast():
+        output = mpl(x)
+        with torch.no_grad():
+            zs = 100.0 * mpl.image(x) @ zs_text.t()  # the zero-shot CLIP: a second image encoding, as the official zs_clip
+        xe = F.cross_entropy(output, y)
+        kl = (-F.softmax(zs, dim=-1) * F.log_softmax(output, -1)).sum(1).mean()
+    opt.zero_grad()
+    scale = (lambda t: scaler.scale(t)) if scaler is not None else (lambda t: t)
+    scale(kl).backward(retain_graph=True)
+    b = [p.grad.clone() for p in params]
+    opt.zero_grad()
+    scale(xe).backward()
+    for p, bg in zip(params, b):
+        bn = bg / torch.linalg.norm(bg)
+        a = p.grad.clone()
+        if torch.dot((a / torch.linalg.norm(a)).flatten(), bn.flatten()) < 0:
+            p.grad = a - torch.dot(a.flatten(), bn.flatten()) * bn
+    if scaler is not None:
+        scaler.step(opt)
+        scaler.update()
+    else:
         opt.step()
 
 

@@ -13,13 +13,11 @@
  * best-validation model selection, ...): a refused key is a one-line error naming it, never silently ignored.
  * Flags typed on the command line always win over the files (commander records where a value came from).
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import type { Command, Option } from 'commander';
-import { parse as parseYaml } from 'yaml';
 import { CLIP_MEAN, CLIP_STD } from '../data/image.js';
-import { UserError, fileError } from '../util/errors.js';
-import { OPTION_SPECS, dasslTrainer, dasslTrainerNames, methodDef, type OptionKey } from '../prompting/methods/index.js';
+import { UserError, fileError, printable } from '../util/errors.js';
+import { parseYamlText, readConfigText } from '../util/parse.js';
+import { OPTION_SPECS, checkMethod, dasslTrainer, dasslTrainerNames, methodDef, type OptionKey } from '../prompting/methods/index.js';
 
 /** A value as read from a file (or an override), before the flag's own parser checks it. */
 type Raw = unknown;
@@ -27,20 +25,12 @@ type Tree = Record<string, Raw>;
 
 const isTree = (v: Raw): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Reads a YAML (or JSON, a subset of YAML) file into an object; a clear error for anything else. */
+/**
+ * Reads a YAML (or JSON, a subset of YAML) file into an object; a clear error for anything else. Within the
+ * parsing limits of src/util/parse.ts (1 MiB, 64 levels, linear time).
+ */
 export function readConfigFile(file: string): Tree {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw fileError(file, `cannot read the config file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  let v: Raw;
-  try {
-    v = path.extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
-  } catch (e) {
-    throw fileError(file, `not valid ${path.extname(file).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`);
-  }
+  const v = readConfigText(file, 'config file');
   if (v === null || v === undefined) return {};
   if (!isTree(v)) throw fileError(file, 'a config file must hold a mapping of keys to values');
   return v;
@@ -56,7 +46,9 @@ export function isDasslConfig(tree: Tree): boolean {
 // Dassl keys
 
 /** TRAINER.<NAME>.KEY → the flag's attribute name, from the method options' table (IVLP/PromptSRC's N_CTX_TEXT is our --n-ctx). */
-const TRAINER_KEYS: Record<string, string> = Object.fromEntries(OPTION_SPECS.flatMap((o) => (o.dassl ?? []).map((k) => [k, o.key])));
+const TRAINER_KEYS: Record<string, string> = Object.fromEntries(OPTION_SPECS.flatMap((o) => (o.dassl ?? []).filter((k) => !k.includes('.')).map((k) => [k, o.key])));
+/** Whole keys of the options table outside TRAINER (ProGrad's LOSS.LAMBDA, LOSS.T) → the flag's attribute name. */
+const OPTION_KEYS: Record<string, OptionKey> = Object.fromEntries(OPTION_SPECS.flatMap((o) => (o.dassl ?? []).filter((k) => k.includes('.')).map((k) => [k, o.key])));
 
 /** Keys mapped onto a flag (attribute name). */
 const MAPPED: Record<string, string> = {
@@ -109,6 +101,7 @@ const FIXED: Record<string, Raw[]> = {
   'MODEL.BACKBONE.PRETRAINED': [true],
   'MODEL.INIT_WEIGHTS': [''],
   RESUME: [''],
+  'LOSS.NAME': ['prograd', ''], // the loss of ProGrad's trainer (its only one)
 };
 
 /**
@@ -192,17 +185,17 @@ function flatten(tree: Tree, prefix = '', out: Record<string, Raw> = {}): Record
 /** Dassl's opts list: KEY VALUE KEY VALUE ..., values read as YAML scalars (yacs reads Python literals). */
 export function parseOverrides(list: string[]): Record<string, Raw> {
   if (list.length % 2 !== 0) {
-    throw new UserError(`Dassl overrides come in KEY VALUE pairs; got ${list.length} words (${list.join(' ')})`);
+    throw new UserError(printable(`Dassl overrides come in KEY VALUE pairs; got ${list.length} words (${list.join(' ')})`));
   }
   const out: Record<string, Raw> = {};
   for (let i = 0; i < list.length; i += 2) {
     const key = list[i];
     if (!/^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)*$/.test(key)) {
-      throw new UserError(`'${key}' is not a Dassl key (KEY.SUBKEY in capitals, e.g. DATASET.NUM_SHOTS 16); flags start with --`);
+      throw new UserError(printable(`'${key}' is not a Dassl key (KEY.SUBKEY in capitals, e.g. DATASET.NUM_SHOTS 16); flags start with --`));
     }
     let value: Raw;
     try {
-      value = parseYaml(list[i + 1]);
+      value = parseYamlText(list[i + 1], key);
     } catch {
       value = list[i + 1];
     }
@@ -223,9 +216,10 @@ export interface MappedConfig {
 
 /**
  * Maps Dassl keys (already flattened: "OPTIM.LR") onto flags; refuses unsupported behaviour-changing keys.
- * `where` names the files / overrides in error messages.
+ * `where` names the files / overrides in error messages; `method`, the --method typed on the command line,
+ * names the trainer when TRAINER.NAME does not (the official scripts give it as `--trainer`).
  */
-export function mapDassl(keys: Record<string, Raw>, command: ConfiguredCommand, where: string): MappedConfig {
+export function mapDassl(keys: Record<string, Raw>, command: ConfiguredCommand, where: string, method?: string): MappedConfig {
   const flags: Record<string, Raw> = {};
   const notes: string[] = [];
   const refuse = (key: string, why: string): never => {
@@ -239,23 +233,31 @@ export function mapDassl(keys: Record<string, Raw>, command: ConfiguredCommand, 
     const name = String(keys['TRAINER.NAME']);
     trainer = name.toUpperCase().replace(/[^A-Z0-9]/g, '');
     if (!dasslTrainer(trainer)) refuse('TRAINER.NAME', `'${name}' is not a trainer this tool has (${dasslTrainerNames().join(', ')})`);
+  } else if (method) {
+    trainer = Object.keys(methodDef(checkMethod(method)).dassl.trainers)[0];
   } else if (sections.length === 1) {
     trainer = sections[0].toUpperCase();
   } else if (sections.length > 1) {
     refuse('TRAINER', `has sections for ${sections.join(', ')}: say which trainer with TRAINER.NAME`);
   }
+  // the TRAINER.<SECTION> the trainer reads its settings from (KgCoOp and ProGrad read TRAINER.COOP)
+  let section = trainer;
+  let ctxInitSwitch: string | undefined;
   if (trainer) {
     const found = dasslTrainer(trainer);
     if (!found) refuse(`TRAINER.${trainer}`, `is not a trainer this tool has (${dasslTrainerNames().join(', ')})`);
     flags.method = found!.method;
     Object.assign(flags, found!.options); // e.g. ZEROSHOTCLIP2: the template ensemble
-    takes = methodDef(found!.method).options;
+    const def = methodDef(found!.method);
+    takes = def.options;
+    section = def.dassl.section ?? trainer;
+    ctxInitSwitch = (def.defaults as { ctxInit?: string }).ctxInit;
   }
   for (const [key, value] of Object.entries(keys)) {
     if (key === 'TRAINER.NAME') continue;
     if (key.startsWith('TRAINER.')) {
-      const [, section, sub, ...rest] = key.split('.');
-      if (section.toUpperCase() !== trainer) continue; // another trainer's section cannot change this run
+      const [, keySection, sub, ...rest] = key.split('.');
+      if (keySection.toUpperCase() !== section) continue; // another trainer's section cannot change this run
       if (!sub || rest.length) refuse(key, 'is not a trainer setting this tool knows');
       if (sub === 'PREC') {
         const p = String(value).toLowerCase();
@@ -270,7 +272,19 @@ export function mapDassl(keys: Record<string, Raw>, command: ConfiguredCommand, 
       const attr = TRAINER_KEYS[sub];
       if (!attr) refuse(key, `is not supported (known: ${Object.keys(TRAINER_KEYS).join(', ')}, PREC)`);
       if (attr === 'ctxInit' && !takes.includes('ctxInit')) continue; // a fixed text side (VPT's template) has no context words
+      const b = normalise(value);
+      if (attr === 'ctxInit' && typeof b === 'boolean') {
+        // KgCoOp's and ProGrad's CTX_INIT is a switch: True = their own words ("a photo of a"; the dataset's
+        // template), False = a random context
+        flags[attr] = b ? (ctxInitSwitch ?? '') : '';
+        continue;
+      }
       flags[attr] = value;
+      continue;
+    }
+    if (key in OPTION_KEYS) {
+      // another method's loss setting (the official train.py defines LOSS.* for every trainer) cannot change this run
+      if (takes.includes(OPTION_KEYS[key])) flags[OPTION_KEYS[key]] = value;
       continue;
     }
     if (key in MAPPED) {
@@ -400,7 +414,8 @@ export function applyConfig(cmd: Command, files: string[], overrides: string[], 
     }
   }
   if (dasslSources.length) {
-    const m = mapDassl(dassl, command, dasslSources.join(' + '));
+    const method = cmd.getOptionValueSource('method') === 'cli' ? String(cmd.getOptionValue('method')) : undefined;
+    const m = mapDassl(dassl, command, dasslSources.join(' + '), method);
     if ('inputSize' in m.flags) {
       inputSize = m.flags.inputSize as number;
       delete m.flags.inputSize;

@@ -6,7 +6,8 @@
  */
 import { Option, type Command } from 'commander';
 import { UserError, printable } from '../util/errors.js';
-import { METHODS, OPTION_SPECS, checkMethod, methodDef, methodDefs, type MethodName, type MethodOptions, type OptionSpec } from '../prompting/methods/index.js';
+import { METHODS, OPTION_SPECS, checkMethod, inferMethod, methodDef, methodDefs, type MethodName, type MethodOptions, type OptionSpec } from '../prompting/methods/index.js';
+import type { LoadedPrompts } from '../prompting/checkpoint.js';
 import { intFlag, numberFlag } from './flags.js';
 
 /** Commander's attribute for a flag: `--n-ctx` → `nCtx` (the option's key in the table). */
@@ -17,11 +18,10 @@ function parserOf(s: OptionSpec): ((v: string) => FlagValue) | undefined {
   const flag = `--${s.flag}`;
   switch (s.kind) {
     case 'int':
-      // a sanity bound only (the largest CLIP has 48 blocks and a 77-token text context); the design and the
-      // plan check the real limits against the model
-      return intFlag(flag, { max: 1000 });
+      // the option's stated range (options.ts); the design and the plan check the model's own limits
+      return intFlag(flag, s.range);
     case 'number':
-      return numberFlag(flag, { exclusiveMin: true });
+      return numberFlag(flag, s.range);
     case 'choice':
       return (v) => {
         if (!s.choices!.includes(v)) throw new UserError(`${flag} must be ${s.choices!.join(', ')}, got '${printable(v)}'`);
@@ -79,4 +79,28 @@ export function methodFrom(flags: MethodFlags, { check = true } = {}): { method:
     }
   }
   return { method, options };
+}
+
+/**
+ * The method and options of learned prompts, as `mpl eval` and `mpl predict` both read them: the flags, else
+ * the prompts' own prompts.json, else what the tensors' shapes say (an official model.pth.tar-N: MPL's depth
+ * and N_ADD_OP, MaPLe's depth, CoOp's CSC, ...). Flags given win over what is read; with no prompts, the
+ * flags (default zero-shot CLIP).
+ */
+export function methodOfPrompts(f: MethodFlags, prompts: LoadedPrompts | null, file?: string): { method: MethodName; options: MethodOptions } {
+  if (!prompts) return methodFrom({ ...f, method: f.method ?? 'zeroshot' });
+  // the method may come from the prompts file: the flags are checked against it by the learner's design
+  const given = methodFrom({ ...f, method: f.method ?? 'zeroshot' }, { check: false }).options;
+  const stated = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as MethodOptions;
+  if (prompts.config) {
+    const method = f.method ? checkMethod(f.method) : prompts.config.method;
+    return { method, options: { ...prompts.config.options, ...stated } };
+  }
+  const inferred = inferMethod(prompts.tensors);
+  const method = f.method ? checkMethod(f.method) : inferred.method;
+  if (!method) {
+    const which = inferred.candidates.length ? `the tensors fit ${inferred.candidates.join(' and ')}: say which with --method` : 'no method has these tensors: say which method wrote them with --method';
+    throw new UserError(`${file ?? 'the prompts'}: ${which}`);
+  }
+  return { method, options: { ...(method === inferred.method || !inferred.method ? inferred.options : {}), ...stated } };
 }

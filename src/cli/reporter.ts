@@ -1,15 +1,24 @@
 import { SingleBar, Presets } from 'cli-progress';
 import type { ProgressHandle, Reporter } from '../util/reporter.js';
 
-/** The terminal reporter: messages on stderr, progress bars (cli-progress) when stderr is a TTY. */
+/**
+ * The terminal reporter: messages on stderr, progress bars (cli-progress) when stderr is a TTY. A message
+ * already said by this command is not said again (the loaders of one run each note the same worker count).
+ */
 export function terminalReporter(options: { quiet?: boolean } = {}): Reporter {
   const tty = Boolean(process.stderr.isTTY) && !options.quiet;
+  const said = new Set<string>();
+  const once = (line: string) => {
+    if (said.has(line)) return;
+    said.add(line);
+    process.stderr.write(`${line}\n`);
+  };
   return {
     info(message) {
-      if (!options.quiet) process.stderr.write(`${message}\n`);
+      if (!options.quiet) once(message);
     },
     warn(message) {
-      process.stderr.write(`warning: ${message}\n`);
+      once(`warning: ${message}`);
     },
     line(text) {
       // a terminal shows the same numbers in its progress bar

@@ -3,14 +3,18 @@
  * worker threads (worker.ts) or, with numWorkers 0, on the calling thread.
  */
 import { UserError } from '../util/errors.js';
-import { decodeImage, evalTransform, sampleRng, trainTransform, type DecodeOptions } from './image.js';
+import { CLIP_PIXELS, decodeImage, evalTransform, sampleRng, trainTransform, type DecodeOptions, type PixelSpec } from './image.js';
 
 export interface BatchTask {
   id: number;
   mode: 'train' | 'eval';
   imageSize: number;
+  /** the model family's resize and normalisation (default CLIP's) */
+  pixels?: PixelSpec;
   seed: number;
   epoch: number;
+  /** the random resized crop's area range (default [0.08, 1]) */
+  cropScale?: readonly [number, number];
   skipBadImages: boolean;
   decode: DecodeOptions;
   /** `index` is the sample's position in the loader's item list (labels, augmentation stream). */
@@ -68,8 +72,9 @@ export async function processBatch(task: BatchTask): Promise<BatchResult> {
       }
       throw e;
     }
-    if (task.mode === 'train') trainTransform(img, S, sampleRng(task.seed, task.epoch, item.index), images, k * plane);
-    else evalTransform(img, S, images, k * plane);
+    const pixels = task.pixels ?? CLIP_PIXELS;
+    if (task.mode === 'train') trainTransform(img, S, sampleRng(task.seed, task.epoch, item.index), images, k * plane, pixels, task.cropScale);
+    else evalTransform(img, S, images, k * plane, pixels);
     labels[k] = item.label;
     indices[k] = item.index;
     k++;

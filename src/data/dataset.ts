@@ -13,6 +13,7 @@ import { generatedSplitName, makeContext, type DatasetContext, type DatasetDef, 
 import { jsonlistContext } from './datasets/custom.js';
 import { getDataset } from './datasets/index.js';
 import { fewshotWithCache, subsampleClasses } from './fewshot.js';
+import { lpclipSample } from './nprandom.js';
 import { reportDataAccess, type SplitName } from './access.js';
 import { GENERATED_MARKER_KEY, checkImageFiles, classnamesByLabel, isFile, toData, writeSplitFile, type GeneratedMarker } from './splits.js';
 import type { Datum, LoadedDataset, SplitEntry, Subsample } from './types.js';
@@ -22,6 +23,13 @@ export interface LoadOptions extends ReadOptions {
   root: string;
   /** Shots per class for training (and min(K, 4) for val); 0 or undefined = the full lists. */
   shots?: number;
+  /**
+   * How the few-shot subset is drawn: Dassl's (default: CPython's random, cached in split_fewshot/), or 'lpclip':
+   * CoOp's linear-probe script, numpy-seeded from the full train and val lists (src/data/nprandom.ts; not cached).
+   */
+  sampler?: 'dassl' | 'lpclip';
+  /** Keep the full validation list whatever the shots (Tip-Adapter's α/β search uses it; its train is still drawn). */
+  fullVal?: boolean;
   /** The run seed (few-shot subset). Default 1. */
   seed?: number;
   /** 'base' / 'new' half of the classes (base-to-new protocol), or 'all' (default). */
@@ -92,7 +100,14 @@ export function loadDataset(name: string, options: LoadOptions): LoadedDataset {
   let fewshot: LoadedDataset['fewshot'];
   if (def.testOnly) {
     if (subsample !== 'all') throw new UserError(`${def.name} is a test-only dataset; base/new subsampling does not apply (use --subsample all)`);
+  } else if (shots >= 1 && options.sampler === 'lpclip') {
+    // lpclip: np.random.seed(seed), K train and min(K, 4) val images of every train label, in label order
+    const s = lpclipSample(train.map((e) => e.label), val.map((e) => e.label), shots, Math.min(shots, 4), seed);
+    train = s.train.map((i) => raw.train[i]);
+    val = options.fullVal ? val : s.val.map((i) => raw.val[i]);
+    fewshot = { shots, seed, fromCache: false };
   } else if (shots >= 1) {
+    const fullVal = val;
     const fs = fewshotWithCache({
       train,
       val,
@@ -105,7 +120,7 @@ export function loadDataset(name: string, options: LoadOptions): LoadedDataset {
       reporter,
     });
     train = fs.train;
-    val = fs.val;
+    val = options.fullVal ? fullVal : fs.val;
     fewshot = { shots, seed, cacheFile: fs.cacheFile, fromCache: fs.fromCache };
   }
   [train, val, test] = subsampleClasses(subsample, train, val, test);

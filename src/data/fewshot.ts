@@ -6,6 +6,7 @@ import { silentReporter, type Reporter } from '../util/reporter.js';
 import { PyRandom } from './pyrandom.js';
 import { listsFingerprint, parseSplit } from './splits.js';
 import type { SplitEntry, Subsample } from './types.js';
+import { readJsonFile, reasonOf } from '../util/parse.js';
 
 /**
  * Dassl's `DatasetBase.generate_fewshot_dataset(data, num_shots=K)` as the CoOp datasets call it
@@ -143,9 +144,9 @@ export function fewshotWithCache(args: {
 export function readFewshotCache(file: string): FewshotCache {
   let json: Record<string, unknown>;
   try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
+    json = readJsonFile(file, 'few-shot cache') as Record<string, unknown>;
   } catch (e) {
-    throw fileError(file, `cannot read the few-shot cache (${(e as Error).message}); delete it to draw the subset again`);
+    throw fileError(file, `cannot read the few-shot cache (${reasonOf(e, file)}); delete it to draw the subset again`);
   }
   if (json.format !== 'mpl-fewshot-v1') {
     throw fileError(file, 'not an mpl few-shot cache (format "mpl-fewshot-v1"); delete it to draw the subset again');

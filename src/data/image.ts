@@ -11,6 +11,20 @@ export { pyRound } from './pyrandom.js';
 export const CLIP_MEAN: readonly [number, number, number] = [0.48145466, 0.4578275, 0.40821073];
 export const CLIP_STD: readonly [number, number, number] = [0.26862954, 0.26130258, 0.27577711];
 
+/**
+ * How a backbone family wants its pixels (the family says it, the loaders apply it): CLIP resizes the shorter
+ * side and centre-crops (`crop`), SigLIP resizes to a square without keeping the aspect ratio (`square`); each
+ * normalises with its own mean and std. Training augmentation (random resized crop, flip) is the same for all.
+ */
+export interface PixelSpec {
+  resize: 'crop' | 'square';
+  mean: readonly [number, number, number];
+  std: readonly [number, number, number];
+}
+
+/** CLIP's evaluation transform: the default everywhere a spec is not given. */
+export const CLIP_PIXELS: PixelSpec = { resize: 'crop', mean: CLIP_MEAN, std: CLIP_STD };
+
 /** Images with a side shorter than this are rejected as broken (e.g. 1x1 placeholder files). */
 export const DEFAULT_MIN_IMAGE_SIDE = 2;
 
@@ -64,7 +78,6 @@ sharp.cache(false);
  * limit) is a UserError whose message starts with the file name.
  */
 export async function decodeImage(file: string, options: DecodeOptions = {}): Promise<RgbImage> {
-  const minSide = options.minSide ?? DEFAULT_MIN_IMAGE_SIDE;
   let buf: Buffer;
   try {
     buf = await fs.promises.readFile(file);
@@ -74,6 +87,12 @@ export async function decodeImage(file: string, options: DecodeOptions = {}): Pr
     if (code === 'EISDIR') throw fileError(file, 'is a folder, not an image file');
     throw fileError(file, `cannot read image file (${(e as Error).message})`);
   }
+  return decodeImageBytes(file, buf, options);
+}
+
+/** decodeImage of an image's bytes (an upload to `mpl serve`); `file` names it in errors. */
+export async function decodeImageBytes(file: string, buf: Buffer, options: DecodeOptions = {}): Promise<RgbImage> {
+  const minSide = options.minSide ?? DEFAULT_MIN_IMAGE_SIDE;
   if (buf.length === 0) throw fileError(file, 'image file is empty (0 bytes)');
   const cannot = (e: unknown) => fileError(file, `cannot decode image (${oneLine((e as Error).message)}); the file is corrupt, truncated or not an image`);
   let meta: sharp.Metadata;
@@ -257,13 +276,13 @@ export function resizeShorterSide(width: number, height: number, size: number): 
  * size x size. Each step is rounded to float32 like torch: x/255, then (x - mean) / std.
  * `flip` mirrors horizontally (RandomHorizontalFlip).
  */
-export function normalizeInto(img: RgbImage, out: Float32Array, offset: number, flip = false): void {
+export function normalizeInto(img: RgbImage, out: Float32Array, offset: number, flip = false, pixels: PixelSpec = CLIP_PIXELS): void {
   const { width, height, data } = img;
   const plane = width * height;
   const f = Math.fround;
   for (let c = 0; c < 3; c++) {
-    const mean = f(CLIP_MEAN[c]);
-    const std = f(CLIP_STD[c]);
+    const mean = f(pixels.mean[c]);
+    const std = f(pixels.std[c]);
     const base = offset + c * plane;
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
@@ -280,14 +299,20 @@ export function normalizeInto(img: RgbImage, out: Float32Array, offset: number, 
  * shorter side to `size`, centre crop `size` x `size` (offsets round((h - size) / 2) with Python's
  * rounding), to [0, 1], CLIP normalisation. Returns CHW float32 (3 * size * size).
  */
-export function evalTransform(img: RgbImage, size: number, out?: Float32Array, offset = 0): Float32Array {
+export function evalTransform(img: RgbImage, size: number, out?: Float32Array, offset = 0, pixels: PixelSpec = CLIP_PIXELS): Float32Array {
+  if (pixels.resize === 'square') {
+    // SiglipImageProcessor: PIL bicubic resize to size x size (aspect ratio not kept), no crop
+    const target = out ?? new Float32Array(3 * size * size);
+    normalizeInto(resizeBicubicPil(img, size, size), target, offset, false, pixels);
+    return target;
+  }
   const [w, h] = resizeShorterSide(img.width, img.height, size);
   const top = pyRound((h - size) / 2);
   const left = pyRound((w - size) / 2);
   // Resize then centre-crop, computing only the pixels the crop keeps (identical result).
   const cropped = resizeBicubicPil(img, w, h, undefined, { left, top, width: size, height: size });
   const target = out ?? new Float32Array(3 * size * size);
-  normalizeInto(cropped, target, offset);
+  normalizeInto(cropped, target, offset, false, pixels);
   return target;
 }
 
@@ -356,14 +381,15 @@ export function randomResizedCropParams(
 /**
  * The training transform (Dassl `random_resized_crop, random_flip, normalize`):
  * RandomResizedCrop(size, scale=(0.08, 1), bicubic) -> RandomHorizontalFlip(0.5) -> ToTensor ->
- * Normalize(CLIP). Draws from `rng` in a fixed order: crop parameters, then the flip.
+ * Normalize(CLIP). Draws from `rng` in a fixed order: crop parameters, then the flip. `cropScale`: another area
+ * range (Tip-Adapter's transform is the same with scale (0.5, 1)).
  */
-export function trainTransform(img: RgbImage, size: number, rng: PyRandom, out?: Float32Array, offset = 0): Float32Array {
-  const box = randomResizedCropParams(img.width, img.height, rng);
+export function trainTransform(img: RgbImage, size: number, rng: PyRandom, out?: Float32Array, offset = 0, pixels: PixelSpec = CLIP_PIXELS, cropScale?: readonly [number, number]): Float32Array {
+  const box = randomResizedCropParams(img.width, img.height, rng, cropScale);
   const resized = resizeBicubicPil(img, size, size, box);
   const flip = rng.random() < 0.5;
   const target = out ?? new Float32Array(3 * size * size);
-  normalizeInto(resized, target, offset, flip);
+  normalizeInto(resized, target, offset, flip, pixels);
   return target;
 }
 
@@ -380,6 +406,11 @@ export function sampleRng(runSeed: number, epoch: number, sampleIndex: number): 
 }
 
 /** Decodes a file and applies the evaluation transform (one image, no worker). */
-export async function loadEvalImage(file: string, size: number, options: DecodeOptions = {}): Promise<Float32Array> {
-  return evalTransform(await decodeImage(file, options), size);
+export async function loadEvalImage(file: string, size: number, options: DecodeOptions = {}, pixels: PixelSpec = CLIP_PIXELS): Promise<Float32Array> {
+  return evalTransform(await decodeImage(file, options), size, undefined, 0, pixels);
+}
+
+/** loadEvalImage of an image's bytes (`mpl serve`: the same decoding and transform as `mpl predict`). */
+export async function loadEvalImageBytes(name: string, bytes: Buffer, size: number, options: DecodeOptions = {}, pixels: PixelSpec = CLIP_PIXELS): Promise<Float32Array> {
+  return evalTransform(await decodeImageBytes(name, bytes, options), size, undefined, 0, pixels);
 }

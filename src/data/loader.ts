@@ -20,7 +20,7 @@ import { UserError } from '../util/errors.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { dataAccessWatched, reportDataAccess } from './access.js';
 import { processBatch, type BatchResult, type BatchTask } from './batch.js';
-import type { DecodeOptions } from './image.js';
+import type { DecodeOptions, PixelSpec } from './image.js';
 import { PyRandom } from './pyrandom.js';
 
 export interface LoaderItem {
@@ -47,6 +47,8 @@ export interface LoaderOptions {
   batchSize?: number;
   /** Output side S (default 224). */
   imageSize?: number;
+  /** The model family's resize and normalisation (default CLIP's: shorter side, centre crop, CLIP mean/std). */
+  pixels?: PixelSpec;
   /** Run seed: epoch permutations and augmentations (default 1). */
   seed?: number;
   /** Default: shuffle for train, sequential for eval. */
@@ -58,6 +60,8 @@ export interface LoaderOptions {
    * training is (`--no-augment`, for models that never saw crops, like the tiny CLIP). Default true.
    */
   augment?: boolean;
+  /** Train mode: the random resized crop's area range (default Dassl's [0.08, 1]; Tip-Adapter's [0.5, 1]). */
+  cropScale?: readonly [number, number];
   /**
    * Worker threads (default min(8, CPUs)); 0 = on the calling thread (debugging). Capped at
    * maxNumWorkers() and at the number of batches per epoch: more threads only cost memory (each holds a
@@ -66,7 +70,7 @@ export interface LoaderOptions {
   numWorkers?: number;
   /** Batches in flight (default 2 per worker, at least 2). */
   prefetch?: number;
-  /** Skip unreadable images (counted in `skippedCount`, reported once each) instead of failing. */
+  /** Skip unreadable images (counted in `skippedCount`, reported once each per loader) instead of failing. */
   skipBadImages?: boolean;
   decode?: DecodeOptions;
   reporter?: Reporter;
@@ -184,8 +188,12 @@ export class DataLoader {
   readonly dropLast: boolean;
   readonly numWorkers: number;
   readonly prefetch: number;
-  /** Images skipped so far (skipBadImages). */
-  skippedCount = 0;
+  /** The items skipped so far (skipBadImages), by index: each counted and reported once, however many epochs read it. */
+  readonly skippedItems = new Set<number>();
+  /** How many different images were skipped so far. */
+  get skippedCount(): number {
+    return this.skippedItems.size;
+  }
   private readonly items: readonly LoaderItem[];
   private readonly options: LoaderOptions;
   private readonly reporter: Reporter;
@@ -220,6 +228,8 @@ export class DataLoader {
     if (!Number.isInteger(this.seed) || this.seed < 0 || this.seed > 0xffffffff) {
       throw new UserError(`seed must be an integer in 0..2^32-1, got ${this.seed}`);
     }
+    const c = options.cropScale;
+    if (c && !(c.length === 2 && c[0] > 0 && c[0] <= c[1] && c[1] <= 1)) throw new UserError(`cropScale must be [lo, hi] with 0 < lo <= hi <= 1, got [${c}]`);
   }
 
   /** Batches per epoch. */
@@ -256,8 +266,10 @@ export class DataLoader {
           id: nextTaskId++,
           mode: this.mode === 'train' && this.options.augment === false ? 'eval' : this.mode,
           imageSize: this.imageSize,
+          pixels: this.options.pixels,
           seed: this.seed,
           epoch,
+          ...(this.options.cropScale ? { cropScale: this.options.cropScale } : {}),
           skipBadImages: Boolean(this.options.skipBadImages),
           decode: this.options.decode ?? {},
           items: ids.map((i) => ({ impath: this.items[i].impath, label: this.items[i].label, index: i })),
@@ -273,7 +285,8 @@ export class DataLoader {
         fill();
         for (const w of r.warnings) this.reporter.warn(w);
         for (const s of r.skipped) {
-          this.skippedCount++;
+          if (this.skippedItems.has(s.index)) continue;
+          this.skippedItems.add(s.index);
           this.reporter.warn(`skipped ${s.reason}`);
         }
         const size = r.labels.length;

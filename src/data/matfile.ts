@@ -184,8 +184,16 @@ function parseMatrix(data: Buffer, le: boolean, file: string): [string, MatValue
   if (cls === mxCHAR) {
     const [nr, nc] = [dims[0] ?? 0, count / Math.max(1, dims[0] ?? 1)];
     const rows: string[] = [];
-    const decode = (codes: number[]) =>
-      real.type === miUTF8 ? Buffer.from(codes).toString('utf8') : String.fromCodePoint(...codes);
+    const decode = (codes: number[]) => {
+      if (real.type === miUTF8) return Buffer.from(codes).toString('utf8');
+      // code by code: a hostile file may hold codes that are not characters, or more than a spread can pass
+      let out = '';
+      for (const c of codes) {
+        if (!Number.isInteger(c) || c < 0 || c > 0x10ffff) r.fail(`character data holds ${c}, not a character code`);
+        out += String.fromCodePoint(c);
+      }
+      return out;
+    };
     if (real.type === miUTF8) {
       // UTF-8 char data cannot be indexed by column; only 1-row arrays are common.
       rows.push(decode(values));

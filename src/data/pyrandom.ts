@@ -59,6 +59,15 @@ export class PyRandom {
     this.initByArray(key.map((k) => k >>> 0));
   }
 
+  /**
+   * MT19937's init_genrand(s): the state numpy's legacy `np.random.seed(s)` sets for a 32-bit integer
+   * (CPython's `random.seed` uses init_by_array instead). See nprandom.ts.
+   */
+  seedGenrand(s: number): void {
+    if (!Number.isInteger(s) || s < 0 || s > 0xffffffff) throw new RangeError(`seedGenrand: expected an integer in 0..2^32-1, got ${s}`);
+    this.initGenrand(s);
+  }
+
   private initGenrand(s: number): void {
     const mt = this.mt;
     mt[0] = s >>> 0;

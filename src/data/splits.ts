@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { UserError, fileError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import type { Datum, SplitEntry, SplitLists } from './types.js';
+import { readJsonFile } from '../util/parse.js';
 
 /** The top-level key that marks a split we generated (never an official CoOp split). */
 export const GENERATED_MARKER_KEY = 'mpl_generated_split';
@@ -53,21 +54,8 @@ function describe(v: unknown): string {
  * not empty. Image files are not checked here (see `checkImageFiles`).
  */
 export function readSplitFile(file: string, options: ReadSplitOptions = {}): SplitFile {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw fileError(file, 'split file not found');
-    throw fileError(file, `cannot read split file (${(e as Error).message})`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw fileError(file, `not valid JSON (${(e as Error).message})`);
-  }
-  return parseSplit(json, file, options);
+  // linear in its size; at most 256 MiB and 64 levels (src/util/parse.ts)
+  return parseSplit(readJsonFile(file, 'split file'), file, options);
 }
 
 /** Validates an already-parsed split object (see `readSplitFile`); `file` is used in messages. */

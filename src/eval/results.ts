@@ -34,6 +34,8 @@ export interface RunResult {
   accuracy?: Record<string, number>;
   /** per-class accuracy for each evaluation: key = "base" | "new" | dataset name */
   per_class?: Record<string, Record<string, number>>;
+  /** macro-averaged F1 (%) for each evaluation, keyed as per_class (Dassl's macro_f1; absent in older files) */
+  macro_f1?: Record<string, number>;
   /** wall-clock seconds spent training (0 for zero-shot) and evaluating */
   train_seconds: number;
   eval_seconds: number;
@@ -43,6 +45,13 @@ export interface RunResult {
   train_images_per_s?: number;
   /** unreadable images left out (--skip-bad-images), training and evaluation together */
   skipped_images?: number;
+  /**
+   * What fitting chose on validation (or, with Tip-Adapter-F's --select-on-test-set, test) images: Tip-Adapter's
+   * alpha and beta, Tip-Adapter-F's best_epoch, the linear probe's c.
+   */
+  fitted?: Record<string, number>;
+  /** true when an evaluation used an evenly strided subset of its test split (config.max_test_images), not all of it */
+  eval_subset?: boolean;
   /** the full run configuration (RunConfig in src/eval/run-config.ts, plus base/new class lists): enough to re-run it exactly */
   config: Record<string, unknown>;
   /** ISO time the result was written */

@@ -17,14 +17,28 @@
  */
 import * as path from 'node:path';
 import { getDataset } from '../data/datasets/index.js';
-import { RECIPES, checkMethod, methodDef, resolveOptions, type MethodName, type MethodOptions, type ResolvedOptions } from '../prompting/methods/index.js';
+import { RECIPES, checkMethod, datasetDefaults, methodDef, resolveOptions, type MethodName, type MethodOptions, type ResolvedOptions } from '../prompting/methods/index.js';
 import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import { canonicalJson, configHash } from '../util/config.js';
 import { camelKeys, snakeKeys } from '../util/json.js';
 import { UserError } from '../util/errors.js';
 import type { Protocol } from './results.js';
+import type { Range } from '../util/range.js';
 
 export const PRECISIONS = ['fp32', 'fp16', 'amp', 'bf16'] as const;
+
+/**
+ * The valid values of the run settings, the same however they are given (flags, sweep files, config files,
+ * `mpl search`), said in every refusal. `shots: 0` is Dassl's "all images" (NUM_SHOTS < 1: no few-shot draw).
+ */
+export const RUN_RANGES = {
+  shots: { min: 0, max: 100_000, note: '0 = all images' },
+  epochs: { min: 0, max: 100_000 },
+  batchSize: { min: 1, max: 4096 },
+  lr: { min: 0, exclusiveMin: true },
+  workers: { min: 0, max: 1024 },
+  seed: { min: 0, max: 0xffffffff },
+} as const satisfies Record<string, Range>;
 export type Precision = (typeof PRECISIONS)[number];
 
 /** What a caller knows about a run; unset numbers take the method's official recipe (RECIPES). */
@@ -80,19 +94,22 @@ export interface RunConfig {
   momentum: number;
   weight_decay: number;
   warmup: { epochs: number; lr: number; type: string };
+  /** 'cosine' (Dassl's, stepped per epoch after the warm-up), or 'cosine-per-step' (Tip-Adapter-F: per batch, no warm-up) */
   scheduler: string;
+  /** present only when the optimiser is not SGD: Tip-Adapter-F's AdamW (its β1 is `momentum`) */
+  optimizer?: { name: 'adamw'; betas: [number, number]; eps: number };
   /** present (false) only when training augmentation is off, so that default configurations keep their hash */
   augment?: false;
   targets?: string[];
 }
 
 /** Keys of a method's entry in `mpl table --json` besides its datasets: no dataset may be called so. */
-export const RESERVED_NAMES = ['average', 'tag'];
+export const RESERVED_NAMES = ['average', 'tag', 'test_subset'];
 
 /** Every field of a RunConfig: what a saved configuration is compared on (result.json adds class lists). */
 const RUN_CONFIG_KEYS: ReadonlyArray<keyof RunConfig> = [
   'protocol', 'dataset', 'dataset_type', 'root', 'method', 'method_options', 'seed', 'shots', 'epochs', 'lr',
-  'batch_size', 'backbone', 'precision', 'max_test_images', 'momentum', 'weight_decay', 'warmup', 'scheduler', 'augment', 'targets',
+  'batch_size', 'backbone', 'precision', 'max_test_images', 'momentum', 'weight_decay', 'warmup', 'scheduler', 'augment', 'targets', 'optimizer',
 ];
 
 /** The RunConfig fields of a saved configuration (a result's `config` also holds the class lists). */
@@ -122,30 +139,52 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
   const custom = def.dirName === undefined; // imagefolder / jsonlist: --root is the dataset itself
   if (i.name !== undefined) {
     if (!custom) throw new UserError(`--name names a custom dataset (imagefolder, jsonlist); ${def.name} is already named`);
-    if (!NAME_RE.test(i.name) || RESERVED_NAMES.includes(i.name)) throw new UserError(`--name must be letters, digits, '.', '_' or '-' (at most 64; not 'average' or 'tag'), got '${i.name}'`);
+    if (!NAME_RE.test(i.name) || RESERVED_NAMES.includes(i.name)) throw new UserError(`--name must be letters, digits, '.', '_' or '-' (at most 64; not 'average', 'tag' or 'test_subset'), got '${i.name}'`);
   }
   const method = checkMethod(i.method);
   const recipe = RECIPES[method];
+  // the method's official settings for this dataset (Tip-Adapter's configs/<dataset>.yaml) under what is given
+  const perDataset = datasetDefaults(method, def.name);
+  const given = Object.fromEntries(Object.entries(i.methodOptions ?? {}).filter(([, v]) => v !== undefined)) as MethodOptions;
+  const perStep = recipe.schedule === 'cosine-per-step';
+  // settings a method's own training has no use for are refused, not ignored (the values it records anyway,
+  // as `mpl rerun` replays them, are accepted)
+  const momentum = recipe.optimizer?.betas[0] ?? TRAIN_DEFAULTS.momentum;
+  const weightDecay = recipe.optimizer?.weightDecay ?? TRAIN_DEFAULTS.weightDecay;
+  const [warmupEpochs, warmupLr] = perStep ? [0, 0] : [TRAIN_DEFAULTS.warmupEpochs, TRAIN_DEFAULTS.warmupLr];
+  const refuse = (flags: Array<[string, unknown, unknown]>, why: string) => {
+    const given = flags.filter(([, v, recorded]) => v !== undefined && v !== recorded).map(([f]) => f);
+    if (given.length) throw new UserError(`${given.join(', ')} ${given.length > 1 ? 'do' : 'does'} not apply to --method ${method}: ${why}`);
+  };
+  if (methodDef(method).trainable && recipe.epochs === 0) {
+    refuse(
+      [['--epochs', i.epochs, 0], ['--lr', i.lr, recipe.lr], ['--momentum', i.momentum, momentum], ['--weight-decay', i.weightDecay, weightDecay], ['--warmup-epochs', i.warmupEpochs, warmupEpochs], ['--warmup-lr', i.warmupLr, warmupLr]],
+      'it is fitted on the training features, without epochs of gradient steps',
+    );
+  }
+  if (recipe.optimizer) refuse([['--momentum', i.momentum, momentum]], `it trains with ${recipe.optimizer.name === 'adamw' ? 'AdamW' : recipe.optimizer.name} (betas ${recipe.optimizer.betas.join(', ')})`);
+  if (perStep) refuse([['--warmup-epochs', i.warmupEpochs, 0], ['--warmup-lr', i.warmupLr, 0]], 'its learning rate follows a cosine per step, with no warm-up');
   const config: RunConfig = {
     protocol: i.protocol,
     dataset: i.name ?? def.name,
     dataset_type: def.name,
     root: path.resolve(i.root),
     method,
-    method_options: snakeKeys(resolveOptions(method, i.methodOptions ?? {})) as unknown as SnakeOptions,
+    method_options: snakeKeys(resolveOptions(method, { ...perDataset.options, ...given })) as unknown as SnakeOptions,
     seed: i.seed,
     shots: i.shots,
-    epochs: i.epochs ?? recipe.epochs,
+    epochs: i.epochs ?? perDataset.epochs ?? recipe.epochs,
     lr: i.lr ?? recipe.lr,
     batch_size: i.batchSize ?? recipe.batchSize,
     backbone: i.backbone,
     precision: checkPrecision(i.precision),
     max_test_images: i.maxTestImages ?? null,
-    momentum: i.momentum ?? TRAIN_DEFAULTS.momentum,
-    weight_decay: i.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
-    warmup: { epochs: i.warmupEpochs ?? TRAIN_DEFAULTS.warmupEpochs, lr: i.warmupLr ?? TRAIN_DEFAULTS.warmupLr, type: 'constant' },
-    scheduler: 'cosine',
+    momentum: i.momentum ?? momentum,
+    weight_decay: i.weightDecay ?? weightDecay,
+    warmup: perStep ? { epochs: 0, lr: 0, type: 'none' } : { epochs: i.warmupEpochs ?? warmupEpochs, lr: i.warmupLr ?? warmupLr, type: 'constant' },
+    scheduler: recipe.schedule ?? 'cosine',
   };
+  if (recipe.optimizer) config.optimizer = { name: recipe.optimizer.name, betas: [recipe.optimizer.betas[0], recipe.optimizer.betas[1]], eps: recipe.optimizer.eps };
   if (i.augment === false) config.augment = false;
   if (i.targets) config.targets = i.targets.map((t) => getDataset(t).name);
   return config;
@@ -178,7 +217,8 @@ export function backboneSlug(backbone: string): string {
 /**
  * The words of the readable tag: backbone, method options, epochs, then batch size and learning rate when
  * they differ from the method's official recipe, then the precision when it is not fp32. The tag is for
- * people; the hash beside it is the identity.
+ * people; the hash beside it is the identity. Tags are frozen (test/eval/run-identity.test.ts): tables name
+ * rows by their settings, not by these words (an MPL schedule run keeps the add/rm words of its folder).
  */
 export function tagWords(c: RunConfig): string[] {
   const recipe = RECIPES[c.method];
@@ -210,6 +250,11 @@ export function settingPath(c: RunConfig): string {
 /** The folder a run writes: <out>/<protocol>/<dataset>/shots_<k>/<method>/<tag>-<hash>/seed<s>. */
 export function runDirOf(out: string, c: RunConfig): string {
   return path.join(out, c.protocol, c.dataset, `shots_${c.shots}`, c.method, `${runTag(c)}-${experimentHash(c)}`, `seed${c.seed}`);
+}
+
+/** The folder a result was written in: its recorded configuration's runDirOf (result.json adds fields to it). */
+export function resultRunDir(out: string, r: { config: Record<string, unknown> }): string {
+  return runDirOf(out, runConfigFields(r.config));
 }
 
 /** True when two configurations are the same experiment and seed. */

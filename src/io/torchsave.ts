@@ -15,7 +15,7 @@ import { writeFileAtomic } from '../util/fs.js';
 import { DTYPE_SIZE, numel, type DType, type RawTensor } from './tensor.js';
 
 /** A Python value this writer can pickle. JS integers become int, other numbers float (PyFloat forces float). */
-export type PyValue = null | boolean | number | string | PyFloat | PyTuple | PyValue[] | PyDict | PyTensor;
+export type PyValue = null | boolean | number | string | PyFloat | PyTuple | PyValue[] | PyDict | PyTensor | PyParameter;
 
 /** An explicit Python float (1.0 would otherwise become the int 1). */
 export class PyFloat {
@@ -33,6 +33,13 @@ export class PyDict {
 }
 export class PyTensor {
   constructor(readonly tensor: RawTensor) {}
+}
+/** An nn.Parameter, as `torch.save(module.weight)` writes one: `torch._utils._rebuild_parameter(tensor, requires_grad, OrderedDict())`. */
+export class PyParameter {
+  constructor(
+    readonly tensor: RawTensor,
+    readonly requiresGrad = true,
+  ) {}
 }
 
 const STORAGE_OF: Partial<Record<DType, string>> = {
@@ -164,6 +171,18 @@ class PickleWriter {
     if (v instanceof PyFloat) return this.float(v.value);
     if (v instanceof PyTuple) return this.tuple(v.items);
     if (v instanceof PyTensor) return this.tensor(v.tensor);
+    if (v instanceof PyParameter) {
+      this.global('torch._utils', '_rebuild_parameter');
+      this.byte(OP.MARK);
+      this.tensor(v.tensor);
+      this.byte(v.requiresGrad ? OP.NEWTRUE : OP.NEWFALSE);
+      this.global('collections', 'OrderedDict');
+      this.byte(OP.EMPTY_TUPLE);
+      this.byte(OP.REDUCE);
+      this.byte(OP.TUPLE);
+      this.byte(OP.REDUCE);
+      return;
+    }
     if (Array.isArray(v)) {
       this.byte(OP.EMPTY_LIST);
       if (v.length) {

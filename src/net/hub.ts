@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
@@ -42,65 +43,16 @@ export interface ClipModelSpec {
    * src/io/torchzip.ts) is the last candidate.
    */
   revisions: HubRevision[];
+  /**
+   * Small files the model needs beside its weights, from the same revision into the same cache folder (a SigLIP
+   * folder: config.json, spiece.model, ...). Each is verified against the hub's digest: the LFS sha256, or, for
+   * a file kept in git, the git blob id (sha1 of "blob <size>\0" + content) the hub sends as its ETag.
+   */
+  extraFiles?: readonly string[];
 }
 
-/*
- * Sources of the pinned digests (all read from the hub's own "Git LFS / Large File Pointer details" pages
- * or from independent manifests that pin the same file):
- * - openai/clip-vit-large-patch14 @ 32bd64288804d66eefd0ccbe215aa642df71cc41, model.safetensors:
- *   sha256 a2bf730a…6dcb, 1,710,540,580 bytes (identical in several independent manifests and in copies
- *   of the repo).
- * - openai/clip-vit-base-patch16 @ refs/pr/10 and refs/pr/4 (SFconvertbot "Adding safetensors variant"):
- *   846bf12e…209e and 5147d2a4…bd95 (the hub's file pages for those refs). `main` is tried first, unpinned,
- *   in case the official repo gains the file; then only the hub's header checks it.
- * - openai/clip-vit-base-patch32: no digest could be confirmed and no safetensors ref is known; `main` is
- *   tried and verified against the hub's header only. If it has no model.safetensors, the error says what
- *   to do (--revision refs/pr/N or --weights).
- */
-export const CLIP_MODELS: readonly ClipModelSpec[] = [
-  {
-    name: 'ViT-B/16',
-    aliases: ['vit-b-16', 'vit-b16', 'openai/clip-vit-base-patch16'],
-    repo: 'openai/clip-vit-base-patch16',
-    file: 'model.safetensors',
-    revisions: [
-      { revision: 'main' },
-      { revision: 'refs/pr/10', sha256: '846bf12e84b91c2a65b44833a915241443b39356f1000ac1345c61d7bf8a209e' },
-      { revision: 'refs/pr/4', sha256: '5147d2a4e6211123df2534cabb78d22ba27166022a0110517277ca7415ecbd95' },
-      { revision: 'main', file: 'pytorch_model.bin' },
-    ],
-  },
-  {
-    name: 'ViT-B/32',
-    aliases: ['vit-b-32', 'vit-b32', 'openai/clip-vit-base-patch32'],
-    repo: 'openai/clip-vit-base-patch32',
-    file: 'model.safetensors',
-    revisions: [{ revision: 'main' }, { revision: 'main', file: 'pytorch_model.bin' }],
-  },
-  {
-    name: 'ViT-L/14',
-    aliases: ['vit-l-14', 'vit-l14', 'openai/clip-vit-large-patch14'],
-    repo: 'openai/clip-vit-large-patch14',
-    file: 'model.safetensors',
-    revisions: [
-      {
-        revision: '32bd64288804d66eefd0ccbe215aa642df71cc41',
-        sha256: 'a2bf730a0c7debf160f7a6b50b3aaf3703e7e88ac73de7a314903141db026dcb',
-        size: 1710540580,
-      },
-    ],
-  },
-  {
-    name: 'ViT-L/14@336px',
-    aliases: ['vit-l-14-336', 'vit-l/14-336', 'vit-l14-336', 'vit-l-14@336px', 'openai/clip-vit-large-patch14-336'],
-    repo: 'openai/clip-vit-large-patch14-336',
-    file: 'model.safetensors',
-    revisions: [{ revision: 'main' }, { revision: 'main', file: 'pytorch_model.bin' }],
-  },
-];
-
 /** The spec for a model name (case-insensitive; `ViT-B/16`, `vit-b-16` and the repo id all work). */
-export function findClipModel(name: string, models: readonly ClipModelSpec[] = CLIP_MODELS): ClipModelSpec {
+export function findClipModel(name: string, models: readonly ClipModelSpec[]): ClipModelSpec {
   const key = name.trim().toLowerCase();
   const spec = models.find((m) => m.name.toLowerCase() === key || m.aliases.includes(key));
   if (!spec) {
@@ -122,7 +74,7 @@ export interface HubOptions {
    * files without a known digest. Default: `MPL_ALLOW_UNVERIFIED=1` in the environment, else refused.
    */
   allowUnverified?: boolean;
-  /** The model table (tests use their own). */
+  /** The model table: the catalogue of src/backbones/catalogue.ts (tests use their own). */
   models?: readonly ClipModelSpec[];
   /** Passed to the downloader (tests make retries fast). */
   retries?: number;
@@ -177,16 +129,21 @@ export function hubCachePath(repo: string, revision: string, file: string, env: 
 export async function fetchModel(name: string, options: HubOptions = {}): Promise<FetchedModel> {
   const env = options.env ?? process.env;
   const reporter = options.reporter ?? silentReporter;
+  if (!options.models) throw new Error('fetchModel: no model table (options.models)');
   const spec = findClipModel(name, options.models);
   const candidates: HubRevision[] = options.revision
     ? [spec.revisions.find((r) => r.revision === options.revision) ?? { revision: options.revision }]
     : spec.revisions;
 
   const allowUnverified = options.allowUnverified ?? env.MPL_ALLOW_UNVERIFIED === '1';
+  const withExtras = async (cand: HubRevision, got: FetchedModel): Promise<FetchedModel> => {
+    await fetchExtraFiles(spec, cand, got, env, reporter, { ...options, allowUnverified });
+    return got;
+  };
   // 1. The cache, without network.
   for (const cand of candidates) {
     const cached = await readCache(spec, cand, env, options.verify ?? false, allowUnverified);
-    if (cached) return cached;
+    if (cached) return withExtras(cand, cached);
   }
   // 1b. The Hugging Face hub's own cache ($HF_HUB_CACHE / $HF_HOME/hub: transformers' downloads), read-only.
   for (const cand of candidates) {
@@ -200,8 +157,9 @@ export async function fetchModel(name: string, options: HubOptions = {}): Promis
   }
   const missing: string[] = [];
   for (const cand of candidates) {
+    let got: FetchedModel;
     try {
-      return await downloadRevision(spec, cand, env, reporter, { ...options, allowUnverified });
+      got = await downloadRevision(spec, cand, env, reporter, { ...options, allowUnverified });
     } catch (err) {
       if (err instanceof DownloadError && err.kind === 'http' && err.status === 404) {
         missing.push(cand.revision);
@@ -218,6 +176,7 @@ export async function fetchModel(name: string, options: HubOptions = {}): Promis
       }
       throw err;
     }
+    return withExtras(cand, got);
   }
   const tried = missing.map((r) => `'${r}'`).join(', ');
   throw new UserError(
@@ -290,6 +249,8 @@ async function readCache(spec: ClipModelSpec, cand: HubRevision, env: NodeJS.Pro
 async function readHfCache(spec: ClipModelSpec, cand: HubRevision, env: NodeJS.ProcessEnv, reporter: Reporter): Promise<FetchedModel | undefined> {
   const found = findHfCached(spec.repo, cand.revision, fileOf(spec, cand), env);
   if (!found) return undefined;
+  // a model folder (SigLIP) is used from the HF cache only whole: its small files in the same snapshot
+  if ((spec.extraFiles ?? []).some((f) => !fs.existsSync(path.join(path.dirname(found.path), f)))) return undefined;
   const size = fs.statSync(found.path).size;
   let sha256 = found.blobSha256;
   if (cand.sha256 && sha256 !== cand.sha256) {
@@ -379,6 +340,73 @@ async function downloadRevision(
   return { path: dest, repo: spec.repo, revision: cand.revision, sha256: result.sha256, size: result.size, fromCache: false };
 }
 
+/** The git blob id of a file's content (what the hub sends as the ETag of a file kept in git, not LFS). */
+function gitBlobSha1(file: string): string {
+  const data = fs.readFileSync(file);
+  return createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
+}
+
+/**
+ * The spec's small files beside the weights (same revision, same cache folder), downloaded when absent. A file
+ * already there was verified when it was written (its sidecar). Each download is checked against the hub's
+ * digest: the LFS sha256 (X-Linked-Etag), or the git blob id (ETag) of a file kept in git.
+ */
+async function fetchExtraFiles(spec: ClipModelSpec, cand: HubRevision, got: FetchedModel, env: NodeJS.ProcessEnv, reporter: Reporter, options: HubOptions): Promise<void> {
+  for (const name of spec.extraFiles ?? []) {
+    const dest = path.join(path.dirname(got.path), name);
+    if (fs.existsSync(dest) && fs.existsSync(dest + '.json')) continue;
+    if (env.HF_HUB_OFFLINE && env.HF_HUB_OFFLINE !== '0') {
+      throw new HubUnreachableError(`cannot download ${spec.repo}'s ${name} (HF_HUB_OFFLINE is set): ${spec.name} needs it beside its weights at ${dest}; download ${hubFileUrl(spec.repo, cand.revision, name, env)} there, or pass the model folder with --weights DIR`);
+    }
+    const url = hubFileUrl(spec.repo, cand.revision, name, env);
+    const headers: Record<string, string> = {};
+    if (env.HF_TOKEN) headers.Authorization = `Bearer ${env.HF_TOKEN}`;
+    let lfsSha: string | undefined;
+    let gitSha: string | undefined;
+    const onFirstResponse = (res: FirstResponse): { sha256?: string; size?: number } | void => {
+      if (res.status >= 400) return;
+      const linked = normalizeHex(header(res, 'x-linked-etag'));
+      const etag = normalizeHex(header(res, 'etag'));
+      if (linked && /^[0-9a-f]{64}$/.test(linked)) lfsSha = linked;
+      else if (etag && /^[0-9a-f]{64}$/.test(etag)) lfsSha = etag;
+      else if (etag && /^[0-9a-f]{40}$/.test(etag)) gitSha = etag;
+      if (!lfsSha && !gitSha && !options.allowUnverified) {
+        throw new UserError(`${url}: the hub sends no digest for this file, so it could not be verified. Nothing was downloaded. Download the model folder yourself and pass --weights DIR, or --allow-unverified (MPL_ALLOW_UNVERIFIED=1) to accept it.`);
+      }
+      const size = header(res, 'x-linked-size');
+      return { sha256: lfsSha, size: size && /^\d+$/.test(size) ? Number(size) : undefined };
+    };
+    reporter.info(`downloading ${spec.name}'s ${name} from ${url}`);
+    let result;
+    try {
+      // a git-kept file's digest is a sha1 of the blob, checked below once the bytes are here
+      result = await downloadFile({ url, dest, headers, reporter, label: `${spec.name} ${name}`, onFirstResponse, retries: options.retries, retryDelayMs: options.retryDelayMs, timeoutMs: options.timeoutMs, allowUnverified: true });
+    } catch (err) {
+      if (err instanceof DownloadError && err.kind === 'http' && err.status === 404) {
+        throw new UserError(`${url}: HTTP 404 — ${spec.repo} has no ${name} at '${cand.revision}', which ${spec.name} needs beside its weights`);
+      }
+      throw err;
+    }
+    if (gitSha && !lfsSha) {
+      const sha1 = gitBlobSha1(dest);
+      if (sha1 !== gitSha) {
+        fs.rmSync(dest, { force: true });
+        throw new UserError(`${url}: the downloaded ${name} does not match the hub's digest (git blob ${sha1}, expected ${gitSha}); it was deleted. Run again.`);
+      }
+    }
+    writeJsonAtomic(dest + '.json', {
+      repo: spec.repo,
+      revision: cand.revision,
+      file: name,
+      url,
+      sha256: result.sha256,
+      size: result.size,
+      verified_against: lfsSha || gitSha ? 'hub-header' : 'none',
+      fetched_at: new Date().toISOString(),
+    } satisfies HubSidecar);
+  }
+}
+
 function header(res: FirstResponse, name: string): string | undefined {
   const v = res.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -414,7 +442,7 @@ export interface ResolveWeightsOptions extends HubOptions {
 export function resolveWeightsPath(weights: string): string {
   const file = path.resolve(weights);
   if (!fs.existsSync(file)) {
-    throw new UserError(`${file}: weights file not found (--weights expects a CLIP weights file: .safetensors, OpenAI .pt or pytorch_model.bin, or a Hugging Face snapshot folder; or use --model ${CLIP_MODELS[0]!.name} to download one)`);
+    throw new UserError(`${file}: weights file not found (--weights expects a CLIP weights file: .safetensors, OpenAI .pt or pytorch_model.bin, or a Hugging Face snapshot folder; or use --model NAME to download one: mpl models lists them)`);
   }
   if (fs.statSync(file).isDirectory()) {
     const inside = weightsFileInFolder(file);
@@ -428,7 +456,7 @@ export function resolveWeightsPath(weights: string): string {
 export async function resolveWeights(options: ResolveWeightsOptions): Promise<string> {
   if (options.weights) return resolveWeightsPath(options.weights);
   if (options.model) return (await fetchModel(options.model, options)).path;
-  throw new UserError(`no CLIP weights given: pass --model NAME (${CLIP_MODELS.map((m) => m.name).join(', ')}) or --weights FILE`);
+  throw new UserError(`no model weights given: pass --model NAME (${(options.models ?? []).map((m) => m.name).join(', ')}) or --weights FILE`);
 }
 
 /** A copy of a model's weights on this machine. */

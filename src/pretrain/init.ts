@@ -9,7 +9,7 @@
  *  - layer norms: ones and zeros; text blocks' Linear biases keep PyTorch's defaults too.
  * Seeded, in place on the model's weights.
  */
-import type { ClipModel } from '../clip/model.js';
+import type { ClipModel } from '../backbones/clip/model.js';
 import { Generator, noGrad, type Tensor } from '../torch/index.js';
 
 type Init = { normal: number } | { uniform: number } | { constant: number };

@@ -11,9 +11,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadClip } from '../clip/load.js';
-import { ClipModel } from '../clip/model.js';
-import { ClipTokenizer } from '../clip/tokenizer.js';
+import { loadClip } from '../backbones/clip/load.js';
+import { ClipModel } from '../backbones/clip/model.js';
+import { ClipTokenizer } from '../backbones/clip/tokenizer.js';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { float32ToFloat16Bits, type RawTensor } from '../io/tensor.js';
 import { tokenIds } from '../prompting/learner.js';

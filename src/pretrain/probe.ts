@@ -3,8 +3,8 @@
  * stream, never trained on, held-out shape–colour combinations included) with the prompts
  * "a photo of a {shape}." — overall, on combinations pretraining saw, and on held-out ones.
  */
-import type { ClipModel } from '../clip/model.js';
-import { ClipTokenizer } from '../clip/tokenizer.js';
+import type { ClipModel } from '../backbones/clip/model.js';
+import { ClipTokenizer } from '../backbones/clip/tokenizer.js';
 import { tokenIds } from '../prompting/learner.js';
 import { sceneBatch, shapeLabels } from '../synth/batch.js';
 import { SHAPE_NAMES } from '../synth/shapes.js';

@@ -3,8 +3,8 @@
  * shipped assets/tiny-clip model; `mpl pretrain` flags override single fields (and say so in the log).
  */
 import * as path from 'node:path';
-import { headsFor, type ClipConfig } from '../clip/config.js';
-import { assetsDir } from '../clip/tokenizer.js';
+import { headsFor, type ClipConfig } from '../backbones/clip/config.js';
+import { assetsDir } from '../backbones/clip/tokenizer.js';
 import type { MethodName, MethodOptions } from '../prompting/methods/index.js';
 import type { WorldOptions } from '../synth/world.js';
 

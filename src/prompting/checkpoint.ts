@@ -15,8 +15,10 @@ import { UserError, fileError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { camelKeys, snakeKeys } from '../util/json.js';
 import type { PromptLearner } from './learner.js';
+import type { BackboneArchitecture } from '../backbones/model.js';
 import type { PlanLayout } from './layout.js';
 import type { MethodName, MethodOptions } from './methods/index.js';
+import { MAX_CONFIG_BYTES, readJsonFile, reasonOf } from '../util/parse.js';
 
 export interface PromptsConfig {
   format: 'mpl-prompts/1';
@@ -25,6 +27,10 @@ export interface PromptsConfig {
   options: MethodOptions;
   classnames: string[];
   backbone?: string;
+  /** sha256 of the weights file the prompts were trained on (a package refuses other weights) */
+  backbone_sha256?: string;
+  /** the architecture of that backbone */
+  backbone_architecture?: BackboneArchitecture;
   dataset?: string;
   seed?: number;
   /** precision the prompts were trained in (fp32, fp16, amp, bf16) */
@@ -32,6 +38,8 @@ export interface PromptsConfig {
   trainable_parameters: number;
   /** the per-layer token layout of the prompt plan (what `mpl plot --kind layout` and the HTML report draw) */
   layout?: PlanLayout;
+  /** what was chosen on validation data when fitting (Tip-Adapter's alpha, beta, best_epoch; the linear probe's c) */
+  fitted?: Record<string, number>;
 }
 
 export const PROMPTS_FILE = 'prompts.safetensors';
@@ -40,11 +48,11 @@ export const PROMPTS_FILE = 'prompts.safetensors';
 export function savePrompts(
   dir: string,
   learner: PromptLearner,
-  meta: { backbone?: string; dataset?: string; seed?: number; precision?: string } = {},
+  meta: { backbone?: string; backbone_sha256?: string; backbone_architecture?: BackboneArchitecture; dataset?: string; seed?: number; precision?: string } = {},
 ): string {
   const file = path.join(dir, PROMPTS_FILE);
   const tensors = new Map<string, RawTensor>();
-  for (const [k, t] of learner.params) {
+  for (const [k, t] of learner.savedTensors()) {
     const raw = t.toRawFloat32();
     if (firstNonFinite(raw) >= 0) {
       throw new UserError(`${file}: not written: the learned ${k} holds NaN or ±inf (the training diverged); run again with a lower learning rate (--lr)`);
@@ -55,12 +63,15 @@ export function savePrompts(
     format: 'mpl-prompts/1',
     method: learner.method,
     options: snakeKeys(learner.design.options as unknown as MethodOptions),
-    classnames: learner.classnames,
+    classnames: learner.trainedClassnames,
     trainable_parameters: learner.trainableParameters,
     layout: learner.layout(),
+    ...(Object.keys(learner.fitted).length ? { fitted: { ...learner.fitted } } : {}),
     ...meta,
   };
-  writeSafetensors(file, tensors, { format: 'mpl-prompts/1', method: learner.method });
+  const metadata: Record<string, string> = { format: 'mpl-prompts/1', method: learner.method };
+  if (Object.keys(learner.fitted).length) metadata.fitted = JSON.stringify(learner.fitted);
+  writeSafetensors(file, tensors, metadata);
   writeJsonAtomic(configPathFor(file), config);
   return file;
 }
@@ -75,6 +86,8 @@ export interface LoadedPrompts {
   /** the config saved beside the file by this tool, when present */
   config: PromptsConfig | null;
   epoch?: number;
+  /** the hyper-parameters fitted on validation data, from the file's metadata (or its config) */
+  fitted?: Record<string, number>;
 }
 
 /**
@@ -91,7 +104,12 @@ export function loadPrompts(file: string): LoadedPrompts {
   const kind = sniffFormat(head);
   let tensors: Map<string, RawTensor>;
   let epoch: number | undefined;
-  if (kind === 'safetensors') tensors = readSafetensors(file).tensors;
+  let fitted: Record<string, number> | undefined;
+  if (kind === 'safetensors') {
+    const read = readSafetensors(file);
+    tensors = read.tensors;
+    if (read.metadata.fitted !== undefined) fitted = parseFitted(read.metadata.fitted, file);
+  }
   else if (kind === 'zip' || kind === 'legacy-torch') {
     const ck = readTorchCheckpoint(file);
     tensors = ck.tensors;
@@ -114,11 +132,17 @@ export function loadPrompts(file: string): LoadedPrompts {
   let config: PromptsConfig | null = null;
   if (kind === 'safetensors' && fs.existsSync(cfgPath)) {
     try {
-      config = JSON.parse(fs.readFileSync(cfgPath, 'utf8')) as PromptsConfig;
+      config = readJsonFile(cfgPath, 'prompts config', MAX_CONFIG_BYTES) as PromptsConfig;
     } catch (e) {
-      throw fileError(cfgPath, `unreadable prompts config: ${(e as Error).message}`);
+      throw fileError(cfgPath, `unreadable prompts config: ${reasonOf(e, cfgPath)}`);
     }
-    if (config.format !== 'mpl-prompts/1') throw fileError(cfgPath, `not a prompts config written by mpl (format ${String(config.format)})`);
+    if (config === null || typeof config !== 'object' || config.format !== 'mpl-prompts/1') {
+      throw fileError(cfgPath, `not a prompts config written by mpl (format ${String((config as Partial<PromptsConfig> | null)?.format)})`);
+    }
+    const obj = (v: unknown) => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (typeof config.method !== 'string' || (config.options !== undefined && !obj(config.options)) || !Array.isArray(config.classnames) || !config.classnames.every((c) => typeof c === 'string')) {
+      throw fileError(cfgPath, 'a prompts config needs "method" (a name), "options" (a mapping) and "classnames" (a list of names); this one is damaged: delete it or train again');
+    }
     // on disk snake_case (n_ctx), in memory camelCase (nCtx); files of older versions are camelCase already
     config.options = camelKeys<MethodOptions>((config.options ?? {}) as unknown as Record<string, unknown>);
   }
@@ -127,5 +151,19 @@ export function loadPrompts(file: string): LoadedPrompts {
     const bad = firstNonFinite(t);
     if (bad >= 0) throw fileError(file, `tensor "${k}" holds a non-finite value (NaN or ±inf) at element ${bad}: these prompts are broken (a diverged training?); train them again`);
   }
-  return { tensors, config, epoch };
+  fitted ??= config?.fitted;
+  return { tensors, config, epoch, ...(fitted ? { fitted } : {}) };
+}
+
+function parseFitted(text: string, file: string): Record<string, number> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    throw fileError(file, 'its fitted hyper-parameters are not valid JSON');
+  }
+  if (typeof v !== 'object' || v === null || Object.values(v).some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
+    throw fileError(file, 'its fitted hyper-parameters must be finite numbers');
+  }
+  return v as Record<string, number>;
 }

@@ -34,4 +34,6 @@ export interface PlanLayout {
   vision: LayerLayout[];
   text: LayerLayout[];
   trainable_parameters: number;
+  /** the text encoder attends to the padding after the end token (SigLIP: bidirectional); false for CLIP (causal) */
+  text_padding_attended?: boolean;
 }

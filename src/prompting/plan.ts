@@ -14,7 +14,8 @@
  * A plan is plain data (JSON-serialisable). `validatePlan` rejects an impossible plan before any compute.
  */
 import { printable, UserError } from '../util/errors.js';
-import type { ClipArchitecture } from '../clip/model.js';
+import type { BackboneArchitecture as ClipArchitecture } from '../backbones/model.js';
+import { traitsOf } from '../backbones/index.js';
 import type { LayerLayout, LayoutSegment, PlanLayout } from './layout.js';
 
 export type Source =
@@ -80,10 +81,11 @@ export function validatePlan(plan: PromptPlan, arch: ClipArchitecture, imageToke
     for (const g of s.add) if (g.count < 0 || !Number.isInteger(g.count)) throw why(`layer ${s.layer}: bad add count ${g.count}`);
     prompts += groupTokens(s.add) - s.remove;
   }
-  // [SOS] + context + at least the [EOS] token must fit the text encoder's positions (77 for CLIP)
+  // [SOS] (CLIP) + context + at least the [EOS] token must fit the text encoder's positions (77 for CLIP, 64 or 16 for SigLIP)
   const ctxLen = arch.text.context_length;
-  if (plan.text.ctxTokens + 2 > ctxLen) {
-    throw why(`${plan.text.ctxTokens} learnable text context tokens (--n-ctx) do not fit the model's ${ctxLen}-token text context: at most ${ctxLen - 2}, fewer with long class names`);
+  const special = traitsOf(arch).textStartToken ? 2 : 1;
+  if (plan.text.ctxTokens + special > ctxLen) {
+    throw why(`${plan.text.ctxTokens} learnable text context tokens (--n-ctx) do not fit the model's ${ctxLen}-token text context: at most ${ctxLen - special}, fewer with long class names`);
   }
   last = 0;
   for (const s of plan.text.steps) {
@@ -96,8 +98,13 @@ export function validatePlan(plan: PromptPlan, arch: ClipArchitecture, imageToke
       throw why(`text layer ${s.layer} replaces ${s.replace.count} tokens, but the prompt has ${plan.text.ctxTokens} context tokens`);
     }
   }
-  const grid = arch.vision.image_size / arch.vision.patch_size;
-  return visionLengths(plan, arch.vision.layers, imageTokens ?? grid * grid + 1);
+  return visionLengths(plan, arch.vision.layers, imageTokens ?? imageTokensOf(arch));
+}
+
+/** Image tokens before any prompt: the patches, and CLIP's class token. */
+export function imageTokensOf(arch: ClipArchitecture): number {
+  const grid = Math.floor(arch.vision.image_size / arch.vision.patch_size);
+  return grid * grid + (traitsOf(arch).classToken ? 1 : 0);
 }
 
 /** The vision sequence length entering each block (after that block's operations). */
@@ -123,7 +130,8 @@ export function planLayout(
   trainableParameters: number,
   textWords: { before: number; after: number } = { before: 0, after: 0 },
 ): PlanLayout {
-  const grid = arch.vision.image_size / arch.vision.patch_size;
+  const grid = Math.floor(arch.vision.image_size / arch.vision.patch_size);
+  const traits = traitsOf(arch);
   const byLayer = new Map(plan.vision.steps.map((s) => [s.layer, s]));
   let tokens: Array<{ label: string; born: number }> = [];
   const labelled = (groups: TokenGroup[], layer: number) =>
@@ -135,30 +143,27 @@ export function planLayout(
     if (s) {
       tokens = tokens.slice(0, tokens.length - s.remove).concat(labelled(s.add, i));
     }
-    const segments: LayoutSegment[] = [
-      { kind: 'cls', count: 1 },
-      { kind: 'patch', count: grid * grid },
-    ];
+    const segments: LayoutSegment[] = [...(traits.classToken ? [{ kind: 'cls' as const, count: 1 }] : []), { kind: 'patch', count: grid * grid }];
     for (const t of tokens) {
       const kind = t.born === i ? 'prompt-added' : 'prompt-carried';
       const prev = segments[segments.length - 1];
       if (prev.kind === kind && prev.label === t.label) prev.count++;
       else segments.push({ kind, count: 1, label: t.label });
     }
-    vision.push({ layer: i, length: 1 + grid * grid + tokens.length, segments, ...(s?.remove ? { removed: s.remove } : {}) });
+    vision.push({ layer: i, length: imageTokensOf(arch) + tokens.length, segments, ...(s?.remove ? { removed: s.remove } : {}) });
   }
   const textSteps = new Set(plan.text.steps.map((s) => s.layer));
   const text: LayerLayout[] = [];
   const n = plan.text.ctxTokens;
   for (let i = 0; i < arch.text.layers; i++) {
-    const segments: LayoutSegment[] = [{ kind: 'sos', count: 1 }];
+    const segments: LayoutSegment[] = traits.textStartToken ? [{ kind: 'sos', count: 1 }] : [];
     if (textWords.before) segments.push({ kind: 'word', count: textWords.before });
     if (n > 0) segments.push({ kind: i === 0 || textSteps.has(i) ? 'prompt-added' : 'prompt-carried', count: n, label: 'ctx' });
     if (textWords.after) segments.push({ kind: 'word', count: textWords.after });
     segments.push({ kind: 'eot', count: 1 });
     text.push({ layer: i, length: segments.reduce((a, s) => a + s.count, 0), segments });
   }
-  return { method: plan.method, vision, text, trainable_parameters: trainableParameters };
+  return { method: plan.method, vision, text, trainable_parameters: trainableParameters, ...(traits.causalText ? {} : { text_padding_attended: true }) };
 }
 
 /** A human-readable description of a layout, one line per layer and encoder. */
@@ -172,7 +177,7 @@ export function describeLayout(layout: PlanLayout): string {
     const removed = l.removed ? `  (removed×${l.removed} before it)` : '';
     lines.push(`  block ${String(l.layer).padStart(2)}  len ${String(l.length).padStart(4)}  ${l.segments.map(seg).join(' ')}${removed}`);
   }
-  lines.push('text (prompt part; padding after EOT is never attended to):');
+  lines.push(layout.text_padding_attended ? 'text (prompt part; the padding after EOT is attended to: a bidirectional text encoder):' : 'text (prompt part; padding after EOT is never attended to):');
   for (const l of layout.text) lines.push(`  block ${String(l.layer).padStart(2)}  ${l.segments.map(seg).join(' ')}`);
   lines.push(
     '',

@@ -10,12 +10,12 @@ export const DEFAULT_TEMPLATE = 'a photo of a {}.';
 
 /**
  * What a dataset tells hand-crafted prompts, by any of its names: its zero-shot template (CoOp's
- * CUSTOM_TEMPLATES, held by its DatasetDef) and whether ZeroshotCLIP2's ensemble adds it; "a photo of a {}."
- * for a name the dataset registry does not know.
+ * CUSTOM_TEMPLATES, held by its DatasetDef), whether ZeroshotCLIP2's ensemble adds it and its Dassl name (the
+ * key of a method's own template table); "a photo of a {}." for a name the dataset registry does not know.
  */
 export function datasetPrompt(name: string): DatasetPrompt {
   const d = findDatasetDef(name);
-  return d ? { template: d.template, ensembleAddsTemplate: d.ensembleAddsTemplate ?? true } : { template: DEFAULT_TEMPLATE };
+  return d ? { template: d.template, ensembleAddsTemplate: d.ensembleAddsTemplate ?? true, displayName: d.displayName } : { template: DEFAULT_TEMPLATE };
 }
 
 /** Fills a template's {} with a class name (official code: str.format / replace). */

@@ -6,7 +6,7 @@
  * without continues its checkpoint.
  */
 import * as path from 'node:path';
-import type { ClipModel } from '../clip/model.js';
+import type { BackboneModel } from '../backbones/model.js';
 import { runLocal, type ExecutableRun } from '../sweep/local.js';
 import { submitSlurm, slurmTaskStates } from '../sweep/slurm.js';
 import type { SlurmSettings } from '../sweep/spec.js';
@@ -29,7 +29,7 @@ export function trialArgv(out: string, t: TrialSpec): string[] {
   return ['search-trial', '--out', out, '--candidate', t.candidate, '--depth', String(t.depth), '--schedule', t.schedule, '--seed', String(t.seed), '--epochs', String(t.epochs)];
 }
 
-export function inProcessExecutor(out: string, settings: SearchSettings, model: ClipModel, options: ConstructorParameters<typeof TrialRunner>[3]): TrialExecutor {
+export function inProcessExecutor(out: string, settings: SearchSettings, model: BackboneModel, options: ConstructorParameters<typeof TrialRunner>[3]): TrialExecutor {
   const runner = new TrialRunner(out, settings, model, options);
   return {
     async run(trials, onResult) {

@@ -18,6 +18,7 @@ import { configDiff, describeDiff } from '../util/config.js';
 import { UserError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import type { SearchBounds } from './space.js';
+import { readJsonFile, reasonOf } from '../util/parse.js';
 
 export const SEARCH_PROTOCOLS = ['base2new', 'fewshot', 'xd', 'dg'] as const;
 export type SearchProtocol = (typeof SEARCH_PROTOCOLS)[number];
@@ -92,9 +93,9 @@ export const trialResultFile = (out: string, t: TrialSpec): string => path.join(
 
 function readJson(file: string): unknown {
   try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
+    return readJsonFile(file, 'search file');
   } catch (e) {
-    throw new UserError(`${file}: cannot read it (${(e as Error).message}); delete it, or start the search over with --force`);
+    throw new UserError(`${file}: cannot read it (${reasonOf(e, file)}); delete it, or start the search over with --force`);
   }
 }
 
@@ -134,7 +135,7 @@ export function readSearchFile(out: string): SearchFile {
   const f = searchFile(out);
   if (!fs.existsSync(f)) throw new UserError(`${f} not found: --out must be the folder of a search started by \`mpl search\``);
   const v = readJson(f) as SearchFile;
-  if (v.format !== 'mpl-search/1' || typeof v.settings !== 'object') throw new UserError(`${f} is not an mpl search file`);
+  if (v === null || typeof v !== 'object' || v.format !== 'mpl-search/1' || typeof v.settings !== 'object' || v.settings === null) throw new UserError(`${f} is not an mpl search file`);
   return v;
 }
 

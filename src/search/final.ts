@@ -5,7 +5,7 @@
  * read the test split.
  */
 import * as path from 'node:path';
-import type { ClipModel } from '../clip/model.js';
+import type { BackboneModel } from '../backbones/model.js';
 import { collect } from '../eval/report/collect.js';
 import { formatMarkdown } from '../eval/report/format.js';
 import { DG_TARGETS, runBase2New, runTransfer, XD_TARGETS, type ProtocolOptions } from '../eval/protocols.js';
@@ -18,7 +18,7 @@ import type { SearchSettings } from './files.js';
 import type { SearchResult } from './search.js';
 
 export interface FinalOptions {
-  model: ClipModel;
+  model: BackboneModel;
   seeds: number[];
   targets?: string[];
   deviceDescription?: string;
@@ -38,7 +38,7 @@ export interface FinalResult {
 }
 
 /** MPL's official options (N_CTX 1, add 2, remove 1, depth 9), the depth capped at the model's layers. */
-export function defaultMplOptions(model: ClipModel): MethodOptions {
+export function defaultMplOptions(model: BackboneModel): MethodOptions {
   const layers = Math.min(model.arch.vision.layers, model.arch.text.layers);
   return layers >= 9 ? {} : { depth: layers };
 }

@@ -17,8 +17,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ClipModel } from '../clip/model.js';
-import { ClipTokenizer } from '../clip/tokenizer.js';
+import type { BackboneModel } from '../backbones/model.js';
+import { tokenizerFor } from '../backbones/index.js';
 import { loadDataset } from '../data/dataset.js';
 import { getDataset } from '../data/datasets/index.js';
 import { generateFewshotDataset } from '../data/fewshot.js';
@@ -87,6 +87,9 @@ export function searchData(s: SearchSettings, seed: number, reporter: Reporter =
   if (def.fewshotTrainOnly || val.length === 0) {
     // its val list is its test set (ImageNet), or it has none (an imagefolder with train/ and test/ only):
     // validation images are held out from the training images instead
+    if (s.shots === 0) {
+      throw new UserError(`--shots 0 trains on all images, which leaves none to hold out for validation: ${def.name} has no val split of its own; give --shots K`);
+    }
     const full = loadDataset(s.dataset, { ...common, shots: 0, splits: ['train'] });
     classnames = full.classnames;
     train = generateFewshotDataset(full.train, s.shots, new PyRandom(seed));
@@ -161,7 +164,7 @@ export class TrialRunner {
   constructor(
     readonly out: string,
     readonly settings: SearchSettings,
-    readonly model: ClipModel,
+    readonly model: BackboneModel,
     readonly options: { numWorkers?: number; skipBadImages?: boolean; reporter?: Reporter } = {},
   ) {
     this.quiet = { ...silentReporter, warn: (m) => options.reporter?.warn(m) };
@@ -193,7 +196,7 @@ export class TrialRunner {
     const dir = trialDir(this.out, spec);
     ensureDir(dir);
     dropCheckpointBeyond(dir, spec.epochs);
-    const learner = new PromptLearner(this.model, ClipTokenizer.default(), 'mpl', data.trainClasses, {
+    const learner = new PromptLearner(this.model, tokenizerFor(this.model), 'mpl', data.trainClasses, {
       nCtx: s.bounds.nCtx,
       ctxInit: s.ctx_init,
       depth: spec.depth,

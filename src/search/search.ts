@@ -6,7 +6,7 @@
  * seed: proposals, pseudo split, training and ranking depend on the seed and the results only (unless
  * --max-step-ms, a measured time, decides promotions).
  */
-import type { ClipArchitecture, ClipModel } from '../clip/model.js';
+import type { BackboneArchitecture as ClipArchitecture, BackboneModel as ClipModel } from '../backbones/model.js';
 import { ensureDir, writeJsonAtomic } from '../util/fs.js';
 import { lockRunFolder } from '../util/lock.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';

@@ -10,11 +10,12 @@
  * mutations of good ones (one layer's add or remove moved by one step, the depth moved by one, a layer's
  * operation copied from its neighbour).
  */
-import type { ClipArchitecture } from '../clip/model.js';
+import type { ClipArchitecture } from '../backbones/clip/model.js';
 import { PyRandom } from '../data/pyrandom.js';
 import { countParameters, designMethod } from '../prompting/methods/index.js';
-import { validatePlan } from '../prompting/plan.js';
+import { validatePlan, imageTokensOf } from '../prompting/plan.js';
 import { UserError } from '../util/errors.js';
+import { MAX_N_ADD } from '../prompting/methods/options.js';
 
 export interface IntRange {
   min: number;
@@ -77,6 +78,8 @@ export function checkBounds(b: SearchBounds, arch: ClipArchitecture): void {
   if (b.depth.min < 2) throw new UserError(`--depth ${b.depth.min}-${b.depth.max}: the depth must be at least 2 (depth 1 has no deep layer to schedule)`);
   if (b.depth.max > layers) throw new UserError(`--depth ${b.depth.min}-${b.depth.max}: the model has ${layers} layers, so the depth is at most ${layers}`);
   if (addValues(b).length === 0) throw new UserError(`--add ${b.add.min}-${b.add.max} holds no multiple of --n-ctx ${b.nCtx} (each coupling map adds ${b.nCtx} tokens)`);
+  // the ceiling of --n-add and --schedule (src/prompting/methods/options.ts): MAX_N_ADD coupling maps per layer
+  if (b.add.max > MAX_N_ADD * b.nCtx) throw new UserError(`--add ${b.add.min}-${b.add.max}: at most ${MAX_N_ADD * b.nCtx} tokens per layer (${MAX_N_ADD} coupling maps × --n-ctx ${b.nCtx})`);
 }
 
 /** The `--schedule` string of a schedule: runs of equal layers merged ("1-3:add2,rm1;4:add0,rm0"). */
@@ -112,8 +115,7 @@ function removalsFit(s: Schedule, nCtx: number): boolean {
 /** Parameters and extra tokens of a schedule, through the method design and `validatePlan`. */
 export function scheduleCost(s: Schedule, nCtx: number, arch: ClipArchitecture): ScheduleCost {
   const design = designMethod('mpl', { nCtx, depth: s.depth, schedule: scheduleString(s) }, arch);
-  const grid = arch.vision.image_size / arch.vision.patch_size;
-  const imageTokens = grid * grid + 1;
+  const imageTokens = imageTokensOf(arch); // patches, and CLIP's class token
   const lengths = validatePlan(design.plan, arch);
   return { parameters: countParameters(design), extraTokens: Math.max(...lengths) - imageTokens };
 }

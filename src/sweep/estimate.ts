@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDataset } from '../data/dataset.js';
 import { findResultFiles } from '../eval/report/collect.js';
-import { learnsPrompts } from '../prompting/methods/index.js';
+import { learnsPrompts, methodDef } from '../prompting/methods/index.js';
 import type { RunResult } from '../eval/results.js';
 import type { RunConfig } from '../eval/run-config.js';
 import { UserError } from '../util/errors.js';
@@ -76,7 +76,11 @@ function imageCounts(c: RunConfig, custom: Map<string, { perClass: number[]; tes
     if (!s) return null;
     evalImages += s.test;
   }
-  return { train: !learnsPrompts(c.method) ? 0 : dropLast * c.epochs, eval: evalImages };
+  // images encoded without a gradient step, counted at the evaluation rate: Tip-Adapter's cache passes, the
+  // linear probe's training features (both read every training image, no batch dropped)
+  const passes = (c.method_options as Record<string, unknown>).cache_passes;
+  const encodes = typeof passes === 'number' ? perEpoch * passes : methodDef(c.method).recipe.trainImages === 'evaluation' ? perEpoch : 0;
+  return { train: !learnsPrompts(c.method) ? 0 : dropLast * c.epochs, eval: evalImages + encodes };
 }
 
 /** Class sizes of a custom dataset, listed from disk (null when it cannot be read). */

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { UserError } from '../util/errors.js';
-import { readLocalRecords, writeLocalRecords, type LocalRecord } from './records.js';
+import { startOf, updateLocalRecord, type LocalRecord } from './records.js';
 import { defaultMplCommand } from './slurm.js';
 import type { PlannedRun, Sweep } from './spec.js';
 
@@ -39,7 +39,11 @@ export interface LocalOutcome<R extends ExecutableRun = PlannedRun> {
   failed: Array<{ run: R; why: string }>;
 }
 
-/** Runs the given runs to completion (those that fail are reported, the others go on). */
+/**
+ * Runs the given runs to completion (those that fail are reported, the others go on). The caller holds the
+ * sweep's lock (records.ts `lockSweep`; the schedule search holds its folder's): each start and end of a run
+ * is one entry of local.json, re-read and written back atomically.
+ */
 export async function runLocal<R extends ExecutableRun>(sweep: Pick<Sweep, 'out' | 'name'>, runs: R[], options: LocalOptions = {}): Promise<LocalOutcome<R>> {
   const allCpu = runs.every((r) => r.device === 'cpu');
   const gpus = options.gpus ?? (allCpu ? [] : detectGpus());
@@ -51,8 +55,6 @@ export async function runLocal<R extends ExecutableRun>(sweep: Pick<Sweep, 'out'
   const mpl = options.mpl ?? defaultMplCommand();
   const threads = process.env.MPL_NUM_THREADS ?? String(Math.max(1, Math.floor(os.availableParallelism() / parallel)));
   const say = options.onEvent ?? (() => {});
-  const records: Record<string, LocalRecord> = readLocalRecords(sweep);
-  const save = () => writeLocalRecords(sweep, records);
   const free = gpus.length ? [...gpus] : Array.from({ length: parallel }, () => null as string | null);
   const outcome: LocalOutcome<R> = { finished: [], failed: [] };
   const queue = [...runs];
@@ -69,16 +71,15 @@ export async function runLocal<R extends ExecutableRun>(sweep: Pick<Sweep, 'out'
       const child = spawn(mpl[0], [...mpl.slice(1), ...run.argv], { env, stdio: ['ignore', log, log] });
       fs.closeSync(log);
       const n = ++started;
-      const record: LocalRecord = { pid: child.pid ?? -1, started_at: new Date().toISOString() };
-      records[run.runDir] = record;
-      save();
+      const record: LocalRecord = { pid: child.pid ?? -1, proc_start: child.pid ? startOf(child.pid) : undefined, started_at: new Date().toISOString() };
+      updateLocalRecord(sweep, run.runDir, record);
       say(`[${n}/${runs.length}] started ${path.relative(sweep.out, run.runDir)}${slot !== null ? ` on GPU ${slot}` : ''}`);
       let ended = false;
       const end = (code: number | null, signal: NodeJS.Signals | null, error?: Error) => {
         if (ended) return; // 'error' and 'exit' can both come
         ended = true;
         Object.assign(record, { ended_at: new Date().toISOString(), exit_code: code, signal });
-        save();
+        updateLocalRecord(sweep, run.runDir, record);
         const ok = code === 0 && fs.existsSync(path.join(run.runDir, 'result.json'));
         if (ok) outcome.finished.push(run);
         else {

@@ -7,6 +7,7 @@ import type { Protocol } from '../eval/results.js';
 import { UserError } from '../util/errors.js';
 import { estimateRuns, formatDuration, type Estimate, type Throughput } from './estimate.js';
 import { runLocal } from './local.js';
+import { lockSweep } from './records.js';
 import { submitSlurm } from './slurm.js';
 import { expandSweep, type PlannedRun, type SlurmSettings, type Sweep } from './spec.js';
 import { countStates, runStates, type RunState, type RunStatus } from './state.js';
@@ -94,6 +95,8 @@ export interface SubmitOptions {
   slurm?: SlurmSettings;
   /** a line per event (local runs starting and ending) */
   say: (line: string) => void;
+  /** the command that shows the sweep's progress, for the refusal when another process runs it */
+  follow?: string;
 }
 
 /**
@@ -101,7 +104,12 @@ export interface SubmitOptions {
  * Local: runs them now and returns when all have ended; SLURM: one job array, returns after sbatch.
  */
 export async function submitPlan(plan: Plan, o: SubmitOptions): Promise<{ submitted: number; job?: string }> {
+  // one submission of a sweep at a time; the states are read again under the lock (a submission that just
+  // ended may have changed them)
+  using lock = lockSweep(plan.sweep, o.follow ?? `mpl sweep status ${plan.sweep.origin}`);
+  plan = { ...plan, statuses: runStates(plan.sweep, plan.runs) };
   const todo = plan.runs.filter((_, i) => plan.statuses[i].state === 'failed' || (plan.statuses[i].state === 'pending' && !plan.statuses[i].attempt));
+  const busy = plan.statuses.filter((s) => s.state === 'running');
   if (todo.length === 0) {
     o.say(`nothing to submit (${stateLine(plan)})`);
     return { submitted: 0 };
@@ -110,6 +118,9 @@ export async function submitPlan(plan: Plan, o: SubmitOptions): Promise<{ submit
     const job = submitSlurm(plan.sweep, todo, { ...plan.sweep.slurm, ...stripUndefined(o.slurm ?? {}) });
     o.say(`submitted job array ${job} with ${todo.length} task${todo.length > 1 ? 's' : ''}; logs go to each run's folder; follow with \`mpl sweep status\``);
     return { submitted: todo.length, job };
+  }
+  if (busy.length) {
+    o.say(`${busy.length} run${busy.length > 1 ? 's are' : ' is'} already running (${busy.map((s) => s.detail).slice(0, 3).join('; ')}): not started again; follow ${busy.length > 1 ? 'them' : 'it'} with \`mpl sweep status\``);
   }
   o.say(`running ${todo.length} run${todo.length > 1 ? 's' : ''} locally`);
   const r = await runLocal(plan.sweep, todo, { parallel: o.parallel, onEvent: o.say });

@@ -61,6 +61,20 @@ const FEWSHOT_METHODS: Record<string, Entry> = {
   mpl: 'mpl',
 };
 
+/**
+ * The few-shot baselines later papers report beside prompt learners (docs/methods.md), with their official
+ * recipes: not in the MPL paper's grids, run when `--methods` names them (e.g. `mpl reproduce fewshot
+ * --methods linear-probe,clip-adapter,tip-adapter,tip-adapter-f`). The linear probe needs no new classes, so
+ * table3 (which includes xd) offers the other three.
+ */
+const FEWSHOT_BASELINES: Record<string, Entry> = { 'linear-probe': 'linear-probe', 'clip-adapter': 'clip-adapter', 'tip-adapter': 'tip-adapter', 'tip-adapter-f': 'tip-adapter-f' };
+const TABLE3_BASELINES: Record<string, Entry> = { 'clip-adapter': 'clip-adapter', 'tip-adapter': 'tip-adapter', 'tip-adapter-f': 'tip-adapter-f' };
+
+/** The paper's entries, or (when `--methods` is given) those asked for among them and the baselines. */
+function pickWith(paper: Record<string, Entry>, baselines: Record<string, Entry>, wanted?: string[]): Entry[] {
+  return wanted ? pick({ ...paper, ...baselines }, wanted) : pick(paper);
+}
+
 /** Keeps the entries whose method was asked for (all when none), in the paper's order. */
 function pick(entries: Record<string, Entry>, wanted?: string[]): Entry[] {
   const names = wanted?.map((m) => checkMethod(m) as string);
@@ -98,14 +112,14 @@ export function presetSweep(preset: PresetName, i: PresetInput): Record<string, 
       };
     case 'table3':
       if (i.datasets) throw new UserError('--datasets: table3 trains on ImageNet only (its targets are fixed by the paper)');
-      return { ...common, protocol: ['xd', 'dg'], datasets: ['imagenet'], methods: pick(TABLE3_METHODS, i.methods) };
+      return { ...common, protocol: ['xd', 'dg'], datasets: ['imagenet'], methods: pickWith(TABLE3_METHODS, TABLE3_BASELINES, i.methods) };
     case 'fewshot':
       return {
         ...common,
         protocol: 'fewshot',
         shots: [1, 2, 4, 8, 16],
         datasets: pickDatasets(PAPER_DATASETS, i.datasets),
-        methods: pick(FEWSHOT_METHODS, i.methods),
+        methods: pickWith(FEWSHOT_METHODS, FEWSHOT_BASELINES, i.methods),
         overrides: [
           { when: { method: 'coop', shots: 1 }, set: { epochs: 50 } },
           { when: { method: 'coop', shots: 2 }, set: { epochs: 100 } },

@@ -1,7 +1,7 @@
 /**
  * The SLURM executor: one job array per submission, one array task per run. The script selects its run by
  * SLURM_ARRAY_TASK_ID, sends the task's output to the run's own folder and runs the same `mpl` command a
- * user would type. The runs resume by themselves (same configuration ⇒ same folder ⇒ its checkpoint), so
+ * user would type, its arguments read as data from the task's file (never as shell text). The runs resume by themselves (same configuration ⇒ same folder ⇒ its checkpoint), so
  * a cancelled or preempted task continues from its last epoch when the sweep is submitted again.
  * Tracking: `squeue` for queued and running tasks, then `sacct` when the cluster keeps accounting, else
  * `scontrol show job` for tasks that ended recently.
@@ -10,11 +10,12 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { UserError } from '../util/errors.js';
+import { printable, UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { addSlurmJob, stateDir } from './records.js';
 import type { ExecutableRun } from './local.js';
-import type { SlurmSettings, Sweep } from './spec.js';
+import { directive, outputDirective, settingDirectives, type SlurmSettings } from './slurm-settings.js';
+import type { Sweep } from './spec.js';
 
 /** How the job runs mpl: this node and this package's bin/mpl.js (a shared file system is assumed). */
 export function defaultMplCommand(): string[] {
@@ -26,42 +27,49 @@ export function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The job-array script for these runs (task i runs runs[i]). */
-export function jobScript(sweep: Pick<Sweep, 'out' | 'name'>, runs: ExecutableRun[], settings: SlurmSettings, mpl: string[]): string {
+/**
+ * The job-array script for these runs (task i runs runs[i]), and the task files it reads. Nothing from a
+ * sweep file is shell text in it: the settings are checked `#SBATCH` directives (slurm-settings.ts), and each
+ * run's folder and `mpl` arguments are DATA, in `<tasksDir>/<i>` (NUL-separated; arguments cannot hold a
+ * NUL), read into a bash array with `read -d ''`, which expands nothing.
+ */
+export function jobScript(sweep: Pick<Sweep, 'out' | 'name'>, runs: ExecutableRun[], settings: SlurmSettings, mpl: string[], tasksDir: string): { script: string; tasks: Buffer[] } {
   const state = stateDir(sweep);
   const lines = [
     '#!/bin/bash',
-    `#SBATCH --job-name=${`mpl-${sweep.name}`.replace(/[^A-Za-z0-9._-]/g, '_')}`,
-    `#SBATCH --array=0-${runs.length - 1}`,
+    directive('--job-name', `mpl-${sweep.name}`.replace(/[^A-Za-z0-9._-]/g, '_')),
+    directive('--array', `0-${runs.length - 1}`),
     // before the script sends its output to the run folder (e.g. a node that cannot start bash)
-    `#SBATCH --output=${path.join(state, 'slurm-%A_%a.out')}`,
-    `#SBATCH --cpus-per-task=${settings.cpusPerTask ?? 1}`,
-  ];
-  if (settings.partition) lines.push(`#SBATCH --partition=${settings.partition}`);
-  if (settings.gres) lines.push(`#SBATCH --gres=${settings.gres}`);
-  if (settings.mem) lines.push(`#SBATCH --mem=${settings.mem}`);
-  if (settings.time) lines.push(`#SBATCH --time=${settings.time}`);
-  if (settings.account) lines.push(`#SBATCH --account=${settings.account}`);
-  for (const a of settings.sbatchArgs ?? []) lines.push(`#SBATCH ${a}`);
-  lines.push(
-    '# Written by `mpl sweep submit`: one array task per run; each run writes only its own folder.',
+    outputDirective(state, 'slurm-%A_%a.out', 'out'),
+    ...settingDirectives(settings),
+    '# Written by `mpl sweep submit`: one array task per run; each run writes only its own folder. The run\'s',
+    '# folder and mpl arguments are data, read from its task file (NUL-separated), never parsed as shell text.',
     'set -euo pipefail',
-    'case "$SLURM_ARRAY_TASK_ID" in',
-  );
-  runs.forEach((r, i) => {
-    lines.push(`  ${i}) RUN_DIR=${shellQuote(r.runDir)}; ARGS=(${r.argv.map(shellQuote).join(' ')}) ;;`);
-  });
-  lines.push(
-    '  *) echo "no run for array task $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;',
+    `TASKS=${shellQuote(tasksDir)}`,
+    `MPL=(${mpl.map(shellQuote).join(' ')})`,
+    'case "${SLURM_ARRAY_TASK_ID:-}" in',
+    '  ""|*[!0-9]*) echo "not an array task of this job (SLURM_ARRAY_TASK_ID=${SLURM_ARRAY_TASK_ID:-})" >&2; exit 2 ;;',
     'esac',
-    'mkdir -p "$RUN_DIR"',
+    'TASK="$TASKS/$SLURM_ARRAY_TASK_ID"',
+    '[ -f "$TASK" ] || { echo "no run for array task $SLURM_ARRAY_TASK_ID ($TASK)" >&2; exit 2; }',
+    'ARGS=()',
+    'while IFS= read -r -d \'\' a; do ARGS+=("$a"); done <"$TASK"',
+    'RUN_DIR="${ARGS[0]}"',
+    'ARGS=("${ARGS[@]:1}")',
+    'mkdir -p -- "$RUN_DIR"',
     'exec >>"$RUN_DIR/slurm-${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID}.log" 2>&1',
     'echo "job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} on $(hostname) at $(date -Is)"',
     'export MPL_NUM_THREADS="${MPL_NUM_THREADS:-${SLURM_CPUS_PER_TASK:-1}}"',
-    `exec ${mpl.map(shellQuote).join(' ')} "\${ARGS[@]}"`,
+    'exec "${MPL[@]}" "${ARGS[@]}"',
     '',
-  );
-  return lines.join('\n');
+  ];
+  const tasks = runs.map((r) => {
+    const fields = [r.runDir, ...r.argv];
+    const bad = fields.find((f) => f.includes('\0'));
+    if (bad !== undefined) throw new UserError(printable(`a run argument holds a NUL character (${bad}): it cannot be passed to a process`));
+    return Buffer.from(fields.map((f) => `${f}\0`).join(''), 'utf8');
+  });
+  return { script: lines.join('\n'), tasks };
 }
 
 function run(cmd: string, args: string[]): { ok: boolean; out: string; err: string; missing: boolean } {
@@ -72,8 +80,13 @@ function run(cmd: string, args: string[]): { ok: boolean; out: string; err: stri
 
 /** Writes the script into the sweep's state folder, submits it with sbatch and records the job. */
 export function submitSlurm(sweep: Pick<Sweep, 'out' | 'name'>, runs: ExecutableRun[], settings: SlurmSettings, mpl = defaultMplCommand()): string {
-  const script = path.join(stateDir(sweep), `job-${new Date().toISOString().replace(/[:.]/g, '-')}.sh`);
-  writeFileAtomic(script, jobScript(sweep, runs, settings, mpl));
+  const stem = path.join(stateDir(sweep), `job-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const script = `${stem}.sh`;
+  const tasksDir = `${stem}.tasks`;
+  const job = jobScript(sweep, runs, settings, mpl, tasksDir); // checks everything before anything is written
+  fs.mkdirSync(tasksDir, { recursive: true });
+  job.tasks.forEach((t, i) => writeFileAtomic(path.join(tasksDir, String(i)), t));
+  writeFileAtomic(script, job.script);
   fs.chmodSync(script, 0o755);
   const r = run('sbatch', ['--parsable', script]);
   if (r.missing) throw new UserError('sbatch not found: run this on a SLURM login node (or use --executor local)');

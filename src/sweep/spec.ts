@@ -15,21 +15,22 @@
  *   epochs: 5                     # also lr, batch-size, precision (a list makes a grid), device, targets, workers
  *   overrides:                    # settings for some runs only (after the grid is expanded)
  *     - { when: { method: coop, dataset: imagenet }, set: { epochs: 50 } }
- *   slurm: { partition: gpu, gres: "gpu:1", cpus-per-task: 8, mem: 32G, time: "12:00:00" }
+ *   slurm: { partition: gpu, gres: "gpu:1", cpus-per-task: 8, mem: 32G, time: "12:00:00" }   # checked: slurm-settings.ts
  *
  * Every key is checked; an unknown key, a wrong type or two entries that are the same run are errors that
  * name the file and the key.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as os from 'node:os';
-import { parse as parseYaml } from 'yaml';
 import { getDataset } from '../data/datasets/index.js';
 import { DG_TARGETS, FEWSHOT_SHOTS, XD_TARGETS } from '../eval/protocols.js';
 import type { Protocol } from '../eval/results.js';
-import { buildRunConfig, checkPrecision, runDirOf, type RunConfig } from '../eval/run-config.js';
+import { RUN_RANGES, buildRunConfig, checkPrecision, runDirOf, type RunConfig } from '../eval/run-config.js';
 import { OPTION_SPECS, checkMethod, methodDef, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
-import { UserError } from '../util/errors.js';
+import { printable, UserError } from '../util/errors.js';
+import { readConfigText } from '../util/parse.js';
+import { inRange, rangeText, type Range } from '../util/range.js';
+import { SLURM_KEYS, checkCpusPerTask, checkSbatchArg, checkSlurmValue, type SlurmSettings } from './slurm-settings.js';
 
 export const SWEEP_PROTOCOLS: readonly Protocol[] = ['base2new', 'xd', 'dg', 'fewshot'];
 
@@ -66,15 +67,7 @@ interface Override {
   set: Settings;
 }
 
-export interface SlurmSettings {
-  partition?: string;
-  gres?: string;
-  cpusPerTask?: number;
-  mem?: string;
-  time?: string;
-  account?: string;
-  sbatchArgs?: string[];
-}
+export type { SlurmSettings } from './slurm-settings.js';
 
 export interface Sweep {
   /** where the sweep came from (a file path, or `mpl reproduce table2`) */
@@ -113,7 +106,8 @@ export interface PlannedRun {
 class Checker {
   constructor(readonly origin: string) {}
   fail(where: string, what: string): never {
-    throw new UserError(`${this.origin}: ${where ? `${where}: ` : ''}${what}`);
+    // values from the file are in the message: control characters escaped, so it stays one line
+    throw new UserError(printable(`${this.origin}: ${where ? `${where}: ` : ''}${what}`));
   }
   obj(v: unknown, where: string): Record<string, unknown> {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(where, 'expected a mapping of keys to values');
@@ -132,8 +126,9 @@ class Checker {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(where, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
     return v as number;
   }
-  positive(v: unknown, where: string): number {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) this.fail(where, `expected a positive number, got ${JSON.stringify(v)}`);
+  /** A number in a stated range (run-config.ts RUN_RANGES, the options table): the refusal states it. */
+  ranged(v: unknown, where: string, r: Range, integer: boolean): number {
+    if (typeof v !== 'number' || !inRange(v, r, integer)) this.fail(where, `expected ${rangeText(r, integer)}, got ${JSON.stringify(v)}`);
     return v as number;
   }
   bool(v: unknown, where: string): boolean {
@@ -153,7 +148,17 @@ class Checker {
 
 const SETTING_KEYS = ['seeds', 'shots', 'epochs', 'lr', 'batch-size', 'precision', 'device', 'options', 'targets', 'workers'] as const;
 const TOP_KEYS = ['out', 'weights', 'model', 'root', 'protocol', 'datasets', 'methods', 'overrides', 'slurm', 'skip-bad-images', 'allow-generated-split', ...SETTING_KEYS];
-const SLURM_KEYS = ['partition', 'gres', 'cpus-per-task', 'mem', 'time', 'account', 'sbatch-args'];
+const SLURM_FILE_KEYS = [...SLURM_KEYS.map((k) => k.sweepKey), 'cpus-per-task', 'sbatch-args'];
+
+/** Runs a check that names the key itself; its error gets the file's name in front. */
+function inFile<T>(c: Checker, check: () => T): T {
+  try {
+    return check();
+  } catch (e) {
+    if (e instanceof UserError && !e.message.startsWith(`${c.origin}: `)) throw new UserError(`${c.origin}: ${e.message}`);
+    throw e;
+  }
+}
 
 function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p;
@@ -164,11 +169,11 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
   const s: Settings = {};
   // "1,2,3" as on the command line, or a YAML list
   const ints = (v: unknown) => (typeof v === 'string' && /^\s*\d+(\s*,\s*\d+)*\s*$/.test(v) ? v.split(',').map(Number) : v);
-  if (o.seeds !== undefined) s.seeds = c.list(ints(o.seeds), at('seeds'), (x, w) => c.int(x, w));
-  if (o.shots !== undefined) s.shots = c.list(ints(o.shots), at('shots'), (x, w) => c.int(x, w, 1));
-  if (o.epochs !== undefined) s.epochs = c.int(o.epochs, at('epochs'));
-  if (o.lr !== undefined) s.lr = c.positive(o.lr, at('lr'));
-  if (o['batch-size'] !== undefined) s.batchSize = c.int(o['batch-size'], at('batch-size'), 1);
+  if (o.seeds !== undefined) s.seeds = c.list(ints(o.seeds), at('seeds'), (x, w) => c.ranged(x, w, RUN_RANGES.seed, true));
+  if (o.shots !== undefined) s.shots = c.list(ints(o.shots), at('shots'), (x, w) => c.ranged(x, w, RUN_RANGES.shots, true));
+  if (o.epochs !== undefined) s.epochs = c.ranged(o.epochs, at('epochs'), RUN_RANGES.epochs, true);
+  if (o.lr !== undefined) s.lr = c.ranged(o.lr, at('lr'), RUN_RANGES.lr, false);
+  if (o['batch-size'] !== undefined) s.batchSize = c.ranged(o['batch-size'], at('batch-size'), RUN_RANGES.batchSize, true);
   if (o.precision !== undefined) {
     s.precision = c.list(o.precision, at('precision'), (x, w) => {
       try {
@@ -183,7 +188,7 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
     s.device = c.str(o.device, at('device'));
   }
   if (o.targets !== undefined) s.targets = c.list(o.targets, at('targets'), (x, w) => knownDataset(c, c.str(x, w), w));
-  if (o.workers !== undefined) s.workers = c.int(o.workers, at('workers'), 1);
+  if (o.workers !== undefined) s.workers = c.ranged(o.workers, at('workers'), RUN_RANGES.workers, true);
   if (o.options !== undefined) {
     const opts = c.obj(o.options, at('options'));
     s.options = {};
@@ -194,9 +199,9 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
       s.options[flag] = c.list(v, at(`options.${flag}`), (x, w): OptionValue => {
         switch (def!.kind) {
           case 'int':
-            return c.int(x, w);
+            return c.ranged(x, w, def!.range ?? { min: 0 }, true);
           case 'number':
-            return c.positive(x, w);
+            return c.ranged(x, w, def!.range ?? { min: 0, exclusiveMin: true }, false);
           case 'boolean':
             return c.bool(x, w);
           case 'choice':
@@ -273,9 +278,9 @@ function overrideEntry(c: Checker, v: unknown, where: string): Override {
   if (w.protocol !== undefined) when.protocol = c.str(w.protocol, `${where}.when.protocol`);
   if (w.dataset !== undefined) when.dataset = c.str(w.dataset, `${where}.when.dataset`);
   if (w.method !== undefined) when.method = checkMethod(c.str(w.method, `${where}.when.method`));
-  if (w.shots !== undefined) when.shots = c.int(w.shots, `${where}.when.shots`, 1);
+  if (w.shots !== undefined) when.shots = c.ranged(w.shots, `${where}.when.shots`, RUN_RANGES.shots, true);
   if (w.precision !== undefined) when.precision = c.str(w.precision, `${where}.when.precision`);
-  if (w.seed !== undefined) when.seed = c.int(w.seed, `${where}.when.seed`);
+  if (w.seed !== undefined) when.seed = c.ranged(w.seed, `${where}.when.seed`, RUN_RANGES.seed, true);
   const setObj = c.obj(o.set, `${where}.set`);
   c.keys(setObj, SETTING_KEYS.filter((k) => k !== 'seeds' && k !== 'shots' && k !== 'precision'), `${where}.set`);
   const set = settingsFrom(c, setObj, `${where}.set`);
@@ -302,8 +307,17 @@ export function sweepFromObject(raw: unknown, origin: string, name: string, dir:
     return Array.isArray(v) ? v : [v];
   };
   const slurmRaw = o.slurm === undefined ? {} : c.obj(o.slurm, 'slurm');
-  c.keys(slurmRaw, SLURM_KEYS, 'slurm');
-  const sOpt = (k: string) => (slurmRaw[k] === undefined ? undefined : c.str(String(slurmRaw[k]), `slurm.${k}`));
+  c.keys(slurmRaw, SLURM_FILE_KEYS, 'slurm');
+  // every value is checked against what SLURM accepts (it becomes an #SBATCH directive), named by its key
+  const slurm: SlurmSettings = {};
+  for (const k of SLURM_KEYS) {
+    const v = slurmRaw[k.sweepKey];
+    if (v !== undefined) slurm[k.key] = inFile(c, () => checkSlurmValue(k.key, c.str(typeof v === 'number' ? String(v) : v, `slurm.${k.sweepKey}`), `slurm.${k.sweepKey}`));
+  }
+  if (slurmRaw['cpus-per-task'] !== undefined) slurm.cpusPerTask = inFile(c, () => checkCpusPerTask(c.int(slurmRaw['cpus-per-task'], 'slurm.cpus-per-task', 1), 'slurm.cpus-per-task'));
+  if (slurmRaw['sbatch-args'] !== undefined) {
+    slurm.sbatchArgs = c.list(slurmRaw['sbatch-args'], 'slurm.sbatch-args', (x, w) => inFile(c, () => (checkSbatchArg(c.str(x, w), w), x as string)));
+  }
   const sweep: Sweep = {
     origin,
     name,
@@ -318,15 +332,7 @@ export function sweepFromObject(raw: unknown, origin: string, name: string, dir:
     overrides: o.overrides === undefined ? [] : (Array.isArray(o.overrides) ? o.overrides : c.fail('overrides', 'expected a list')).map((v, i) => overrideEntry(c, v, `overrides[${i}]`)),
     skipBadImages: o['skip-bad-images'] === undefined ? false : c.bool(o['skip-bad-images'], 'skip-bad-images'),
     allowGeneratedSplit: o['allow-generated-split'] === undefined ? false : c.bool(o['allow-generated-split'], 'allow-generated-split'),
-    slurm: {
-      partition: sOpt('partition'),
-      gres: sOpt('gres'),
-      cpusPerTask: slurmRaw['cpus-per-task'] === undefined ? undefined : c.int(slurmRaw['cpus-per-task'], 'slurm.cpus-per-task', 1),
-      mem: sOpt('mem'),
-      time: sOpt('time'),
-      account: sOpt('account'),
-      sbatchArgs: slurmRaw['sbatch-args'] === undefined ? undefined : c.list(slurmRaw['sbatch-args'], 'slurm.sbatch-args', (x, w) => c.str(x, w)),
-    },
+    slurm,
   };
   for (const [i, d] of sweep.datasets.entries()) {
     if (getDataset(d.dataset).dirName !== undefined && !d.root && !sweep.root) c.fail(`datasets[${i}]`, `${d.dataset} needs the data folder: set root (CoOp's $DATA) at the top or in the entry`);
@@ -334,20 +340,9 @@ export function sweepFromObject(raw: unknown, origin: string, name: string, dir:
   return sweep;
 }
 
-/** Reads a sweep file (.yaml, .yml or .json). */
+/** Reads a sweep file (.yaml, .yml or .json), within the parsing limits of src/util/parse.ts. */
 export function readSweepFile(file: string): Sweep {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new UserError(`${file}: cannot read the sweep file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  let raw: unknown;
-  try {
-    raw = /\.json$/i.test(file) ? JSON.parse(text) : parseYaml(text, { prettyErrors: false });
-  } catch (e) {
-    throw new UserError(`${file}: not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'} (${(e as Error).message.split('\n')[0]})`);
-  }
+  const raw = readConfigText(file, 'sweep file');
   const name = path.basename(file).replace(/\.(ya?ml|json)$/i, '');
   return sweepFromObject(raw, file, name, path.dirname(path.resolve(file)));
 }

@@ -2,7 +2,8 @@
  * The state of every run of a sweep, read from the run folders (a result is the only proof a run is done)
  * and from what the executors recorded (local processes, SLURM tasks):
  *   done     result.json is there;
- *   running  its local process is alive, or its SLURM task is running;
+ *   running  its local process is alive, a live process of this machine holds its folder's lock (a run whose
+ *            sweep was killed, or one started by hand), or its SLURM task is running;
  *   failed   it was started and ended without a result (crashed, cancelled, preempted, out of time);
  *            submitting again resumes it from its last checkpoint;
  *   pending  not started yet, or queued in SLURM.
@@ -11,7 +12,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSafetensorsHeader } from '../io/safetensors.js';
 import { CHECKPOINT_FILE } from '../train/trainer.js';
-import { alive, readLocalRecords, readSlurmJobs } from './records.js';
+import * as os from 'node:os';
+import { LOCK_FILE, liveLockOwner } from '../util/lock.js';
+import { readLocalRecords, readSlurmJobs, recordAlive } from './records.js';
 import { slurmTaskStates, type TaskState } from './slurm.js';
 import type { PlannedRun, Sweep } from './spec.js';
 
@@ -80,8 +83,13 @@ export function runStates(sweep: Sweep, runs: PlannedRun[]): RunStatus[] {
     const t = tasks.get(run.runDir);
     const task = t ? slurm.get(`${t.job}_${t.task}`) : undefined;
     const id = t ? `${t.job}_${t.task}` : undefined;
-    if (rec && rec.ended_at === undefined && alive(rec.pid)) {
+    if (rec && rec.ended_at === undefined && recordAlive(rec)) {
       return { state: 'running', detail: `pid ${rec.pid}${progress ? `, ${progress}` : ''}`, attempt: String(rec.pid) };
+    }
+    // the run's own lock: a process of this machine training in the folder, whoever started it
+    const owner = liveLockOwner(path.join(run.runDir, LOCK_FILE));
+    if (owner && owner.host === os.hostname()) {
+      return { state: 'running', detail: `pid ${owner.pid} (holds the run folder)${progress ? `, ${progress}` : ''}`, attempt: String(owner.pid) };
     }
     if (task && ACTIVE.has(task.state)) return { state: 'running', detail: `job ${id}${progress ? `, ${progress}` : ''}`, attempt: id };
     if (task && QUEUED.has(task.state)) return { state: 'pending', detail: `queued as job ${id} (${task.reason ?? 'waiting'})${progress ? `, resumes after ${progress}` : ''}`, attempt: id };

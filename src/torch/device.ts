@@ -116,7 +116,36 @@ export function cpuInfo(): CpuInfo {
   return cpuCache;
 }
 
-/** A CPU with native bf16 matrix instructions (AMX or AVX512-BF16), where oneDNN runs bf16 matmuls fast. */
-export function cpuHasNativeBf16(info: CpuInfo = cpuInfo()): boolean {
-  return info.features.some((f) => f === 'amx_bf16' || f === 'avx512_bf16');
+/**
+ * oneDNN's cap on the instruction sets it dispatches to ($ONEDNN_MAX_CPU_ISA, or $DNNL_MAX_CPU_ISA in older
+ * builds), upper-cased, when one is set and below native bf16 (AVX512_CORE_BF16); else null. A capped oneDNN
+ * computes as a CPU without those instructions does, so the precision rules follow the cap, not the flags.
+ */
+export function onednnCapBelowBf16(env: NodeJS.ProcessEnv = process.env): string | null {
+  const cap = (env.ONEDNN_MAX_CPU_ISA ?? env.DNNL_MAX_CPU_ISA ?? '').trim().toUpperCase();
+  if (!cap || cap === 'ALL') return null;
+  // oneDNN's ISA names that include native bf16 dot products: AVX512_CORE_BF16 and every AMX / AVX10 level above it
+  return /^(AVX512_CORE_BF16|AVX512_CORE_FP16|AVX512_CORE_AMX.*|AVX10_\d.*)$/.test(cap) ? null : cap;
+}
+
+/**
+ * A CPU with native bf16 matrix instructions (AMX or AVX512-BF16) that oneDNN may use: the only CPUs where
+ * bf16 is faster than fp32 (docs/precision.md, "bf16 on CPUs without native bf16").
+ */
+export function cpuHasNativeBf16(info: CpuInfo = cpuInfo(), env: NodeJS.ProcessEnv = process.env): boolean {
+  return info.features.some((f) => f === 'amx_bf16' || f === 'avx512_bf16') && onednnCapBelowBf16(env) === null;
+}
+
+/**
+ * The CPU's class for reduced precision, as the precision rules and the tests name it: 'native-bf16' (AMX or
+ * AVX512-BF16), 'avx512' (AVX-512 without bf16: oneDNN emulates bf16), 'avx2' (ATen's own bf16 loops), or
+ * 'other' (neither AVX2 nor AVX-512, e.g. ARM). A oneDNN cap below native bf16 lowers the class.
+ */
+export type CpuClass = 'native-bf16' | 'avx512' | 'avx2' | 'other';
+export function cpuClass(info: CpuInfo = cpuInfo(), env: NodeJS.ProcessEnv = process.env): CpuClass {
+  if (cpuHasNativeBf16(info, env)) return 'native-bf16';
+  const cap = onednnCapBelowBf16(env);
+  if (info.features.includes('avx512f') && (cap === null || cap.startsWith('AVX512'))) return 'avx512';
+  if (info.features.includes('avx2')) return 'avx2';
+  return 'other';
 }

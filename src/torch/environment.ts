@@ -2,6 +2,8 @@
 import {
   blasInfo,
   builtWithCuda,
+  cpuBf16Decision,
+  cpuClass,
   cpuInfo,
   cudaDevices,
   getNumThreads,
@@ -26,6 +28,10 @@ export interface EnvReport {
   cuda_driver: string | null;
   devices: Array<{ index: number; name: string; memory_bytes: number; capability: string }>;
   cpu: { model: string; cores: number; features: string[] };
+  /** the instruction set ATen's CPU kernels dispatch to (AVX512, AVX2, DEFAULT; $ATEN_CPU_CAPABILITY lowers it) */
+  aten_cpu_capability: string | null;
+  /** the CPU's class for bf16 (native-bf16, avx512, avx2, other), what --precision bf16 does there, and why (docs/precision.md) */
+  cpu_bf16: { class: string; allowed: boolean; why: string };
   threads: number;
   blas: string;
   fused_attention: boolean;
@@ -55,6 +61,8 @@ export function envReport(): EnvReport {
     cuda_driver: driver ? `${Math.floor(driver / 1000)}.${(driver % 1000) / 10}` : null,
     devices: devices.map((d) => ({ index: d.index, name: d.name, memory_bytes: d.memory_bytes, capability: d.capability.join('.') })),
     cpu: cpuInfo(),
+    aten_cpu_capability: configValue(config, /CPU capability usage: (\w+)/),
+    cpu_bf16: { class: cpuClass(), ...cpuBf16Decision() },
     threads: getNumThreads(),
     blas: `${blas.kind}${blas.library ? ` (${blas.library})` : ''}, ${blas.gflops.toFixed(0)} GFLOP/s float32 matmul`,
     fused_attention: hasSdpa(),
@@ -68,7 +76,8 @@ export function formatEnv(r: EnvReport): string {
   const lines = [
     `mpl ${r.tool_version} on Node.js ${r.node}`,
     `libtorch ${r.libtorch}${r.built_with_cuda ? ` (CUDA ${r.libtorch_cuda ?? '?'})` : ' (CPU-only build)'}${r.onednn ? `, oneDNN ${r.onednn}` : ''}${r.fused_attention ? ', fused attention' : ''}`,
-    `cpu: ${r.cpu.model}, ${r.cpu.cores} cores, ${r.threads} threads; features: ${r.cpu.features.join(' ') || '-'}`,
+    `cpu: ${r.cpu.model}, ${r.cpu.cores} cores, ${r.threads} threads; features: ${r.cpu.features.join(' ') || '-'}${r.aten_cpu_capability ? `; ATen kernels ${r.aten_cpu_capability}` : ''}`,
+    `bf16 on the cpu (class ${r.cpu_bf16.class}): ${r.cpu_bf16.allowed ? 'yes' : 'refused'}, ${r.cpu_bf16.why}`,
     `blas: ${r.blas}`,
   ];
   if (r.devices.length === 0) lines.push(`cuda: ${r.built_with_cuda ? 'no device visible' : 'not built with CUDA'}`);

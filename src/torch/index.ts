@@ -14,11 +14,14 @@ export {
   resolveDevice,
   cpuInfo,
   cpuHasNativeBf16,
+  cpuClass,
+  onednnCapBelowBf16,
+  type CpuClass,
   libtorchDescription,
   type CudaDeviceInfo,
   type CpuInfo,
 } from './device.js';
-export { PRECISIONS, precision, precisionOfDtype, resolvePrecision, type Precision, type PrecisionName } from './precision.js';
+export { PRECISIONS, cpuBf16Decision, precision, precisionOfDtype, resolvePrecision, type Precision, type PrecisionName } from './precision.js';
 export { GradScaler, type GradScalerState } from './optim.js';
 
 import { native } from './native.js';

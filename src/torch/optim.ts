@@ -126,7 +126,7 @@ export class GradScaler {
   }
 
   /** Unscales the gradients, steps the optimiser unless they overflowed, updates the scale; true = stepped. */
-  step(opt: SGD): boolean {
+  step(opt: { params: Tensor[]; step(): void }): boolean {
     const grads = opt.params.map((p) => p.grad).filter((g): g is Tensor => g !== null);
     let overflow: boolean;
     try {

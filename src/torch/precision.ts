@@ -16,7 +16,7 @@
  */
 import { UserError } from '../util/errors.js';
 import type { DType } from '../io/tensor.js';
-import { cpuHasNativeBf16, cpuInfo, cudaDevices, isCuda } from './device.js';
+import { cpuClass, cpuHasNativeBf16, cpuInfo, cudaDevices, isCuda, onednnCapBelowBf16, type CpuClass } from './device.js';
 import type { Device } from './tensor.js';
 
 export const PRECISIONS = ['fp32', 'fp16', 'amp', 'bf16'] as const;
@@ -64,10 +64,29 @@ export interface ResolveOptions {
 }
 
 /**
+ * What `--precision bf16` does on this CPU, in one sentence: allowed where the CPU has native bf16 (AMX or
+ * AVX512-BF16); elsewhere refused, because emulated bf16 is slower than fp32 and, with libtorch 1.13 on a CPU
+ * without AVX-512, less accurate (docs/precision.md gives the measurements). `mpl env` prints it.
+ */
+export function cpuBf16Decision(cls: CpuClass = cpuClass()): { allowed: boolean; why: string } {
+  if (cls === 'native-bf16') {
+    const which = cpuInfo().features.filter((f) => f === 'amx_bf16' || f === 'avx512_bf16').join(', ');
+    return { allowed: true, why: `${which} on this CPU: native bf16 matmuls, about twice fp32's speed` };
+  }
+  const cap = onednnCapBelowBf16();
+  const emulated =
+    cls === 'avx512'
+      ? 'oneDNN would emulate bf16 with AVX-512: about 2x slower than fp32'
+      : "libtorch would run its own bf16 loops: 20-30x slower than fp32, and with libtorch 1.13 10x fp32's gradient error";
+  return { allowed: false, why: `no AVX512-BF16 or AMX on this CPU${cap ? ` (oneDNN is capped at ${cap} by ONEDNN_MAX_CPU_ISA)` : ''}, so ${emulated}` };
+}
+
+/**
  * The precision a `--precision` value means on a device. `auto`: fp16 on CUDA (the official recipe); on a
  * CPU with native bf16 (AMX or AVX512-BF16) bf16, else fp32. fp16/amp are GPU recipes and refused on a CPU;
- * bf16 on a CPU without native bf16 works but is slow, and says so; bf16 on a GPU needs compute
- * capability 8.0 (Ampere) or later.
+ * bf16 on a CPU is refused without native bf16 (cpuBf16Decision); bf16 on a GPU needs compute capability
+ * 8.0 (Ampere) or later. The library's model constructors take any precision as given (the tests measure
+ * emulated ones with them); this is the rule for what users ask.
  */
 export function resolvePrecision(spec: string | undefined, device: Device, o: ResolveOptions = {}): Precision {
   const flag = o.flag ?? '--precision';
@@ -88,11 +107,12 @@ export function resolvePrecision(spec: string | undefined, device: Device, o: Re
   if ((p.name === 'fp16' || p.name === 'amp') && !cuda && !o.allowCpuHalf) {
     throw new UserError(
       `${flag} ${p.name} is a GPU recipe (float16 matmuls on a CPU are emulated and slow): use --device cuda, or on this CPU ` +
-        `--precision ${cpuHasNativeBf16() ? 'bf16 (native here) or fp32' : 'fp32 (bf16 works but this CPU has no native bf16)'}`,
+        `--precision ${cpuHasNativeBf16() ? 'bf16 (native here) or fp32' : 'fp32'}`,
     );
   }
-  if (p.name === 'bf16' && !cuda && !cpuHasNativeBf16()) {
-    o.note?.(`${flag} bf16: this CPU has no native bf16 instructions (AMX, AVX512-BF16); bf16 matmuls will be slower than fp32 here`);
+  if (p.name === 'bf16' && !cuda) {
+    const d = cpuBf16Decision();
+    if (!d.allowed) throw new UserError(`${flag} bf16: ${d.why}; use --precision fp32 (what auto picks here) or --device cuda`);
   }
   if (p.name === 'bf16' && cuda) {
     const index = device.includes(':') ? Number(device.split(':')[1]) : 0;

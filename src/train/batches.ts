@@ -1,3 +1,5 @@
+import type { PixelSpec } from '../data/image.js';
+
 /** What the trainer and the evaluator consume: batches of preprocessed images and labels. */
 export interface Batch {
   /** [B, 3, S, S] normalised pixels, CHW per image */
@@ -14,8 +16,9 @@ export interface BatchSource {
    * Batches of one epoch (training: shuffled by (seed, epoch); evaluation: in order). `imageSize` is the
    * model's input side, passed by train() and evaluate(): a source that was not told a size uses it, one made
    * for another size refuses it. Sources written by hand may ignore it (the trainer checks every batch).
+   * `pixels` is the model family's resize and normalisation (SigLIP's differ from CLIP's), passed the same way.
    */
-  batches(epoch: number, imageSize?: number): AsyncIterable<Batch>;
+  batches(epoch: number, imageSize?: number, pixels?: PixelSpec): AsyncIterable<Batch>;
   batchesPerEpoch(): number;
   /** images left out so far because they could not be read (skipBadImages) */
   skippedImages?(): number;

@@ -46,7 +46,11 @@ export interface DasslExport {
 
 /** The state-dict key the official trainer uses for one of this tool's keys. */
 export function dasslKey(method: MethodName, key: string): string {
-  return methodDef(method).dassl.bareKeys && key.startsWith('prompt_learner.') ? key.slice('prompt_learner.'.length) : key;
+  const d = methodDef(method).dassl;
+  if (d.bareKeys && key.startsWith('prompt_learner.')) return key.slice('prompt_learner.'.length);
+  // a trainer that registers one sub-module (CLIP-Adapter: self.model.adapter) saves its keys without the prefix
+  if (d.modulePrefix && key.startsWith(d.modulePrefix)) return key.slice(d.modulePrefix.length);
+  return key;
 }
 
 /** The object torch.save writes for the checkpoint. */

@@ -11,21 +11,33 @@
  *
  * Each step runs in its own tidy() scope, so nothing it allocates outlives it.
  */
-import type { PromptLearner } from '../prompting/learner.js';
-import { GradScaler, SGD, noGrad, tensor, tidy, type Device, type Tensor } from '../torch/index.js';
+import type { ForwardOutput, PromptLearner } from '../prompting/learner.js';
+import { methodDef, type Recipe } from '../prompting/methods/index.js';
+import { AdamW, GradScaler, SGD, noGrad, tensor, tidy, where, zeros, type Device, type Tensor } from '../torch/index.js';
 import { checkBatchSize, type Batch } from './batches.js';
 import { TRAIN_DEFAULTS } from './defaults.js';
+import type { DeviceSums } from './observer.js';
 
 export interface OptimizerOptions {
   lr: number;
   /** default 0.9 (Dassl's SGD) */
   momentum?: number;
-  /** default 5e-4 */
+  /** default 5e-4 (SGD), the recipe's for AdamW (torch's 0.01) */
   weightDecay?: number;
+  /** default: the method's official optimiser (its recipe): Dassl's SGD, or Tip-Adapter-F's AdamW */
+  optimizer?: 'sgd' | NonNullable<Recipe['optimizer']>;
 }
 
-/** SGD over the learner's trainable tensors with the official settings (torch.optim.SGD's rule). */
-export function createOptimizer(learner: PromptLearner, options: OptimizerOptions): SGD {
+/** The optimisers a training step drives. */
+export type Optimizer = SGD | AdamW;
+
+/**
+ * The method's optimiser over the learner's trainable tensors with its official settings: Dassl's SGD
+ * (torch.optim.SGD's rule) or, where the recipe says so, torch.optim.AdamW (Tip-Adapter-F).
+ */
+export function createOptimizer(learner: PromptLearner, options: OptimizerOptions): Optimizer {
+  const o = options.optimizer ?? methodDef(learner.method).recipe.optimizer ?? 'sgd';
+  if (o !== 'sgd') return new AdamW(learner.parameters(), { lr: options.lr, eps: o.eps, betas: [o.betas[0], o.betas[1]], weightDecay: options.weightDecay ?? o.weightDecay });
   return new SGD(learner.parameters(), {
     lr: options.lr,
     momentum: options.momentum ?? TRAIN_DEFAULTS.momentum,
@@ -46,9 +58,10 @@ export interface StepOptions {
   scaler?: GradScaler | null;
   /**
    * Device-side running sums to add this step's summed loss and correct predictions into, instead of reading
-   * them back (a read waits for the device; train() reads every few batches).
+   * them back (a read waits for the device; train() reads every few batches). With a `terms` map, each part of
+   * the loss the method reports (its cross-entropy and extra terms) is summed there too, created on first use.
    */
-  sums?: { loss: Tensor; hits: Tensor };
+  sums?: DeviceSums;
 }
 
 export interface StepResult {
@@ -65,9 +78,9 @@ export interface StepResult {
  * optimiser step (skipped by the scaler on overflow). Returns the loss and accuracy
  * numbers, or null when `options.sums` collects them on the device.
  */
-export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, options: StepOptions & { sums: { loss: Tensor; hits: Tensor } }): null;
-export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, options?: StepOptions): StepResult;
-export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, options: StepOptions = {}): StepResult | null {
+export function trainStep(learner: PromptLearner, optimizer: Optimizer, batch: Batch, options: StepOptions & { sums: DeviceSums }): null;
+export function trainStep(learner: PromptLearner, optimizer: Optimizer, batch: Batch, options?: StepOptions): StepResult;
+export function trainStep(learner: PromptLearner, optimizer: Optimizer, batch: Batch, options: StepOptions = {}): StepResult | null {
   checkBatchSize(batch, learner.model.imageSize);
   return tidy(() => {
     const { images, labels } = batchTensors(batch, learner.model.device);
@@ -76,6 +89,7 @@ export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, 
     const scaler = options.scaler;
     const out = learner.forwardBackward(images, labels, scaler ? (l) => scaler.scaleLoss(l) : undefined);
     const loss = out.loss!;
+    if (learner.design.gradientProjection) backward(learner, out, scaler); // two passes over forward()'s graph
     if (scaler) scaler.step(optimizer);
     else optimizer.step();
     return noGrad(() => {
@@ -83,9 +97,57 @@ export function trainStep(learner: PromptLearner, optimizer: SGD, batch: Batch, 
       if (options.sums) {
         options.sums.loss.add_(loss.detach(), batch.size);
         options.sums.hits.add_(hits);
+        const terms = options.sums.terms;
+        for (const [name, t] of Object.entries(out.terms ?? {})) {
+          if (!terms || name === 'total') continue; // the total is the loss
+          let sum = terms.get(name);
+          if (!sum) terms.set(name, (sum = zeros([], 'float32', options.sums.loss.device).keep()));
+          sum.add_(t.detach().as('float32'), batch.size);
+        }
         return null;
       }
       return { loss: loss.item(), correct: hits.item(), size: batch.size };
+    });
+  });
+}
+
+/**
+ * The backward pass of a training step: the loss's gradients (scaled under amp), or, for a design with gradient
+ * projection (ProGrad), its guide's and the loss's in two passes, the loss's then projected (projectGradients).
+ */
+export function backward(learner: PromptLearner, out: ForwardOutput, scaler?: GradScaler | null): void {
+  const scaled = (t: Tensor) => (scaler ? scaler.scaleLoss(t) : t);
+  const projection = learner.design.gradientProjection;
+  if (!projection || !out.guide) {
+    scaled(out.loss!).backward();
+    return;
+  }
+  projectGradients(learner.parameters(), scaled(out.loss!), scaled(out.guide), projection.lambda);
+}
+
+/**
+ * Dassl.ProGrad's prograd_backward_and_update without the optimiser step: backpropagates `guide` (keeping the
+ * graph), keeps each parameter's gradient h, backpropagates `loss` into fresh gradients g, and where
+ * cos(g, h) < 0 (per parameter tensor, over all its elements) replaces g by g − λ(g·ĥ)ĥ, ĥ = h/‖h‖. The
+ * decision stays on the device (no read-back per step). Loss scaling leaves it unchanged: both gradients
+ * carry the same scale, ĥ none.
+ */
+export function projectGradients(params: Tensor[], loss: Tensor, guide: Tensor, lambda: number): void {
+  tidy(() => {
+    guide.backward(undefined, true);
+    const h = params.map((p) => p.grad?.clone() ?? null);
+    for (const p of params) p.zeroGrad();
+    loss.backward();
+    noGrad(() => {
+      params.forEach((p, i) => {
+        const g = p.grad;
+        const hi = h[i];
+        if (!g || !hi) return;
+        const hn = hi.div(hi.norm());
+        const cos = g.div(g.norm()).mul(hn).sum();
+        const projected = g.sub(hn.mul(g.mul(hn).sum().mul(lambda)));
+        g.copy_(where(cos.lt(0), projected, g));
+      });
     });
   });
 }

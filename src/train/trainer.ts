@@ -14,14 +14,20 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { configDiff, describeDiff } from '../util/config.js';
 import type { RawTensor } from '../io/tensor.js';
 import type { PromptLearner } from '../prompting/learner.js';
-import { GradScaler, SGD, Tensor, allFinite, isCuda, noGrad, releaseFreedMemory, tensor, tidy, zeros, type GradScalerState } from '../torch/index.js';
+import { AdamW, GradScaler, SGD, Tensor, allFinite, isCuda, noGrad, releaseFreedMemory, tensor, tidy, zeros, type GradScalerState } from '../torch/index.js';
+import { methodDef } from '../prompting/methods/index.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
+import { scientific } from '../util/format.js';
 import type { BatchSource } from './batches.js';
+import { BatchRecorder, type DeviceSums, type TrainObserver } from './observer.js';
 import { TRAIN_DEFAULTS } from './defaults.js';
 import { lrAt } from './schedule.js';
-import { createOptimizer, trainStep } from './step.js';
+import { createOptimizer, trainStep, type Optimizer, type OptimizerOptions } from './step.js';
+import { checkDepth, MAX_DEPTH } from '../util/parse.js';
+import { cosinePerStepLr } from './feature-heads.js';
+import { epochSelection, fitFeatureHead, prepareFeatureCache, type EpochSelection } from './fit.js';
 
 export interface TrainOptions {
   epochs: number;
@@ -52,8 +58,26 @@ export interface TrainOptions {
   stopAfterEpoch?: number;
   /** called after each epoch with its summary (after the checkpoint is on disk) */
   onEpoch?: (summary: EpochSummary) => void;
+  /** told every batch's running loss (and its parts), accuracy and lr, and every epoch's summary (TensorBoard) */
+  observers?: TrainObserver[];
   /** append-only text log of the run */
   logFile?: string;
+  /** the optimiser, when not the method's (createOptimizer): 'sgd', or AdamW's settings */
+  optimizer?: OptimizerOptions['optimizer'];
+  /** the learning-rate schedule, when not the method's: Dassl's (warm-up, cosine per epoch) or CosineAnnealingLR stepped per batch */
+  schedule?: 'dassl' | 'cosine-per-step';
+  /**
+   * Validation images (evaluation transform): what Tip-Adapter searches α and β on, Tip-Adapter-F picks its best
+   * epoch on, and the linear probe chooses C on. Required by those methods.
+   */
+  validation?: BatchSource;
+  /** Every training image in a fixed order (unshuffled, nothing dropped): the augmented passes of Tip-Adapter's cache. */
+  cacheSource?: BatchSource;
+  /**
+   * Test images, only for a method set to pick its best epoch on them (Tip-Adapter-F with selectOnTestSet: the
+   * official code's behaviour, which the result records).
+   */
+  testImages?: BatchSource;
   /**
    * A progress line (loss, accuracy, lr, ETA) every N batches, as Dassl's TRAIN.PRINT_FREQ (default 20; every
    * batch when an epoch has fewer): written to the log file and given to `reporter.line` (the CLI prints it
@@ -82,6 +106,8 @@ export interface TrainResult {
   seconds: number;
   imagesPerSecond: number;
   resumedFrom: number;
+  /** what was chosen on validation (or test) data while fitting: Tip-Adapter's alpha and beta, its best_epoch, the linear probe's c */
+  fitted?: Record<string, number>;
 }
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -109,10 +135,17 @@ export function clock(seconds: number): string {
 
 /** Trains the learner's prompts on `data`. */
 export async function train(learner: PromptLearner, data: BatchSource, options: TrainOptions): Promise<TrainResult> {
+  // the linear probe is fitted in closed form on the features (src/train/fit.ts), not trained by epochs
+  if (learner.design.linearProbe) return fitFeatureHead(learner, data, options);
   const reporter = options.reporter ?? silentReporter;
+  // Tip-Adapter's cache comes first: Tip-Adapter-F's trainable keys are made from it
+  const cacheSeconds = learner.design.featureCache ? await prepareFeatureCache(learner, options) : 0;
   const params = learner.parameters();
   const keys = [...learner.params.keys()];
   const opt = createOptimizer(learner, options);
+  const perStep = (options.schedule ?? methodDef(learner.method).recipe.schedule) === 'cosine-per-step';
+  // the best epoch on validation (or test) images (Tip-Adapter-F), when the design picks one
+  const selection: EpochSelection | null = learner.design.selectEpochOn && options.epochs > 0 && params.length ? await epochSelection(learner, options) : null;
   // weight averaging over epochs (PromptSRC's GPA): the prompts training ends with are Σ_e w_e·θ_e
   const gpa = learner.epochWeights(options.epochs);
   let gpaSum: Tensor[] | null = null;
@@ -132,7 +165,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   const device = learner.model.device;
   const scaler = precision.lossScaling ? new GradScaler() : null;
   if (ckpt && options.resume && fs.existsSync(ckpt.file)) {
-    const state = loadCheckpoint(ckpt, learner, opt, keys, options.epochs);
+    const state = loadCheckpoint(ckpt, learner, opt, keys, options.epochs, selection);
     startEpoch = state.epoch + 1;
     history.push(...state.history);
     if (state.gpa) gpaSum = state.gpa;
@@ -149,16 +182,20 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
   let trainedImages = 0;
   let batchesRun = 0; // in this process (a resumed run's ETA counts only what it timed itself)
   // running sums stay on the device; reading them is what waits for the device
-  const sums = { loss: zeros([], 'float32', device).keep(), hits: zeros([], 'int64', device).keep() };
+  const observers = options.observers ?? [];
+  const sums: DeviceSums = { loss: zeros([], 'float32', device).keep(), hits: zeros([], 'int64', device).keep(), terms: observers.length ? new Map() : undefined };
+  const recorder = new BatchRecorder(observers, sums);
   const lastEpoch = Math.min(options.epochs, options.stopAfterEpoch ?? options.epochs);
   try {
+    const totalSteps = options.epochs * batchesPerEpoch;
     for (let epoch = startEpoch; epoch <= lastEpoch; epoch++) {
-      const lr = lrAt(epoch, options);
+      const lr = perStep ? cosinePerStepLr(options.lr, (epoch - 1) * batchesPerEpoch, totalSteps) : lrAt(epoch, options);
       opt.lr = lr;
       const bar = reporter.progress(`epoch ${epoch}/${options.epochs}`, data.batchesPerEpoch(), 'batches');
       const e0 = Date.now();
       sums.loss.zero_();
       sums.hits.zero_();
+      sums.terms?.forEach((t) => t.zero_());
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
@@ -177,12 +214,15 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         }
         lastRead = b;
         seenAtRead = seen;
+        recorder.report(epoch, batchesPerEpoch, lr);
       };
-      for await (const batch of data.batches(epoch, imageSize)) {
+      for await (const batch of data.batches(epoch, imageSize, learner.model.pixels)) {
+        if (perStep) opt.lr = cosinePerStepLr(options.lr, (epoch - 1) * batchesPerEpoch + b, totalSteps);
         trainStep(learner, opt, batch, { scaler, sums });
         seen += batch.size;
         b++;
         batchesRun++;
+        recorder.record(b, seen);
         const printNow = printFreq > 0 && (b % printFreq === 0 || batchesPerEpoch < printFreq);
         if (b % syncEvery === 0 || printNow) read();
         const secs = (Date.now() - e0) / 1000;
@@ -191,14 +231,14 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
           const eta = ((Date.now() - t0) / 1000 / batchesRun) * remaining;
           const line =
             `epoch [${epoch}/${options.epochs}] batch [${b}/${batchesPerEpoch}] loss ${(lossSum / seen).toFixed(4)} ` +
-            `acc ${((100 * correct) / seen).toFixed(2)} lr ${lr.toExponential(4)} img/s ${(seen / Math.max(secs, 1e-9)).toFixed(1)} eta ${clock(eta)}`;
+            `acc ${((100 * correct) / seen).toFixed(2)} lr ${scientific(lr, 4)} img/s ${(seen / Math.max(secs, 1e-9)).toFixed(1)} eta ${clock(eta)}`;
           log(line);
           reporter.line?.(line);
         }
         bar.update(b, {
           loss: seenAtRead ? (lossSum / seenAtRead).toFixed(4) : '-',
           acc: seenAtRead ? `${((100 * correct) / seenAtRead).toFixed(1)}%` : '-',
-          lr: lr.toExponential(3),
+          lr: scientific(lr, 3),
           'img/s': (seen / Math.max(secs, 1e-9)).toFixed(1),
         });
       }
@@ -214,7 +254,7 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         const w = gpa[epoch - 1];
         gpaSum = noGrad(() =>
           params.map((p, i) => {
-            const weighted = p.detach().mul(w);
+            const weighted = tidy(() => p.detach().mul(w)); // the detached view is a handle too
             if (!gpaSum) return weighted.keep();
             const sum = gpaSum[i].add(weighted).keep();
             weighted.dispose();
@@ -234,10 +274,15 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
         imagesPerSecond: seen / seconds,
       };
       history.push(summary);
-      log(`epoch ${epoch} lr ${lr} loss ${summary.loss.toFixed(5)} acc ${summary.accuracy.toFixed(2)} ${summary.imagesPerSecond.toFixed(1)} img/s`);
-      if (ckpt) saveCheckpoint(ckpt, learner, opt, keys, epoch, history, gpaSum, scaler?.state() ?? null);
+      log(`epoch ${epoch} lr ${scientific(lr, 4)} loss ${summary.loss.toFixed(5)} acc ${summary.accuracy.toFixed(2)} ${summary.imagesPerSecond.toFixed(1)} img/s`);
+      if (selection) {
+        const acc = selection.consider(epoch);
+        log(`epoch ${epoch} ${selection.what} accuracy ${acc.toFixed(2)} (best ${selection.best.accuracy.toFixed(2)} at epoch ${selection.best.epoch})`);
+      }
+      if (ckpt) saveCheckpoint(ckpt, learner, opt, keys, epoch, history, gpaSum, scaler?.state() ?? null, selection);
       if (options.checkpointDir) writeFileAtomic(path.join(options.checkpointDir, METRICS_FILE), metricsCsv(history));
       options.onEpoch?.(summary);
+      for (const o of observers) o.epoch?.(summary);
       releaseFreedMemory();
       for (const seam of epochEndSeams) seam(epoch);
     }
@@ -246,14 +291,23 @@ export async function train(learner: PromptLearner, data: BatchSource, options: 
       const agg = gpaSum;
       noGrad(() => params.forEach((p, i) => p.copy_(agg[i])));
     }
+    if (selection && lastEpoch === options.epochs) selection.restoreBest();
   } finally {
     opt.disposeState();
     gpaSum?.forEach((t) => t.dispose());
     sums.loss.dispose();
     sums.hits.dispose();
+    sums.terms?.forEach((t) => t.dispose());
+    recorder.dispose();
   }
-  const seconds = (Date.now() - t0) / 1000;
-  return { epochs: history, seconds, imagesPerSecond: trainedImages / Math.max(seconds, 1e-9), resumedFrom: startEpoch - 1 };
+  let fitted: Record<string, number> | undefined;
+  if (learner.design.featureCache && lastEpoch === options.epochs) {
+    // α and β on the validation images (with the trained keys), as search_hp after training
+    fitted = { ...(await fitFeatureHead(learner, data, options, selection)).fitted };
+  }
+  selection?.dispose();
+  const seconds = (Date.now() - t0) / 1000 + cacheSeconds;
+  return { epochs: history, seconds, imagesPerSecond: trainedImages / Math.max(seconds, 1e-9), resumedFrom: startEpoch - 1, ...(fitted ? { fitted } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -292,21 +346,34 @@ export function checkpointTarget(dir: string, learner: PromptLearner, options: T
 function saveCheckpoint(
   target: CheckpointTarget,
   learner: PromptLearner,
-  opt: SGD,
+  opt: Optimizer,
   keys: string[],
   epoch: number,
   history: EpochSummary[],
   gpa: Tensor[] | null,
   scaler: GradScalerState | null,
+  selection: EpochSelection | null = null,
 ): void {
   const tensors = new Map<string, RawTensor>();
   keys.forEach((k) => tensors.set(k, learner.params.get(k)!.toRawFloat32()));
   const momentum: string[] = [];
-  opt.momentumBuffers().forEach((b, i) => {
-    if (!b) return;
-    tensors.set(`optimizer.momentum.${keys[i]}`, b.toRawFloat32());
-    momentum.push(keys[i]);
-  });
+  const adamSteps: Record<string, number> = {};
+  if (opt instanceof SGD) {
+    opt.momentumBuffers().forEach((b, i) => {
+      if (!b) return;
+      tensors.set(`optimizer.momentum.${keys[i]}`, b.toRawFloat32());
+      momentum.push(keys[i]);
+    });
+  } else {
+    // AdamW: step count and both moments per parameter
+    opt.stateList().forEach((st, i) => {
+      if (!st) return;
+      tensors.set(`optimizer.exp_avg.${keys[i]}`, st.expAvg.toRawFloat32());
+      tensors.set(`optimizer.exp_avg_sq.${keys[i]}`, st.expAvgSq.toRawFloat32());
+      adamSteps[keys[i]] = st.step;
+    });
+  }
+  selection?.best.params?.forEach((t: Tensor, i: number) => tensors.set(`best.${keys[i]}`, t.toRawFloat32()));
   gpa?.forEach((t, i) => tensors.set(`gpa.${keys[i]}`, t.toRawFloat32()));
   writeSafetensors(target.file, tensors, {
     format: CHECKPOINT_FORMAT,
@@ -318,6 +385,8 @@ function saveCheckpoint(
     momentum: JSON.stringify(momentum),
     gpa: gpa ? 'true' : 'false',
     ...(scaler ? { grad_scaler: JSON.stringify(scaler) } : {}),
+    ...(opt instanceof AdamW ? { adamw_steps: JSON.stringify(adamSteps) } : {}),
+    ...(selection ? { best: JSON.stringify({ epoch: selection.best.epoch, accuracy: selection.best.accuracy }) } : {}),
   });
 }
 
@@ -325,11 +394,19 @@ const HISTORY_NUMBERS = ['lr', 'loss', 'accuracy', 'images', 'seconds', 'imagesP
 
 function parseJson(text: string | undefined, what: string, bad: (why: string) => never): unknown {
   if (text === undefined) return bad(`its metadata has no ${what}`);
+  let v: unknown;
   try {
-    return JSON.parse(text);
+    v = JSON.parse(text);
   } catch {
     return bad(`its ${what} is not valid JSON`);
   }
+  // the configuration is compared key by key (recursively): a hostile file nested 100,000 deep must not end that
+  try {
+    checkDepth(v, what);
+  } catch {
+    return bad(`its ${what} is nested more than ${MAX_DEPTH} levels deep`);
+  }
+  return v;
 }
 
 function checkHistory(v: unknown, epoch: number, bad: (why: string) => never): EpochSummary[] {
@@ -359,9 +436,10 @@ function tensorProblem(r: RawTensor | undefined, shape: number[]): string | null
 function loadCheckpoint(
   target: CheckpointTarget,
   learner: PromptLearner,
-  opt: SGD,
+  opt: Optimizer,
   keys: string[],
   epochs: number,
+  selection: EpochSelection | null = null,
 ): { epoch: number; history: EpochSummary[]; gpa: Tensor[] | null; scaler: GradScalerState | null } {
   const file = target.file;
   const bad = (why: string): never => {
@@ -391,11 +469,23 @@ function loadCheckpoint(
   const history = checkHistory(parseJson(metadata.history, 'history', bad), epoch, bad);
   const momentum = parseJson(metadata.momentum, 'list of momentum buffers', bad);
   if (!Array.isArray(momentum) || momentum.some((k) => !keys.includes(k as string))) bad('its list of momentum buffers names unknown parameters');
+  const adamSteps = opt instanceof AdamW ? parseJson(metadata.adamw_steps, 'AdamW step counts', bad) : {};
+  if (typeof adamSteps !== 'object' || adamSteps === null || Object.entries(adamSteps).some(([k, v]) => !keys.includes(k) || !Number.isInteger(v) || (v as number) < 1)) bad('its AdamW step counts are invalid');
+  const steps = adamSteps as Record<string, number>;
+  const best = selection ? (parseJson(metadata.best, 'best epoch', bad) as { epoch?: unknown; accuracy?: unknown } | null) : null;
+  if (selection && (!best || !Number.isInteger(best.epoch) || (best.epoch as number) < 1 || (best.epoch as number) > epoch || !Number.isFinite(best.accuracy))) bad('its best epoch is invalid');
   const withGpa = metadata.gpa === 'true';
   if (withGpa !== (learner.epochWeights(epochs) !== null)) bad(withGpa ? 'it holds prompt-aggregation sums this method does not use' : 'the prompt-aggregation sums are missing');
   for (const k of keys) {
     const shape = learner.params.get(k)!.shape;
-    const checks: Array<[string, boolean]> = [[k, true], [`optimizer.momentum.${k}`, (momentum as string[]).includes(k)], [`gpa.${k}`, withGpa]];
+    const checks: Array<[string, boolean]> = [
+      [k, true],
+      [`optimizer.momentum.${k}`, (momentum as string[]).includes(k)],
+      [`gpa.${k}`, withGpa],
+      [`optimizer.exp_avg.${k}`, k in steps],
+      [`optimizer.exp_avg_sq.${k}`, k in steps],
+      [`best.${k}`, selection !== null],
+    ];
     for (const [name, expected] of checks) {
       const problem = expected ? tensorProblem(tensors.get(name), shape) : null;
       if (problem) bad(`tensor ${name} ${problem}`);
@@ -415,12 +505,22 @@ function loadCheckpoint(
   learner.loadStateDict(tensors, file);
   // momentum buffers and GPA sums live where, and in the dtype, their parameters do
   const like = (k: string, r: RawTensor) => tidy(() => tensor(r.data, r.shape, r.dtype).to(learner.params.get(k)!.dtype, learner.model.device));
-  const buffers = keys.map((k) => {
-    const r = tensors.get(`optimizer.momentum.${k}`);
-    return r ? like(k, r) : undefined;
-  });
-  opt.loadMomentumBuffers(buffers);
-  buffers.forEach((b) => b?.dispose());
+  if (opt instanceof SGD) {
+    const buffers = keys.map((k) => {
+      const r = tensors.get(`optimizer.momentum.${k}`);
+      return r ? like(k, r) : undefined;
+    });
+    opt.loadMomentumBuffers(buffers);
+    buffers.forEach((b) => b?.dispose());
+  } else {
+    const states = keys.map((k) => (k in steps ? { step: steps[k], expAvg: like(k, tensors.get(`optimizer.exp_avg.${k}`)!), expAvgSq: like(k, tensors.get(`optimizer.exp_avg_sq.${k}`)!) } : undefined));
+    opt.loadStateList(states);
+    states.forEach((st) => {
+      st?.expAvg.dispose();
+      st?.expAvgSq.dispose();
+    });
+  }
+  if (selection && best) selection.restore(best.epoch as number, best.accuracy as number, keys.map((k) => like(k, tensors.get(`best.${k}`)!)));
   const gpa = withGpa ? keys.map((k) => like(k, { ...tensors.get(`gpa.${k}`)!, shape: learner.params.get(k)!.shape }).keep()) : null;
   return { epoch, history, gpa, scaler };
 }

@@ -161,3 +161,28 @@ function describeCode(code: string | undefined, e: unknown): string {
       return (e as Error).message;
   }
 }
+
+/** The temporary names of writeFileAtomic (`.<file>.<pid>.<ms>.tmp`) and of lock staging (`.<lock>.<pid>-<hex>.tmp`). */
+const TEMP = /^\..+\.(\d+)[.-][0-9a-f]+\.tmp$/;
+
+/**
+ * Removes from `dir` the temporary files and folders whose writer is gone (`running(pid)` false): what a kill
+ * -9 in the middle of an atomic write leaves (`.checkpoint.safetensors.<pid>.<ms>.tmp`, as large as a
+ * checkpoint). Called by whoever has just locked the folder (nobody else writes there). Returns the names.
+ */
+export function removeOrphanTemps(dir: string, running: (pid: number) => boolean): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const m = TEMP.exec(name);
+    if (!m || running(Number(m[1]))) continue;
+    fs.rmSync(path.join(dir, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}

@@ -90,6 +90,26 @@ test('every official trainer and dataset file is accepted as it is', () => {
   assert.equal(src.textLossWeight, 25);
 });
 
+test("KgCoOp's and ProGrad's official configs: settings under TRAINER.COOP, CTX_INIT a switch, LOSS.* for ProGrad", () => {
+  // configs/trainers/KgCoOp/vit_b16_ep100_ctxv1.yaml and ProGrad.public/configs/trainers/ProGrad/rn50_ep100.yaml
+  // (their OPTIM, INPUT and DATALOADER sections are CoOp's), with the overrides of their scripts; the trainer is
+  // named on the command line (`--trainer KgCoOp`), here --method
+  const common = { 'OPTIM.NAME': 'sgd', 'OPTIM.LR': 0.002, 'OPTIM.MAX_EPOCH': 100, 'OPTIM.LR_SCHEDULER': 'cosine', 'OPTIM.WARMUP_EPOCH': 1, 'TRAINER.COOP.CTX_INIT': true };
+  const kg = mapDassl({ ...common, 'DATALOADER.TRAIN_X.BATCH_SIZE': 128, 'TRAINER.COOP.N_CTX': 4, 'TRAINER.COOP.W': 8.0, 'TRAINER.COOP.CSC': false }, 'base2new', 'x', 'kgcoop').flags;
+  assert.equal(kg.method, 'kgcoop');
+  assert.equal(kg.ctxInit, 'a photo of a'); // True: KgCoOp's own words
+  assert.equal(kg.kgWeight, 8);
+  assert.equal(kg.batchSize, 128);
+  const pg = mapDassl({ ...common, 'TRAINER.NAME': 'ProGrad', 'LOSS.NAME': 'prograd', 'LOSS.T': 1.0, 'LOSS.LAMBDA': 0.8, 'TRAINER.COOP.N_CTX': 16 }, 'fewshot', 'x').flags;
+  assert.equal(pg.method, 'prograd');
+  assert.equal(pg.ctxInit, '{template}'); // True: the dataset's template words
+  assert.deepEqual([pg.lambda, pg.temperature, pg.nCtx], [0.8, 1, 16]);
+  assert.equal(mapDassl({ 'TRAINER.COOP.CTX_INIT': 'False' }, 'base2new', 'x', 'prograd').flags.ctxInit, ''); // random init
+  // ProGrad's loss settings cannot change another method's run; another LOSS.NAME is refused
+  assert.equal(mapDassl({ 'LOSS.LAMBDA': 0.8 }, 'base2new', 'x', 'coop').flags.lambda, undefined);
+  assert.throws(() => mapDassl({ 'LOSS.NAME': 'focal' }, 'base2new', 'x', 'prograd'), /LOSS\.NAME "focal" is not supported/);
+});
+
 test('Dassl overrides are KEY VALUE pairs with typed values', () => {
   assert.deepEqual(parseOverrides(['DATASET.NUM_SHOTS', '16', 'TRAINER.MPL.CTX_INIT', 'a photo of', 'TRAINER.COOP.CSC', 'True']), {
     'DATASET.NUM_SHOTS': 16,

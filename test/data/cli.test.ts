@@ -35,7 +35,7 @@ test('mpl data fewshot: bad input is one "mpl: ..." line and exit status 1', () 
   assert.equal(r.stderr, `mpl: ${missing}: split file not found\n`);
   r = mpl('data', 'fewshot', '--split', missing, '--shots', 'four', '--seed', '1');
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /--shots must be an integer >= 1/);
+  assert.match(r.stderr, /--shots must be an integer >= 0 and <= 100000 \(0 = all images\)/);
   r = mpl('data', 'info', 'cifar', '--root', '.');
   assert.equal(r.status, 1);
   assert.match(r.stderr, /^mpl: unknown dataset "cifar"; valid names: imagenet, /);

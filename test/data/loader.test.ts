@@ -103,6 +103,10 @@ test('a bad image stops the loader with a UserError naming it, or is skipped and
   assert.equal(lenient.skippedCount, 2);
   assert.equal(warnings.length, 2);
   assert.match(warnings[1], /gone\.jpg: image file not found/);
+  // later epochs read the bad images again: still counted (and reported) once each
+  for (const epoch of [1, 2]) for await (const b of lenient.batches(epoch)) void b;
+  assert.equal(lenient.skippedCount, 2);
+  assert.equal(warnings.length, 2);
   await lenient.close();
 });
 

@@ -58,9 +58,12 @@ test('xd: every missing target is reported at once, before training; --target NA
   const out = path.join(work, 'xd');
   const missing = mpl(['xd', '--dataset', 'imagefolder', '--root', root, '--targets', 'eurosat,dtd', ...common(out)]);
   assert.notEqual(missing.status, 0);
-  const line = missing.stderr.trim();
-  assert.equal(line.split('\n').length, 1, missing.stderr);
-  assert.match(line, /^mpl: 2 problems, found before training \(nothing was run\): \(1\) .*eurosat.*; \(2\) .*dtd/i);
+  // one problem per line, each once (issue 21), under one `mpl:` line that counts them
+  const lines = missing.stderr.trim().split('\n');
+  assert.equal(lines.length, 3, missing.stderr);
+  assert.match(lines[0], /^mpl: 2 problems, found before training \(nothing was run or written\):$/);
+  assert.match(lines[1], /^ {2}- .*eurosat/i);
+  assert.match(lines[2], /^ {2}- .*dtd/i);
   assert.deepEqual(filesUnder(out).filter((f) => /checkpoint|log\.txt/.test(f)), [], 'nothing was trained');
 
   // EuroSAT in CoOp's layout, in a folder of its own

@@ -206,28 +206,33 @@ export interface TarEntry {
   linkname?: string;
 }
 
+/** The 512-byte ustar header of an entry whose content has `size` bytes. */
+export function tarHeader(e: TarEntry, size: number): Buffer {
+  const h = Buffer.alloc(512);
+  const put = (s: string, off: number, len: number): void => void h.write(s, off, Math.min(len, Buffer.byteLength(s)), 'utf8');
+  const octal = (n: number, len: number): string => n.toString(8).padStart(len - 1, '0') + '\0';
+  put(e.name, 0, 100);
+  put(octal(e.type === '5' ? 0o755 : 0o644, 8), 100, 8);
+  put(octal(0, 8), 108, 8);
+  put(octal(0, 8), 116, 8);
+  put(octal(e.type === '0' || !e.type ? size : 0, 12), 124, 12);
+  put(octal(1700000000, 12), 136, 12);
+  h.fill(0x20, 148, 156); // checksum field counts as spaces
+  put(e.type ?? '0', 156, 1);
+  if (e.linkname) put(e.linkname, 157, 100);
+  put('ustar\0', 257, 6);
+  put('00', 263, 2);
+  let sum = 0;
+  for (const b of h) sum += b;
+  put(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8);
+  return h;
+}
+
 export function makeTar(entries: TarEntry[], gzip = true): Buffer {
   const blocks: Buffer[] = [];
   for (const e of entries) {
     const data = e.data ?? Buffer.alloc(0);
-    const h = Buffer.alloc(512);
-    const put = (s: string, off: number, len: number): void => void h.write(s, off, Math.min(len, Buffer.byteLength(s)), 'utf8');
-    const octal = (n: number, len: number): string => n.toString(8).padStart(len - 1, '0') + '\0';
-    put(e.name, 0, 100);
-    put(octal(e.type === '5' ? 0o755 : 0o644, 8), 100, 8);
-    put(octal(0, 8), 108, 8);
-    put(octal(0, 8), 116, 8);
-    put(octal(e.type === '0' || !e.type ? data.length : 0, 12), 124, 12);
-    put(octal(1700000000, 12), 136, 12);
-    h.fill(0x20, 148, 156); // checksum field counts as spaces
-    put(e.type ?? '0', 156, 1);
-    if (e.linkname) put(e.linkname, 157, 100);
-    put('ustar\0', 257, 6);
-    put('00', 263, 2);
-    let sum = 0;
-    for (const b of h) sum += b;
-    put(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8);
-    blocks.push(h);
+    blocks.push(tarHeader(e, data.length));
     if (!e.type || e.type === '0') {
       blocks.push(data, Buffer.alloc((512 - (data.length % 512)) % 512));
     }

@@ -11,7 +11,7 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { loadClip } from '../../src/clip/load.js';
+import { loadClip } from '../../src/backbones/clip/load.js';
 import { downloadFile } from '../../src/net/download.js';
 import { hfHubCacheDir } from '../../src/net/hf-cache.js';
 import { fetchModel, resolveWeightsPath, type ClipModelSpec } from '../../src/net/hub.js';
@@ -124,7 +124,11 @@ describe('mpl models', () => {
     });
     assert.equal(r.status, 0, r.stderr);
     const rows = JSON.parse(r.stdout) as Array<{ name: string; aliases: string[]; image_size: number; parameters: number; size_bytes: number; cached: Array<{ cache: string; path: string }> }>;
-    assert.deepEqual(rows.map((m) => m.name), ['ViT-B/16', 'ViT-B/32', 'ViT-L/14', 'ViT-L/14@336px']);
+    assert.deepEqual(rows.map((m) => m.name), ['ViT-B/16', 'ViT-B/32', 'ViT-L/14', 'ViT-L/14@336px', 'ViT-B/16-metaclip-2.5b', 'ViT-B/32-metaclip-400m', 'siglip-base-patch16-224', 'siglip-so400m-patch14-384']);
+    // one catalogue of every family; parameters by each family's rule (transformers' SiglipModel counts for SigLIP)
+    assert.deepEqual(rows.map((m) => (m as unknown as { family: string }).family), ['clip', 'clip', 'clip', 'clip', 'clip', 'clip', 'siglip', 'siglip']);
+    assert.deepEqual(rows.slice(6).map((m) => [m.parameters, m.image_size]), [[203_155_970, 224], [877_960_498, 384]]);
+    assert.equal(rows[4].parameters, 149_620_737, 'MetaCLIP B/16 is the ViT-B/16 architecture');
     const b16 = rows[0];
     assert.equal(b16.parameters, 149_620_737);
     assert.equal(b16.image_size, 224);
@@ -135,6 +139,10 @@ describe('mpl models', () => {
     const l336 = rows[3];
     assert.equal(l336.image_size, 336);
     assert.ok(l336.aliases.includes('openai/clip-vit-large-patch14-336'));
+    const text = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), 'models'], { encoding: 'utf8', env: { ...process.env, HF_HUB_CACHE: hf, MPL_CACHE: tmpDir('mpl-own-') } });
+    assert.equal(text.status, 0, text.stderr);
+    assert.match(text.stdout, /^families .*\n  siglip +SigLIP .*\n  clip +CLIP ViT/);
+    assert.match(text.stdout, /siglip-base-patch16-224  \[siglip, Google \(SigLIP, WebLI\)\]/);
   });
 });
 

@@ -4,8 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { cacheDir } from '../../src/net/cache.js';
+import { MODEL_CATALOGUE } from '../../src/backbones/catalogue.js';
 import {
-  CLIP_MODELS,
   fetchModel,
   findClipModel,
   hubCachePath,
@@ -29,12 +29,16 @@ describe('cache folder', () => {
 });
 
 describe('model table', () => {
-  it('maps the CLIP names to the OpenAI repos on the hub', () => {
-    assert.equal(findClipModel('ViT-B/16').repo, 'openai/clip-vit-base-patch16');
-    assert.equal(findClipModel('vit-b-32').repo, 'openai/clip-vit-base-patch32');
-    assert.equal(findClipModel('ViT-L/14').repo, 'openai/clip-vit-large-patch14');
-    assert.throws(() => findClipModel('RN50'), /unknown model 'RN50'.*ViT-B\/16/);
-    for (const m of CLIP_MODELS) {
+  it('maps the model names of the catalogue to their repos on the hub', () => {
+    const find = (n: string) => findClipModel(n, MODEL_CATALOGUE);
+    assert.equal(find('ViT-B/16').repo, 'openai/clip-vit-base-patch16');
+    assert.equal(find('vit-b-32').repo, 'openai/clip-vit-base-patch32');
+    assert.equal(find('ViT-L/14').repo, 'openai/clip-vit-large-patch14');
+    assert.equal(find('siglip-base-patch16-224').repo, 'google/siglip-base-patch16-224');
+    assert.equal(find('google/siglip-so400m-patch14-384').repo, 'google/siglip-so400m-patch14-384');
+    assert.equal(find('metaclip-b16').repo, 'facebook/metaclip-b16-fullcc2.5b');
+    assert.throws(() => find('RN50'), /unknown model 'RN50'.*ViT-B\/16/);
+    for (const m of MODEL_CATALOGUE) {
       assert.equal(m.file, 'model.safetensors');
       for (const r of m.revisions) if (r.sha256) assert.match(r.sha256, /^[0-9a-f]{64}$/);
     }

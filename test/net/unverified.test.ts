@@ -9,7 +9,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { loadClip } from '../../src/clip/load.js';
+import { loadClip } from '../../src/backbones/clip/load.js';
 import { downloadDataset, type DatasetEntry } from '../../src/data/download.js';
 import { DownloadError, downloadFile } from '../../src/net/download.js';
 import { fetchModel, hubCachePath, type ClipModelSpec } from '../../src/net/hub.js';

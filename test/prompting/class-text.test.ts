@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { PromptLearner, defaultTextMemory, type TextMemory } from '../../src/prompting/learner.js';
 import { blocksByLength } from '../../src/prompting/class-text.js';
 import type { MethodName, MethodOptions } from '../../src/prompting/methods/index.js';

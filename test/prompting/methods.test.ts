@@ -4,13 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClipModel, type ClipArchitecture } from '../../src/clip/model.js';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { ClipModel, type ClipArchitecture } from '../../src/backbones/clip/model.js';
+import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { PromptLearner, tokenIds } from '../../src/prompting/learner.js';
 import { METHODS, designMethod, methodDef, type MethodConfig, type MethodName, type MethodOptions } from '../../src/prompting/methods/index.js';
 import { validatePlan } from '../../src/prompting/plan.js';
 import { Generator, cat, liveTensors, nn, noGrad, randn, tensor, tidy, type Tensor } from '../../src/torch/index.js';
-import { assertClose, goldenModel, testDevice } from './golden.js';
+import { goldenModel, testDevice } from './golden.js';
+import { assertScaled, fp32Tolerance } from '../tolerance.js';
 
 /** Vision width 64, text width 96, embedding 48; 4 vision and 3 text layers: no two widths or depths alike. */
 const ODD: ClipArchitecture = {
@@ -40,6 +41,12 @@ function expectedShape(key: string, n: number): number[] {
     [/^prompt_learner\.meta_net\.linear1\.bias$/, [E / 16]],
     [/^prompt_learner\.meta_net\.linear2\.weight$/, [DT, E / 16]],
     [/^prompt_learner\.meta_net\.linear2\.bias$/, [DT]],
+    // CLIP-Adapter's bottleneck (reduction 4) on the embedding; the linear probe's classifier; Tip-Adapter-F's keys
+    [/^adapter\.fc\.0\.weight$/, [E / 4, E]],
+    [/^adapter\.fc\.2\.weight$/, [E, E / 4]],
+    [/^coef$/, [-1, E]],
+    [/^intercept$/, [-1]],
+    [/^adapter\.weight$/, [-2, E]],
   ];
   const rule = rules.find(([re]) => re.test(key));
   assert.ok(rule, `no shape rule for ${key}`);
@@ -58,6 +65,8 @@ test('every method takes each width from the right encoder: a CLIP whose widths 
       validatePlan(d.plan, ODD);
       for (const p of d.params) assert.deepEqual(p.shape, expectedShape(p.key, p.shape[0]), `${method}: ${p.key}`);
       const learner = new PromptLearner(model, tokenizer, method, ['cat', 'dog'], { ...fit(method), seed: 1 });
+      // a feature cache is built from training images before anything else (train() does it): three of them here
+      if (d.featureCache) tidy(() => learner.setCache(nn.l2normalize(randn([3, E], g)), [0, 1, 1]));
       try {
         const pass = () => {
           const out = learner.forward(images, labels);
@@ -120,7 +129,7 @@ test('CoOp builds end, middle and front prompts as the official code (and they d
       const ctx = learner.params.get('prompt_learner.ctx')!;
       classnames.forEach((name, i) => {
         const want = noGrad(() => officialCoopPrompt(model, ctx, name, position));
-        assertClose(tidy(() => ours.narrow(0, i, 1).toFloat32()), want.toFloat32(), 1e-5, 1e-6, `${position}: ${name}`);
+        assertScaled(tidy(() => ours.narrow(0, i, 1).toFloat32()), want.toFloat32(), fp32Tolerance(testDevice).forward, `${position}: ${name}`);
         want.dispose();
       });
       features.set(position, ours.toFloat32());
@@ -138,8 +147,10 @@ test('each method is registered once with what the layers above read', () => {
     const d = methodDef(method);
     assert.equal(d.name, method);
     for (const k of Object.keys(d.defaults)) assert.ok((d.options as readonly string[]).includes(k), `${method}: default ${k} is one of its options`);
-    assert.equal(d.trainable, d.recipe.epochs > 0, `${method}: trainable iff its recipe trains`);
-    assert.equal(d.trainable, Boolean(d.dassl.modelName), `${method}: a Dassl model name iff there is something to export`);
+    const d0 = designMethod(method, fit(method), ODD);
+    const fits = Boolean(d0.featureCache || d0.linearProbe); // fitted from the training images without epochs
+    assert.equal(d.trainable, d.recipe.epochs > 0 || fits, `${method}: trainable iff its recipe trains or it is fitted`);
+    assert.equal(d.trainable, Boolean(d.dassl.modelName) || d.export !== undefined, `${method}: something to export (or a reason not to) iff it learns`);
   }
 });
 
@@ -179,5 +190,27 @@ test('MethodConfig: each method takes its own options (checked by the compiler)'
   // what the compiler allows, the registry agrees with
   for (const c of configs.slice(0, 3)) {
     for (const k of Object.keys(c.options ?? {})) assert.ok((methodDef(c.method).options as readonly string[]).includes(k), `${c.method} takes ${k}`);
+  }
+});
+
+test("the README's method table: every registered method once, with its official recipe", async () => {
+  const fs = await import('node:fs');
+  const path = await import('node:path');
+  const { repoRoot } = await import('../helpers.js');
+  const { RECIPES } = await import('../../src/prompting/methods/index.js');
+  const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+  const at = readme.indexOf('| method | `--method` |');
+  assert.ok(at >= 0, 'README has no method table');
+  const lines = readme.slice(at).split('\n').slice(2);
+  const rows = lines.slice(0, lines.findIndex((l) => !l.startsWith('|'))).map((l) => l.split('|').slice(1, -1).map((c) => c.trim()));
+  const names = rows.map((r) => /^`([a-z0-9-]+)`$/.exec(r[1])?.[1]);
+  assert.deepEqual([...names].sort(), [...METHODS].sort(), 'one row per registered method');
+  for (const r of rows) {
+    const method = /^`(.+)`$/.exec(r[1])![1] as MethodName;
+    const recipe = RECIPES[method];
+    assert.equal(Number.parseInt(r[6], 10), recipe.epochs, `${method}: epochs`);
+    // fitted, not trained by epochs (the linear probe, Tip-Adapter): no learning rate or batch to state
+    if (!methodDef(method).trainable || recipe.epochs === 0) continue;
+    assert.deepEqual([Number(r[4]), Number(r[5])], [recipe.lr, recipe.batchSize], `${method}: lr and batch`);
   }
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { knownArchitectures } from '../../src/clip/config.js';
+import { knownArchitectures } from '../../src/backbones/clip/config.js';
 import { countParameters, designMethod, METHODS } from '../../src/prompting/methods/index.js';
 import { describeLayout, parseSchedule, planLayout, validatePlan } from '../../src/prompting/plan.js';
 
@@ -34,7 +34,7 @@ test('widths come from the model: every method builds on ViT-L/14', () => {
 test('invalid plans are rejected before any compute, saying why', () => {
   assert.throws(() => designMethod('mpl', { nAdd: 2, nRm: 3 }, b16), /--n-rm 3 exceeds --n-add × --n-ctx = 2/);
   assert.throws(() => designMethod('mpl', { depth: 13 }, b16), /prompt depth 13 is beyond the model's 12 layers/);
-  assert.throws(() => designMethod('vpt', { depthVision: 0 }, b16), /at least 1/);
+  assert.throws(() => designMethod('vpt', { depthVision: 0 }, b16), /--depth-vision must be an integer >= 1 and <= 48, got 0/);
   assert.throws(() => validatePlan(designMethod('mpl', { schedule: '1-4:add3,rm2' }, b16).plan, b16), /layer 1 removes 2 tokens but only 1 prompt tokens/);
   assert.throws(() => designMethod('mpl', { schedule: '10:add1,rm1', depth: 9 }, b16), /beyond the prompt depth 9/);
   assert.throws(() => designMethod('mpl', { schedule: '1:add3,rm1', nCtx: 2 }, b16), /multiple of --n-ctx 2/);

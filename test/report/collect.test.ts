@@ -138,7 +138,7 @@ describe('collect: finding and aggregating result files', () => {
       B2N.mpl.eurosat.map((s) => [s.seed, s.base, s.new]),
     );
     assert.equal(j.base2new.mpl.average.base, mean([98, 94.5]));
-    assert.deepEqual(Object.keys(j.base2new.mpl), ['caltech101', 'eurosat', 'average', 'tag']);
+    assert.deepEqual(Object.keys(j.base2new.mpl), ['caltech101', 'eurosat', 'average', 'tag', 'test_subset']);
     assert.equal(j.base2new.mpl.tag, 'shots_16/mpl'); // older result files record no settings beyond shots
     assert.equal(j.xd.coop.imagenet.target_average, 56.25);
     assert.equal(j.xd.coop.average.targets, 56.25);

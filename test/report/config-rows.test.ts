@@ -1,7 +1,7 @@
 /** Tables group by the full configuration: a row only ever aggregates seeds of one configuration. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { aggregate, formatMarkdown, type LoadedResult } from '../../src/eval/report/index.js';
+import { aggregate, formatLatex, formatMarkdown, type LoadedResult } from '../../src/eval/report/index.js';
 import { buildRunConfig, settingPath, type RunConfigInput } from '../../src/eval/run-config.js';
 import { UserError } from '../../src/util/errors.js';
 import { makeResult } from './fixtures.js';
@@ -31,7 +31,7 @@ describe('rows by configuration', () => {
     assert.equal(rows['mpl@d3'].tag, 'shots_16/mpl/vit_b16_c1_add2_rm1_d3_ep5');
     const md = formatMarkdown(report);
     assert.match(md, /\| MPL \(d2\) \|/);
-    assert.match(md, /Configurations: MPL \(d2\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d2_ep5`; MPL \(d3\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d3_ep5`\./);
+    assert.match(md, /Run folders \(below <out>\/<protocol>\/<dataset>\/\): MPL \(d2\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d2_ep5-\*`; MPL \(d3\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d3_ep5-\*`\./);
   });
 
   it('settings that the tag does not show (lr at the default vs another, precision, template) still split rows', () => {
@@ -42,10 +42,54 @@ describe('rows by configuration', () => {
       run({ seed: 1, base: 90, novel: 70, methodOptions: { ctxInit: 'a picture of a' } }),
     ]);
     const keys = Object.keys(report.base2new!);
-    assert.equal(keys.length, 4);
-    assert.ok(keys.includes('mpl@lr0.01') && keys.includes('mpl@bf16'), keys.join(' '));
-    // the two whose words are equal are told apart by the setting's hash
-    assert.equal(keys.filter((k) => /^mpl@#[0-9a-f]{6}$/.test(k)).length, 2, keys.join(' '));
+    // named by the settings that differ (issue 21: two of them were an opaque #hash); the official config keeps the plain name
+    assert.deepEqual(keys.sort(), ['mpl', 'mpl@bf16', 'mpl@ctx_init="a picture of a"', 'mpl@lr0.01']);
+    const md = formatMarkdown(report);
+    assert.match(md, /\| MPL \(ctx_init="a picture of a"\) \|/);
+    assert.doesNotMatch(md, /#[0-9a-f]{6}/);
+  });
+
+  it('each row names the settings where it departs from the default, with their values', () => {
+    const report = aggregate([
+      run({ seed: 1, base: 90, novel: 70, lr: 0.01, momentum: 0.8 }),
+      run({ seed: 1, base: 90, novel: 70, lr: 0.01 }),
+      run({ seed: 1, base: 90, novel: 70, momentum: 0.8 }),
+    ]);
+    assert.deepEqual(Object.keys(report.base2new!).sort(), ['mpl@lr0.01', 'mpl@lr0.01,momentum=0.8', 'mpl@momentum=0.8']);
+  });
+
+  it('a schedule run is named by its schedule, never by the add/remove counts it did not use', () => {
+    const schedule = '1:add3,rm1;2-4:add3,rm2';
+    const report = aggregate([
+      run({ seed: 1, base: 90, novel: 70 }),
+      run({ seed: 1, base: 91, novel: 71, methodOptions: { schedule } }),
+    ]);
+    assert.deepEqual(Object.keys(report.base2new!).sort(), ['mpl', `mpl@schedule ${schedule}`]);
+    // the row names say so; its folder keeps its frozen tag (test/eval/run-identity.test.ts), given as a folder
+    const md = formatMarkdown(report);
+    assert.match(md, /^\| MPL \(schedule 1:add3,rm1;2-4:add3,rm2\) \|/m);
+    assert.doesNotMatch(md.split('\n').filter((l) => l.startsWith('|')).join('\n'), /add2/);
+    assert.match(md, /MPL \(schedule 1:add3,rm1;2-4:add3,rm2\) = `shots_16\/mpl\/vit_b16_c1_add2_rm1_d9_sched_ep5-\*`/);
+  });
+
+  it('a row evaluated on a test subset is marked apart from the full test split, in every format', () => {
+    const subset = run({ seed: 1, base: 90, novel: 70, maxTestImages: 1000 });
+    subset.result.eval_subset = true;
+    // a limit that cut nothing (a split of at most 1000 images) is the full test: not marked
+    const uncut = run({ seed: 1, base: 80, novel: 60, method: 'maple', maxTestImages: 1000 });
+    uncut.result.eval_subset = false;
+    const report = aggregate([subset, run({ seed: 1, base: 80, novel: 60, method: 'coop' }), uncut]);
+    assert.equal(report.base2new!.maple.test_subset, null);
+    assert.equal(report.base2new!.mpl.test_subset, 1000);
+    assert.equal(report.base2new!.coop.test_subset, null);
+    const md = formatMarkdown(report);
+    assert.match(md, /^\| MPL † \|/m);
+    assert.match(md, /^\| CoOp \|/m);
+    assert.match(md, /† evaluated on an evenly strided subset of at most 1000 test images of a larger test split, not the full split/);
+    assert.match(md, /^\| MaPLe \|/m);
+    const tex = formatLatex(report);
+    assert.match(tex, /MPL\$\^\\dagger\$ &/);
+    assert.match(tex, /\$\^\\dagger\$ evaluated on an evenly strided subset of at most 1000 test images/);
   });
 
   it('one configuration over several datasets is one row; benchmark data moved elsewhere is the same configuration', () => {

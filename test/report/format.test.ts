@@ -148,3 +148,24 @@ describe('LaTeX tables and 95% confidence intervals', () => {
     assert.throws(() => formatReport(report, 'latex', { combined: true }), /--combined is a Markdown layout/);
   });
 });
+
+describe('one formatter for every figure (issue 21)', () => {
+  it('a figure at an exact tie reads the same as Python prints it, in Markdown, LaTeX, CSV and JSON', () => {
+    const dir = tmpDir('mpl-format-tie-');
+    // 74.125 and 12.625 are exact in binary: Python's '%.2f' gives 74.12 and 12.62, JavaScript's toFixed 74.13 and 12.63
+    writeResult(dir, makeResult({ protocol: 'fewshot', method: 'coop', dataset: 'dtd', seed: 1, accuracy: { dtd: 74.125 } }));
+    writeResult(dir, makeResult({ protocol: 'base2new', method: 'mpl', dataset: 'dtd', seed: 1, base: 74.125, new: 12.625 }));
+    const r = collect([dir]);
+    const md = formatReport(r, 'md');
+    assert.match(md, /\| CoOp \| 74\.12 \| 74\.12 \|/);
+    assert.match(md, /\| MPL \| 74\.12 \| 74\.12 \|/);
+    assert.match(md, /\| MPL \| 12\.62 \| 12\.62 \|/);
+    assert.doesNotMatch(md, /74\.13|12\.63/);
+    assert.doesNotMatch(formatReport(r, 'latex'), /74\.13|12\.63/);
+    // a seed enters as its log prints it (two decimals): CSV and JSON carry that value, and its HM unrounded
+    const json = JSON.parse(formatReport(r, 'json'));
+    assert.equal(json.base2new.mpl.dtd.seeds[0].base, 74.12);
+    assert.equal(json.base2new.mpl.dtd.mean.hm, (2 * 74.12 * 12.62) / (74.12 + 12.62));
+    assert.ok(formatCsv(r).includes('base2new,mpl,dtd,,base,seed,1,74.12,,1'));
+  });
+});

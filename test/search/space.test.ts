@@ -1,7 +1,7 @@
 /** The schedule space, proposals and the successive-halving arithmetic, without any model. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { knownArchitectures } from '../../src/clip/config.js';
+import { knownArchitectures } from '../../src/backbones/clip/config.js';
 import { designMethod } from '../../src/prompting/methods/index.js';
 import { parseSchedule, validatePlan } from '../../src/prompting/plan.js';
 import { paretoFront, roundSizes, rungEpochs, survivors } from '../../src/search/halving.js';

@@ -4,13 +4,13 @@ import * as path from 'node:path';
 import { goldenDir } from '../helpers.js';
 import { makeImageFolder } from '../e2e/fixtures.js';
 
-/** Writes `<work>/sweep.yaml` (2 methods × 2 seeds, `epochs` each) and its image folder; returns the file. */
-export async function colourSweep(work: string, epochs: number): Promise<string> {
+/** Writes `<work>/sweep.yaml` (2 methods × 2 seeds, `epochs` each, into `<work>/<out>`) and its image folder; returns the file. */
+export async function colourSweep(work: string, epochs: number, out = 'runs'): Promise<string> {
   await makeImageFolder(path.join(work, 'images'), ['red', 'green', 'blue', 'yellow']);
   const file = path.join(work, 'sweep.yaml');
   fs.writeFileSync(
     file,
-    `out: runs
+    `out: ${JSON.stringify(out)}
 weights: ${path.join(goldenDir, 'tiny_clip.safetensors')}
 protocol: base2new
 datasets: [{ name: colours, root: ./images }]

@@ -138,17 +138,51 @@ epochs: 4
     assert.deepEqual(OPTION_SPECS.map((f) => f.flag).sort(), flags.sort());
   });
 
-  it('the SLURM script runs each task in its own folder with the exact arguments', () => {
+  it('the SLURM script: one quoted directive per setting; each task\'s folder and exact arguments are data in its task file', () => {
     const sweep = sweepFromObject({ out: '/o', model: 'ViT-B/16', root: "/da'ta", protocol: 'base2new', datasets: ['dtd'], methods: ['mpl'], seeds: [1, 2], options: { 'ctx-init': '' } }, 'test', 's', '/');
     const runs = expandSweep(sweep);
-    const script = jobScript(sweep, runs, { partition: 'gpu', gres: 'gpu:1', cpusPerTask: 4, mem: '8G', time: '1:00:00', account: 'lab', sbatchArgs: ['--qos=long'] }, ['/usr/bin/node', '/m/bin/mpl.js']);
-    for (const line of ['#SBATCH --array=0-1', '#SBATCH --partition=gpu', '#SBATCH --gres=gpu:1', '#SBATCH --cpus-per-task=4', '#SBATCH --mem=8G', '#SBATCH --time=1:00:00', '#SBATCH --account=lab', '#SBATCH --qos=long']) {
+    const { script, tasks } = jobScript(sweep, runs, { partition: 'gpu', gres: 'gpu:1', cpusPerTask: 4, mem: '8G', time: '1:00:00', account: 'lab', qos: 'long', sbatchArgs: ['--constraint=a100&nvlink', '--exclusive'] }, ['/usr/bin/node', '/m/bin/mpl.js'], '/o/.sweeps/s/job.tasks');
+    for (const line of ['#SBATCH --array="0-1"', '#SBATCH --partition="gpu"', '#SBATCH --gres="gpu:1"', '#SBATCH --cpus-per-task="4"', '#SBATCH --mem="8G"', '#SBATCH --time="1:00:00"', '#SBATCH --account="lab"', '#SBATCH --qos="long"', '#SBATCH --constraint="a100&nvlink"', '#SBATCH --exclusive', '#SBATCH --output="/o/.sweeps/s/slurm-%A_%a.out"']) {
       assert.ok(script.includes(`${line}\n`), `${line} in\n${script}`);
     }
-    assert.ok(script.includes(`1) RUN_DIR='${runs[1].runDir}';`));
-    assert.ok(script.includes(`'--root' '/da'\\''ta'`), 'quotes survive');
-    assert.ok(script.includes(`'--ctx-init' ''`), 'an empty value stays an argument');
+    assert.equal(tasks.length, 2);
+    assert.deepEqual(tasks[1].toString('utf8').split('\0'), [runs[1].runDir, ...runs[1].argv, '']);
+    assert.ok(runs[1].argv.includes("/da'ta") && runs[1].argv.includes(''), 'quotes and an empty value stay arguments');
+    assert.ok(!script.includes("da'ta") && !script.includes(runs[1].runDir), 'no run argument is in the script');
     assert.match(script, /exec >>"\$RUN_DIR\/slurm-\$\{SLURM_ARRAY_JOB_ID\}_\$\{SLURM_ARRAY_TASK_ID\}\.log" 2>&1/);
+  });
+});
+
+describe('KgCoOp and ProGrad in a sweep', () => {
+  it("ProGrad's few-shot recipe (λ 0.8 at 8-16 shots on DTD) and KgCoOp's batch 32: options, folders, commands", () => {
+    const f = write(
+      'zoo.yaml',
+      `out: runs
+model: ViT-B/16
+root: data
+protocol: fewshot
+datasets: [dtd, caltech101]
+shots: [4, 16]
+methods:
+  - { name: prograd, options: { temperature: 1 } }
+  - { name: kgcoop, batch-size: 32, options: { kg-weight: [8, 2] } }
+overrides:
+  - { when: { method: prograd, dataset: dtd, shots: 16 }, set: { options: { lambda: 0.8 } } }
+seeds: [1]
+`,
+    );
+    const runs = expandSweep(readSweepFile(f));
+    assert.equal(runs.length, 2 * 2 * 3);
+    const pg = runs.filter((r) => r.config.method === 'prograd');
+    const lam = (d: string, k: number) => pg.find((r) => r.config.dataset === d && r.config.shots === k)!.config.method_options.lambda;
+    assert.deepEqual([lam('dtd', 16), lam('dtd', 4), lam('caltech101', 16)], [0.8, 1, 1]);
+    assert.ok(pg.every((r) => r.config.batch_size === 32 && r.config.epochs === 100 && r.config.method_options.n_ctx === 16 && r.config.method_options.ctx_init === '{template}'));
+    const kg = runs.filter((r) => r.config.method === 'kgcoop');
+    assert.deepEqual([...new Set(kg.map((r) => r.config.method_options.kg_weight))].sort(), [2, 8]);
+    assert.ok(kg.every((r) => r.config.batch_size === 32 && r.config.lr === 0.002));
+    const one = pg.find((r) => r.config.dataset === 'dtd' && r.config.shots === 16)!;
+    assert.match(one.runDir, /fewshot\/dtd\/shots_16\/prograd\/vit_b16_c16_lam0\.8_t1_ep100-[0-9a-f]{8}\/seed1$/);
+    assert.ok(one.argv.join(' ').includes('--method prograd') && one.argv.join(' ').includes('--lambda 0.8'), one.argv.join(' '));
   });
 });
 

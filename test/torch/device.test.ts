@@ -11,7 +11,10 @@ import {
   SGD,
   allFinite,
   builtWithCuda,
+  cpuBf16Decision,
+  cpuClass,
   cpuHasNativeBf16,
+  cpuInfo,
   cudaDeviceCount,
   precision,
   resolveDevice,
@@ -20,7 +23,7 @@ import {
   tidy,
   type CpuInfo,
 } from '../../src/torch/index.js';
-import { storageDtype } from '../../src/clip/model.js';
+import { storageDtype } from '../../src/backbones/clip/model.js';
 import { createdInModelDtype } from '../../src/prompting/methods/index.js';
 import { UserError } from '../../src/util/errors.js';
 import { repoRoot } from '../helpers.js';
@@ -43,7 +46,7 @@ test('--device: cpu, auto, and CUDA requests that cannot be met say what was fou
   }
 });
 
-test('--precision: the rules of auto, fp16/amp refused on a CPU, bf16 notes', () => {
+test('--precision: the rules of auto, fp16/amp refused on a CPU', () => {
   assert.equal(resolvePrecision('fp32', 'cpu').name, 'fp32');
   assert.equal(resolvePrecision(undefined, 'cpu').name, 'fp32');
   assert.throws(() => resolvePrecision('half', 'cpu'), /--precision must be fp32, fp16, amp, bf16 or auto, got 'half'/);
@@ -52,17 +55,56 @@ test('--precision: the rules of auto, fp16/amp refused on a CPU, bf16 notes', ()
     assert.equal(resolvePrecision(p, 'cpu', { allowCpuHalf: true }).name, p);
   }
   assert.equal(resolvePrecision('auto', 'cuda:0').name, 'fp16');
+});
+
+const native = cpuHasNativeBf16();
+test(`--precision bf16 on this CPU (class ${cpuClass()}): ${native ? 'allowed, and auto picks it, saying why' : 'refused in one line naming the feature and the alternative; auto picks fp32'}`, () => {
   const notes: string[] = [];
   const auto = resolvePrecision('auto', 'cpu', { note: (m) => notes.push(m) });
-  assert.equal(auto.name, cpuHasNativeBf16() ? 'bf16' : 'fp32');
-  assert.equal(notes.length, cpuHasNativeBf16() ? 1 : 0, 'auto says once why it chose bf16');
-  const bf16Notes: string[] = [];
-  resolvePrecision('bf16', 'cpu', { note: (m) => bf16Notes.push(m) });
-  assert.equal(bf16Notes.length, cpuHasNativeBf16() ? 0 : 1, 'bf16 without native instructions warns that it is slow');
-  const cpu = (features: string[]): CpuInfo => ({ model: 'x', cores: 2, features });
-  assert.equal(cpuHasNativeBf16(cpu(['avx2', 'amx_bf16'])), true);
-  assert.equal(cpuHasNativeBf16(cpu(['avx512f', 'avx512_bf16'])), true);
-  assert.equal(cpuHasNativeBf16(cpu(['avx2', 'avx512f'])), false);
+  assert.equal(cpuBf16Decision().allowed, native);
+  if (native) {
+    assert.equal(auto.name, 'bf16');
+    assert.equal(notes.length, 1, 'auto says once why it chose bf16');
+    assert.match(notes[0], /avx512_bf16|amx_bf16/);
+    assert.equal(resolvePrecision('bf16', 'cpu').name, 'bf16');
+  } else {
+    assert.equal(auto.name, 'fp32');
+    assert.equal(notes.length, 0);
+    assert.throws(
+      () => resolvePrecision('bf16', 'cpu'),
+      (e: Error) =>
+        e instanceof UserError && !e.message.includes('\n') && /^--precision bf16: no AVX512-BF16 or AMX on this CPU/.test(e.message) &&
+        /use --precision fp32 \(what auto picks here\) or --device cuda/.test(e.message),
+    );
+    assert.throws(() => resolvePrecision('fp16', 'cpu'), /on this CPU --precision fp32$/, 'the fp16 refusal does not suggest bf16 here');
+  }
+});
+
+test("the bf16 rule per CPU class: the CPU's flags, lowered by oneDNN's ISA cap", () => {
+  const cpu = (...features: string[]): CpuInfo => ({ model: 'x', cores: 2, features });
+  const none = {};
+  assert.equal(cpuClass(cpu('avx2', 'amx_bf16'), none), 'native-bf16');
+  assert.equal(cpuClass(cpu('avx2', 'avx512f', 'avx512_bf16'), none), 'native-bf16');
+  assert.equal(cpuClass(cpu('avx2', 'avx512f'), none), 'avx512', 'Skylake-SP..Ice Lake: AVX-512 without bf16');
+  assert.equal(cpuClass(cpu('avx2', 'fma'), none), 'avx2', 'Zen 2/3, most laptops');
+  assert.equal(cpuClass(cpu('asimd'), none), 'other');
+  const flags = cpu('avx2', 'avx512f', 'avx512_bf16');
+  for (const [env, cls] of [
+    [{ ONEDNN_MAX_CPU_ISA: 'AVX2' }, 'avx2'],
+    [{ DNNL_MAX_CPU_ISA: 'avx2' }, 'avx2'],
+    [{ ONEDNN_MAX_CPU_ISA: 'AVX512_CORE' }, 'avx512'],
+    [{ ONEDNN_MAX_CPU_ISA: 'AVX512_CORE_VNNI' }, 'avx512'],
+    [{ ONEDNN_MAX_CPU_ISA: 'AVX512_CORE_BF16' }, 'native-bf16'],
+    [{ ONEDNN_MAX_CPU_ISA: 'AVX512_CORE_AMX' }, 'native-bf16'],
+    [{ ONEDNN_MAX_CPU_ISA: 'ALL' }, 'native-bf16'],
+  ] as const) {
+    assert.equal(cpuClass(flags, env), cls, JSON.stringify(env));
+    assert.equal(cpuHasNativeBf16(flags, env), cls === 'native-bf16', JSON.stringify(env));
+  }
+  assert.equal(cpuBf16Decision('native-bf16').allowed, true);
+  for (const cls of ['avx512', 'avx2', 'other'] as const) assert.equal(cpuBf16Decision(cls).allowed, false, cls);
+  assert.match(cpuBf16Decision('avx512').why, /oneDNN would emulate bf16 with AVX-512: about 2x slower than fp32/);
+  assert.match(cpuBf16Decision('avx2').why, /20-30x slower than fp32, and with libtorch 1.13 10x fp32's gradient error/);
 });
 
 test('precision policies: which weights are narrowed, which prompts are half under the fp16 recipe', () => {
@@ -125,7 +167,7 @@ test('allFinite sees NaN and infinity in any of the tensors', () => {
   });
 });
 
-test('mpl env --json reports libtorch, devices, CPU features and BLAS', () => {
+test('mpl env --json reports libtorch, devices, CPU features and BLAS, and what bf16 does on this CPU', () => {
   const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), 'env', '--json'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   const env = JSON.parse(r.stdout);
@@ -135,7 +177,22 @@ test('mpl env --json reports libtorch, devices, CPU features and BLAS', () => {
   assert.equal(env.devices.length, cudaDeviceCount());
   for (const d of env.devices) assert.ok(d.name && d.memory_bytes > 0);
   assert.ok(env.cpu.model && env.cpu.cores >= 1 && Array.isArray(env.cpu.features));
-  assert.equal(env.cpu.features.includes('avx512_bf16') || env.cpu.features.includes('amx_bf16'), cpuHasNativeBf16());
+  assert.deepEqual(env.cpu_bf16, { class: cpuClass(), ...cpuBf16Decision() });
+  assert.match(env.aten_cpu_capability, /^(AVX512|AVX2|DEFAULT|ZVECTOR|VSX|SVE\d*)$/);
   assert.match(env.blas, /GFLOP\/s/);
   assert.ok(['cpu', 'cuda:0'].includes(env.auto.device));
+  if (env.auto.device === 'cpu') assert.equal(env.auto.precision, env.cpu_bf16.allowed ? 'bf16' : 'fp32');
+  const text = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), 'env'], { encoding: 'utf8' }).stdout;
+  assert.ok(text.includes(`bf16 on the cpu (class ${cpuClass()}): ${env.cpu_bf16.allowed ? 'yes' : 'refused'}, ${env.cpu_bf16.why}\n`), text);
+});
+
+test("mpl env follows the libraries' instruction-set caps: capped at AVX2, this CPU computes as an AVX2 one", { skip: !cpuInfo().features.includes('avx2') && 'no AVX2 on this CPU' }, () => {
+  const caps = { ATEN_CPU_CAPABILITY: 'avx2', ONEDNN_MAX_CPU_ISA: 'AVX2', DNNL_MAX_CPU_ISA: 'AVX2' };
+  const r = spawnSync(process.execPath, [path.join(repoRoot, 'bin', 'mpl.js'), 'env', '--json'], { encoding: 'utf8', env: { ...process.env, ...caps } });
+  assert.equal(r.status, 0, r.stderr);
+  const env = JSON.parse(r.stdout);
+  assert.equal(env.aten_cpu_capability, 'AVX2');
+  assert.equal(env.cpu_bf16.class, 'avx2');
+  assert.equal(env.cpu_bf16.allowed, false);
+  if (cudaDeviceCount() === 0) assert.equal(env.auto.precision, 'fp32');
 });

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { PromptLearner } from '../../src/prompting/learner.js';
 import { gpaWeights } from '../../src/prompting/methods/index.js';
 import { evaluate } from '../../src/train/evaluate.js';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import type { RawTensor } from '../../src/io/tensor.js';
 import { PromptLearner } from '../../src/prompting/learner.js';
@@ -123,6 +123,10 @@ test('every field of the checkpoint is validated; an unusable one says what to d
     ['history with NaN', (m) => (m.history = m.history.replace(/"loss":[^,]+/, '"loss":null')), /non-finite loss/],
     ['configuration not JSON', (m) => (m.config = '{'), /its configuration is not valid JSON/],
     ['configuration missing', (m) => delete m.config, /its metadata has no configuration/],
+    // a hostile file: nesting that would end the key-by-key comparison in a stack overflow, and 200,000 keys
+    ['configuration nested 100,000 deep', (m) => (m.config = '['.repeat(100_000) + ']'.repeat(100_000)), /its configuration is nested more than 64 levels deep/],
+    ['history nested 100,000 deep', (m) => (m.history = '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)), /its history is nested more than 64 levels deep/],
+    ['configuration of 200,000 keys', (m) => (m.config = JSON.stringify(Object.fromEntries(Array.from({ length: 200_000 }, (_, i) => [`k${i}`, i])))), /saved with another configuration \(.*; and \d+ more\)/],
     ['earlier format', (m) => (m.format = 'mpl-checkpoint/1'), /earlier version that did not record its configuration/],
     ['foreign file', (m) => (m.format = 'something'), /format something/],
     ['NaN parameter', (_m, t) => new Float32Array(t.get('prompt_learner.ctx')!.data.buffer).fill(NaN), /tensor prompt_learner\.ctx holds NaN or infinite values/],

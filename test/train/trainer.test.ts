@@ -1,10 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ClipTokenizer } from '../../src/clip/tokenizer.js';
+import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { PromptLearner } from '../../src/prompting/learner.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { train } from '../../src/train/trainer.js';
 import { liveTensors } from '../../src/torch/index.js';
+import { cpuClass } from '../../src/torch/index.js';
 import { goldenModel, testDevice, testPrecisions } from '../prompting/golden.js';
 import { syntheticSource } from './synthetic.js';
 
@@ -35,7 +36,7 @@ test(`MPL training frees every temporary tensor and moves the prompts [${testDev
   learner.dispose();
 });
 
-test(`training in every precision reaches fp32's accuracy on a tiny task [${testDevice}: ${testPrecisions().join(', ')}]`, async () => {
+test(`training in every precision reaches fp32's accuracy on a tiny task [${testDevice === 'cpu' ? `cpu, class ${cpuClass()}` : testDevice}: ${testPrecisions().join(', ')}]`, async () => {
   const outcome = new Map<string, { first: number; last: number; accuracy: number }>();
   for (const precision of testPrecisions()) {
     const learner = new PromptLearner(goldenModel(precision, testDevice), ClipTokenizer.default(), 'coop', ['left', 'right'], { ctxInit: '', nCtx: 4, csc: true, seed: 1 });

@@ -12,6 +12,7 @@ import { sampleFewshot, subsampleClasses } from '../../data/fewshot.js';
 import { DataLoader } from '../../data/loader.js';
 import { readSplitFile } from '../../data/splits.js';
 import type { Subsample } from '../../data/types.js';
+import { RUN_RANGES } from '../../eval/run-config.js';
 
 
 const subsampleOption = () =>
@@ -77,7 +78,7 @@ Examples:
     .description('classes, images per split, base/new classes and the few-shot subset of a seed')
     .argument('<name>', `dataset (${DATASET_NAMES.join(', ')})`)
     .requiredOption('--root <dir>', "data root (CoOp's $DATA), or the dataset itself")
-    .option('--shots <K>', 'also draw the K-shot subset', intFlag('--shots'), 0)
+    .option('--shots <K>', 'also draw the K-shot subset', intFlag('--shots', RUN_RANGES.shots), 0)
     .option('--seed <S>', 'run seed of the few-shot subset', intFlag('--seed', { max: MAX_SEED }), 1)
     .option('--split-file <file>', 'use this split file instead of split_zhou_<Name>.json')
     .option('--allow-generated-split', 'use split_mpl_generated_<Name>.json when the official split is missing')
@@ -135,7 +136,7 @@ Examples:
     .command('fewshot')
     .description("the few-shot subset Dassl draws from a split file, in the official sampler's order (images need not exist)")
     .requiredOption('--split <file>', 'a split file in the split_zhou_*.json format')
-    .requiredOption('--shots <K>', 'shots per class (val gets min(K, 4))', intFlag('--shots', { min: 1 }))
+    .requiredOption('--shots <K>', 'shots per class (val gets min(K, 4); 0 = all images)', intFlag('--shots', RUN_RANGES.shots))
     .requiredOption('--seed <S>', 'the run seed (random.seed(S))', intFlag('--seed', { max: MAX_SEED }))
     .addOption(subsampleOption())
     .option('--json', 'print {"train": [path, ...], "val": [path, ...]} (paths as written in the split file)')
@@ -146,8 +147,8 @@ Reproduces split_fewshot/shot_K-seed_S.pkl of the official code: random.seed(S),
 generate_fewshot_dataset(train, K) and generate_fewshot_dataset(val, min(K, 4)).
 
 Examples:
-  mpl data fewshot --split split_zhou_EuroSAT.json --shots 16 --seed 1 --json
-  mpl data fewshot --split split_zhou_OxfordPets.json --shots 4 --seed 3 --subsample base`,
+  mpl data fewshot --split ~/data/eurosat/split_zhou_EuroSAT.json --shots 16 --seed 1 --json
+  mpl data fewshot --split ~/data/oxford_pets/split_zhou_OxfordPets.json --shots 4 --seed 3 --subsample base`,
     )
     .action((opts: { split: string; shots: number; seed: number; subsample: Subsample; json?: boolean }) => {
       const split = readSplitFile(opts.split);
@@ -202,7 +203,7 @@ Examples:
     .description('decode every image of a dataset (or of its few-shot subset) and report unreadable ones')
     .argument('<name>', 'dataset')
     .requiredOption('--root <dir>', "data root (CoOp's $DATA), or the dataset itself")
-    .option('--shots <K>', 'check only the K-shot train/val subset (plus test)', intFlag('--shots'), 0)
+    .option('--shots <K>', 'check only the K-shot train/val subset (plus test)', intFlag('--shots', RUN_RANGES.shots), 0)
     .option('--seed <S>', 'run seed of the few-shot subset', intFlag('--seed', { max: MAX_SEED }), 1)
     .option('--split-file <file>', 'use this split file instead of split_zhou_<Name>.json')
     .option('--allow-generated-split', 'use split_mpl_generated_<Name>.json when the official split is missing')

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { downloadDataset, listDatasets } from '../../data/download.js';
-import { CLIP_MODELS, fetchModel, hubCachePath } from '../../net/hub.js';
+import { fetchModel, hubCachePath } from '../../net/hub.js';
+import { MODEL_CATALOGUE } from '../../backbones/catalogue.js';
 import { UserError } from '../../util/errors.js';
 import { terminalReporter } from '../reporter.js';
 
@@ -61,8 +62,8 @@ against published md5/sha256 sums. What is already in place is skipped.`,
 export function register(program: Command): void {
   program
     .command('fetch-model')
-    .description('download pretrained CLIP weights (model.safetensors) from the Hugging Face hub into the cache')
-    .argument('<name>', `model name: ${CLIP_MODELS.map((m) => m.name).join(', ')}`)
+    .description('download pretrained weights (model.safetensors; a SigLIP with its folder files) from the Hugging Face hub into the cache')
+    .argument('<name>', `model name: ${MODEL_CATALOGUE.map((m) => m.name).join(', ')}`)
     .option('--revision <rev>', 'hub revision (branch, tag, commit or refs/pr/N); default: the known-good ones')
     .option('--verify', 're-hash a cached file instead of trusting its sidecar')
     .option('--allow-unverified', 'accept weights no sha256 can check (none pinned, none sent by the hub); also MPL_ALLOW_UNVERIFIED=1')
@@ -75,7 +76,7 @@ Examples:
   mpl fetch-model ViT-L/14 --revision main
   MPL_CACHE=/big/disk/mpl mpl fetch-model ViT-B/32
 
-Prints the local path of the weights. Cached at
+Prints the local path of the weights (a SigLIP's other files lie beside them). Cached at
   ${hubCachePath('<repo>', '<revision>', 'model.safetensors').replace(/\\/g, '/')}
 Environment: MPL_CACHE (cache folder), HF_ENDPOINT (hub mirror), HF_TOKEN (gated repos),
 HF_HUB_OFFLINE=1 (cache only), MPL_ALLOW_UNVERIFIED=1 (as --allow-unverified).`,
@@ -86,6 +87,7 @@ HF_HUB_OFFLINE=1 (cache only), MPL_ALLOW_UNVERIFIED=1 (as --allow-unverified).`,
         verify: opts.verify,
         allowUnverified: opts.allowUnverified || undefined,
         reporter: terminalReporter({ quiet: opts.quiet }),
+        models: MODEL_CATALOGUE,
       });
       process.stdout.write(`${fetched.path}\n`);
     });

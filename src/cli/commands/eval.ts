@@ -1,23 +1,25 @@
 import type { Command } from 'commander';
-import { ClipTokenizer } from '../../clip/tokenizer.js';
+import { tokenizerFor } from '../../backbones/index.js';
 import { loadDataset } from '../../data/dataset.js';
 import type { Subsample } from '../../data/types.js';
 import { renderConfusionSvg } from '../../eval/report/confusion-svg.js';
 import { datasetDisplayName, methodDisplayName } from '../../eval/report/names.js';
 import { writeFigure } from '../../eval/report/svg.js';
 import { PromptLearner } from '../../prompting/learner.js';
-import { loadPrompts } from '../../prompting/checkpoint.js';
-import { checkMethod, inferMethod, type MethodName, type MethodOptions } from '../../prompting/methods/index.js';
+import { checkBackbone } from '../../packages/backbone.js';
+import { loadPromptsSource } from '../../packages/package.js';
+import type { MethodOptions } from '../../prompting/methods/index.js';
 import { evaluate } from '../../train/evaluate.js';
 import { batchSource } from '../../train/sources.js';
 import { UserError } from '../../util/errors.js';
 import { writeJsonAtomic } from '../../util/fs.js';
 import { snakeKeys } from '../../util/json.js';
-import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
+import { addMethodOptions, methodOfPrompts, type MethodFlags } from '../method-options.js';
 import { addDataLoaderOptions } from '../flags.js';
 import { addComputeOptions, announce, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
+import { fixed, percent } from '../../util/format.js';
 
 interface EvalFlags extends MethodFlags, ComputeFlags {
   prompts?: string;
@@ -58,30 +60,11 @@ export interface EvalReport {
   precision: string;
 }
 
-/** The method and options: flags, else the prompts' own config, else what the tensors' shapes say. */
-function methodFor(f: EvalFlags, prompts: ReturnType<typeof loadPrompts> | null): { method: MethodName; options: MethodOptions } {
-  if (!prompts) return methodFrom({ ...f, method: f.method ?? 'zeroshot' });
-  // the method may come from the prompts file: the flags are checked against it below, by the learner's design
-  const given = methodFrom({ ...f, method: f.method ?? 'zeroshot' }, { check: false }).options;
-  const stated = Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)) as MethodOptions;
-  if (prompts.config) {
-    const method = f.method ? checkMethod(f.method) : prompts.config.method;
-    return { method, options: { ...prompts.config.options, ...stated } };
-  }
-  const inferred = inferMethod(prompts.tensors);
-  const method = f.method ? checkMethod(f.method) : inferred.method;
-  if (!method) {
-    const which = inferred.candidates.length ? `the tensors fit ${inferred.candidates.join(' and ')}: say which with --method` : 'no method has these tensors: say which method wrote them with --method';
-    throw new UserError(`${f.prompts}: ${which}`);
-  }
-  return { method, options: { ...(method === inferred.method || !inferred.method ? inferred.options : {}), ...stated } };
-}
-
 export function register(program: Command): void {
   const cmd = program
     .command('eval')
     .description("evaluate prompts on a dataset split (Dassl's --eval-only): accuracy, per-class accuracy, confusion matrix")
-    .option('--prompts <file>', 'prompts.safetensors from a run (its prompts.json gives the method), or an official Dassl model.pth.tar-N; none = zero-shot CLIP')
+    .option('--prompts <file|dir>', 'a prompt package, a run folder or its prompts.safetensors (its prompts.json gives the method), or an official Dassl model.pth.tar-N; none = zero-shot CLIP')
     .option('--weights <file>', 'CLIP weights: a file or a Hugging Face snapshot folder')
     .option('--model <name>', 'pretrained CLIP by name (see mpl models)')
     .requiredOption('--dataset <name>', 'dataset (eurosat, dtd, ..., imagefolder, jsonlist)')
@@ -97,8 +80,8 @@ export function register(program: Command): void {
       'after',
       `
 Examples:
-  mpl eval --weights clip.safetensors --prompts runs/base2new/eurosat/mpl/seed1/prompts.safetensors \\
-    --dataset eurosat --root ~/data --subsample new --json
+  mpl eval --weights clip.safetensors --prompts runs/base2new/photos/shots_16/mpl/*/seed1/prompts.safetensors \\
+    --dataset imagefolder --root photos --subsample new --json
   mpl eval --model ViT-B/16 --prompts output/MultiModalPromptLearner/model.pth.tar-5 --dataset dtd --root ~/data \\
     --subsample base --figure confusion.png      an official checkpoint: method and shapes read off its tensors
   mpl eval --model ViT-B/16 --dataset eurosat --root ~/data     zero-shot CLIP
@@ -108,8 +91,8 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
     .action(async (f: EvalFlags) => {
       if (f.split !== 'test' && f.split !== 'val') throw new UserError(`--split must be test or val, got '${f.split}'`);
       if (!['base', 'new', 'all'].includes(f.subsample)) throw new UserError(`--subsample must be base, new or all, got '${f.subsample}'`);
-      const prompts = f.prompts ? loadPrompts(f.prompts) : null;
-      const { method, options } = methodFor(f, prompts);
+      const prompts = f.prompts ? loadPromptsSource(f.prompts) : null; // a file, a run folder or a package (src/packages/)
+      const { method, options } = methodOfPrompts(f, prompts, f.prompts);
       const reporter = terminalReporter({ quiet: f.quiet || f.json });
       const data = loadDataset(f.dataset, {
         root: f.root,
@@ -122,10 +105,11 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
       if (items.length === 0) throw new UserError(`${data.displayName} has no ${f.split} images (${data.source})`);
       const compute = computeFrom(f);
       const loaded = await modelFrom(f, compute);
+      if (prompts) await checkBackbone(prompts.requirement, loaded, f.prompts!); // before any image is read
       announce(compute, reporter);
-      const learner = new PromptLearner(loaded.model, ClipTokenizer.default(), method, data.classnames, { ...options, dataset: data });
+      const learner = new PromptLearner(loaded.model, tokenizerFor(loaded.model), method, data.classnames, { ...options, dataset: data });
       try {
-        if (prompts) learner.loadStateDict(prompts.tensors, f.prompts!);
+        if (prompts) learner.loadSaved(prompts, f.prompts!);
         const src = batchSource(items, { mode: 'eval', numWorkers: f.workers, skipBadImages: f.skipBadImages, reporter });
         let r;
         try {
@@ -152,7 +136,7 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
         };
         if (f.out) writeJsonAtomic(f.out, report);
         if (f.figure) {
-          const title = `${methodDisplayName(method)} on ${datasetDisplayName(data.name)} (${f.subsample} classes, ${f.split}): ${r.accuracy.toFixed(2)} %`;
+          const title = `${methodDisplayName(method)} on ${datasetDisplayName(data.name)} (${f.subsample} classes, ${f.split}): ${percent(r.accuracy)} %`;
           await writeFigure(renderConfusionSvg(data.classnames, r.confusion, { title }), f.figure);
           reporter.info(`wrote ${f.figure}`);
         }
@@ -160,8 +144,8 @@ are tested on new classes with --subsample new, as the official base2new_test.sh
         else {
           const worst = Object.entries(r.perClass).sort((a, b) => a[1] - b[1]).slice(0, 5);
           process.stdout.write(
-            `${methodDisplayName(method)} on ${data.displayName}, ${f.subsample} classes, ${f.split}: accuracy ${r.accuracy.toFixed(2)} % (${r.correct}/${r.total})\n` +
-              `lowest per-class accuracy: ${worst.map(([c, a]) => `${c} ${a.toFixed(1)}`).join(', ')}\n`,
+            `${methodDisplayName(method)} on ${data.displayName}, ${f.subsample} classes, ${f.split}: accuracy ${percent(r.accuracy)} % (${r.correct}/${r.total})\n` +
+              `lowest per-class accuracy: ${worst.map(([c, a]) => `${c} ${fixed(a, 1)}`).join(', ')}\n`,
           );
         }
       } finally {

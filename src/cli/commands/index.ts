@@ -18,6 +18,8 @@ import { register as sweep } from './sweep.js';
 import { register as reproduce } from './reproduce.js';
 import { register as search } from './search.js';
 import { register as pretrain } from './pretrain.js';
+import { register as importPackage } from './packages.js';
+import { register as serve } from './serve.js';
 
 /** Every `mpl` command: a function that adds itself to the program. Add one line per command file. */
 export const commands: Array<(program: Command) => void> = [
@@ -33,6 +35,8 @@ export const commands: Array<(program: Command) => void> = [
   predict,
   evaluate,
   exportDassl,
+  importPackage,
+  serve,
   quickstart,
   pretrain,
   info,

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
-import { describeConfig, gridSize, knownArchitectures, type ClipConfig } from '../../clip/config.js';
-import { loadClipWeights, storedBytes } from '../../clip/weights.js';
+import { describeConfig, gridSize, knownArchitectures, type ClipConfig } from '../../backbones/clip/config.js';
+import { loadClipWeights, storedBytes } from '../../backbones/clip/weights.js';
+import { architectureParameters, describeArchitecture, detectFamily } from '../../backbones/index.js';
+import { resolveWeightsPath } from '../../net/hub.js';
 
 /** The known architecture a config equals, if any (ignoring nothing: every dimension must match). */
 function knownName(config: ClipConfig): string | undefined {
@@ -28,6 +30,16 @@ Examples:
   mpl info model.safetensors --json           {"vision":{"width":768,"layers":12,...},...,"parameters":149620737}`,
     )
     .action((file: string, opts: { json?: boolean }) => {
+      const resolved = resolveWeightsPath(file);
+      const family = detectFamily(resolved);
+      if (family.name !== 'clip') {
+        // another family (SigLIP): its architecture from its folder, validated tensor by tensor
+        const arch = family.readArchitecture(resolved);
+        const described = { ...arch, parameters: architectureParameters(arch) };
+        if (opts.json) process.stdout.write(JSON.stringify(described) + '\n');
+        else process.stdout.write(`file        ${resolved}\nfamily      ${family.name}: ${family.title}\narchitecture ${describeArchitecture(arch)}; ${arch.vision.heads} / ${arch.text.heads} heads, text length ${arch.text.context_length}, vocabulary ${arch.text.vocab_size}\nparameters  ${described.parameters.toLocaleString('en-US')}\n`);
+        return;
+      }
       const w = loadClipWeights(file);
       if (opts.json) {
         process.stdout.write(JSON.stringify(describeConfig(w.config)) + '\n');

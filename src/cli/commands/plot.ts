@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ClipTokenizer } from '../../clip/tokenizer.js';
+import { ClipTokenizer } from '../../backbones/clip/tokenizer.js';
 import { textWordsOf } from '../../prompting/learner.js';
 import { countParameters, designMethod } from '../../prompting/methods/index.js';
 import { planLayout, validatePlan } from '../../prompting/plan.js';

@@ -2,19 +2,22 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { preflight, runBase2New, runTransfer, XD_TARGETS, DG_TARGETS, FEWSHOT_SHOTS, type ProtocolOptions } from '../../eval/protocols.js';
-import { mean, populationStd, readResultFile } from '../../eval/report/collect.js';
+import { asLogged, b2nStats, HM_RULE, HM_SPREAD, mean, populationStd, readResultFile, SPREAD_NAME } from '../../eval/report/collect.js';
 import type { RunResult } from '../../eval/results.js';
-import { runDirOf, type RunConfig } from '../../eval/run-config.js';
+import { resultRunDir } from '../../eval/run-config.js';
+import { percent } from '../../util/format.js';
 import { UserError } from '../../util/errors.js';
-import { addDataLoaderOptions, addMaxImagePixelsOption, intFlag, intListFlag, numberFlag, MAX_SEED } from '../flags.js';
+import { addDataLoaderOptions, addMaxImagePixelsOption, intFlag, intListFlag, numberFlag } from '../flags.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { applyConfig, collect, type AppliedConfig, type ConfiguredCommand } from '../config-file.js';
 import { sayHowToResumeOnInterrupt } from '../interrupt.js';
-import { modelFrom } from '../model.js';
+import { architectureOf, modelFrom } from '../model.js';
+import type { BackboneArchitecture } from '../../backbones/model.js';
 import { terminalReporter } from '../reporter.js';
 import { TRAIN_DEFAULTS } from '../../train/defaults.js';
 import { checkMethod, methodDef } from '../../prompting/methods/index.js';
+import { RUN_RANGES } from '../../eval/run-config.js';
 
 interface RunFlags extends MethodFlags, ComputeFlags {
   weights?: string;
@@ -56,11 +59,11 @@ function common(cmd: Command, datasetDefault?: string): Command {
     .option('--name <name>', 'imagefolder / jsonlist: a name for your dataset in run folders and tables')
     // required, but checked after the config files (DATASET.ROOT may give it)
     .option('--root <dir>', "CoOp's data folder (holding eurosat/, dtd/, ...) or the imagefolder / JSON list (required)")
-    .option('--seeds <list>', 'seeds (distinct integers)', intListFlag('--seeds', { max: MAX_SEED }), [1, 2, 3])
-    .option('--shots <k>', 'training images per class (0 = all)', intFlag('--shots'))
-    .option('--epochs <n>', "epochs (default: the method's official config)", intFlag('--epochs', { max: 100_000 }))
-    .option('--lr <x>', 'learning rate, > 0 (default: the official config)', numberFlag('--lr', { exclusiveMin: true }))
-    .option('--batch-size <n>', 'training batch size (default: the official config)', intFlag('--batch-size', { min: 1, max: 4096 }))
+    .option('--seeds <list>', 'seeds (distinct integers)', intListFlag('--seeds', RUN_RANGES.seed), [1, 2, 3])
+    .option('--shots <k>', 'training images per class (0 = all)', intFlag('--shots', RUN_RANGES.shots))
+    .option('--epochs <n>', "epochs (default: the method's official config)", intFlag('--epochs', RUN_RANGES.epochs))
+    .option('--lr <x>', 'learning rate, > 0 (default: the official config)', numberFlag('--lr', RUN_RANGES.lr))
+    .option('--batch-size <n>', 'training batch size (default: the official config)', intFlag('--batch-size', RUN_RANGES.batchSize))
     .option('--momentum <x>', `SGD momentum (default ${TRAIN_DEFAULTS.momentum})`, numberFlag('--momentum', { max: 1 }))
     .option('--weight-decay <x>', `SGD weight decay (default ${TRAIN_DEFAULTS.weightDecay})`, numberFlag('--weight-decay', { max: 1 }))
     .option('--warmup-epochs <n>', `constant warm-up epochs (default ${TRAIN_DEFAULTS.warmupEpochs})`, intFlag('--warmup-epochs', { max: 100_000 }))
@@ -88,7 +91,7 @@ type Unloaded = Omit<ProtocolOptions, 'model'>;
  * the datasets and images are checked first (preflight), and every problem is reported before anything is
  * fetched or trained.
  */
-async function optionsFrom(f: RunFlags, applied: AppliedConfig, check: (o: Unloaded) => void): Promise<ProtocolOptions> {
+async function optionsFrom(f: RunFlags, applied: AppliedConfig, check: (o: Unloaded, arch?: BackboneArchitecture) => void): Promise<ProtocolOptions> {
   const { method, options } = methodFrom(f);
   if (!f.dataset) throw new UserError('--dataset is required');
   if (!f.root) throw new UserError('--root is required (or DATASET.ROOT in a config file)');
@@ -125,13 +128,27 @@ async function optionsFrom(f: RunFlags, applied: AppliedConfig, check: (o: Unloa
     augment: f.augment,
     reporter,
   };
-  check(unloaded);
+  check(unloaded, await knownArchitectureOf(f));
   const loaded = await modelFrom(f, compute);
   for (const note of applied.notes) reporter.info(`config: ${note}`);
   if (applied.inputSize !== undefined && applied.inputSize !== loaded.model.imageSize) {
     reporter.warn(`config: INPUT.SIZE ${applied.inputSize} differs from the model's input size ${loaded.model.imageSize}; the model's size is used (a CLIP ViT has one input resolution)`);
   }
-  return { ...unloaded, model: loaded.model, backbone: loaded.backbone, preflighted: true };
+  return { ...unloaded, model: loaded.model, backbone: loaded.backbone, weightsFile: loaded.file, preflighted: true };
+}
+
+/**
+ * The architecture when it is known without loading the model (a weights file's header, a known model name),
+ * so preflight can check the method and the prompt lengths before anything heavy; else undefined (the run
+ * checks them itself before creating its folder).
+ */
+async function knownArchitectureOf(f: RunFlags): Promise<BackboneArchitecture | undefined> {
+  try {
+    return await architectureOf({ weights: f.weights, model: f.weights ? undefined : f.model });
+  } catch (e) {
+    if (e instanceof UserError) return undefined;
+    throw e;
+  }
 }
 
 /** `--target name=path` (repeatable): a dataset folder per target. */
@@ -156,49 +173,71 @@ function targetsOf(f: RunFlags, defaults: readonly string[]): string[] {
 /** The shots of `mpl fewshot`: --k (default 1,2,4,8,16), or --shots K for one; both must agree. */
 function fewshotKs(f: RunFlags): number[] {
   if (f.shots === undefined) return f.k ?? FEWSHOT_SHOTS;
-  if (f.shots < 1) throw new UserError(`--shots must be at least 1 for fewshot, got ${f.shots}`);
   if (f.k !== undefined && (f.k.length !== 1 || f.k[0] !== f.shots)) throw new UserError(`--shots ${f.shots} and --k ${f.k.join(',')} disagree: give one of them`);
   return [f.shots];
 }
 
-function summary(results: RunResult[], keys: string[]): string {
+/**
+ * The summary a protocol command prints: the same aggregation as `mpl table` (b2nStats: per-seed values as
+ * logged, HM of the mean base and new), the same rounding, and the spread named.
+ */
+export function summary(results: RunResult[], keys: string[]): string {
+  const seeds = results.map((r) => r.seed).join(', ');
+  const n = results.length;
+  const pm = (x: number) => (n > 1 ? ` ± ${percent(x)}` : '');
   const lines: string[] = [];
-  for (const k of keys) {
-    const xs = results.map((r) => (k in (r.accuracy ?? {}) ? r.accuracy![k] : (r as unknown as Record<string, number>)[k])).filter((x) => typeof x === 'number');
-    if (xs.length === 0) continue;
-    lines.push(`  ${k.padEnd(16)} ${mean(xs).toFixed(2)} ± ${populationStd(xs).toFixed(2)}  (${xs.length} seed${xs.length > 1 ? 's' : ''})`);
+  if (keys.includes('hm')) {
+    const s = b2nStats(results.map((r) => ({ base: r.base!, new: r.new! })));
+    lines.push(`  base ${percent(s.mean.base)}${pm(s.std.base)}`, `  new  ${percent(s.mean.new)}${pm(s.std.new)}`, `  HM   ${percent(s.mean.hm)}${pm(s.std.hm)}`);
+    lines.push(`  (${n} seed${n > 1 ? 's' : ''}: ${seeds}; ${n > 1 ? `± = ${SPREAD_NAME}, ${HM_SPREAD}; ` : ''}${HM_RULE})`);
+    return lines.join('\n');
   }
+  for (const k of keys) {
+    const xs = results.map((r) => r.accuracy?.[k]).filter((x): x is number => typeof x === 'number').map(asLogged);
+    if (xs.length === 0) continue;
+    lines.push(`  ${k.padEnd(16)} ${percent(mean(xs))}${xs.length > 1 ? ` ± ${percent(populationStd(xs))}` : ''}`);
+  }
+  lines.push(`  (${n} seed${n > 1 ? 's' : ''}: ${seeds}${n > 1 ? `; ± = ${SPREAD_NAME}` : ''})`);
   return lines.join('\n');
+}
+
+/** The configuration folders (holding seed<N>/) the results were written in, each once. */
+function resultFolders(out: string, results: RunResult[]): string[] {
+  return [...new Set(results.map((r) => path.dirname(resultRunDir(out, r))))];
+}
+
+/** "results in <folder>/ (seed1, seed2)": the folder the runs wrote, as it is on disk. */
+function resultsIn(out: string, results: RunResult[]): string {
+  return resultFolders(out, results).map((d) => `results in ${d}/ (${fs.readdirSync(d).filter((e) => /^seed\d+$/.test(e)).sort().join(', ')})\n`).join('');
 }
 
 /** Runs one protocol command with its (configured) flags; resolves to the results of every run. */
 async function runCommand(name: ConfiguredCommand, f: RunFlags, applied: AppliedConfig): Promise<RunResult[]> {
   const ks = name === 'fewshot' ? fewshotKs(f) : [];
   const targets = name === 'xd' || name === 'dg' ? targetsOf(f, name === 'xd' ? XD_TARGETS : DG_TARGETS) : [];
-  const check = (u: Unloaded) => {
-    if (name === 'fewshot') ks.forEach((k) => preflight({ ...u, shots: k }, 'fewshot'));
-    else preflight(u, name, targets);
+  const check = (u: Unloaded, arch?: BackboneArchitecture) => {
+    if (name === 'fewshot') ks.forEach((k) => preflight({ ...u, shots: k }, 'fewshot', [], arch));
+    else preflight(u, name, targets, arch);
   };
   const o = await optionsFrom(f, applied, check);
   const stopHint = sayHowToResumeOnInterrupt(o.out);
   try {
     if (name === 'base2new') {
       const results = await runBase2New(o);
-      const where = results.length ? path.dirname(runDirOf(o.out, results[0].config as unknown as RunConfig)) : o.out;
-      process.stdout.write(`base2new ${o.dataset} ${o.method}\n${summary(results, ['base', 'new', 'hm'])}\nresults in ${where}/\n`);
+      process.stdout.write(`base2new ${o.dataset} ${o.method}\n${summary(results, ['base', 'new', 'hm'])}\n${resultsIn(o.out, results)}`);
       return results;
     }
     if (name === 'fewshot') {
       const all: RunResult[] = [];
       for (const k of ks) {
         const results = await runTransfer({ ...o, shots: k }, 'fewshot', []);
-        process.stdout.write(`fewshot ${o.dataset} ${k} shots, ${o.method}\n${summary(results, [o.dataset])}\n`);
+        process.stdout.write(`fewshot ${o.dataset} ${k} shots, ${o.method}\n${summary(results, [o.dataset])}\n${resultsIn(o.out, results)}`);
         all.push(...results);
       }
       return all;
     }
     const results = await runTransfer(o, name, targets);
-    process.stdout.write(`${name} from ${o.dataset}, ${o.method}\n${summary(results, [o.dataset, ...targets])}\n`);
+    process.stdout.write(`${name} from ${o.dataset}, ${o.method}\n${summary(results, [o.dataset, ...targets])}\n${resultsIn(o.out, results)}`);
     return results;
   } finally {
     stopHint();
@@ -251,7 +290,7 @@ ${CONFIG_HELP}`,
   }
 
   common(program.command('fewshot').description('few-shot learning: K = 1, 2, 4, 8, 16 shots per class, all classes'))
-    .option('--k <list>', `shots to run (default ${FEWSHOT_SHOTS.join(',')})`, intListFlag('--k', { min: 1 }))
+    .option('--k <list>', `shots to run (default ${FEWSHOT_SHOTS.join(',')}; 0 = all images)`, intListFlag('--k', RUN_RANGES.shots))
     .addHelpText('after', `\nExample:\n  mpl fewshot --model ViT-B/16 --dataset dtd --root ~/data --method mpl --k 1,4,16\n${CONFIG_HELP}`)
     .action(action('fewshot'));
 
@@ -322,7 +361,7 @@ function registerRerun(program: Command): void {
     .option('--workers <n>', 'data-loader worker threads', intFlag('--workers', { max: 1024 }))
     .option('--quiet', 'no progress output');
   addComputeOptions(cmd, { precision: 'recorded' })
-    .addHelpText('after', '\nExample:\n  mpl rerun runs/base2new/eurosat/mpl/seed1/result.json          replays into rerun/ and compares')
+    .addHelpText('after', '\nExample:\n  mpl rerun runs/base2new/photos/shots_16/mpl/*/seed1/result.json     replays into rerun/ and compares')
     .action(async (target: string, f: RerunFlags) => {
       const file = fs.existsSync(target) && fs.statSync(target).isDirectory() ? path.join(target, 'result.json') : target;
       const recorded = readResultFile(file);
@@ -348,7 +387,7 @@ function registerRerun(program: Command): void {
         const a = value(recorded, k);
         const b = replayed ? value(replayed, k) : undefined;
         const d = a !== undefined && b !== undefined ? b - a : undefined;
-        return `  ${k.padEnd(16)} recorded ${a?.toFixed(2) ?? '-'}  now ${b?.toFixed(2) ?? '-'}  difference ${d === undefined ? '-' : (d >= 0 ? '+' : '') + d.toFixed(2)}`;
+        return `  ${k.padEnd(16)} recorded ${a === undefined ? '-' : percent(a)}  now ${b === undefined ? '-' : percent(b)}  difference ${d === undefined ? '-' : (d >= 0 ? '+' : '') + percent(d)}`;
       });
       process.stdout.write(`rerun of ${file}\n${lines.join('\n')}\n`);
     });

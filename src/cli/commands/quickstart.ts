@@ -1,11 +1,11 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { loadClip } from '../../clip/load.js';
+import { loadClip } from '../../backbones/clip/load.js';
 import { downloadDataset } from '../../data/download.js';
 import { collect } from '../../eval/report/collect.js';
 import { formatMarkdown } from '../../eval/report/format.js';
 import { runBase2New } from '../../eval/protocols.js';
-import { runDirOf, type RunConfig } from '../../eval/run-config.js';
+import { resultRunDir } from '../../eval/run-config.js';
 import { cacheDir } from '../../net/cache.js';
 import { UserError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
@@ -21,6 +21,7 @@ import type { RunResult } from '../../eval/results.js';
 import { writeFigure } from '../../eval/report/svg.js';
 import { writeHtmlReport } from '../../eval/report/html.js';
 import { datasetsFigure, timeFigure } from './plot.js';
+import { percent } from '../../util/format.js';
 
 interface QuickstartFlags extends ComputeFlags {
   model: string;
@@ -41,7 +42,7 @@ const triple = (r: RunResult): Triple => ({ base: r.base!, new: r.new!, hm: r.hm
 /**
  * The offline run: the tiny CLIP shipped in assets/tiny-clip (pretrained by `mpl pretrain` on the synthetic
  * world), the generated SynthShapes dataset, zero-shot then MPL base-to-new, the table and two figures.
- * Nothing is downloaded; about two minutes on a 2-core CPU.
+ * Nothing is downloaded; about 15-20 seconds on an idle 2-core CPU (the README says the same; a test checks).
  */
 async function offline(f: QuickstartFlags, reporter: Reporter): Promise<void> {
   const t0 = Date.now();
@@ -61,6 +62,7 @@ async function offline(f: QuickstartFlags, reporter: Reporter): Promise<void> {
     const common = {
       model: loaded.model,
       backbone: loaded.backbone,
+      weightsFile: loaded.file,
       root: f.root,
       dataset: 'synthshapes',
       seeds: [f.seed],
@@ -91,14 +93,14 @@ async function offline(f: QuickstartFlags, reporter: Reporter): Promise<void> {
       report,
       html,
       figures,
-      run: path.join(f.out, 'base2new', 'synthshapes', 'mpl', `seed${f.seed}`),
+      run: resultRunDir(f.out, r),
       seconds: (Date.now() - t0) / 1000,
     };
     if (f.json) {
       process.stdout.write(JSON.stringify(result) + '\n');
       return;
     }
-    const row = (name: string, t: Triple) => `${name.padEnd(10)} ${t.base.toFixed(2).padStart(6)} ${t.new.toFixed(2).padStart(6)} ${t.hm.toFixed(2).padStart(6)}\n`;
+    const row = (name: string, t: Triple) => `${name.padEnd(10)} ${percent(t.base).padStart(6)} ${percent(t.new).padStart(6)} ${percent(t.hm).padStart(6)}\n`;
     process.stdout.write(
       `\nTiny CLIP (pretrained by this project) on SynthShapes, 16 shots, seed ${f.seed}:\n` +
         `${''.padEnd(10)} ${'base'.padStart(6)} ${'new'.padStart(6)} ${'HM'.padStart(6)}\n` +
@@ -129,7 +131,7 @@ export function register(program: Command): void {
     .option('--seed <n>', 'seed', intFlag('--seed', { max: MAX_SEED }), 1)
     .option('--max-test-images <n>', 'evaluate on an evenly strided subset of at most N test images per split (CPU-friendly)', intFlag('--max-test-images', { min: 1 }), 1000)
     .option('--full-test', 'evaluate on the full test sets (as the papers do)')
-    .option('--offline', 'download nothing: the tiny CLIP shipped with the package on a generated dataset (~2 min on 2 CPU cores)')
+    .option('--offline', 'download nothing: the tiny CLIP shipped with the package on a generated dataset (about 15-20 seconds on an idle 2-core CPU)')
     .option('--json', 'print the results as one JSON object');
   addComputeOptions(cmd)
     .addHelpText(
@@ -184,6 +186,7 @@ offline quickstart.`,
         const [r] = await runBase2New({
           model: loaded.model,
           backbone: loaded.backbone,
+          weightsFile: loaded.file,
           method: 'mpl',
           methodOptions: {},
           root: f.root,
@@ -198,13 +201,13 @@ offline quickstart.`,
         writeFileAtomic(report, formatMarkdown(collect([f.out]), {}));
         const html = writeHtmlReport([f.out], path.join(f.out, 'report')).index;
         if (f.json) {
-          process.stdout.write(JSON.stringify({ mode: 'online', model: f.weights ?? f.model, dataset: 'eurosat', seed: f.seed, mpl: triple(r), report, html }) + '\n');
+          process.stdout.write(JSON.stringify({ mode: 'online', model: f.weights ?? f.model, dataset: 'eurosat', seed: f.seed, mpl: triple(r), report, html, run: resultRunDir(f.out, r) }) + '\n');
           return;
         }
         process.stdout.write(
-          `\nMPL on EuroSAT (ViT-B/16, 16 shots, seed ${f.seed}): base ${r.base!.toFixed(2)}  new ${r.new!.toFixed(2)}  HM ${r.hm!.toFixed(2)}\n` +
+          `\nMPL on EuroSAT (ViT-B/16, 16 shots, seed ${f.seed}): base ${percent(r.base!)}  new ${percent(r.new!)}  HM ${percent(r.hm!)}\n` +
             `${f.fullTest ? '' : `(evaluated on up to ${f.maxTestImages} test images per split; --full-test for the papers' protocol)\n`}` +
-            `report: ${report}\nhtml:   ${html}\nrun:    ${runDirOf(f.out, r.config as unknown as RunConfig)}\n`,
+            `report: ${report}\nhtml:   ${html}\nrun:    ${resultRunDir(f.out, r)}\n`,
         );
       } finally {
         loaded.model.dispose();

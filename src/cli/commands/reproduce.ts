@@ -114,7 +114,7 @@ Examples:
       }
       const say = (l: string) => process.stderr.write(`${l}\n`);
       say(`${stateLine(plan)}; ${estimateLine(plan, f.parallel)}`);
-      const { job } = await submitPlan(plan, { executor: f.executor as 'local' | 'slurm', parallel: f.parallel, slurm: slurmSettingsOf(f), say });
+      const { job } = await submitPlan(plan, { executor: f.executor as 'local' | 'slurm', parallel: f.parallel, slurm: slurmSettingsOf(f), say, follow: `mpl reproduce ${preset} --dry-run` });
       plan = makePlan(sweep, throughput);
       const report = writeReport(preset, plan);
       const all = plan.rows.every((r) => r.state === 'done');

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import type { ClipModel } from '../../clip/model.js';
+import type { BackboneModel } from '../../backbones/model.js';
 import { RECIPES } from '../../prompting/methods/index.js';
 import { readSearchFile, recordReads, SEARCH_PROTOCOLS, trialDir, type SearchFile, type SearchProtocol, type SearchSettings } from '../../search/files.js';
 import { runFinal } from '../../search/final.js';
@@ -18,6 +18,7 @@ import { sayHowToResumeOnInterrupt } from '../interrupt.js';
 import { architectureOf, modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
 import { addExecutorOptions, slurmSettingsOf, type ExecutorFlags } from './sweep.js';
+import { RUN_RANGES } from '../../eval/run-config.js';
 
 interface SearchFlags extends ComputeFlags, ExecutorFlags {
   augment?: boolean;
@@ -84,9 +85,9 @@ export function register(program: Command): void {
     .option('--max-epochs <n>', "the full budget: epochs of the training schedule (default MPL's 5)", intFlag('--max-epochs', { min: 1, max: 100_000 }))
     .option('--seed <n>', 'search seed: proposals and the pseudo-base/new split', intFlag('--seed', { max: MAX_SEED }), 1)
     .option('--seeds <list>', 'seeds the objective averages over (few-shot subset, initialisation; default: --seed)', intListFlag('--seeds', { max: MAX_SEED }))
-    .option('--shots <k>', 'training images per class', intFlag('--shots', { min: 1, max: 100_000 }), 16)
-    .option('--lr <x>', "learning rate (default MPL's 0.0035)", numberFlag('--lr', { exclusiveMin: true }))
-    .option('--batch-size <n>', "batch size (default MPL's 4)", intFlag('--batch-size', { min: 1, max: 4096 }))
+    .option('--shots <k>', 'training images per class (0 = all)', intFlag('--shots', RUN_RANGES.shots), 16)
+    .option('--lr <x>', "learning rate (default MPL's 0.0035)", numberFlag('--lr', RUN_RANGES.lr))
+    .option('--batch-size <n>', "batch size (default MPL's 4)", intFlag('--batch-size', RUN_RANGES.batchSize))
     .option('--out <dir>', 'the search folder', 'search')
     .option('--force', 'start the search in --out over')
     .option('--json', 'print the result as JSON: { best, candidates, read_splits, ... }')
@@ -154,7 +155,7 @@ Writes <out>/leaderboard.md, leaderboard.csv, search.svg/.png, result.json; the 
       };
       const file: SearchFile = { format: 'mpl-search/1', settings, device: f.device ?? 'auto', ...(f.workers !== undefined ? { workers: f.workers } : {}), ...(f.skipBadImages ? { skip_bad_images: true } : {}) };
       // loaded when needed, after the search checked its data (bad data fails before a model loads)
-      const held: { model?: ClipModel } = {};
+      const held: { model?: BackboneModel } = {};
       const model = async () => (held.model ??= (await modelFrom(f, compute)).model);
       const stopHint = sayHowToResumeOnInterrupt(f.out);
       try {

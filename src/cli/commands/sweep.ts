@@ -1,8 +1,9 @@
 import { Command, Option } from 'commander';
 import { parseThroughput } from '../../sweep/estimate.js';
 import { formatPlan, makePlan, submitPlan } from '../../sweep/plan.js';
+import { SLURM_KEYS, checkCpusPerTask, checkSbatchArg, checkSlurmValue } from '../../sweep/slurm-settings.js';
 import { readSweepFile, type SlurmSettings } from '../../sweep/spec.js';
-import { intFlag } from '../flags.js';
+import { intFlag, parseIntFlag } from '../flags.js';
 
 /** Executor flags shared by `mpl sweep submit` and `mpl reproduce`. */
 export interface ExecutorFlags extends Omit<SlurmSettings, 'sbatchArgs'> {
@@ -20,13 +21,22 @@ export function addExecutorOptions(cmd: Command, inProcess?: string): Command {
   return cmd
     .addOption(executor)
     .option('--parallel <n>', 'local: runs at once (default: one per GPU, or one on CPU)', positiveInt('--parallel'))
-    .option('--partition <name>', 'slurm: partition')
-    .option('--gres <spec>', 'slurm: generic resources per task, e.g. gpu:1')
-    .option('--cpus-per-task <n>', 'slurm: CPU cores per task (default 1; also the run\'s threads)', positiveInt('--cpus-per-task'))
-    .option('--mem <size>', 'slurm: memory per task, e.g. 32G')
-    .option('--time <limit>', 'slurm: time limit per task, e.g. 12:00:00')
-    .option('--account <name>', 'slurm: account to charge')
-    .option('--sbatch-arg <arg>', 'slurm: one more #SBATCH line (repeatable), e.g. --sbatch-arg=--qos=long', (v: string, prev: string[] = []) => [...prev, v]);
+    .option('--partition <name>', 'slurm: partition', slurmValue('partition'))
+    .option('--gres <spec>', 'slurm: generic resources per task, e.g. gpu:1', slurmValue('gres'))
+    .option('--cpus-per-task <n>', 'slurm: CPU cores per task (default 1; also the run\'s threads)', (v: string) => checkCpusPerTask(parseIntFlag('--cpus-per-task', v, { min: 1 }), '--cpus-per-task'))
+    .option('--mem <size>', 'slurm: memory per task, e.g. 32G', slurmValue('mem'))
+    .option('--time <limit>', 'slurm: time limit per task, e.g. 12:00:00', slurmValue('time'))
+    .option('--account <name>', 'slurm: account to charge', slurmValue('account'))
+    .option('--qos <name>', 'slurm: quality of service', slurmValue('qos'))
+    .option('--sbatch-arg <arg>', 'slurm: one more #SBATCH option from a fixed list (repeatable), e.g. --sbatch-arg=--constraint=a100', (v: string, prev: string[] = []) => {
+      checkSbatchArg(v, '--sbatch-arg');
+      return [...prev, v];
+    });
+}
+
+/** A SLURM flag's parser: the value must be what SLURM accepts (it becomes an #SBATCH directive). */
+function slurmValue(key: Parameters<typeof checkSlurmValue>[0]) {
+  return (v: string) => checkSlurmValue(key, v, `--${SLURM_KEYS.find((k) => k.key === key)!.sweepKey}`);
 }
 
 function positiveInt(name: string) {
@@ -34,7 +44,7 @@ function positiveInt(name: string) {
 }
 
 export function slurmSettingsOf(f: ExecutorFlags): SlurmSettings {
-  return { partition: f.partition, gres: f.gres, cpusPerTask: f.cpusPerTask, mem: f.mem, time: f.time, account: f.account, sbatchArgs: f.sbatchArg };
+  return { partition: f.partition, gres: f.gres, cpusPerTask: f.cpusPerTask, mem: f.mem, time: f.time, account: f.account, qos: f.qos, sbatchArgs: f.sbatchArg };
 }
 
 /** `mpl sweep plan|submit|status FILE`. */

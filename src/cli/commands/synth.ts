@@ -35,7 +35,7 @@ Use it like any dataset: --dataset synthshapes --root <root>.
 
 Examples:
   mpl data synth --root ~/data
-  mpl base2new --weights assets/tiny-clip/tiny-clip.safetensors --dataset synthshapes --root ~/data --method mpl --depth 3 --epochs 10 --no-augment`,
+  mpl base2new --weights assets/tiny-clip/tiny-clip.safetensors --dataset synthshapes --root ~/data --method mpl --depth 3 --epochs 10 --no-augment --seeds 1`,
     )
     .action(async (o: { root: string; seed: number; train: number; val: number; test: number; size: number; clutter: number; heldOutShare: number; force?: boolean }) => {
       const r = await writeSynthDataset(o.root, o);

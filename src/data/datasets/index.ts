@@ -3,6 +3,7 @@
  * name), listed once below. Adding a dataset = its definition (a file in this folder) and one line here.
  */
 import { UserError } from '../../util/errors.js';
+import { didYouMean } from '../../util/suggest.js';
 import type { DatasetDef } from './common.js';
 import { caltech101, dtd, eurosat, fgvcAircraft, food101, oxfordFlowers, oxfordPets, stanfordCars, sun397, ucf101 } from './coop.js';
 import { imagefolder, jsonlist } from './custom.js';
@@ -57,7 +58,10 @@ for (const d of DATASETS) {
  */
 export function getDataset(name: string): DatasetDef {
   const d = byKey.get(normalizeDatasetName(name));
-  if (!d) throw new UserError(`unknown dataset "${name}"; valid names: ${DATASET_NAMES.join(', ')}`);
+  if (!d) {
+    const hint = didYouMean(name, DATASET_NAMES);
+    throw new UserError(`unknown dataset "${name}"${hint ? ` (${hint})` : ''}; valid names: ${DATASET_NAMES.join(', ')}`);
+  }
   return d;
 }
 

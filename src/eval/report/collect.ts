@@ -1,10 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, UserError } from '../../util/errors.js';
-import { canonicalJson, configDiff, configHash, describeDiff } from '../../util/config.js';
+import { canonicalJson, configDiff, describeDiff } from '../../util/config.js';
 import { harmonicMean, type Protocol, type RunResult } from '../results.js';
-import { RESERVED_NAMES, experimentOf, settingOf, settingPath, tagWords, type RunConfig } from '../run-config.js';
+import { RESERVED_NAMES, backboneSlug, buildRunConfig, experimentOf, methodOptionsOf, settingOf, settingPath, type RunConfig } from '../run-config.js';
+import { percent } from '../../util/format.js';
+import { METHODS, methodDef, methodDefs, type MethodName } from '../../prompting/methods/index.js';
 import { sameDataset, sortDatasets, sortMethods } from './names.js';
+import { parseJsonText } from '../../util/parse.js';
 
 /**
  * Reading every result.json under some folders and aggregating them the way the papers do
@@ -69,6 +72,8 @@ export interface B2NMethodReport {
   method: string;
   /** the readable settings path of the row's configuration, e.g. `shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5` */
   tag: string;
+  /** evaluated on a strided subset of at most this many test images per split; null: the full test split */
+  test_subset: number | null;
   shots: number;
   backbone: string;
   /** dataset name → cell, in the papers' column order */
@@ -115,8 +120,9 @@ export interface AccAverage {
 export interface AccMethodReport {
   key: string;
   method: string;
-  /** as B2NMethodReport.tag */
+  /** as B2NMethodReport.tag and .test_subset */
   tag: string;
+  test_subset: number | null;
   shots: number;
   backbone: string;
   /** training (source) dataset → cell */
@@ -186,13 +192,7 @@ export function readResultFile(file: string): RunResult {
   } catch (e) {
     throw fileError(file, `cannot read (${(e as Error).message})`);
   }
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch (e) {
-    throw fileError(file, `not valid JSON (${(e as Error).message})`);
-  }
-  return validateResult(v, file);
+  return validateResult(parseJsonText(text, file), file);
 }
 
 /** Checks the fields the reports rely on; `where` names the source in error messages. */
@@ -225,7 +225,7 @@ export function validateResult(v: unknown, where: string): RunResult {
       if (!isNum(a)) bad(`accuracy["${k}"] must be a number`);
     }
   }
-  if (RESERVED_NAMES.includes(v.dataset as string) || v.method === 'average') bad(`"${String(v.dataset)}" is reserved in reports (average, tag)`);
+  if (RESERVED_NAMES.includes(v.dataset as string) || v.method === 'average') bad(`"${String(v.dataset)}" is reserved in reports (average, tag, test_subset)`);
   return v as unknown as RunResult;
 }
 
@@ -240,21 +240,87 @@ export function loadResults(dirs: string[]): LoadedResult[] {
 // ---------------------------------------------------------------------------------------------------------
 // Aggregation
 
-export function mean(xs: number[]): number {
-  if (xs.length === 0) return NaN;
-  let s = 0;
-  for (const x of xs) s += x;
-  return s / xs.length;
+/**
+ * numpy's sum of a float64 array (np.add.reduce): pairwise summation, 8 running sums over blocks of 8 below
+ * 128 values. Summing in numpy's order makes means and stds bit-identical to parse_test_res.py's np.mean and
+ * np.std, so that a figure rounded to two decimals here and there is the same string.
+ */
+function numpySum(xs: readonly number[], lo = 0, n = xs.length): number {
+  if (n < 8) {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += xs[lo + i];
+    return s;
+  }
+  if (n <= 128) {
+    const r = xs.slice(lo, lo + 8);
+    let i = 8;
+    for (; i < n - (n % 8); i += 8) for (let j = 0; j < 8; j++) r[j] += xs[lo + i + j];
+    let s = (r[0] + r[1] + (r[2] + r[3])) + (r[4] + r[5] + (r[6] + r[7]));
+    for (; i < n; i++) s += xs[lo + i];
+    return s;
+  }
+  let half = Math.floor(n / 2);
+  half -= half % 8;
+  return numpySum(xs, lo, half) + numpySum(xs, lo + half, n - half);
 }
 
-/** Population standard deviation (divides by n, like np.std), as the papers' parse_test_res.py reports. */
+/** The mean, as np.mean computes it. */
+export function mean(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  return numpySum(xs) / xs.length;
+}
+
+/** Population standard deviation (divides by n), as np.std computes it and the papers' parse_test_res.py reports. */
 export function populationStd(xs: number[]): number {
   if (xs.length === 0) return NaN;
   const m = mean(xs);
-  let s = 0;
-  for (const x of xs) s += (x - m) * (x - m);
-  return Math.sqrt(s / xs.length);
+  return Math.sqrt(numpySum(xs.map((x) => (x - m) * (x - m))) / xs.length);
 }
+
+/**
+ * A per-seed accuracy as the run's log.txt prints it (Dassl's `* accuracy: 74.12%`, two decimals) and as
+ * parse_test_res.py and the papers' spreadsheets read it back. Seeds enter every aggregate so; from there on
+ * nothing is rounded until display.
+ */
+export function asLogged(x: number): number {
+  return Number(percent(x));
+}
+
+/** What is shown for one base-to-new cell of seeds, everywhere (tables, the protocol summary, reports). */
+export interface B2NStats {
+  /** base and new: mean over seeds; hm: HM of mean.base and mean.new (the papers' rule) */
+  mean: B2NTriple;
+  /** population std over seeds; std.hm is the spread of the per-seed HMs (each seed's HM of its base and new) */
+  std: B2NTriple;
+  /** mean of the per-seed HMs: for reference only, never shown as the HM */
+  mean_seed_hm: number;
+}
+
+/** The one base-to-new aggregation: per-seed values as logged, HM of the means, spreads over seeds. */
+export function b2nStats(seeds: ReadonlyArray<{ base: number; new: number }>): B2NStats & { seeds: B2NTriple[] } {
+  const logged = seeds.map((s) => {
+    const base = asLogged(s.base);
+    const novel = asLogged(s.new);
+    return { base, new: novel, hm: harmonicMean(base, novel) };
+  });
+  const base = mean(logged.map((s) => s.base));
+  const novel = mean(logged.map((s) => s.new));
+  return {
+    seeds: logged,
+    mean: { base, new: novel, hm: harmonicMean(base, novel) },
+    std: {
+      base: populationStd(logged.map((s) => s.base)),
+      new: populationStd(logged.map((s) => s.new)),
+      hm: populationStd(logged.map((s) => s.hm)),
+    },
+    mean_seed_hm: mean(logged.map((s) => s.hm)),
+  };
+}
+
+/** How the spread beside each figure is named, wherever it is shown. */
+export const SPREAD_NAME = 'population std over seeds';
+export const HM_RULE = "HM = harmonic mean of the mean base and mean new accuracy (the papers' rule)";
+export const HM_SPREAD = 'for HM: of the per-seed HMs';
 
 /** A result's configuration when it is a full one (written by this version); null for older files. */
 function runConfigOf(r: RunResult): RunConfig | null {
@@ -265,7 +331,7 @@ function runConfigOf(r: RunResult): RunConfig | null {
   return ok ? (c as RunConfig) : null;
 }
 
-/** What a row is made of: the setting (everything but dataset and seed), its words, its tag. */
+/** What a row is made of: the setting (everything but dataset and seed), its fields, its tag. */
 interface SettingInfo {
   /** canonical JSON of the setting: results with equal settings may share a row */
   setting: string;
@@ -273,21 +339,56 @@ interface SettingInfo {
   experiment: string;
   /** the experiment as an object, to name differences */
   experimentValue: unknown;
-  /** the words that tell settings apart in row names (`16shot`, `vit_b16`, `d9`, `ep5`, ...) */
-  words: string[];
+  /** the setting's fields, flat (method options and warm-up spelled out): what row names are made of */
+  fields: Record<string, unknown>;
+  /** the same fields of the default configuration (official recipe, fp32, full test, ...), when known */
+  defaults: Record<string, unknown> | null;
+  /** words that name the row whatever else is in the table (MethodDef.rowMarks: `test-selected`) */
+  marks?: string[];
   tag: string;
+  /** evaluated on a strided subset of at most this many test images per split (null: the full test split) */
+  testSubset: number | null;
+}
+
+const findMethodDef = (name: string) => methodDefs().find((d) => d.name === name);
+
+/** A configuration's setting as flat fields: `depth` for method_options.depth, `warmup_lr` for warmup.lr. */
+function flatSetting(c: RunConfig): Record<string, unknown> {
+  const { method_options: options, warmup, ...rest } = settingOf(c) as Record<string, unknown> & { method_options: Record<string, unknown>; warmup: Record<string, unknown> };
+  const out: Record<string, unknown> = { ...rest, augment: c.augment ?? true, max_test_images: c.max_test_images ?? null };
+  for (const [k, v] of Object.entries(warmup ?? {})) out[`warmup_${k}`] = v;
+  // the options the method takes (a run records every option, derived and unused ones too)
+  const def = findMethodDef(c.method);
+  const takes = def ? new Set((def.options as readonly string[]).map((k) => k.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`))) : null;
+  for (const [k, v] of Object.entries(options ?? {})) if (!takes || takes.has(k)) out[k] = v;
+  // a per-layer schedule replaces the uniform add/remove counts: those are not settings of such a run
+  if (options?.schedule) {
+    delete out.n_add;
+    delete out.n_rm;
+  }
+  return out;
 }
 
 function settingInfo(r: RunResult): SettingInfo {
   const c = runConfigOf(r);
   if (c) {
     const experiment = experimentOf(c);
+    let defaults: Record<string, unknown> | null = null;
+    try {
+      defaults = flatSetting(buildRunConfig({ protocol: c.protocol, dataset: c.dataset_type, root: c.root, method: c.method, seed: c.seed, shots: c.shots, backbone: c.backbone }));
+    } catch {
+      defaults = null; // a method or dataset this version does not know
+    }
     return {
       setting: canonicalJson(settingOf(c)),
       experiment: canonicalJson(experiment),
       experimentValue: experiment,
-      words: [`${c.shots}shot`, ...tagWords(c)],
+      fields: flatSetting(c),
+      defaults,
+      marks: (METHODS as readonly string[]).includes(c.method) ? (methodDef(c.method as MethodName).rowMarks?.(methodOptionsOf(c)) ?? []) : [],
       tag: r.tag ?? settingPath(c),
+      // marked only when the limit cut a split (older files, without eval_subset: whenever a limit was set)
+      testSubset: r.eval_subset === false ? null : (c.max_test_images ?? null),
     };
   }
   // Older result files record only shots and backbone: those are what can be told apart.
@@ -297,16 +398,37 @@ function settingInfo(r: RunResult): SettingInfo {
     setting: canonicalJson(setting),
     experiment: canonicalJson(experiment),
     experimentValue: experiment,
-    words: [`${r.shots}shot`, r.backbone],
+    fields: { shots: r.shots, backbone: r.backbone },
+    defaults: null,
     tag: r.tag ?? `shots_${r.shots}/${r.method}`,
+    testSubset: null,
   };
+}
+
+/** Fields a row name never leaves out at their default: what a reader needs to tell rows apart first. */
+const ALWAYS_NAMED = new Set(['shots', 'backbone']);
+
+/** How one setting reads in a row name: the tag's words where it has one (d3, 16shot, lr0.01), else key=value. */
+export function settingWord(key: string, v: unknown): string {
+  const short: Record<string, string> = { n_ctx: 'c', n_add: 'add', n_rm: 'rm', depth: 'd', depth_text: 'dt', depth_vision: 'dv', n_ctx_vision: 'v', epochs: 'ep', lr: 'lr', batch_size: 'bs' };
+  if (key in short && typeof v === 'number') return `${short[key]}${v}`;
+  if (key === 'shots') return `${String(v)}shot`;
+  if (key === 'backbone') return backboneSlug(String(v));
+  if (key === 'precision') return String(v);
+  if (key === 'augment') return v === false ? 'noaug' : 'aug';
+  if (key === 'max_test_images') return v === null ? 'full test' : `test≤${String(v)}`;
+  if (key === 'csc') return v ? 'csc' : 'no csc';
+  if (key === 'ensemble') return v ? 'ensemble' : 'single';
+  if (key === 'schedule') return v === null ? 'no schedule' : `schedule ${String(v)}`;
+  return `${key}=${typeof v === 'string' ? JSON.stringify(v) : JSON.stringify(v ?? null)}`;
 }
 
 /**
  * The row key of every result. A row only ever holds one configuration. Runs of one protocol and method
- * with a single setting are one row keyed by the method name; when there are several (other depth, epochs,
- * shots, backbone, precision, ...), each setting is its own row keyed `method@<the words that differ>`
- * (`mpl@d3`, `coop@4shot`), with the setting's short hash added when the words cannot tell them apart.
+ * with a single setting are one row keyed by the method name; when there are several, each is named by the
+ * settings that differ between them (`mpl@d3`, `coop@4shot`, `mpl@lr0.01`, `mpl@ctx_init="a picture of a"`):
+ * settings at their default value are left out when the others still tell the rows apart (the row with none
+ * left keeps the plain method name), else every differing setting is named with its value.
  */
 function rowKeys(results: LoadedResult[], infos: SettingInfo[]): string[] {
   const settings = new Map<string, Map<string, SettingInfo>>(); // protocol+method → setting → info
@@ -319,19 +441,36 @@ function rowKeys(results: LoadedResult[], infos: SettingInfo[]): string[] {
   for (const [id, bySetting] of settings) {
     const method = id.split('\u0000')[1];
     const all = [...bySetting.values()];
-    if (all.length === 1) {
+    if (all.length === 1 && !all[0].marks?.length) {
       keyOf.set(`${id}\u0000${all[0].setting}`, method);
       continue;
     }
-    const shared = all[0].words.filter((w) => all.every((x) => x.words.includes(w)));
-    const variants = all.map((x) => x.words.filter((w) => !shared.includes(w)).join(','));
+    const keys = [...new Set(all.flatMap((x) => Object.keys(x.fields)))].sort(settingOrder);
+    const differing = keys.filter((k) => new Set(all.map((x) => canonicalJson(x.fields[k] ?? null))).size > 1);
+    const words = (x: SettingInfo, skipDefaults: boolean) =>
+      differing
+        .filter((k) => k in x.fields)
+        .filter((k) => !(skipDefaults && !ALWAYS_NAMED.has(k) && x.defaults && k in x.defaults && canonicalJson(x.defaults[k]) === canonicalJson(x.fields[k])))
+        .map((k) => settingWord(k, x.fields[k]))
+        .join(',');
+    let variants = all.map((x) => words(x, true));
+    const distinct = new Set(variants).size === variants.length;
+    if (!distinct) variants = all.map((x) => words(x, false));
     all.forEach((x, k) => {
-      const clash = variants[k] === '' || variants.filter((v) => v === variants[k]).length > 1;
-      const variant = clash ? [variants[k], `#${configHash(x.setting, 6)}`].filter(Boolean).join(',') : variants[k];
-      keyOf.set(`${id}\u0000${x.setting}`, `${method}@${variant}`);
+      // a mark (Tip-Adapter-F selected on the test set) names the row even when nothing else differs
+      const v = [...(x.marks ?? []), variants[k]].filter(Boolean).join(',');
+      keyOf.set(`${id}\u0000${x.setting}`, v ? `${method}@${v}` : method);
     });
   }
   return results.map(({ result: r }, i) => keyOf.get(`${r.protocol}\u0000${r.method}\u0000${infos[i].setting}`)!);
+}
+
+/** Row names list settings in the order of the tag: shots, backbone, method options, epochs, then the rest. */
+const ORDER = ['shots', 'backbone', 'n_ctx', 'n_ctx_vision', 'n_add', 'n_rm', 'schedule', 'depth', 'depth_text', 'depth_vision', 'csc', 'class_token_position', 'ctx_init', 'template', 'ensemble', 'epochs', 'batch_size', 'lr', 'precision', 'augment', 'max_test_images'];
+function settingOrder(a: string, b: string): number {
+  const ia = ORDER.indexOf(a) < 0 ? ORDER.length : ORDER.indexOf(a);
+  const ib = ORDER.indexOf(b) < 0 ? ORDER.length : ORDER.indexOf(b);
+  return ia - ib || (a < b ? -1 : a > b ? 1 : 0);
 }
 
 /**
@@ -339,15 +478,17 @@ function rowKeys(results: LoadedResult[], infos: SettingInfo[]): string[] {
  * one experiment: two files for the same seed, or two experiments in one cell (two image folders both named
  * `imagefolder`), are errors naming the files, since silently picking or mixing would hide a mistake.
  */
-function group(results: LoadedResult[]): { grouped: Map<Protocol, Map<string, Map<string, LoadedResult[]>>>; tags: Map<string, string> } {
+function group(results: LoadedResult[]): { grouped: Map<Protocol, Map<string, Map<string, LoadedResult[]>>>; tags: Map<string, { tag: string; testSubset: number | null }> } {
   const infos = results.map((lr) => settingInfo(lr.result));
   const keys = rowKeys(results, infos);
-  const tags = new Map<string, string>();
+  const tags = new Map<string, { tag: string; testSubset: number | null }>();
   const out = new Map<Protocol, Map<string, Map<string, LoadedResult[]>>>();
   const cellExperiment = new Map<LoadedResult[], { info: SettingInfo; file: string }>();
   results.forEach((lr, i) => {
     const r = lr.result;
-    tags.set(`${r.protocol}\u0000${keys[i]}`, infos[i].tag);
+    // a row is marked when any of its evaluations used a subset
+    const seen = tags.get(`${r.protocol}\u0000${keys[i]}`);
+    tags.set(`${r.protocol}\u0000${keys[i]}`, { tag: infos[i].tag, testSubset: seen?.testSubset ?? infos[i].testSubset });
     let byMethod = out.get(r.protocol);
     if (!byMethod) out.set(r.protocol, (byMethod = new Map()));
     let byDataset = byMethod.get(keys[i]);
@@ -381,27 +522,19 @@ function group(results: LoadedResult[]): { grouped: Map<Protocol, Map<string, Ma
 }
 
 function b2nCell(runs: LoadedResult[]): B2NCell {
-  const seeds: B2NSeed[] = runs.map(({ file, result: r }) => ({
+  const stats = b2nStats(runs.map(({ result: r }) => ({ base: r.base!, new: r.new! })));
+  const seeds: B2NSeed[] = runs.map(({ file, result: r }, i) => ({
     seed: r.seed,
-    base: r.base!,
-    new: r.new!,
-    // The file's own HM when it has one (it is harmonicMean(base, new) for files this tool writes).
-    hm: isNum(r.hm) ? r.hm : harmonicMean(r.base!, r.new!),
+    ...stats.seeds[i],
     train_seconds: r.train_seconds,
     file,
   }));
-  const base = mean(seeds.map((s) => s.base));
-  const novel = mean(seeds.map((s) => s.new));
   return {
     seeds,
     n_seeds: seeds.length,
-    mean: { base, new: novel, hm: harmonicMean(base, novel) },
-    std: {
-      base: populationStd(seeds.map((s) => s.base)),
-      new: populationStd(seeds.map((s) => s.new)),
-      hm: populationStd(seeds.map((s) => s.hm)),
-    },
-    mean_seed_hm: mean(seeds.map((s) => s.hm)),
+    mean: stats.mean,
+    std: stats.std,
+    mean_seed_hm: stats.mean_seed_hm,
     train_seconds: mean(seeds.map((s) => s.train_seconds)),
     shots: runs[0].result.shots,
     backbone: runs[0].result.backbone,
@@ -411,7 +544,7 @@ function b2nCell(runs: LoadedResult[]): B2NCell {
 function accCell(dataset: string, runs: LoadedResult[]): AccCell {
   const seeds: AccSeed[] = runs.map(({ file, result: r }) => ({
     seed: r.seed,
-    accuracy: { ...r.accuracy! },
+    accuracy: Object.fromEntries(Object.entries(r.accuracy!).map(([k, v]) => [k, asLogged(v)])),
     train_seconds: r.train_seconds,
     file,
   }));
@@ -447,6 +580,8 @@ const nullableMean = (xs: Array<number | null>): number | null => {
   return ys.length ? mean(ys) : null;
 };
 
+const tagOf = (t: { tag: string; testSubset: number | null }) => ({ tag: t.tag, test_subset: t.testSubset });
+
 /** Aggregates loaded results; `sources` is recorded in the report as given. */
 export function aggregate(results: LoadedResult[], sources: string[] = []): Report {
   const report: Report = { sources, n_results: results.length, accuracy: {} };
@@ -467,7 +602,7 @@ export function aggregate(results: LoadedResult[], sources: string[] = []): Repo
         methods[key] = {
           key,
           method: first.method,
-          tag: tags.get(`${protocol}\u0000${key}`)!,
+          ...tagOf(tags.get(`${protocol}\u0000${key}`)!),
           shots: first.shots,
           backbone: first.backbone,
           datasets,
@@ -493,7 +628,7 @@ export function aggregate(results: LoadedResult[], sources: string[] = []): Repo
         methods[key] = {
           key,
           method: first.method,
-          tag: tags.get(`${protocol}\u0000${key}`)!,
+          ...tagOf(tags.get(`${protocol}\u0000${key}`)!),
           shots: first.shots,
           backbone: first.backbone,
           datasets,
@@ -553,9 +688,9 @@ export function reportToJson(report: Report): Record<string, unknown> {
     sources: report.sources,
     n_results: report.n_results,
   };
-  const flatten = (methods: Record<string, { datasets: Record<string, unknown>; average: unknown; tag: string }>) => {
+  const flatten = (methods: Record<string, { datasets: Record<string, unknown>; average: unknown; tag: string; test_subset: number | null }>) => {
     const o: Record<string, unknown> = {};
-    for (const [key, m] of Object.entries(methods)) o[key] = { ...m.datasets, average: m.average, tag: m.tag };
+    for (const [key, m] of Object.entries(methods)) o[key] = { ...m.datasets, average: m.average, tag: m.tag, test_subset: m.test_subset };
     return o;
   };
   if (report.base2new) out.base2new = flatten(report.base2new);

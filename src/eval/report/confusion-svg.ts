@@ -1,4 +1,5 @@
 import { esc, r2, svgDocument, text, textColourOn, textWidth, widthForTitle } from './svg.js';
+import { fixed } from '../../util/format.js';
 
 /**
  * A confusion matrix as a heat map: rows = true class, columns = predicted class, each cell shaded by the
@@ -44,7 +45,7 @@ export function renderConfusionSvg(classes: string[], confusion: number[][], opt
       const fill = shade(share);
       const x = left + j * cell;
       const y = top + i * cell;
-      const tip = `true ${classes[i]}, predicted ${classes[j]}: ${n} of ${rowTotals[i]} (${(100 * share).toFixed(1)} %)`;
+      const tip = `true ${classes[i]}, predicted ${classes[j]}: ${n} of ${rowTotals[i]} (${fixed(100 * share, 1)} %)`;
       body.push(`<rect x="${r2(x)}" y="${r2(y)}" width="${cell}" height="${cell}" fill="${fill}" stroke="#dddddd" stroke-width="0.5"><title>${esc(tip)}</title></rect>`);
       if (showCounts && n > 0) body.push(text(x + cell / 2, y + cell / 2, String(n), { size: fontSize, anchor: 'middle', valign: 'middle', fill: textColourOn(fill) }));
     }

@@ -1,5 +1,6 @@
 import type { METRICS_COLUMNS } from '../../train/trainer.js';
 import { esc, niceTicks, r2, svgDocument, text, tickLabel, widthForTitle } from './svg.js';
+import { fixed } from '../../util/format.js';
 
 /**
  * A run's training curves from its metrics.csv: one small panel per quantity (loss, training accuracy,
@@ -69,8 +70,8 @@ export function renderCurvesSvg(rows: MetricsRow[], title = 'Training curves (me
   const width = widthForTitle(3 * PANEL_W + 2 * gap + 20, title);
   body.push(text(width / 2, 24, title, { size: 15, anchor: 'middle', weight: 'bold' }));
   const x0 = (width - (3 * PANEL_W + 2 * gap)) / 2;
-  body.push(...panel(x0, 40, 'training loss', rows, (r) => r.loss, (v) => v.toFixed(3), '#0072B2'));
-  body.push(...panel(x0 + PANEL_W + gap, 40, 'training accuracy (%)', rows, (r) => r.accuracy, (v) => v.toFixed(1), '#D55E00'));
+  body.push(...panel(x0, 40, 'training loss', rows, (r) => r.loss, (v) => fixed(v, 3), '#0072B2'));
+  body.push(...panel(x0 + PANEL_W + gap, 40, 'training accuracy (%)', rows, (r) => r.accuracy, (v) => fixed(v, 1), '#D55E00'));
   body.push(...panel(x0 + 2 * (PANEL_W + gap), 40, 'learning rate', rows, (r) => r.lr, (v) => v.toExponential(1), '#009E73'));
   return svgDocument(width, 40 + PANEL_H + 10, body, title);
 }

@@ -1,6 +1,7 @@
 import { UserError } from '../../util/errors.js';
+import { percent } from '../../util/format.js';
 import type { Protocol } from '../results.js';
-import { populationStd, PROTOCOLS, reportProtocols, reportToJson, type AccuracyProtocol, type Report } from './collect.js';
+import { HM_RULE, populationStd, PROTOCOLS, reportProtocols, reportToJson, type AccuracyProtocol, type Report } from './collect.js';
 import { datasetDisplayName, methodDisplayName } from './names.js';
 import { accuracyViews, b2nView, B2N_METRICS, type B2NMetric, type MetricView, type ViewCell } from './views.js';
 
@@ -31,7 +32,8 @@ export interface MarkdownOptions {
   ci95?: boolean;
 }
 
-const fmt2 = (x: number): string => x.toFixed(2);
+/** Every figure of a table: the one formatter (src/util/format.ts), two decimals rounded as Python does. */
+const fmt2 = percent;
 
 /** The ± of a cell: the population std over seeds, or the 95% confidence interval of the mean. */
 export function spread(c: ViewCell, ci95 = false): number {
@@ -42,6 +44,19 @@ export function spread(c: ViewCell, ci95 = false): number {
 function fmtCell(c: ViewCell | null | undefined, sep = ' ± ', ci95 = false): string {
   if (!c) return '–';
   return c.n_seeds > 1 ? `${fmt2(c.mean)}${sep}${fmt2(spread(c, ci95))}` : fmt2(c.mean);
+}
+
+/** The mark after the name of a row evaluated on a test subset, and the note that explains it. */
+export const SUBSET_MARK = '†';
+export function subsetNote(sizes: Array<number | null | undefined>): string | undefined {
+  const ns = [...new Set(sizes.filter((n): n is number => typeof n === 'number'))].sort((a, b) => a - b);
+  if (ns.length === 0) return undefined;
+  return `${SUBSET_MARK} evaluated on an evenly strided subset of at most ${ns.join(' or ')} test images of a larger test split, not the full split: not comparable with full-test numbers.`;
+}
+
+/** A row's name as tables show it: the method (and its differing settings), marked when the test was a subset. */
+export function rowName(row: { key: string; subset?: number | null }): string {
+  return `${methodDisplayName(row.key)}${typeof row.subset === 'number' ? ` ${SUBSET_MARK}` : ''}`;
 }
 
 /** Markdown table text: pipes in names would break the table, so they are escaped. */
@@ -81,12 +96,14 @@ function viewTable(view: MetricView, ci95 = false): string {
     let avg = row.average === null ? '–' : fmt2(row.average);
     if (row.average !== null && !row.partial && row.average === avgBest) avg = `**${avg}**`;
     if (row.partial && row.average !== null) avg += '\\*';
-    lines.push(`| ${[mdText(methodDisplayName(row.key)), ...cells, avg].join(' | ')} |`);
+    lines.push(`| ${[mdText(rowName(row)), ...cells, avg].join(' | ')} |`);
   }
   const notes: string[] = [];
   if (view.rows.some((r) => r.partial)) {
     notes.push('\\* averaged over the datasets this method has results for: not comparable with the other rows.');
   }
+  const subset = subsetNote(view.rows.map((r) => r.subset));
+  if (subset) notes.push(subset);
   return lines.join('\n') + (notes.length ? '\n\n' + notes.join('\n') : '');
 }
 
@@ -95,7 +112,7 @@ function b2nCombined(report: Report, ci95 = false): string {
   const views = Object.fromEntries(B2N_METRICS.map((m) => [m, b2nView(report, m)])) as Record<B2NMetric, MetricView>;
   const columns = views.hm.columns;
   const lines = [
-    `| ${['Dataset', ...methods.map((m) => mdText(methodDisplayName(m.key)))].join(' | ')} |`,
+    `| ${['Dataset', ...methods.map((m) => mdText(rowName({ key: m.key, subset: m.test_subset })))].join(' | ')} |`,
     `|${['---', ...methods.map(() => '---:')].join('|')}|`,
   ];
   columns.forEach((d, j) => {
@@ -113,12 +130,18 @@ function b2nCombined(report: Report, ci95 = false): string {
   if (methods.some((m) => m.average.n_datasets < columns.length)) {
     lines.push('', '\\* averaged over the datasets this method has results for: not comparable with the other columns.');
   }
+  const subset = subsetNote(methods.map((m) => m.test_subset));
+  if (subset) lines.push('', subset);
   return lines.join('\n');
 }
 
-/** Which configuration each row is: `MPL = shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5`, ... */
-export function configLegend(methods: Array<{ key: string; tag: string }>): string {
-  return `Configurations: ${methods.map((m) => `${mdText(methodDisplayName(m.key))} = \`${m.tag}\``).join('; ')}.`;
+/**
+ * Where each row's runs are: `MPL = shots_16/mpl/vit_b16_c1_add2_rm1_d9_ep5-*` below `<out>/<protocol>/<dataset>/`
+ * (the folder's tag and a hash per dataset). Row names say what the settings are; folder tags are frozen
+ * words for people and can carry words a run did not use (an MPL schedule run's add2_rm1).
+ */
+export function configLegend(methods: Array<{ key: string; tag: string; test_subset?: number | null }>): string {
+  return `Run folders (below <out>/<protocol>/<dataset>/): ${methods.map((m) => `${mdText(rowName({ key: m.key, subset: m.test_subset }))} = \`${m.tag}-*\``).join('; ')}.`;
 }
 
 /** One table of a report: its heading, the view it shows, and a note printed under it. */
@@ -131,7 +154,11 @@ export interface TableSection {
   legend?: string;
 }
 
-const B2N_RULE = 'HM per dataset is the HM of the seed-mean base and new accuracy; the Avg HM is the HM of the averaged base and new (spec §2.5).';
+/** The base-to-new note: the one HM rule, and (with several seeds) what the ± beside an HM is. */
+function b2nRule(counts: number[]): string {
+  const spreadNote = Math.max(...counts) > 1 ? '; the ± beside an HM is the population std of the per-seed HMs' : '';
+  return `${HM_RULE}: per dataset of its seed means, for Avg of the averaged base and new (spec §2.5)${spreadNote}.`;
+}
 
 /** Every table of the report in order (the Markdown and LaTeX renderings share them). */
 export function tableSections(report: Report, options: MarkdownOptions = {}): TableSection[] {
@@ -146,7 +173,7 @@ export function tableSections(report: Report, options: MarkdownOptions = {}): Ta
           protocol,
           title: `${PROTOCOL_TITLES.base2new}: ${METRIC_TITLES[m]} (%), ${note}`,
           view: b2nView(report, m),
-          note: i === metrics.length - 1 ? B2N_RULE : undefined,
+          note: i === metrics.length - 1 ? b2nRule(methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds))) : undefined,
           legend: i === metrics.length - 1 ? configLegend(methods) : undefined,
         }),
       );
@@ -177,7 +204,7 @@ export function formatMarkdown(report: Report, options: MarkdownOptions = {}): s
   if (options.combined && report.base2new) {
     const methods = Object.values(report.base2new);
     const counts = methods.flatMap((m) => Object.values(m.datasets).map((c) => c.n_seeds));
-    out.push('', `## ${PROTOCOL_TITLES.base2new}: Base / New / HM (%), ${seedNote(counts, options.ci95)}`, '', b2nCombined(report, options.ci95), '', B2N_RULE, '', configLegend(methods));
+    out.push('', `## ${PROTOCOL_TITLES.base2new}: Base / New / HM (%), ${seedNote(counts, options.ci95)}`, '', b2nCombined(report, options.ci95), '', b2nRule(counts), '', configLegend(methods));
   }
   for (const s of sections) {
     if (options.combined && s.protocol === 'base2new') continue;
@@ -226,10 +253,12 @@ export function formatLatex(report: Report, options: MarkdownOptions = {}): stri
       let avg = row.average === null ? '--' : fmt2(row.average);
       if (row.average !== null && !row.partial && row.average === avgBest) avg = `\\textbf{${avg}}`;
       if (row.partial && row.average !== null) avg += '$^*$';
-      out.push(`${[latexText(methodDisplayName(row.key)), ...row.cells.map((c, j) => cell(c, colBest[j])), avg].join(' & ')} \\\\`);
+      const name = latexText(methodDisplayName(row.key)) + (typeof row.subset === 'number' ? '$^\\dagger$' : '');
+      out.push(`${[name, ...row.cells.map((c, j) => cell(c, colBest[j])), avg].join(' & ')} \\\\`);
     }
     out.push('\\bottomrule', '\\end{tabular}');
-    const notes = [s.note, v.rows.some((r) => r.partial) ? '$^*$ averaged over the datasets this method has results for.' : undefined, s.legend?.replace(/[`\\]/g, '')].filter(Boolean);
+    const subset = subsetNote(v.rows.map((r) => r.subset))?.replace(SUBSET_MARK, '$^\\dagger$');
+    const notes = [s.note, v.rows.some((r) => r.partial) ? '$^*$ averaged over the datasets this method has results for.' : undefined, subset, s.legend?.replace(/[`\\]/g, '')].filter(Boolean);
     if (notes.length) out.push(`\\\\[2pt]{\\footnotesize ${notes.map((n) => (n!.includes('$') ? n : latexText(n!))).join(' ')}}`);
     out.push('\\end{table}');
   }

@@ -8,8 +8,8 @@
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { knownArchitectures } from '../../clip/config.js';
-import { ClipTokenizer } from '../../clip/tokenizer.js';
+import { knownArchitectures } from '../../backbones/clip/config.js';
+import { ClipTokenizer } from '../../backbones/clip/tokenizer.js';
 import { textWordsOf } from '../../prompting/learner.js';
 import { countParameters, designMethod, type MethodName, type MethodOptions } from '../../prompting/methods/index.js';
 import { planLayout } from '../../prompting/plan.js';
@@ -20,7 +20,8 @@ import { camelKeys } from '../../util/json.js';
 import type { RunResult } from '../results.js';
 import { aggregate, loadResults, reportProtocols, type LoadedResult, type Report } from './collect.js';
 import { parseMetricsCsv, renderCurvesSvg } from './curves-svg.js';
-import { PROTOCOL_TITLES, spread, tableSections, type TableSection } from './format.js';
+import { PROTOCOL_TITLES, rowName, spread, subsetNote, tableSections, type TableSection } from './format.js';
+import { fixed, percent } from '../../util/format.js';
 import { renderLayoutSvg, validatePlanLayout } from './layout-svg.js';
 import { datasetDisplayName, methodDisplayName } from './names.js';
 import { renderDatasetsSvg, renderTimeSvg } from './plots.js';
@@ -84,11 +85,11 @@ function tableHtml(report: Report, s: TableSection): string {
   const rows = v.rows.map((r) => {
     const cells = r.cells.map((c, j) => {
       if (!c) return '<td>–</td>';
-      const shown = c.n_seeds > 1 ? `${c.mean.toFixed(2)} ± ${spread(c).toFixed(2)}` : c.mean.toFixed(2);
+      const shown = c.n_seeds > 1 ? `${percent(c.mean)} ± ${percent(spread(c))}` : percent(c.mean);
       return num(c.mean, jsonPath(report, s, r.key, v.columns[j]), shown, c.mean === colBest[j]);
     });
-    const avg = r.average === null ? '<td>–</td>' : num(r.average, jsonPath(report, s, r.key, null), r.average.toFixed(2), !r.partial && r.average === avgBest, r.partial ? ' partial' : '');
-    return `<tr><th scope="row">${html(methodDisplayName(r.key))}</th>${cells.join('')}${avg}</tr>`;
+    const avg = r.average === null ? '<td>–</td>' : num(r.average, jsonPath(report, s, r.key, null), percent(r.average), !r.partial && r.average === avgBest, r.partial ? ' partial' : '');
+    return `<tr><th scope="row">${html(rowName(r))}</th>${cells.join('')}${avg}</tr>`;
   });
   return [
     `<h3>${html(s.title)}</h3>`,
@@ -97,6 +98,7 @@ function tableHtml(report: Report, s: TableSection): string {
     s.note ? `<p class="note">${html(s.note)}</p>` : '',
     s.legend ? `<p class="note">${html(s.legend.replace(/`/g, ''))}</p>` : '',
     v.rows.some((r) => r.partial) ? '<p class="note">* averaged over the datasets this method has results for: not comparable with the other rows.</p>' : '',
+    subsetNote(v.rows.map((r) => r.subset)) ? `<p class="note">${html(subsetNote(v.rows.map((r) => r.subset))!)}</p>` : '',
   ].join('\n');
 }
 
@@ -157,9 +159,9 @@ function runPage(lr: LoadedResult): string {
   const title = `${PROTOCOL_TITLES[r.protocol]} · ${datasetDisplayName(r.dataset)} · ${methodDisplayName(r.method)} · seed ${r.seed}`;
   const body: string[] = [`<h1>${html(title)}</h1>`, `<p class="note">${html(lr.file)}</p>`];
   body.push('<h2>Results</h2><table><thead><tr><th>evaluated on</th><th>accuracy (%)</th></tr></thead><tbody>');
-  for (const [k, v] of runNumbers(r)) body.push(`<tr><td>${html(k)}</td><td data-value="${v}">${v.toFixed(2)}</td></tr>`);
+  for (const [k, v] of runNumbers(r)) body.push(`<tr><td>${html(k)}</td><td data-value="${v}">${percent(v)}</td></tr>`);
   body.push('</tbody></table>');
-  body.push(`<p>${r.shots} shots per class · ${html(r.backbone)} · ${html(r.precision ?? 'fp32')} · ${html(r.device ?? '')} · training ${r.train_seconds.toFixed(1)} s, evaluation ${r.eval_seconds.toFixed(1)} s</p>`);
+  body.push(`<p>${r.shots} shots per class · ${html(r.backbone)} · ${html(r.precision ?? 'fp32')} · ${html(r.device ?? '')} · training ${fixed(r.train_seconds, 1)} s, evaluation ${fixed(r.eval_seconds, 1)} s</p>`);
   body.push('<h2>Configuration</h2><table class="kv"><tbody>');
   for (const [k, v] of Object.entries(r.config ?? {})) {
     if (k.endsWith('_classes')) continue; // listed under per-class accuracy
@@ -180,7 +182,7 @@ function runPage(lr: LoadedResult): string {
     body.push(`<h3>${html(evaluated === 'base' || evaluated === 'new' ? `${evaluated} classes` : datasetDisplayName(evaluated))}</h3>`);
     body.push('<table class="per-class"><thead><tr><th>class</th><th>accuracy (%)</th></tr></thead><tbody>');
     for (const [c, a] of Object.entries(perClass).sort((x, y) => x[1] - y[1])) {
-      body.push(`<tr><td>${html(c)}</td><td data-value="${a}">${a.toFixed(1)}<span class="bar" style="width:${(a * 1.2).toFixed(1)}px"></span></td></tr>`);
+      body.push(`<tr><td>${html(c)}</td><td data-value="${a}">${fixed(a, 1)}<span class="bar" style="width:${(a * 1.2).toFixed(1)}px"></span></td></tr>`);
     }
     body.push('</tbody></table>');
   }
@@ -209,7 +211,7 @@ export function writeHtmlReport(dirs: string[], outDir: string): WrittenReport {
     writeFileAtomic(file, runPage(lr));
     pages.push(file);
     const r = lr.result;
-    const nums = runNumbers(r).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+    const nums = runNumbers(r).map(([k, v]) => `${k} ${percent(v)}`).join(', ');
     runRows.push(`<tr><td><a href="runs/${id}.html">${html(`${r.protocol} · ${datasetDisplayName(r.dataset)} · ${methodDisplayName(r.method)} · seed ${r.seed}`)}</a></td><td>${r.shots}</td><td>${html(nums)}</td></tr>`);
   }
   const body: string[] = [

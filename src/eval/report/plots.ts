@@ -1,6 +1,7 @@
 import { datasetDisplayName, methodColour, methodDisplayName } from './names.js';
 import { esc, niceTicks, PALETTE, r2, svgDocument, text, textWidth, tickLabel, widthForTitle } from './svg.js';
 import type { MetricView, TimePoint } from './views.js';
+import { fixed, percent } from '../../util/format.js';
 
 /**
  * The two result figures as SVG strings: the paper's Figure 2 (average accuracy against average training
@@ -86,7 +87,7 @@ export function renderTimeSvg(points: TimePoint[], options: TimeFigureOptions): 
   const yt = niceTicks(Math.min(...ys) - yPad, Math.min(100, Math.max(...ys) + yPad), 6);
 
   const legendLines = points.map(
-    (p, i) => `${methodDisplayName(p.key)}: ${ys[i].toFixed(2)} %, ${xs[i].toFixed(unit === 's' ? 1 : 2)} ${unit}`,
+    (p, i) => `${methodDisplayName(p.key)}: ${percent(ys[i])} %, ${fixed(xs[i], unit === 's' ? 1 : 2)} ${unit}`,
   );
   const legendW = Math.max(...legendLines.map((l) => textWidth(l, 12))) + 40;
   const left = 72;
@@ -269,7 +270,7 @@ export function renderDatasetsSvg(view: MetricView, options: DatasetsFigureOptio
       if (!v) return;
       const x = gx + i * barW;
       const y = sy(Math.max(0, v.mean));
-      const tip = `${methodDisplayName(k)}, ${label}: ${v.mean.toFixed(2)}${v.std ? ` ± ${v.std.toFixed(2)}` : ''}`;
+      const tip = `${methodDisplayName(k)}, ${label}: ${percent(v.mean)}${v.std ? ` ± ${percent(v.std)}` : ''}`;
       body.push(
         `<rect x="${r2(x)}" y="${r2(y)}" width="${r2(barW - 1)}" height="${r2(sy(0) - y)}" fill="${colours.get(k)}"><title>${esc(tip)}</title></rect>`,
       );

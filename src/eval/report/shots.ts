@@ -10,6 +10,7 @@ import { mean, populationStd, type LoadedResult } from './collect.js';
 import { datasetDisplayName, methodDisplayName, sortDatasets, sortMethods } from './names.js';
 import { methodColours } from './plots.js';
 import { esc, niceTicks, r2, svgDocument, text, textWidth, tickLabel, widthForTitle } from './svg.js';
+import { percent } from '../../util/format.js';
 
 export interface ShotsPoint {
   shots: number;
@@ -149,7 +150,7 @@ export function renderShotsSvg(data: ShotsData, options: ShotsFigureOptions = {}
         const y1 = sy(Math.min(yt[yt.length - 1], p.mean + p.std));
         body.push(`<path d="M${r2(x)} ${r2(y0)}V${r2(y1)}M${r2(x - 3)} ${r2(y0)}H${r2(x + 3)}M${r2(x - 3)} ${r2(y1)}H${r2(x + 3)}" stroke="${c}" stroke-width="1" fill="none"/>`);
       }
-      const tip = `${s.label}, ${p.shots} shots: ${p.mean.toFixed(2)} %${p.std ? ` ± ${p.std.toFixed(2)}` : ''} (${p.n_seeds} seed${p.n_seeds === 1 ? '' : 's'})`;
+      const tip = `${s.label}, ${p.shots} shots: ${percent(p.mean)} %${p.std ? ` ± ${percent(p.std)}` : ''} (${p.n_seeds} seed${p.n_seeds === 1 ? '' : 's'})`;
       body.push(`<circle cx="${r2(x)}" cy="${r2(y)}" r="4.5" fill="${c}" stroke="#222222" stroke-width="0.8"><title>${esc(tip)}</title></circle>`);
     });
   }
@@ -160,7 +161,7 @@ export function renderShotsSvg(data: ShotsData, options: ShotsFigureOptions = {}
       return `${i ? 'L' : 'M'}${r2(cx + rr * Math.cos(a))} ${r2(cy + rr * Math.sin(a))}`;
     }).join('') + 'Z';
   if (data.zeroShot !== null) {
-    body.push(`<path d="${star(sx(0), sy(data.zeroShot), 9)}" fill="#999999" stroke="#222222" stroke-width="0.8"><title>${esc(`Zero-shot CLIP: ${data.zeroShot.toFixed(2)} %`)}</title></path>`);
+    body.push(`<path d="${star(sx(0), sy(data.zeroShot), 9)}" fill="#999999" stroke="#222222" stroke-width="0.8"><title>${esc(`Zero-shot CLIP: ${percent(data.zeroShot)} %`)}</title></path>`);
   }
   // legend
   const lx = left + plotW + 20;

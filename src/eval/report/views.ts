@@ -24,6 +24,8 @@ export interface ViewRow {
   average: number | null;
   /** true when the row lacks some of the columns that enter the average: its Avg is not comparable */
   partial: boolean;
+  /** evaluated on a strided subset of at most this many test images per split (null: the full test split) */
+  subset?: number | null;
 }
 
 export interface MetricView {
@@ -68,7 +70,7 @@ export function b2nView(report: Report, metric: B2NMetric): MetricView {
       const c = m.datasets[d];
       return c ? { mean: c.mean[metric], std: c.std[metric], n_seeds: c.n_seeds } : null;
     });
-    return { key: m.key, cells, average: m.average[metric], partial: cells.some((c) => c === null) };
+    return { key: m.key, cells, average: m.average[metric], partial: cells.some((c) => c === null), subset: m.test_subset };
   });
   return { protocol: 'base2new', metric, columns, rows };
 }
@@ -105,6 +107,7 @@ export function transferViews(report: Report, protocol: AccuracyProtocol): Metri
         cells,
         average: c.target_average,
         partial: targets.some((t) => !(t in c.mean)),
+        subset: m.test_subset,
       };
     });
     return { protocol, metric: 'accuracy', source, columns, rows };
@@ -123,7 +126,7 @@ export function inDomainView(report: Report, protocol: AccuracyProtocol): Metric
         ? { mean: c.mean[c.source], std: c.std[c.source], n_seeds: c.n[c.source] }
         : null;
     });
-    return { key: m.key, cells, average: m.average.source, partial: cells.some((c) => c === null) };
+    return { key: m.key, cells, average: m.average.source, partial: cells.some((c) => c === null), subset: m.test_subset };
   });
   return { protocol, metric: 'accuracy', columns, rows };
 }

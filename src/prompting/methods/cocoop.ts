@@ -27,6 +27,7 @@ export const cocoop = defineMethod({
   dassl: { trainers: { COCOOP: {} }, modelName: 'prompt_learner', bareKeys: true },
   fromTensors: (t) => {
     const s = shapesOf(t);
-    return s.has(`${P}meta_net.`) ? { nCtx: s.nCtx, ...s.words } : null;
+    // meta_net.linear2: KgCoOp's official checkpoints hold an unused one-layer meta_net
+    return s.has(`${P}meta_net.linear2.`) ? { nCtx: s.nCtx, ...s.words } : null;
   },
 });

@@ -5,7 +5,7 @@
  * method says (`deepVision`: MaPLe one map per layer replacing the prompts, MPL several maps per layer with
  * add / remove counts).
  */
-import type { ClipArchitecture } from '../../clip/model.js';
+import type { ClipArchitecture } from '../../backbones/clip/model.js';
 import type { DesignParts, ParamSpec } from './method.js';
 import type { ResolvedOptions } from './options.js';
 import { P, checkDepth, contextParam, draft, finish, methodError, param, type Draft } from './kit.js';

@@ -3,7 +3,7 @@
  * prompted layer (remove n, add n fresh parameters) -- on the vision side only (VPT) or on both encoders
  * (IVLP, PromptSRC), the text side replacing the context tokens after the start token.
  */
-import type { ClipArchitecture } from '../../clip/model.js';
+import type { ClipArchitecture } from '../../backbones/clip/model.js';
 import type { DesignParts, TensorShapes, TextDesign } from './method.js';
 import type { MethodOptions, ResolvedOptions } from './options.js';
 import { checkDepth, contextParam, draft, finish, methodError, param, placeholders, shapesOf, type Draft } from './kit.js';

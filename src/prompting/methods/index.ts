@@ -4,9 +4,11 @@
  * run identity, reports, checkpoints and the trainer read what they need from here, by capability, never
  * by comparing method names.
  */
-import type { ClipArchitecture } from '../../clip/model.js';
+import type { ClipArchitecture } from '../../backbones/clip/model.js';
 import { UserError } from '../../util/errors.js';
-import type { MethodDef, MethodDesign, Recipe, TensorShapes } from './method.js';
+import { unmetNeed } from '../../backbones/index.js';
+import { didYouMean } from '../../util/suggest.js';
+import type { DatasetPrompt, MethodDef, MethodDesign, Recipe, TensorShapes } from './method.js';
 import { resolveWith, type MethodOptions, type ResolvedOptions } from './options.js';
 import { zeroshot } from './zeroshot.js';
 import { coop } from './coop.js';
@@ -16,9 +18,23 @@ import { ivlp } from './ivlp.js';
 import { maple } from './maple.js';
 import { mpl } from './mpl.js';
 import { promptsrc } from './promptsrc.js';
+import { prograd } from './prograd.js';
+import { kgcoop } from './kgcoop.js';
+import { linearProbe } from './linear-probe.js';
+import { clipAdapter } from './clip-adapter.js';
+import { tipAdapter } from './tip-adapter.js';
+import { tipAdapterF } from './tip-adapter-f.js';
 
 /** Every method, in the order of --help and of the CLI's `--method` list. Adding a method = one line here. */
-const METHOD_DEFS = [zeroshot, coop, cocoop, vpt, ivlp, maple, mpl, promptsrc] as const;
+const METHOD_DEFS = [
+  zeroshot, coop, cocoop, vpt, ivlp, maple, mpl, promptsrc,
+  prograd,
+  kgcoop,
+  linearProbe,
+  clipAdapter,
+  tipAdapter,
+  tipAdapterF,
+] as const;
 
 export type MethodName = (typeof METHOD_DEFS)[number]['name'];
 export const METHODS: readonly MethodName[] = METHOD_DEFS.map((d) => d.name);
@@ -62,8 +78,12 @@ const spelling = (s: string) => s.toLowerCase().replace(/[-_ ]/g, '');
 /** The method a `--method` value names (its name or an alias, any case, '-', '_' and spaces ignored). */
 export function checkMethod(name: string): MethodName {
   const n = spelling(name);
-  const found = METHOD_DEFS.find((d) => d.name === n || (d as MethodDef).aliases?.some((a) => spelling(a) === n));
-  if (!found) throw new UserError(`unknown method '${name}' (known: ${METHODS.join(', ')})`);
+  // both sides normalised: `tip-adapter-f`, `Tip_Adapter_F` and `tipadapterf` all name the same method
+  const found = METHOD_DEFS.find((d) => spelling(d.name) === n || (d as MethodDef).aliases?.some((a) => spelling(a) === n));
+  if (!found) {
+    const hint = didYouMean(name, METHODS);
+    throw new UserError(`unknown method '${name}' (${hint ? `${hint} ` : ''}known: ${METHODS.join(', ')})`);
+  }
   return found.name;
 }
 
@@ -73,15 +93,28 @@ export function resolveOptions(method: MethodName, options: MethodOptions): Reso
   return resolveWith(d.defaults, options, d.options);
 }
 
-/** Builds a method's design for a model architecture; rejects impossible settings with a clear message. */
-export function designMethod(method: MethodName, options: MethodOptions, arch: ClipArchitecture): MethodDesign {
+/**
+ * Builds a method's design for a model architecture (and the dataset it learns, when known: see
+ * MethodDef.build); rejects impossible settings with a clear message.
+ */
+export function designMethod(method: MethodName, options: MethodOptions, arch: ClipArchitecture, dataset?: DatasetPrompt): MethodDesign {
+  const why = unmetNeed(methodDef(method).needs, arch);
+  if (why) throw new UserError(`method ${method} cannot run on this model: it ${why}`);
   const o = resolveOptions(method, options);
-  return { method, options: o, ...methodDef(method).build(o, arch) };
+  return { method, options: o, ...methodDef(method).build(o, arch, dataset) };
 }
 
-/** Trainable parameter count of a design (CoOp's class-specific context needs the class count). */
-export function countParameters(design: MethodDesign, nClasses = 1): number {
-  return design.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * (b === -1 ? nClasses : b), 1), 0);
+/**
+ * Trainable parameter count of a design (CoOp's class-specific context and the linear probe need the class
+ * count; Tip-Adapter-F's keys the number of cache entries).
+ */
+export function countParameters(design: MethodDesign, nClasses = 1, cacheEntries = 0): number {
+  return design.params.reduce((n, p) => n + p.shape.reduce((a, b) => a * (b === -1 ? nClasses : b === -2 ? cacheEntries : b), 1), 0);
+}
+
+/** A method's official settings for a dataset (its CLI name): option defaults and epochs, empty when it has none. */
+export function datasetDefaults(method: MethodName, dataset: string): { options: MethodOptions; epochs?: number } {
+  return methodDef(method).datasetDefaults?.(dataset) ?? { options: {} };
 }
 
 /**
@@ -124,5 +157,7 @@ export function dasslTrainerNames(): string[] {
 
 export { gpaWeights, PROMPTSRC_TEMPLATES } from './promptsrc.js';
 export { IMAGENET_TEMPLATES_SELECT } from './zeroshot.js';
+export { KGCOOP_TEMPLATES } from './kgcoop.js';
+export { PROGRAD_TEMPLATES, TEMPLATE_WORDS } from './prograd.js';
 export { OPTION_SPECS, optionSpec, type MethodOptions, type OptionKey, type OptionSpec, type OptionValue, type ResolvedOptions } from './options.js';
 export type { DatasetPrompt, LossInputs, MethodDef, MethodDesign, ParamInit, ParamSpec, Recipe, TensorShapes, TextDesign } from './method.js';

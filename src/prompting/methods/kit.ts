@@ -1,8 +1,9 @@
 /** Small pieces the method builders share: key prefixes, errors that name the flag, plan assembly, tensor shapes. */
-import type { ClipArchitecture } from '../../clip/model.js';
+import type { ClipArchitecture } from '../../backbones/clip/model.js';
 import { UserError } from '../../util/errors.js';
 import type { PromptPlan, Source, TextStep, TokenGroup, VisionStep } from '../plan.js';
-import type { DesignParts, ParamSpec, TensorShapes, TextDesign } from './method.js';
+import { DEFAULT_TEMPLATE } from '../templates.js';
+import type { DatasetPrompt, DesignParts, ParamSpec, TensorShapes, TextDesign } from './method.js';
 
 /** The official prompt learner's state-dict prefix. */
 export const P = 'prompt_learner.';
@@ -71,4 +72,13 @@ export function shapesOf(t: TensorShapes) {
     /** CoOp/CoCoOp initialise from "a photo of a" (4 tokens) by default; another length means random init */
     words: ctx && ctx.shape[ctx.shape.length - 2] === 4 ? {} : { ctxInit: '' },
   };
+}
+
+/**
+ * A method's own template for a dataset: its per-dataset table (keyed by Dassl's DATASET.NAME, as the official
+ * code's CUSTOM_TEMPLATES), else the dataset's zero-shot template, else "a photo of a {}.".
+ */
+export function ownTemplate(table: Readonly<Record<string, string>>, dataset?: DatasetPrompt): string {
+  const name = dataset?.displayName;
+  return (name !== undefined && Object.hasOwn(table, name) ? table[name] : undefined) ?? dataset?.template ?? DEFAULT_TEMPLATE;
 }

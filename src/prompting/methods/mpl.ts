@@ -7,6 +7,7 @@ import { parseSchedule, type LayerCounts, type TokenGroup } from '../plan.js';
 import { defineMethod } from './method.js';
 import { P, methodError, placeholders, shapesOf } from './kit.js';
 import { coupledPrompts, linearMap } from './coupled.js';
+import { MAX_N_ADD } from './options.js';
 
 export const mpl = defineMethod({
   name: 'mpl',
@@ -59,6 +60,8 @@ function layerCounts(o: { schedule: string | null; nAdd: number; nRm: number }, 
     for (const [layer, cnt] of parseSchedule(o.schedule)) {
       if (layer > D - 1) throw methodError('mpl', `--schedule names layer ${layer}, beyond the prompt depth ${D} (deep layers 1..${D - 1})`);
       if (cnt.add % c !== 0) throw methodError('mpl', `--schedule layer ${layer}: add ${cnt.add} must be a multiple of --n-ctx ${c} (each coupling map makes ${c} tokens)`);
+      // the same ceiling as --n-add: at most MAX_N_ADD coupling maps per layer
+      if (cnt.add / c > MAX_N_ADD) throw methodError('mpl', `--schedule layer ${layer}: add ${cnt.add} is more than ${MAX_N_ADD} coupling maps × --n-ctx ${c} = ${MAX_N_ADD * c} tokens (the range of --n-add is 1 to ${MAX_N_ADD})`);
       counts.set(layer, cnt);
     }
     return counts;

@@ -3,7 +3,7 @@
  * encoders otherwise untouched. With context words (`ctxInit`, CoOp's CTX_INIT) the whole phrase is the
  * context, initialised from its word embeddings; without, `nCtx` random tokens ("X X X X").
  */
-import type { ClipArchitecture } from '../../clip/model.js';
+import type { ClipArchitecture } from '../../backbones/clip/model.js';
 import type { DesignParts } from './method.js';
 import type { ResolvedOptions } from './options.js';
 import { contextParam, draft, finish, methodError, placeholders } from './kit.js';
