@@ -46,7 +46,7 @@ const quoted = (s: string): string => JSON.stringify(s.length > 120 ? `${s.slice
 
 /**
  * Refuses, in one line naming the token count, the limit and the flag (or class name) to shorten, any text
- * prompt of this design and these classes that CLIP's text context cannot hold. Tokenizer work only: the
+ * prompt of this design and these classes that the model's text context cannot hold. Tokenizer work only: the
  * CLI runs it before loading anything heavy, the learner whenever it builds its prompts.
  */
 export function checkPromptLengths(
@@ -58,6 +58,8 @@ export function checkPromptLengths(
   const limit = options.contextLength ?? 77;
   // + the start token (CLIP's; SigLIP's tokenizer says it has none) and the end token
   const count = (text: string) => tokenizer.encode(text).length + (tokenizer.prefixTokens ?? 1) + 1;
+  // CLIP's tokenizer adds a start token; SigLIP's (prefixTokens 0) does not
+  const holds = tokenizer.prefixTokens === 0 ? `the model's text context holds ${limit} (the end token included)` : `CLIP's text context holds ${limit} (start and end tokens included)`;
   const names = classnames.map((n) => n.replace(/_/g, ' '));
   const longest = [...names].sort((a, b) => tokenizer.encode(b).length - tokenizer.encode(a).length).slice(0, 5);
   for (const { pattern, source, all } of promptPatterns(design, options.dataset)) {
@@ -65,13 +67,13 @@ export function checkPromptLengths(
     if (!pattern.includes('{}')) throw new UserError(`${source}: ${quoted(pattern)} has no {} where the class name goes; every class would get the same prompt`);
     const bare = count(fill(pattern, 'x'));
     if (bare > limit) {
-      throw new UserError(`${source}: the prompt ${quoted(fill(pattern, '<class>'))} is ${bare} tokens with a one-token class name; CLIP's text context holds ${limit} (start and end tokens included): shorten ${source}`);
+      throw new UserError(`${source}: the prompt ${quoted(fill(pattern, '<class>'))} is ${bare} tokens with a one-token class name; ${holds}: shorten ${source}`);
     }
     for (const name of all ? names : longest) {
       const text = fill(pattern, name);
       const n = count(text);
       if (n > limit) {
-        throw new UserError(`class name ${quoted(name)}: the prompt ${quoted(text)} is ${n} tokens; CLIP's text context holds ${limit} (start and end tokens included): shorten the class name (an imagefolder's folder name, a jsonlist's "classname")${source.startsWith('--') ? ` or ${source}` : ''}`);
+        throw new UserError(`class name ${quoted(name)}: the prompt ${quoted(text)} is ${n} tokens; ${holds}: shorten the class name (an imagefolder's folder name, a jsonlist's "classname")${source.startsWith('--') ? ` or ${source}` : ''}`);
       }
     }
   }
@@ -175,8 +177,13 @@ export class PromptLearner {
     this.checkContextWords();
     validatePlan(this.plan, model.arch);
     this.headClasses = classnames.slice();
-    this.initParams(options.seed ?? 1, classnames.length);
-    this.setClassnames(classnames);
+    try {
+      this.initParams(options.seed ?? 1, classnames.length);
+      this.setClassnames(classnames);
+    } catch (e) {
+      this.dispose(); // refused prompts (too long, ...): free the tensors made so far, nothing is handed out
+      throw e;
+    }
   }
 
   /** the method on this model for the current dataset (a design may read the dataset: KgCoOp's and ProGrad's templates) */
