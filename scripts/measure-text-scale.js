@@ -13,9 +13,9 @@
  */
 const path = require('node:path');
 const dist = path.join(__dirname, '..', 'dist');
-const { knownArchitectures } = require(path.join(dist, 'src', 'clip', 'config.js'));
-const { ClipModel } = require(path.join(dist, 'src', 'clip', 'model.js'));
-const { ClipTokenizer } = require(path.join(dist, 'src', 'clip', 'tokenizer.js'));
+const { knownArchitectures } = require(path.join(dist, 'src', 'backbones', 'clip', 'config.js'));
+const { ClipModel } = require(path.join(dist, 'src', 'backbones', 'clip', 'model.js'));
+const { ClipTokenizer } = require(path.join(dist, 'src', 'backbones', 'clip', 'tokenizer.js'));
 const { PromptLearner, defaultTextMemory } = require(path.join(dist, 'src', 'prompting', 'learner.js'));
 const torch = require(path.join(dist, 'src', 'torch', 'index.js'));
 const { imagenetClass } = require(path.join(dist, 'bench', 'imagenet-tree.js'));
