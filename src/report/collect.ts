@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileError, UserError } from '../../util/errors.js';
-import { canonicalJson, configDiff, describeDiff } from '../../util/config.js';
-import { harmonicMean, type Protocol, type RunResult } from '../results.js';
-import { RESERVED_NAMES, backboneSlug, buildRunConfig, experimentOf, methodOptionsOf, settingOf, settingPath, type RunConfig } from '../run-config.js';
-import { percent } from '../../util/format.js';
-import { METHODS, methodDef, methodDefs, type MethodName } from '../../prompting/methods/index.js';
+import { fileError, UserError } from '../util/errors.js';
+import { canonicalJson, configDiff, describeDiff } from '../util/config.js';
+import { harmonicMean, type Protocol, type RunResult } from '../eval/results.js';
+import { RESERVED_NAMES, backboneSlug, buildRunConfig, experimentOf, methodOptionsOf, settingOf, settingPath, type RunConfig } from '../eval/run-config.js';
+import { percent } from '../util/format.js';
+import { METHODS, methodDef, methodDefs, type MethodName } from '../prompting/methods/index.js';
 import { sameDataset, sortDatasets, sortMethods } from './names.js';
-import { parseJsonText } from '../../util/parse.js';
+import { parseJsonText } from '../util/parse.js';
 
 /**
  * Reading every result.json under some folders and aggregating them the way the papers do

@@ -1,6 +1,6 @@
-import { UserError } from '../../util/errors.js';
-import { percent } from '../../util/format.js';
-import type { Protocol } from '../results.js';
+import { UserError } from '../util/errors.js';
+import { percent } from '../util/format.js';
+import type { Protocol } from '../eval/results.js';
 import { HM_RULE, populationStd, PROTOCOLS, reportProtocols, reportToJson, type AccuracyProtocol, type Report } from './collect.js';
 import { datasetDisplayName, methodDisplayName } from './names.js';
 import { accuracyViews, b2nView, B2N_METRICS, type B2NMetric, type MetricView, type ViewCell } from './views.js';

@@ -1,5 +1,5 @@
-import { UserError } from '../../util/errors.js';
-import type { Protocol } from '../results.js';
+import { UserError } from '../util/errors.js';
+import type { Protocol } from '../eval/results.js';
 import type { AccMethodReport, AccuracyProtocol, Report } from './collect.js';
 import { sameDataset, sortDatasets } from './names.js';
 

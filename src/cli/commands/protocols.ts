@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { preflight, runBase2New, runTransfer, XD_TARGETS, DG_TARGETS, FEWSHOT_SHOTS, type ProtocolOptions } from '../../eval/protocols.js';
-import { asLogged, b2nStats, HM_RULE, HM_SPREAD, mean, populationStd, readResultFile, SPREAD_NAME } from '../../eval/report/collect.js';
+import { asLogged, b2nStats, HM_RULE, HM_SPREAD, mean, populationStd, readResultFile, SPREAD_NAME } from '../../report/collect.js';
 import type { RunResult } from '../../eval/results.js';
 import { resultRunDir } from '../../eval/run-config.js';
 import { percent } from '../../util/format.js';
