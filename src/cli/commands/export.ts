@@ -10,7 +10,7 @@ import { checkMethod, designMethod, methodDef } from '../../prompting/methods/in
 import { knownArchitectures } from '../../backbones/clip/config.js';
 import { findResultFiles, readResultFile } from '../../report/collect.js';
 import { officialFolders, writeOfficialLayout } from '../../eval/dassl-layout.js';
-import { CHECKPOINT_FILE } from '../../train/trainer.js';
+import { CHECKPOINT_FILE } from '../../train/checkpoint.js';
 import { UserError } from '../../util/errors.js';
 import { intFlag } from '../flags.js';
 import { exportPackage } from './packages.js';
