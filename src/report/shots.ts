@@ -6,7 +6,8 @@
  */
 import { UserError } from '../util/errors.js';
 import { learnsPrompts } from '../prompting/methods/index.js';
-import { mean, populationStd, type LoadedResult } from './collect.js';
+import { mean, populationStd } from './collect.js';
+import type { LoadedResult } from './result-files.js';
 import { datasetDisplayName, methodDisplayName, sortDatasets, sortMethods } from './names.js';
 import { methodColours } from './plots.js';
 import { esc, niceTicks, r2, svgDocument, text, textWidth, tickLabel, widthForTitle } from './svg.js';

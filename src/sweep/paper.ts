@@ -4,7 +4,7 @@
  * difference, for every cell that has all its runs finished. The paper reports nothing for base-class
  * accuracy, HM, domain generalisation or few-shot: those tables show our numbers only (`mpl table`).
  */
-import type { LoadedResult } from '../report/collect.js';
+import type { LoadedResult } from '../report/result-files.js';
 import { aggregate } from '../report/collect.js';
 import { formatMarkdown } from '../report/format.js';
 import { datasetDisplayName, methodDisplayName } from '../report/names.js';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { loadResults } from '../../src/report/collect.js';
+import { loadResults } from '../../src/report/result-files.js';
 import { renderDatasetsSvg, renderTimeSvg } from '../../src/report/plots.js';
 import { renderShotsSvg, shotsData } from '../../src/report/shots.js';
 import { svgToPng } from '../../src/report/svg.js';

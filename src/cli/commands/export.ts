@@ -8,7 +8,7 @@ import { writeDasslCheckpoint } from '../../train/dassl.js';
 import { writeTipAdapterFiles } from '../../train/tip-files.js';
 import { checkMethod, designMethod, methodDef } from '../../prompting/methods/index.js';
 import { knownArchitectures } from '../../backbones/clip/config.js';
-import { findResultFiles, readResultFile } from '../../report/collect.js';
+import { findResultFiles, readResultFile } from '../../report/result-files.js';
 import { officialFolders, writeOfficialLayout } from '../../eval/dassl-layout.js';
 import { CHECKPOINT_FILE } from '../../train/checkpoint.js';
 import { UserError } from '../../util/errors.js';

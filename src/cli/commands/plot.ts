@@ -8,7 +8,8 @@ import { addMethodOptions, methodFrom, type MethodFlags } from '../method-option
 import { architectureOf } from '../model.js';
 import { UserError } from '../../util/errors.js';
 import type { Protocol } from '../../eval/results.js';
-import { collect, loadResults, parseProtocol, reportProtocols, type Report } from '../../report/collect.js';
+import { collect, parseProtocol, reportProtocols, type Report } from '../../report/collect.js';
+import { loadResults } from '../../report/result-files.js';
 import { renderShotsSvg, shotsData } from '../../report/shots.js';
 import { PROTOCOL_TITLES } from '../../report/format.js';
 import { readPlanLayout, renderLayoutSvg } from '../../report/layout-svg.js';

@@ -6,7 +6,7 @@ import { PromptLearner } from '../../prompting/learner.js';
 import { checkBackbone } from '../../packages/backbone.js';
 import { loadPromptsSource } from '../../packages/package.js';
 import { PROMPTS_FILE, type LoadedPrompts } from '../../prompting/checkpoint.js';
-import { readResultFile } from '../../report/collect.js';
+import { readResultFile } from '../../report/result-files.js';
 import type { MethodOptions } from '../../prompting/methods/index.js';
 import { Classifier } from '../../train/classifier.js';
 import { UserError } from '../../util/errors.js';
