@@ -12,7 +12,6 @@
  *   npx mpl bench train --device cuda --precision fp16 --classes 50 --json
  *   npx mpl bench train --method prograd --json
  */
-import { knownArchitectures } from '../src/backbones/clip/config.js';
 import { ClipModel } from '../src/backbones/clip/model.js';
 import { ClipTokenizer } from '../src/backbones/clip/tokenizer.js';
 import { familyOf, knownArchitecture } from '../src/backbones/index.js';

@@ -100,7 +100,8 @@ export function validateResult(v: unknown, where: string): RunResult {
       if (!isNum(a)) bad(`accuracy["${k}"] must be a number`);
     }
   }
-  if (RESERVED_NAMES.includes(v.dataset as string) || v.method === 'average') bad(`"${String(v.dataset)}" is reserved in reports (average, tag, test_subset)`);
+  if (RESERVED_NAMES.includes(v.dataset as string) || v.method === 'average')
+    bad(`"${String(v.dataset)}" is reserved in reports (average, tag, test_subset)`);
   return v as unknown as RunResult;
 }
 

@@ -163,8 +163,7 @@ export function loadCheckpoint(
   const diff = configDiff(saved, target.config);
   if (diff.length) {
     throw new UserError(
-      `${file} was saved with another configuration (${describeDiff(diff)}); ` +
-        `start over with --force (or --no-resume), or delete it`,
+      `${file} was saved with another configuration (${describeDiff(diff)}); ` + `start over with --force (or --no-resume), or delete it`,
     );
   }
   if (!/^\d+$/.test(metadata.epoch ?? '')) bad(`its epoch is ${JSON.stringify(metadata.epoch ?? null)}, not a number`);
@@ -174,12 +173,22 @@ export function loadCheckpoint(
   const momentum = parseJson(metadata.momentum, 'list of momentum buffers', bad);
   if (!Array.isArray(momentum) || momentum.some((k) => !keys.includes(k as string))) bad('its list of momentum buffers names unknown parameters');
   const adamSteps = opt instanceof AdamW ? parseJson(metadata.adamw_steps, 'AdamW step counts', bad) : {};
-  if (typeof adamSteps !== 'object' || adamSteps === null || Object.entries(adamSteps).some(([k, v]) => !keys.includes(k) || !Number.isInteger(v) || (v as number) < 1)) bad('its AdamW step counts are invalid');
+  if (
+    typeof adamSteps !== 'object' ||
+    adamSteps === null ||
+    Object.entries(adamSteps).some(([k, v]) => !keys.includes(k) || !Number.isInteger(v) || (v as number) < 1)
+  )
+    bad('its AdamW step counts are invalid');
   const steps = adamSteps as Record<string, number>;
   const best = selection ? (parseJson(metadata.best, 'best epoch', bad) as { epoch?: unknown; accuracy?: unknown } | null) : null;
-  if (selection && (!best || !Number.isInteger(best.epoch) || (best.epoch as number) < 1 || (best.epoch as number) > epoch || !Number.isFinite(best.accuracy))) bad('its best epoch is invalid');
+  if (
+    selection &&
+    (!best || !Number.isInteger(best.epoch) || (best.epoch as number) < 1 || (best.epoch as number) > epoch || !Number.isFinite(best.accuracy))
+  )
+    bad('its best epoch is invalid');
   const withGpa = metadata.gpa === 'true';
-  if (withGpa !== (learner.epochWeights(epochs) !== null)) bad(withGpa ? 'it holds prompt-aggregation sums this method does not use' : 'the prompt-aggregation sums are missing');
+  if (withGpa !== (learner.epochWeights(epochs) !== null))
+    bad(withGpa ? 'it holds prompt-aggregation sums this method does not use' : 'the prompt-aggregation sums are missing');
   for (const k of keys) {
     const shape = learner.params.get(k)!.shape;
     const checks: Array<[string, boolean]> = [
@@ -197,12 +206,15 @@ export function loadCheckpoint(
   }
   const precision = metadata.precision ?? 'fp32';
   if (precision !== learner.model.precision.name) {
-    throw new UserError(`${file}: checkpoint trained in ${precision}, but this run uses --precision ${learner.model.precision.name} (resume with the same precision, or delete the checkpoint to start over)`);
+    throw new UserError(
+      `${file}: checkpoint trained in ${precision}, but this run uses --precision ${learner.model.precision.name} (resume with the same precision, or delete the checkpoint to start over)`,
+    );
   }
   let scaler: GradScalerState | null = null;
   if (learner.model.precision.lossScaling && metadata.grad_scaler !== undefined) {
     const s = parseJson(metadata.grad_scaler, 'loss-scaler state', bad) as Partial<GradScalerState> | null;
-    if (!s || !(Number(s.scale) > 0) || !Number.isFinite(s.scale) || !Number.isInteger(s.growthTracker) || s.growthTracker! < 0) bad('its loss-scaler state is invalid');
+    if (!s || !(Number(s.scale) > 0) || !Number.isFinite(s.scale) || !Number.isInteger(s.growthTracker) || s.growthTracker! < 0)
+      bad('its loss-scaler state is invalid');
     scaler = { scale: s!.scale!, growthTracker: s!.growthTracker! };
   }
   // Everything checked: only now is the learner's and the optimiser's state replaced.
@@ -217,14 +229,23 @@ export function loadCheckpoint(
     opt.loadMomentumBuffers(buffers);
     buffers.forEach((b) => b?.dispose());
   } else {
-    const states = keys.map((k) => (k in steps ? { step: steps[k], expAvg: like(k, tensors.get(`optimizer.exp_avg.${k}`)!), expAvgSq: like(k, tensors.get(`optimizer.exp_avg_sq.${k}`)!) } : undefined));
+    const states = keys.map((k) =>
+      k in steps
+        ? { step: steps[k], expAvg: like(k, tensors.get(`optimizer.exp_avg.${k}`)!), expAvgSq: like(k, tensors.get(`optimizer.exp_avg_sq.${k}`)!) }
+        : undefined,
+    );
     opt.loadStateList(states);
     states.forEach((st) => {
       st?.expAvg.dispose();
       st?.expAvgSq.dispose();
     });
   }
-  if (selection && best) selection.restore(best.epoch as number, best.accuracy as number, keys.map((k) => like(k, tensors.get(`best.${k}`)!)));
+  if (selection && best)
+    selection.restore(
+      best.epoch as number,
+      best.accuracy as number,
+      keys.map((k) => like(k, tensors.get(`best.${k}`)!)),
+    );
   const gpa = withGpa ? keys.map((k) => like(k, { ...tensors.get(`gpa.${k}`)!, shape: learner.params.get(k)!.shape }).keep()) : null;
   return { epoch, history, gpa, scaler };
 }

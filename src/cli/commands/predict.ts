@@ -101,7 +101,6 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
   const learner = new PromptLearner(loaded.model, loaded.tokenizer, method, classnames, options);
   try {
     if (prompts) learner.loadSaved(prompts, f.prompts!);
-    const size = loaded.model.arch.vision.image_size;
     const results: Array<{ image: string; probabilities: Record<string, number> }> = [];
     const classifier = new Classifier(learner); // shared with mpl serve
     for (let s = 0; s < files.length; s += 32) {
