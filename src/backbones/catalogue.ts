@@ -8,7 +8,10 @@
  * GELU instead of QuickGELU: a different activation the CLIP encoders do not compute, so they are left out (and
  * refused by name when given as a folder whose config.json says so).
  */
-import type { ClipModelSpec } from '../net/hub.js';
+import { resolveWeights, type ClipModelSpec } from '../net/hub.js';
+import { checkBlas, isCuda, type Device } from '../torch/index.js';
+import { UserError } from '../util/errors.js';
+import { silentReporter, type Reporter } from '../util/reporter.js';
 import { knownArchitectures } from './clip/config.js';
 import { siglipArchitectures } from './siglip/family.js';
 import type { BackboneArchitecture, FamilyName } from './model.js';
@@ -175,3 +178,20 @@ export const MODEL_CATALOGUE: readonly CatalogueEntry[] = [
     extraFiles: SIGLIP_FILES,
   },
 ];
+
+/**
+ * The weights file a model name (this catalogue, the caches, a download) or a path stands for, after the CPU's BLAS
+ * check; and what a load error of that file ends with when it is a downloaded copy (how to get rid of it).
+ * `missing` is the error when neither is given; `weightsFlag` is how the caller's users pass a file.
+ */
+export async function catalogueWeights(
+  o: { model?: string; weights?: string; device?: Device; reporter?: Reporter },
+  missing: string,
+  weightsFlag: string,
+): Promise<{ file: string; cached: string }> {
+  if (!o.model && !o.weights) throw new UserError(missing);
+  if (!o.device || !isCuda(o.device)) checkBlas();
+  const file = await resolveWeights({ model: o.weights ? undefined : o.model, weights: o.weights, reporter: o.reporter ?? silentReporter, models: MODEL_CATALOGUE });
+  const cached = o.weights ? '' : `; it is a downloaded copy in the cache: delete it (rm '${file}' '${file}.json') and run again to download it afresh, or pass ${weightsFlag}`;
+  return { file, cached };
+}

@@ -55,7 +55,8 @@ export interface B2NAverage extends B2NTriple {
   train_seconds: number;
 }
 
-export interface B2NMethodReport {
+/** What every method row of a report starts with (base-to-new or accuracy). */
+export interface MethodRowHead {
   /** the report key: the method name, or `method@variant` when the method has several settings (rowKeys) */
   key: string;
   method: string;
@@ -65,6 +66,9 @@ export interface B2NMethodReport {
   test_subset: number | null;
   shots: number;
   backbone: string;
+}
+
+export interface B2NMethodReport extends MethodRowHead {
   /** dataset name → cell, in the papers' column order */
   datasets: Record<string, B2NCell>;
   average: B2NAverage;
@@ -106,14 +110,7 @@ export interface AccAverage {
   train_seconds: number;
 }
 
-export interface AccMethodReport {
-  key: string;
-  method: string;
-  /** as B2NMethodReport.tag and .test_subset */
-  tag: string;
-  test_subset: number | null;
-  shots: number;
-  backbone: string;
+export interface AccMethodReport extends MethodRowHead {
   /** training (source) dataset → cell */
   datasets: Record<string, AccCell>;
   average: AccAverage;
@@ -478,6 +475,11 @@ const tagOf = (t: { tag: string; testSubset: number | null }) => ({ tag: t.tag, 
 export function aggregate(results: LoadedResult[], sources: string[] = []): Report {
   const report: Report = { sources, n_results: results.length, accuracy: {} };
   const { grouped, tags } = group(results);
+  // what every method row starts with: its key and tag, the method, shots and backbone of its first run
+  const rowHead = (protocol: Protocol, key: string, byDataset: Map<string, LoadedResult[]>): MethodRowHead => {
+    const first = byDataset.values().next().value![0].result;
+    return { key, method: first.method, ...tagOf(tags.get(`${protocol}\u0000${key}`)!), shots: first.shots, backbone: first.backbone };
+  };
   for (const protocol of PROTOCOLS) {
     const byMethod = grouped.get(protocol);
     if (!byMethod) continue;
@@ -490,13 +492,8 @@ export function aggregate(results: LoadedResult[], sources: string[] = []): Repo
         const cells = Object.values(datasets);
         const base = mean(cells.map((c) => c.mean.base));
         const novel = mean(cells.map((c) => c.mean.new));
-        const first = byDataset.values().next().value![0].result;
         methods[key] = {
-          key,
-          method: first.method,
-          ...tagOf(tags.get(`${protocol}\u0000${key}`)!),
-          shots: first.shots,
-          backbone: first.backbone,
+          ...rowHead(protocol, key, byDataset),
           datasets,
           average: {
             base,
@@ -516,13 +513,8 @@ export function aggregate(results: LoadedResult[], sources: string[] = []): Repo
         const datasets: Record<string, AccCell> = {};
         for (const d of sortDatasets(byDataset.keys())) datasets[d] = accCell(d, byDataset.get(d)!);
         const cells = Object.values(datasets);
-        const first = byDataset.values().next().value![0].result;
         methods[key] = {
-          key,
-          method: first.method,
-          ...tagOf(tags.get(`${protocol}\u0000${key}`)!),
-          shots: first.shots,
-          backbone: first.backbone,
+          ...rowHead(protocol, key, byDataset),
           datasets,
           average: {
             source: nullableMean(cells.map((c) => c.source_accuracy)),
