@@ -17,6 +17,14 @@
 #include <torch/csrc/api/include/torch/version.h>
 #include <torch/csrc/api/include/torch/cuda.h>
 
+// The device-generic allocator statistics (at::accelerator::getDeviceStats) exist from libtorch 2.9 and need no
+// CUDA headers; before, the benchmarks report no device peak for mpl.
+#if defined(MPL_WITH_CUDA) && (TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 9)) && \
+    __has_include(<ATen/DeviceAccelerator.h>)
+#include <ATen/DeviceAccelerator.h>
+#define MPL_DEVICE_MEMORY_STATS 1
+#endif
+
 #include <dlfcn.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -386,6 +394,19 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
     return Napi::Boolean::New(env, malloc_trim(0) != 0);
 #else
     return Napi::Boolean::New(env, false);
+#endif
+  });
+  // The peak of bytes the GPU's caching allocator handed out since the last reset (torch.cuda.max_memory_allocated),
+  // restarting the count when asked; null without device statistics (a CPU build, libtorch < 2.9).
+  DEF(devicePeakBytes, {
+#ifdef MPL_DEVICE_MEMORY_STATS
+    if (cudaDevices() == 0) return env.Null();
+    const auto index = static_cast<c10::DeviceIndex>(I(info, 0));
+    const double peak = double(at::accelerator::getDeviceStats(index).allocated_bytes[0].peak);
+    if (B(info, 1)) at::accelerator::resetPeakStats(index);
+    return Napi::Number::New(env, peak);
+#else
+    return env.Null();
 #endif
   });
   DEF(liveCount, return Napi::Number::New(env, double(g_live.load())););

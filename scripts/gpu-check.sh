@@ -2,8 +2,9 @@
 # The GPU check: on a machine with an NVIDIA GPU, a CUDA PyTorch in python3, nvcc-free C++ toolchain, no
 # Node.js and no network (the device machine some sessions are lent), build the addon against that PyTorch's
 # libtorch, run every method's parity test on CUDA in fp32, fp16, amp and bf16, a short MPL training whose loss
-# must fall, and the training / zero-shot benchmarks beside plain PyTorch in the same precision on the same
-# card; print one summary (also written to $OUT/summary.txt).
+# must fall, the training benchmark in fp16 at 5, 50 and 500 classes and in fp32 (images/s and peak GPU memory
+# of both sides) and the zero-shot benchmark beside plain PyTorch in the same precision on the same card, and
+# the offline quickstart on the GPU and on the CPU; print one summary (also written to $OUT/summary.txt).
 #
 #   bash scripts/gpu-check.sh prepare      here (Node.js, the built dist/): writes .gpu/
 #   bash scripts/gpu-check.sh run          there, from the repository root, with .gpu/ carried
@@ -84,9 +85,19 @@ step parity env MPL_TEST_DEVICE=$DEVICE MPL_TEST_PRECISIONS=${GPU_CHECK_PRECISIO
 step training env MPL_TEST_DEVICE=$DEVICE MPL_TEST_PRECISIONS=${GPU_CHECK_PRECISIONS:-fp32,fp16,amp,bf16} node --test --test-concurrency=1 dist/test/train/trainer.test.js
 bench_device=$DEVICE
 [ "$DEVICE" = cuda ] && bench_device=cuda:0
+# the training benchmark in fp16 (the official GPU recipe) at 5, 50 and 500 classes (ImageNet's base half):
+# images/s and each side's peak GPU memory, beside the official computation in PyTorch fp16 on the same card
+for c in ${GPU_CHECK_CLASSES:-5 50 500}; do
+  step "bench-train-fp16-c$c" node bin/mpl.js bench train --device $bench_device --precision fp16 --classes $c --json ${GPU_CHECK_BENCH_ARGS:-}
+done
+step "bench-train-fp32-c5" node bin/mpl.js bench train --device $bench_device --precision fp32 --classes 5 --json ${GPU_CHECK_BENCH_ARGS:-}
 for p in ${GPU_CHECK_BENCH_PRECISIONS:-fp16 fp32}; do
-  step "bench-train-$p" node bin/mpl.js bench train --device $bench_device --precision $p --json ${GPU_CHECK_BENCH_ARGS:-}
   step "bench-zeroshot-$p" node bin/mpl.js bench zeroshot --device $bench_device --precision $p --json
 done
+# the offline quickstart on the device and on the CPU of the same machine: the same accuracy within the
+# documented tolerance (docs/precision.md; the summary prints both and the difference)
+rm -rf "$WORK/quickstart-device" "$WORK/quickstart-cpu"
+step quickstart-device node bin/mpl.js quickstart --offline --device $bench_device --out "$WORK/quickstart-device" --json
+step quickstart-cpu node bin/mpl.js quickstart --offline --device cpu --precision fp32 --out "$WORK/quickstart-cpu" --json
 node scripts/gpu-summary.js "$OUT" | tee "$OUT/summary.txt"
 exit $status

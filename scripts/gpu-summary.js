@@ -57,6 +57,15 @@ for (const f of fs.readdirSync(out).filter((n) => /^bench-train-.*\.log$/.test(n
   if (r.torch_same_precision_train_images_per_s !== undefined) lines.push(`  PyTorch ${r.precision} train ${f2(r.torch_same_precision_train_images_per_s)} img/s   eval ${f2(r.torch_same_precision_eval_images_per_s)} img/s`);
   lines.push(`  PyTorch fp32 train ${f2(r.torch_train_images_per_s)} img/s   eval ${f2(r.torch_eval_images_per_s)} img/s (torch ${r.torch_version})`);
   lines.push(`  ratio (same precision): train ${f3(r.train_ratio)}   eval ${f3(r.eval_ratio)}${r.baseline_note ? '   ' + r.baseline_note : ''}`);
+  const gibs = (b) => (typeof b === 'number' ? `${(b / 2 ** 30).toFixed(2)} GiB` : 'not reported');
+  lines.push(`  peak GPU memory: mpl ${gibs(r.device_peak_bytes)}${r.device_peak_bytes === undefined ? ' (libtorch < 2.9)' : ''}, PyTorch fp32 ${gibs(r.torch_peak_device_bytes)}`);
+}
+const quick = (f) => lastJson(read(f));
+const [qd, qc] = [quick('quickstart-device.log'), quick('quickstart-cpu.log')];
+if (qd || qc) {
+  const row = (q) => (q && q.mpl ? `base ${f2(q.mpl.base)}  new ${f2(q.mpl.new)}  HM ${f2(q.mpl.hm)}` : 'no result');
+  lines.push(`quickstart --offline: device ${row(qd)}; cpu fp32 ${row(qc)}`);
+  if (qd && qc && qd.mpl && qc.mpl) lines.push(`  |HM device - HM cpu| = ${Math.abs(qd.mpl.hm - qc.mpl.hm).toFixed(2)} points`);
 }
 for (const f of fs.readdirSync(out).filter((n) => /^bench-zeroshot-.*\.log$/.test(n)).sort()) {
   const r = lastJson(read(f));

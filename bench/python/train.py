@@ -4,6 +4,9 @@ official code) and an evaluation pass (batch 100) on a random ViT-B/16, on a dev
   fp32; fp16 = the official PREC fp16 recipe (half model and prompts, no loss scaling); amp = autocast float16
   + GradScaler (official PREC amp); bf16 = autocast bfloat16.
 Batches are copied from host memory every step, as the official trainer's `input.to(device)` does.
+Memory: the resident peak of the process and of each phase (`torch_*peak_rss_bytes`; on a GPU also the
+allocator's peak, `torch_peak_device_bytes`), under the benchmark's cap (memcap.py): a phase that does not fit
+is reported (`torch_did_not_fit`), with no images/s, instead of failing the run.
 METHOD kgcoop / prograd: their official trainers' steps instead (trainers/kgcoop.py: CoOp's 4 context tokens,
 CE + 8·(1 − mean cosine to fixed hand-crafted text features); trainers/prograd.py with Dassl.ProGrad's
 prograd_backward_and_update: 16 tokens, a second frozen CLIP's zero-shot logits, KL and CE backpropagated
@@ -13,6 +16,7 @@ import json, sys, time
 import torch
 import torch.nn.functional as F
 from clip_ref import Clip, MPL, TextContext
+import memcap
 
 threads, n_train, n_eval, n_cls = (int(a) for a in sys.argv[1:5])
 device = sys.argv[5] if len(sys.argv) > 5 else "cpu"
@@ -21,6 +25,11 @@ method = sys.argv[7] if len(sys.argv) > 7 else "mpl"
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 cuda = device.startswith("cuda")
+(torch.ones(64, 64) @ torch.ones(64, 64)).sum().item()  # the intra-op threads exist before the cap
+limit = memcap.cap(cuda)
+result = {"torch_version": torch.__version__, "device": device, "precision": precision, "torch_did_not_fit": []}
+if limit is not None:
+    result["torch_memory_limit_bytes"] = limit
 
 
 def sync():
@@ -103,30 +112,57 @@ def prograd_step(x, y):
         opt.step()
 
 
-warmup = 3 if cuda else 1
-for _ in range(warmup):
-    step()
-sync()
-t = time.perf_counter()
-steps = n_train // 4
-for _ in range(steps):
-    step()
-sync()
-train_s = time.perf_counter() - t
+def phase(name, run):
+    """Runs one timed phase; its resident (and GPU allocator) peak; a phase the cap refuses is recorded."""
+    memcap.reset_peak()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    try:
+        result[f"torch_{name}_images_per_s"] = run()
+    except Exception as e:  # noqa: BLE001 -- only allocation failures are expected; others re-raised
+        if not memcap.out_of_memory(e):
+            raise
+        result["torch_did_not_fit"].append(name)
+        result[f"torch_{name}_images_per_s"] = None
+    result[f"torch_{name}_peak_rss_bytes"] = memcap.peak_rss()
+    if cuda:
+        result[f"torch_{name}_peak_device_bytes"] = torch.cuda.max_memory_allocated(device)
 
-batch = min(100, n_eval)
-eval_images = torch.randn(batch, 3, 224, 224)
-with torch.no_grad():
-    with autocast():
-        mpl(eval_images[:2].to(device)).argmax(-1).tolist()  # warm-up
+
+def train():
+    warmup = 3 if cuda else 1
+    for _ in range(warmup):
+        step()
     sync()
     t = time.perf_counter()
-    for _ in range(n_eval // batch):
-        with autocast():
-            mpl(eval_images.to(device)).argmax(-1).tolist()
+    steps = n_train // 4
+    for _ in range(steps):
+        step()
     sync()
-    eval_s = time.perf_counter() - t
-print(json.dumps({"torch_version": torch.__version__, "device": device, "precision": precision,
-                  "torch_train_images_per_s": steps * 4 / train_s,
-                  "torch_eval_images_per_s": (n_eval // batch) * batch / eval_s,
-                  "trainable_parameters": sum(p.numel() for p in params)}))
+    return steps * 4 / (time.perf_counter() - t)
+
+
+def evaluate():
+    batch = min(100, n_eval)
+    eval_images = torch.randn(batch, 3, 224, 224)
+    with torch.no_grad():
+        with autocast():
+            mpl(eval_images[:2].to(device)).argmax(-1).tolist()  # warm-up
+        sync()
+        t = time.perf_counter()
+        for _ in range(n_eval // batch):
+            with autocast():
+                mpl(eval_images.to(device)).argmax(-1).tolist()
+        sync()
+        return (n_eval // batch) * batch / (time.perf_counter() - t)
+
+
+model_rss = memcap.peak_rss()
+phase("train", train)
+opt.zero_grad(set_to_none=True)
+phase("eval", evaluate)
+result["torch_peak_rss_bytes"] = max(model_rss, result["torch_train_peak_rss_bytes"], result["torch_eval_peak_rss_bytes"])
+if cuda:
+    result["torch_peak_device_bytes"] = max(result["torch_train_peak_device_bytes"], result["torch_eval_peak_device_bytes"])
+result["trainable_parameters"] = sum(p.numel() for p in params)
+print(json.dumps(result))

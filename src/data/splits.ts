@@ -124,9 +124,17 @@ export function parseSplit(json: unknown, file: string, options: ReadSplitOption
   return result;
 }
 
-/** Joins split entries to the image folder, giving Dassl `Datum`s with absolute paths. */
+/**
+ * Joins split entries to the image folder, giving Dassl `Datum`s with absolute paths (path.resolve's). A plain
+ * relative path (no '.' or '..' segment, no empty one, not absolute) is joined by concatenation: the same
+ * string, without path.resolve's per-call work, which took seconds for ImageNet's 1.28M entries.
+ */
 export function toData(entries: readonly SplitEntry[], imageDir: string): Datum[] {
-  return entries.map((e) => ({ impath: path.resolve(imageDir, e.relpath), label: e.label, classname: e.classname }));
+  const base = path.resolve(imageDir);
+  const prefix = base.endsWith(path.sep) ? base : base + path.sep;
+  const plain = (rel: string) =>
+    path.sep === '/' && rel.length > 0 && rel[0] !== '/' && rel[0] !== '.' && !rel.includes('/.') && !rel.includes('//') && !rel.endsWith('/');
+  return entries.map((e) => ({ impath: plain(e.relpath) ? prefix + e.relpath : path.resolve(base, e.relpath), label: e.label, classname: e.classname }));
 }
 
 /**
@@ -190,7 +198,12 @@ export function writeSplitFile(file: string, split: SplitLists<SplitEntry>, mark
 export function listsFingerprint(train: readonly SplitEntry[], val: readonly SplitEntry[]): string {
   const h = crypto.createHash('sha256');
   for (const [tag, list] of [['T', train], ['V', val]] as const) {
-    for (const e of list) h.update(`${tag}\u0000${e.relpath}\u0000${e.label}\u0000${e.classname}\n`);
+    // the same bytes as one update per entry, fed 4,096 entries at a time (1.28M updates took seconds)
+    for (let i = 0; i < list.length; i += 4096) {
+      let chunk = '';
+      for (const e of list.slice(i, i + 4096)) chunk += `${tag}\u0000${e.relpath}\u0000${e.label}\u0000${e.classname}\n`;
+      h.update(chunk);
+    }
   }
   return h.digest('hex');
 }

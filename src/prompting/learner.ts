@@ -14,6 +14,7 @@ import { planLayout, validatePlan, type PromptPlan, type Source } from './plan.j
 import type { PlanLayout } from './layout.js';
 import { loadPrompts as readPromptsFile, type PromptsConfig } from './checkpoint.js';
 import { DEFAULT_TEMPLATE, datasetPrompt, fill } from './templates.js';
+import { blockedForwardBackward, blocksByLength, encodeRows, type BlockStats, type RowText } from './class-text.js';
 
 /** What the learner needs of a tokenizer (ClipTokenizer, SiglipTokenizer): ids of a string, and fixed-length rows. */
 export type Tokenizer = TextTokenizer;
@@ -45,7 +46,7 @@ const quoted = (s: string): string => JSON.stringify(s.length > 120 ? `${s.slice
 
 /**
  * Refuses, in one line naming the token count, the limit and the flag (or class name) to shorten, any text
- * prompt of this design and these classes that CLIP's text context cannot hold. Tokenizer work only: the
+ * prompt of this design and these classes that the model's text context cannot hold. Tokenizer work only: the
  * CLI runs it before loading anything heavy, the learner whenever it builds its prompts.
  */
 export function checkPromptLengths(
@@ -57,6 +58,8 @@ export function checkPromptLengths(
   const limit = options.contextLength ?? 77;
   // + the start token (CLIP's; SigLIP's tokenizer says it has none) and the end token
   const count = (text: string) => tokenizer.encode(text).length + (tokenizer.prefixTokens ?? 1) + 1;
+  // CLIP's tokenizer adds a start token; SigLIP's (prefixTokens 0) does not
+  const holds = tokenizer.prefixTokens === 0 ? `the model's text context holds ${limit} (the end token included)` : `CLIP's text context holds ${limit} (start and end tokens included)`;
   const names = classnames.map((n) => n.replace(/_/g, ' '));
   const longest = [...names].sort((a, b) => tokenizer.encode(b).length - tokenizer.encode(a).length).slice(0, 5);
   for (const { pattern, source, all } of promptPatterns(design, options.dataset)) {
@@ -64,13 +67,13 @@ export function checkPromptLengths(
     if (!pattern.includes('{}')) throw new UserError(`${source}: ${quoted(pattern)} has no {} where the class name goes; every class would get the same prompt`);
     const bare = count(fill(pattern, 'x'));
     if (bare > limit) {
-      throw new UserError(`${source}: the prompt ${quoted(fill(pattern, '<class>'))} is ${bare} tokens with a one-token class name; CLIP's text context holds ${limit} (start and end tokens included): shorten ${source}`);
+      throw new UserError(`${source}: the prompt ${quoted(fill(pattern, '<class>'))} is ${bare} tokens with a one-token class name; ${holds}: shorten ${source}`);
     }
     for (const name of all ? names : longest) {
       const text = fill(pattern, name);
       const n = count(text);
       if (n > limit) {
-        throw new UserError(`class name ${quoted(name)}: the prompt ${quoted(text)} is ${n} tokens; CLIP's text context holds ${limit} (start and end tokens included): shorten the class name (an imagefolder's folder name, a jsonlist's "classname")${source.startsWith('--') ? ` or ${source}` : ''}`);
+        throw new UserError(`class name ${quoted(name)}: the prompt ${quoted(text)} is ${n} tokens; ${holds}: shorten the class name (an imagefolder's folder name, a jsonlist's "classname")${source.startsWith('--') ? ` or ${source}` : ''}`);
       }
     }
   }
@@ -86,6 +89,30 @@ export interface ForwardOutput {
   terms?: Record<string, Tensor>;
   /** with gradient projection (the design's `gradientProjection`): the guide loss (see train/step.ts) */
   guide?: Tensor;
+}
+
+/**
+ * How the text tower's work over many classes is cut (src/prompting/class-text.ts). Not a method option: any
+ * setting gives the same features and gradients (to fp32 rounding), only time and memory change.
+ */
+export interface TextMemory {
+  /** classes per block: at most this many prompt tokens (classes × the block's longest prompt); default 1024 */
+  blockTokens: number;
+  /**
+   * bytes of text-tower activations a training step may keep for its backward pass (default 1 GiB, or
+   * $MPL_TEXT_MEMORY_MB); blocks beyond it are recomputed in the backward pass instead
+   */
+  keepBytes: number;
+}
+
+/** The default TextMemory: 1,024-token blocks, 1 GiB of kept activations (MPL_TEXT_MEMORY_MB overrides it). */
+export function defaultTextMemory(): TextMemory {
+  const mb = process.env.MPL_TEXT_MEMORY_MB;
+  const n = mb === undefined || mb === '' ? NaN : Number(mb);
+  if (mb !== undefined && mb !== '' && !(Number.isFinite(n) && n >= 0)) {
+    throw new UserError(`MPL_TEXT_MEMORY_MB must be a non-negative number of MiB, got '${mb}'`);
+  }
+  return { blockTokens: 1024, keepBytes: Number.isFinite(n) ? n * 2 ** 20 : 2 ** 30 };
 }
 
 export interface LearnerOptions extends MethodOptions {
@@ -130,6 +157,10 @@ export class PromptLearner {
   private _classnames: string[] = [];
   /** the vision sequence length entering each block in the last forward pass */
   lastVisionLengths: number[] = [];
+  /** how the text tower's work over many classes is cut (time and memory only; the numbers do not change) */
+  textMemory: TextMemory = defaultTextMemory();
+  /** the text tower's blocks in the last forwardBackward (all kept when it ran as one plain pass) */
+  lastTextBlocks: BlockStats | null = null;
   /** text tokens before the learnable context: CLIP's start token (1), none in SigLIP (0) */
   private readonly textPrefix: number;
 
@@ -146,8 +177,13 @@ export class PromptLearner {
     this.checkContextWords();
     validatePlan(this.plan, model.arch);
     this.headClasses = classnames.slice();
-    this.initParams(options.seed ?? 1, classnames.length);
-    this.setClassnames(classnames);
+    try {
+      this.initParams(options.seed ?? 1, classnames.length);
+      this.setClassnames(classnames);
+    } catch (e) {
+      this.dispose(); // refused prompts (too long, ...): free the tensors made so far, nothing is handed out
+      throw e;
+    }
   }
 
   /** the method on this model for the current dataset (a design may read the dataset: KgCoOp's and ProGrad's templates) */
@@ -553,15 +589,20 @@ export class PromptLearner {
     };
   }
 
-  /** The learned prompts [C, L, W] for the current classes (text context inserted). */
-  private textPrompts(): Tensor {
-    const b = this.textBuffers!;
+  /**
+   * The learned prompts [n, L, W] of the given classes (all of them, in order, by default), text context
+   * inserted. L is the longest of these prompts (the causal encoder needs nothing after it).
+   */
+  private textPrompts(classes?: number[]): Tensor {
+    const all = this.textBuffers!;
     const d = this.design.text;
     if (d.kind !== 'learned') throw new Error('no learned text prompt');
-    const C = this._classnames.length;
-    let ctx = this.params.get('prompt_learner.ctx')!.as(b.prefix.dtype);
+    let ctx = this.params.get('prompt_learner.ctx')!.as(all.prefix.dtype);
+    const b = classes ? this.buffersOf(classes) : all;
+    const C = classes ? classes.length : this._classnames.length;
     const W = this.model.textWidth;
     if (ctx.ndim === 2) ctx = ctx.unsqueeze(0).expand([C, d.nCtx, W]);
+    else if (classes) ctx = ctx.indexSelect(0, this.classIndex(classes)); // class-specific context (CSC)
     if (d.position === 'end') return catTokens([b.prefix, ctx, b.suffix]);
     // CoOp's middle/front positions: per class, the class-name tokens move next to the context
     const rows: Tensor[] = [];
@@ -579,6 +620,31 @@ export class PromptLearner {
       }
     }
     return cat(rows, 0);
+  }
+
+  /** Class indices as an int64 tensor on the model's device (in the current scope). */
+  private classIndex(classes: number[]): Tensor {
+    const device = this.model.device;
+    return tensor(BigInt64Array.from(classes, (c) => BigInt(c)), [classes.length], 'int64', device === 'cpu' ? undefined : device);
+  }
+
+  /** The frozen prompt parts of some classes, cut to the longest of their prompts (in the current scope). */
+  private buffersOf(classes: number[]): { prefix: Tensor; suffix: Tensor; eot: number[]; nameLens: number[] } {
+    const b = this.textBuffers!;
+    const idx = this.classIndex(classes);
+    const eot = classes.map((c) => b.eot[c]);
+    const suffixLen = Math.max(...eot) + 1 - (b.prefix.shape[1] + this.ctxTokens()); // prefix, context, then the rest
+    return {
+      prefix: b.prefix.indexSelect(0, idx),
+      suffix: b.suffix.indexSelect(0, idx).narrow(1, 0, suffixLen),
+      eot,
+      nameLens: classes.map((c) => b.nameLens[c]),
+    };
+  }
+
+  private ctxTokens(): number {
+    const d = this.design.text;
+    return d.kind === 'learned' ? d.nCtx : 0;
   }
 
   // ---- features and logits ----------------------------------------------------------------------
@@ -607,15 +673,53 @@ export class PromptLearner {
     return this.design.epochWeights?.(epochs) ?? null;
   }
 
-  /** Normalised text features [C, E] of the current prompts (not when the text is image-conditioned). */
+  /**
+   * Normalised text features [C, E] of the current prompts (not when the text is image-conditioned). Many
+   * classes are encoded in blocks of similar prompt length (TextMemory.blockTokens): less padding, bounded
+   * memory without a graph, the same features.
+   */
   textFeatures(): Tensor {
     return tidy(() => {
       if (this.fixedText) return this.fixedText.clone();
       if (this.imageConditioned) throw new Error(`${this.method}: the class text depends on the image (imageConditioned); use forward()`);
       if (this.design.text.kind === 'none') throw new Error(`${this.method} has no class text (perBatchForward); use forward()`);
-      const b = this.textBuffers!;
-      return nn.l2normalize(this.model.encodeTextEmbeddings(this.textPrompts(), b.eot, this.textHooks()));
+      return encodeRows(this.classText());
     });
+  }
+
+  /**
+   * The class prompts as rows for src/prompting/class-text.ts: the normalised features of any set of classes,
+   * blocks of similar length, and the activation bytes a block's graph keeps.
+   */
+  private classText(): RowText {
+    const b = this.textBuffers!;
+    const C = this._classnames.length;
+    const lengths = b.eot.map((e) => e + 1);
+    const blocks = blocksByLength(lengths, this.textMemory.blockTokens);
+    const whole = blocks.length === 1; // one block: the plain computation, no reordering
+    return {
+      rows: C,
+      blocks: whole ? [Array.from({ length: C }, (_, i) => i)] : blocks,
+      encode: (rows) =>
+        tidy(() => {
+          const all = whole && rows.length === C;
+          const eot = all ? b.eot : rows.map((c) => b.eot[c]);
+          return nn.l2normalize(this.model.encodeTextEmbeddings(this.textPrompts(all ? undefined : rows), eot, this.textHooks()));
+        }),
+      graphBytes: (rows) => this.textGraphBytes(rows.length, Math.max(...rows.map((c) => lengths[c]))),
+    };
+  }
+
+  /**
+   * The bytes autograd keeps for `n` prompts of `length` tokens through the text tower: per token and layer
+   * the block's saved tensors (layer-norm inputs and outputs, q/k/v, the attention output, the MLP's hidden
+   * layer three times: about 20 widths) and the attention probabilities (heads × length), in the activation
+   * dtype. An estimate that decides which blocks keep their graph; the measured figures are in docs/scale.md.
+   */
+  private textGraphBytes(n: number, length: number): number {
+    const t = this.model.arch.text;
+    const bytes = this.model.dtype === 'float32' ? 4 : 2;
+    return n * length * t.layers * (20 * t.width + t.heads * length) * bytes;
   }
 
   /** Image features [B, E] with the plan's vision prompts, not normalised (the linear probe's input; the cache's before averaging). */
@@ -732,29 +836,44 @@ export class PromptLearner {
     return nn.linear(raw.as(w.dtype), w, b).as('float32');
   }
 
-  /** CoCoOp: logits for each image with its own image-conditioned prompts. */
-  private imageConditionedLogits(imageFeatures: Tensor): Tensor {
+  /**
+   * CoCoOp's prompts as rows (row = image · C + class) for src/prompting/class-text.ts: each image's meta-net
+   * shifts the context of its classes' prompts. The image features must hold no graph (CoCoOp's image encoder
+   * has no prompts), so a block can be recomputed on its own.
+   */
+  private imageConditionedText(imageFeatures: Tensor): RowText {
     const b = this.textBuffers!;
     const C = this._classnames.length;
-    const W = this.model.textWidth;
     const [B] = imageFeatures.shape;
-    const p = (k: string) => this.params.get(`prompt_learner.meta_net.${k}`)!;
-    const bias = nn.linear(nn.linear(imageFeatures, p('linear1.weight'), p('linear1.bias')).relu(), p('linear2.weight'), p('linear2.bias')); // [B, W]
-    const ctx = this.params.get('prompt_learner.ctx')!.as(b.prefix.dtype); // [n, W]
-    const n = ctx.shape[0];
-    const shifted = ctx.unsqueeze(0).add(bias.unsqueeze(1)); // [B, n, W]
-    // all images' prompts in one text-encoder batch: [B·C, L, W]
-    const ctxAll = shifted.unsqueeze(1).expand([B, C, n, W]).reshape([B * C, n, W]);
-    const L = b.suffix.shape[1];
-    const p0 = this.textPrefix;
-    const prompts = catTokens([
-      b.prefix.unsqueeze(0).expand([B, C, p0, W]).reshape([B * C, p0, W]),
-      ctxAll,
-      b.suffix.unsqueeze(0).expand([B, C, L, W]).reshape([B * C, L, W]),
-    ]);
-    const eot = Array.from({ length: B }, () => b.eot).flat();
-    const text = nn.l2normalize(this.model.encodeTextEmbeddings(prompts, eot)).view([B, C, -1]);
-    return this.withBias(imageFeatures.unsqueeze(1).bmm(text.transpose(1, 2)).squeeze(1).mul(this.scale));
+    const lengths = Array.from({ length: B * C }, (_, r) => b.eot[r % C] + 1);
+    return {
+      rows: B * C,
+      blocks: blocksByLength(lengths, this.textMemory.blockTokens),
+      encode: (rows) =>
+        tidy(() => {
+          const classes = rows.map((r) => r % C);
+          const images = [...new Set(rows.map((r) => Math.floor(r / C)))].sort((a, b) => a - b); // all B: the identity
+          const slot = new Map(images.map((im, i) => [im, i]));
+          const p = (k: string) => this.params.get(`prompt_learner.meta_net.${k}`)!;
+          const feats = images.length === B ? imageFeatures : imageFeatures.indexSelect(0, this.classIndex(images));
+          const bias = nn.linear(nn.linear(feats, p('linear1.weight'), p('linear1.bias')).relu(), p('linear2.weight'), p('linear2.bias')); // [images, W]
+          const ctx = this.params.get('prompt_learner.ctx')!.as(b.prefix.dtype); // [n, W]
+          const shifted = ctx.unsqueeze(0).add(bias.unsqueeze(1)); // [images, n, W]
+          const perRow = shifted.indexSelect(0, this.classIndex(rows.map((r) => slot.get(Math.floor(r / C))!))); // [rows, n, W]
+          const part = this.buffersOf(classes);
+          const prompts = catTokens([part.prefix, perRow, part.suffix]);
+          return nn.l2normalize(this.model.encodeTextEmbeddings(prompts, part.eot));
+        }),
+      graphBytes: (rows) => this.textGraphBytes(rows.length, Math.max(...rows.map((r) => lengths[r]))),
+    };
+  }
+
+  /** CoCoOp: logits for each image with its own image-conditioned prompts. */
+  private imageConditionedLogits(imageFeatures: Tensor, text?: Tensor): Tensor {
+    const [B] = imageFeatures.shape;
+    const C = this._classnames.length;
+    const features = (text ?? encodeRows(this.imageConditionedText(imageFeatures))).view([B, C, -1]);
+    return this.withBias(imageFeatures.unsqueeze(1).bmm(features.transpose(1, 2)).squeeze(1).mul(this.scale));
   }
 
   /**
@@ -770,17 +889,64 @@ export class PromptLearner {
       }
       const img = this.imageFeatures(onDevice);
       const text = this.design.metaNet ? null : this.textFeatures();
-      // logits, loss and accuracy in float32 whatever the precision (autocast's rule for the loss)
-      const logits = (text ? this.headLogits(img, text) : this.imageConditionedChunks(img)).as('float32');
-      if (!labels) return { logits };
-      const target = this.model.onDevice(labels);
-      const ce = nn.crossEntropy(logits, target);
-      if (!this.design.lossTerms) return { logits, loss: ce };
-      return this.withLossTerms(onDevice, img.as('float32'), text!.as('float32'), logits, ce);
+      return this.head(onDevice, img, text, labels);
     });
   }
 
-  private imageConditionedChunks(img: Tensor): Tensor {
+  /**
+   * A training step's forward and backward in one: the output of forward(images, labels), and in every
+   * trainable tensor's .grad what `scaleLoss(loss).backward()` (default: the loss itself) would accumulate.
+   * With many classes the text tower runs in blocks and keeps the activations of only as many classes as
+   * `textMemory.keepBytes` allows; the others are recomputed block by block in the backward pass
+   * (src/prompting/class-text.ts), so memory does not grow with the classes and the gradients are the same.
+   */
+  forwardBackward(images: Tensor, labels: Tensor, scaleLoss?: (loss: Tensor) => Tensor): ForwardOutput {
+    return tidy(() => {
+      if (this.design.linearProbe || this.design.text.kind === 'none' || this.design.gradientProjection) {
+        // no class text (the linear probe), or two backward passes over one graph (ProGrad's projection, which
+        // train/step.ts runs on forward()'s output): the plain pass
+        const out = this.forward(images, labels);
+        if (!this.design.gradientProjection) (scaleLoss ? scaleLoss(out.loss!) : out.loss!).backward();
+        this.lastTextBlocks = null;
+        return out;
+      }
+      const onDevice = this.model.onDevice(images);
+      const img = this.imageFeatures(onDevice);
+      const conditioned = this.design.metaNet !== undefined;
+      const finish = (out: ForwardOutput) => ({ backward: scaleLoss ? scaleLoss(out.loss!) : out.loss!, result: out });
+      // nothing to learn in the text (hand-crafted prompts), or a meta-net fed by image features with a graph
+      // (no method has both today): one plain pass
+      const rows = this.fixedText || (conditioned && img.requiresGrad) ? null : conditioned ? this.imageConditionedText(img) : this.classText();
+      const plainPass = !rows || (rows.blocks.length === 1 && rows.graphBytes(rows.blocks[0]) <= this.textMemory.keepBytes);
+      const head = (text: Tensor | null) => finish(conditioned ? this.head(onDevice, img, null, labels, text ?? undefined) : this.head(onDevice, img, text ?? this.textFeatures(), labels));
+      if (plainPass) {
+        this.lastTextBlocks = rows ? { blocks: rows.blocks.length, kept: rows.blocks.length, recomputed: 0 } : null;
+        const { backward, result } = head(rows ? encodeRows(rows) : null);
+        backward.backward();
+        return result;
+      }
+      this.lastTextBlocks = { blocks: 0, kept: 0, recomputed: 0 };
+      return blockedForwardBackward(rows, this.textMemory.keepBytes, head, this.lastTextBlocks);
+    });
+  }
+
+  /**
+   * Logits (and with labels the loss and its terms) from the image features and the class text features
+   * (image-independent text), or CoCoOp's image-conditioned text (`conditionedText` [B·C, E], computed here
+   * when not given).
+   */
+  private head(images: Tensor, img: Tensor, text: Tensor | null, labels?: Tensor, conditionedText?: Tensor): ForwardOutput {
+    // logits, loss and accuracy in float32 whatever the precision (autocast's rule for the loss)
+    const logits = (text ? this.headLogits(img, text) : this.imageConditionedChunks(img, conditionedText)).as('float32');
+    if (!labels) return { logits };
+    const target = this.model.onDevice(labels);
+    const ce = nn.crossEntropy(logits, target);
+    if (!this.design.lossTerms) return { logits, loss: ce };
+    return this.withLossTerms(images, img.as('float32'), text!.as('float32'), logits, ce);
+  }
+
+  private imageConditionedChunks(img: Tensor, text?: Tensor): Tensor {
+    if (text) return this.imageConditionedLogits(img, text);
     // bound memory at evaluation: at most 8 images' prompt sets at once
     const B = img.shape[0];
     if (B <= 8) return this.imageConditionedLogits(img);

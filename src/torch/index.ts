@@ -40,6 +40,14 @@ export function cudaAvailable(): boolean {
 export function releaseFreedMemory(): void {
   native.mallocTrim();
 }
+/**
+ * The peak of bytes the GPU's caching allocator handed out on CUDA device `index` since the last reset
+ * (torch.cuda.max_memory_allocated), restarting the count with `reset`; null where it is not known (no GPU, a
+ * CPU build, libtorch before 2.9). For the benchmarks.
+ */
+export function devicePeakBytes(index = 0, reset = false): number | null {
+  return native.devicePeakBytes(index, reset) as number | null;
+}
 /** True when libtorch has fused scaled_dot_product_attention (2.1 and later). */
 export function hasSdpa(): boolean {
   return native.hasSdpa() as boolean;

@@ -74,7 +74,8 @@ export interface StepResult {
 
 /**
  * One optimisation step on a batch: zero the gradients, forward with labels (the method's loss), backward
- * (scaled under amp), optimiser step (skipped by the scaler on overflow). Returns the loss and accuracy
+ * (scaled under amp; learner.forwardBackward, which bounds the text tower's memory with many classes),
+ * optimiser step (skipped by the scaler on overflow). Returns the loss and accuracy
  * numbers, or null when `options.sums` collects them on the device.
  */
 export function trainStep(learner: PromptLearner, optimizer: Optimizer, batch: Batch, options: StepOptions & { sums: DeviceSums }): null;
@@ -84,10 +85,12 @@ export function trainStep(learner: PromptLearner, optimizer: Optimizer, batch: B
   return tidy(() => {
     const { images, labels } = batchTensors(batch, learner.model.device);
     optimizer.zeroGrad();
-    const out = learner.forward(images, labels);
+    // forward and backward (scaled under amp); with many classes the text tower keeps bounded memory
+    const scaler = options.scaler;
+    const out = learner.forwardBackward(images, labels, scaler ? (l) => scaler.scaleLoss(l) : undefined);
     const loss = out.loss!;
-    backward(learner, out, options.scaler);
-    if (options.scaler) options.scaler.step(optimizer);
+    if (learner.design.gradientProjection) backward(learner, out, scaler); // two passes over forward()'s graph
+    if (scaler) scaler.step(optimizer);
     else optimizer.step();
     return noGrad(() => {
       const hits = out.logits.argmax(1).eq(labels).sum();

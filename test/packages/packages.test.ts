@@ -131,7 +131,8 @@ test('the package: model card front matter and config.json say what the run reco
 });
 
 test('mpl predict and mpl eval with --prompts PACKAGE give what the run\'s own prompts give', () => {
-  assert.deepEqual(predictJson(pkg).map((r: { probabilities: unknown }) => r.probabilities), predictJson(path.join(run, 'prompts.safetensors')).map((r: { probabilities: unknown }) => r.probabilities));
+  // the package scores the classes it was trained on: the run's base classes (the run folder scores base + new by default)
+  assert.deepEqual(predictJson(pkg).map((r: { probabilities: unknown }) => r.probabilities), predictJson(path.join(run, 'prompts.safetensors'), weights, ['--classes', 'base']).map((r: { probabilities: unknown }) => r.probabilities));
   const evalArgs = (p: string) => ['eval', '--weights', weights, '--prompts', p, '--dataset', 'imagefolder', '--root', root, '--subsample', 'new', '--precision', 'fp32', '--workers', '1', '--json'];
   const mine = JSON.parse(ok(mpl(evalArgs(pkg)), 'eval package'));
   const theirs = JSON.parse(ok(mpl(evalArgs(run)), 'eval run folder'));

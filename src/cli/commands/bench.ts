@@ -1,17 +1,21 @@
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
-import { checkMethod } from '../../prompting/methods/index.js';
-import { intFlag } from '../flags.js';
+import { intFlag, numberFlag } from '../flags.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
+import { checkMethod } from '../../prompting/methods/index.js';
 
 interface BenchFlags extends ComputeFlags {
   json?: boolean;
-  arch?: string;
   reps?: number;
   python: boolean;
   classes?: number;
   trainImages?: number;
   evalImages?: number;
+  arch?: string;
+  memoryLimit?: number;
+  trainPerClass?: number;
+  valPerClass?: number;
+  dir?: string;
   method?: string;
 }
 
@@ -19,15 +23,19 @@ interface BenchFlags extends ComputeFlags {
 export function register(program: Command): void {
   const cmd = program
     .command('bench')
-    .description('run a benchmark (engine, zeroshot, train, data) beside plain PyTorch (MPL_BENCH_PYTHON, else /usr/bin/python3 with torch)')
-    .argument('<what>', 'engine | zeroshot | train | methods | data')
+    .description('run a benchmark (engine, zeroshot, train, methods, data, imagenet-data) beside plain PyTorch (MPL_BENCH_PYTHON, else /usr/bin/python3 with torch)')
+    .argument('<what>', 'engine | zeroshot | train | methods | data | imagenet-data')
     .option('--json', 'print one JSON object')
     .option('--reps <n>', 'timed repetitions', intFlag('--reps', { min: 1, max: 100_000 }))
     .option('--classes <n>', 'train: classes whose prompts the text encoder runs every step (default 5, EuroSAT base)', intFlag('--classes', { min: 1, max: 100_000 }))
     .option('--train-images <n>', 'train: images in the timed training epoch (default 80 on a CPU, 400 on a GPU)', intFlag('--train-images', { min: 4, max: 10_000_000 }))
     .option('--eval-images <n>', 'train: images in the timed evaluation (default 100 on a CPU, 1000 on a GPU)', intFlag('--eval-images', { min: 1, max: 10_000_000 }))
     .option('--arch <name>', 'train: the architecture, random weights (ViT-B/16; siglip-base-patch16-224 for SigLIP-B/16)', 'ViT-B/16')
-    .option('--method <name>', 'train: the method timed, mpl (default), kgcoop or prograd, each beside its official step in PyTorch')
+    .option('--method <name>', 'train: the method timed (default mpl); mpl, kgcoop and prograd beside their official step in PyTorch, the others without a baseline')
+    .option('--memory-limit <GiB>', 'train: memory each side may use; a side that needs more is reported as not fitting (default: 80% of the memory available at the start)', numberFlag('--memory-limit', { exclusiveMin: true }))
+    .option('--train-per-class <n>', 'imagenet-data: training files per class folder (default 1281: 1.28M files)', intFlag('--train-per-class', { min: 1, max: 100_000 }))
+    .option('--val-per-class <n>', 'imagenet-data: validation files per class folder (default 50)', intFlag('--val-per-class', { min: 1, max: 100_000 }))
+    .option('--dir <folder>', 'imagenet-data: where the generated tree is written, then removed (default: the temporary folder)')
     .option('--no-python', 'skip the PyTorch baseline');
   addComputeOptions(cmd, { device: 'auto', precision: 'fp32' }).addHelpText(
     'after',
@@ -38,10 +46,13 @@ Examples:
   mpl bench train --json                   MPL training and evaluation images/s, fp32
   mpl bench train --precision bf16 --json  the same in bf16, beside PyTorch fp32 and PyTorch bf16 autocast
   mpl bench train --device cuda --precision fp16 --classes 50
+  mpl bench train --classes 1000 --train-images 8 --eval-images 20 --memory-limit 16 --json
+                                           ImageNet's 1,000 classes; each side capped at 16 GiB
   mpl bench train --arch siglip-base-patch16-224 --json   MPL training on a random SigLIP-B/16 (run --arch ViT-B/16 beside it)
   mpl bench train --method prograd --json  ProGrad's training (two backward passes per step) beside PyTorch
   mpl bench methods --json                 training time per method (MPL, linear probe, CLIP-Adapter, Tip-Adapter(-F)), official recipes
-  mpl bench data                           the image pipeline: decode + augment + batch, images/s`,
+  mpl bench data                           the image pipeline: decode + augment + batch, images/s
+  mpl bench imagenet-data                  listing a 1.28M-file ImageNet tree, the 16-shot subset, the variants`,
   );
   cmd.action(async (what: string, f: BenchFlags) => {
     let result: unknown;
@@ -50,7 +61,6 @@ Examples:
       const c = computeFrom(f);
       return { target: { device: c.device, precision: c.precision.name, deviceName: c.description } };
     };
-    if (f.method !== undefined && what !== 'train') throw new UserError(`--method applies to mpl bench train only (not ${what})`);
     if (what === 'engine') {
       const m = await import('../../../bench/engine.js');
       const r = m.runEngineBench({ reps: f.reps, python: f.python });
@@ -70,7 +80,9 @@ Examples:
     } else if (what === 'train') {
       if (f.classes !== undefined && f.classes < 1) throw new UserError('--classes must be at least 1');
       const m = await import('../../../bench/train.js');
-      const r = await m.runTrainBench({ arch: f.arch, python: f.python, classes: f.classes, trainImages: f.trainImages, evalImages: f.evalImages, method: f.method ? checkMethod(f.method) : undefined, ...compute() });
+      const memoryLimit = f.memoryLimit === undefined ? undefined : Math.floor(f.memoryLimit * 2 ** 30);
+      const method = f.method === undefined ? undefined : checkMethod(f.method);
+      const r = await m.runTrainBench({ arch: f.arch, method, python: f.python, classes: f.classes, trainImages: f.trainImages, evalImages: f.evalImages, memoryLimit, ...compute() });
       result = r;
       text = m.formatTrainBench(r);
     } else if (what === 'data') {
@@ -78,8 +90,13 @@ Examples:
       const r = await m.runDataBench();
       result = r;
       text = m.formatDataBench(r);
+    } else if (what === 'imagenet-data') {
+      const m = await import('../../../bench/imagenet-data.js');
+      const r = await m.runImagenetDataBench({ trainPerClass: f.trainPerClass, valPerClass: f.valPerClass, dir: f.dir });
+      result = r;
+      text = m.formatImagenetDataBench(r);
     } else {
-      throw new UserError(`unknown benchmark '${what}' (engine, zeroshot, train, methods or data)`);
+      throw new UserError(`unknown benchmark '${what}' (engine, zeroshot, train, methods, data or imagenet-data)`);
     }
     process.stdout.write((f.json ? JSON.stringify(result) : text) + '\n');
   });

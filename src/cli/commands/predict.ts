@@ -82,6 +82,7 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
   let options: MethodOptions = { template: f.template, ensemble: f.ensemble };
   let classnames = f.classes ? f.classes.split(',').map((c) => c.trim()).filter(Boolean) : [];
   let prompts: ReturnType<typeof loadPromptsSource> | null = null;
+  let note: string | undefined;
   if (mode === 'predict') {
     if (!f.prompts) throw new UserError('--prompts FILE is required (prompts.safetensors or an official model.pth.tar-N)');
     prompts = loadPromptsSource(f.prompts); // a file, a run folder or a package (src/packages/)
@@ -91,13 +92,14 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
     const file = fs.statSync(f.prompts).isDirectory() ? path.join(f.prompts, PROMPTS_FILE) : f.prompts;
     const chosen = predictClasses(f.classes, prompts, file);
     classnames = chosen.classnames;
-    if (chosen.note) process.stderr.write(`${chosen.note}\n`);
+    note = chosen.note;
   }
   if (classnames.length === 0) throw new UserError('--classes "a,b,c" is required');
   const files = collectImageInputs(images);
   const compute = computeFrom(f);
   const loaded = await modelFrom(f, compute);
   if (prompts) await checkBackbone(prompts.requirement, loaded, f.prompts!); // before any image is read
+  if (note) process.stderr.write(`${note}\n`); // which classes are scored, once the backbone is accepted
   const learner = new PromptLearner(loaded.model, loaded.tokenizer, method, classnames, options);
   try {
     if (prompts) learner.loadSaved(prompts, f.prompts!);

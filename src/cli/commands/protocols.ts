@@ -278,7 +278,9 @@ ${CONFIG_HELP}`,
     ['xd', 'cross-dataset transfer: train on a source (ImageNet), test on the other datasets', XD_TARGETS],
     ['dg', 'domain generalisation: train on ImageNet, test on ImageNet-V2/-Sketch/-A/-R', DG_TARGETS],
   ] as const) {
-    common(program.command(name).description(desc), 'imagenet')
+    const command = program.command(name).description(desc);
+    if (name === 'xd') command.alias('crossdataset'); // the papers' name for the protocol
+    common(command, 'imagenet')
       .option('--targets <list>', `target datasets (default: ${defaultTargets.join(',')})`)
       .option('--target <name=dir>', 'a target dataset in its own folder (repeatable): NAME=FOLDER', collect)
       .addHelpText(

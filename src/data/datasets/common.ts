@@ -99,7 +99,18 @@ export function listNoHidden(dir: string, what: string): string[] {
     if (code === 'ENOTDIR') throw fileError(dir, `${what} is not a folder`);
     throw fileError(dir, `cannot list ${what} (${(e as Error).message})`);
   }
-  return names.filter((n) => !n.startsWith('.')).sort(comparePy);
+  return sortPy(names.filter((n) => !n.startsWith('.')));
+}
+
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/**
+ * Sorts names in place in Python's `sorted` order. Without astral characters (surrogate pairs) JavaScript's
+ * default order (UTF-16 code units) is the same and several times faster, which matters for ImageNet's
+ * 1,300 files per folder.
+ */
+export function sortPy(names: string[]): string[] {
+  return names.some((n) => SURROGATE.test(n)) ? names.sort(comparePy) : names.sort();
 }
 
 /** String order of Python's sort (code points); differs from JS only for astral characters. */
@@ -134,15 +145,16 @@ export function listImages(dir: string): string[] {
     throw fileError(dir, `cannot list image folder (${(e as Error).message})`);
   }
   // Dirent types avoid one stat per file (ImageNet has 1.28M); symlinks are followed with a stat.
-  return entries
-    .filter(
-      (d) =>
-        !d.name.startsWith('.') &&
-        IMAGE_EXTENSIONS.has(path.extname(d.name).toLowerCase()) &&
-        (d.isFile() || (d.isSymbolicLink() && isFile(path.join(dir, d.name)))),
-    )
-    .map((d) => d.name)
-    .sort(comparePy);
+  return sortPy(
+    entries
+      .filter(
+        (d) =>
+          !d.name.startsWith('.') &&
+          IMAGE_EXTENSIONS.has(path.extname(d.name).toLowerCase()) &&
+          (d.isFile() || (d.isSymbolicLink() && isFile(path.join(dir, d.name)))),
+      )
+      .map((d) => d.name),
+  );
 }
 
 /** Lines of a text file (trimmed, empty lines dropped); the error names the file. */

@@ -25,19 +25,20 @@ export function readClassnames(file: string): Map<string, string> {
   return out;
 }
 
-/** Every image of `<dir>/<folder>/` for the given folders, label = position in `folders`. */
+/** Every image of `<dir>/<folder>/` for the given folders, label = position in `folders`; relpaths start with `prefix`. */
 function readFolders(
   dir: string,
   folders: string[],
   classnames: Map<string, string>,
   classFile: string,
   classnameOf: (names: Map<string, string>, folder: string, label: number) => string | undefined = (names, f) => names.get(f),
+  prefix = '',
 ): SplitEntry[] {
   const items: SplitEntry[] = [];
   folders.forEach((folder, label) => {
     const classname = classnameOf(classnames, folder, label);
     if (classname === undefined) throw fileError(path.join(dir, folder), `class folder "${folder}" is not listed in ${classFile}`);
-    for (const im of listImages(path.join(dir, folder))) items.push({ relpath: `${folder}/${im}`, label, classname });
+    for (const im of listImages(path.join(dir, folder))) items.push({ relpath: `${prefix}${folder}/${im}`, label, classname });
   });
   return items;
 }
@@ -73,10 +74,7 @@ export const imagenet: DatasetDef = {
     const classnames = readClassnames(classFile);
     const read = (split: string) => {
       const dir = path.join(ctx.imageDir, split);
-      return readFolders(dir, listSubdirs(dir, `ImageNet ${split} folder`), classnames, classFile).map((e) => ({
-        ...e,
-        relpath: `${split}/${e.relpath}`,
-      }));
+      return readFolders(dir, listSubdirs(dir, `ImageNet ${split} folder`), classnames, classFile, undefined, `${split}/`);
     };
     const train = read('train');
     // "Follow standard practice to perform evaluation on the val set", also used as val.
