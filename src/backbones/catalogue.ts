@@ -145,7 +145,14 @@ export async function catalogueWeights(
 ): Promise<{ file: string; cached: string }> {
   if (!o.model && !o.weights) throw new UserError(missing);
   if (!o.device || !isCuda(o.device)) checkBlas();
-  const file = await resolveWeights({ model: o.weights ? undefined : o.model, weights: o.weights, reporter: o.reporter ?? silentReporter, models: MODEL_CATALOGUE });
-  const cached = o.weights ? '' : `; it is a downloaded copy in the cache: delete it (rm '${file}' '${file}.json') and run again to download it afresh, or pass ${weightsFlag}`;
+  const file = await resolveWeights({
+    model: o.weights ? undefined : o.model,
+    weights: o.weights,
+    reporter: o.reporter ?? silentReporter,
+    models: MODEL_CATALOGUE,
+  });
+  const cached = o.weights
+    ? ''
+    : `; it is a downloaded copy in the cache: delete it (rm '${file}' '${file}.json') and run again to download it afresh, or pass ${weightsFlag}`;
   return { file, cached };
 }

@@ -88,18 +88,20 @@ export const imagenet: DatasetDef = {
  * order: `folders`), class names from classnames.txt. The user downloads each by hand: the manual step is made from
  * `get` (what to download, from where) and `extract` (where it goes), the layout line from `files`.
  */
-function variant(spec: Pick<DatasetDef, 'name' | 'displayName' | 'aliases' | 'dirName' | 'reportName' | 'imageDir'> & {
-  homepage: string;
-  /** the manual step's first words, before "and extract it into DIR": what to download and from where */
-  get: string;
-  /** the words after "and extract it": where, and the class folders that gives (`folder`: DIR/imageDir) */
-  extract(dir: string, folder: string): string;
-  /** the class folders and their images under imageDir, as the layout line names them */
-  files: string;
-  folders(ctx: DatasetContext, classnames: Map<string, string>): string[];
-  /** Class name of a folder; default: classnames.txt entry of the folder's wnid. */
-  classnameOf?(classnames: Map<string, string>, folder: string, label: number): string | undefined;
-}): DatasetDef {
+function variant(
+  spec: Pick<DatasetDef, 'name' | 'displayName' | 'aliases' | 'dirName' | 'reportName' | 'imageDir'> & {
+    homepage: string;
+    /** the manual step's first words, before "and extract it into DIR": what to download and from where */
+    get: string;
+    /** the words after "and extract it": where, and the class folders that gives (`folder`: DIR/imageDir) */
+    extract(dir: string, folder: string): string;
+    /** the class folders and their images under imageDir, as the layout line names them */
+    files: string;
+    folders(ctx: DatasetContext, classnames: Map<string, string>): string[];
+    /** Class name of a folder; default: classnames.txt entry of the folder's wnid. */
+    classnameOf?(classnames: Map<string, string>, folder: string, label: number): string | undefined;
+  },
+): DatasetDef {
   const imageDir = spec.imageDir;
   return {
     name: spec.name,
