@@ -127,7 +127,10 @@ async function main() {
     files = changes(rev);
     console.log(`lint: ${files.size} changed TypeScript file(s) since ${rev.slice(0, 12)}`);
   }
-  if (files.size === 0) return;
+  if (files.size === 0) {
+    console.log('lint: ok');
+    return;
+  }
   const list = [...files.keys()];
   let failed = false;
 
