@@ -54,6 +54,8 @@ if [ "${MPL_SKIP_LIBTORCH2:-}" != 1 ] && [ ! -f "$venv/installed-$TORCH2_VERSION
 fi
 
 npm ci --no-audit --no-fund
+# the formatter and linter `npm test` runs on changed files (scripts/lint-changed.js); a package of its own (tools/lint/package.json says why)
+npm ci --prefix tools/lint --no-audit --no-fund
 
 if [ "${MPL_SKIP_LIBTORCH2:-}" != 1 ]; then
   if [ -n "$torch2_pid" ] && ! wait "$torch2_pid"; then

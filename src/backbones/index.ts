@@ -5,18 +5,17 @@
  * adding a family = its folder + one line in FAMILIES (+ its catalogue entries in catalogue.ts).
  */
 import * as path from 'node:path';
-import { checkBlas, isCuda, type DType, type Device, type Precision, type PrecisionName } from '../torch/index.js';
-import { findClipModel, resolveWeights } from '../net/hub.js';
+import { findClipModel } from '../net/hub.js';
 import { readSafetensorsHeader } from '../io/safetensors.js';
 import { fileError, UserError } from '../util/errors.js';
-import { silentReporter, type Reporter } from '../util/reporter.js';
 import type { BackboneFamily } from './family.js';
 import type { Preprocess } from './clip/preprocess.js';
 import type { BackboneArchitecture, BackboneModel, BackboneNeed, BackboneTraits, FamilyName, TextTokenizer } from './model.js';
 import { clipFamily } from './clip/family.js';
 import { ClipTokenizer } from './clip/tokenizer.js';
 import { siglipFamily } from './siglip/family.js';
-import { MODEL_CATALOGUE, type CatalogueEntry } from './catalogue.js';
+import type { LoadClipOptions } from './clip/load.js';
+import { catalogueWeights, MODEL_CATALOGUE, type CatalogueEntry } from './catalogue.js';
 
 /** Every family, most specific first: the first that recognises a file loads it (CLIP is the fallback). */
 const FAMILIES: readonly BackboneFamily[] = [siglipFamily, clipFamily];
@@ -113,18 +112,11 @@ export function architectureParameters(arch: BackboneArchitecture): number {
   return familyOf(arch).parameterCount(arch);
 }
 
-export interface LoadModelOptions {
-  /** a model name of the catalogue (`mpl models`), fetched from the Hugging Face hub into the cache */
-  model?: string;
-  /** a local weights file or model folder; wins over `model` */
-  weights?: string;
-  /** fp32 (default), fp16, amp, bf16 -- resolve `auto` with resolvePrecision() first */
-  precision?: PrecisionName | Precision;
-  /** @deprecated use precision */
-  dtype?: DType;
-  device?: Device;
-  reporter?: Reporter;
-}
+/**
+ * loadClip's options, for a model of any family: `model` is a name of the catalogue (`mpl models`), fetched from the
+ * Hugging Face hub into the cache; `weights` a local weights file or model folder (wins over `model`).
+ */
+export type LoadModelOptions = LoadClipOptions;
 
 export interface LoadedModel {
   model: BackboneModel;
@@ -140,10 +132,11 @@ export interface LoadedModel {
 /** One call from a name or a file/folder to a ready model of any family. */
 export async function loadModel(spec: string | LoadModelOptions): Promise<LoadedModel> {
   const o: LoadModelOptions = typeof spec === 'string' ? { model: spec } : spec;
-  if (!o.model && !o.weights) throw new UserError('give a model name (--model ViT-B/16; mpl models lists them) or a weights file or folder (--weights PATH)');
-  if (!o.device || !isCuda(o.device)) checkBlas();
-  const file = await resolveWeights({ model: o.weights ? undefined : o.model, weights: o.weights, reporter: o.reporter ?? silentReporter, models: MODEL_CATALOGUE });
-  const cached = o.weights ? '' : `; it is a downloaded copy in the cache: delete it (rm '${file}' '${file}.json') and run again to download it afresh, or pass --weights PATH`;
+  const { file, cached } = await catalogueWeights(
+    o,
+    'give a model name (--model ViT-B/16; mpl models lists them) or a weights file or folder (--weights PATH)',
+    '--weights PATH',
+  );
   const family = detectFamily(file);
   let loaded: ReturnType<BackboneFamily['load']>;
   try {

@@ -79,6 +79,25 @@ function clip8(v: number): number {
   return s < 0 ? 0 : s > 255 ? 255 : s;
 }
 
+/**
+ * One output pixel of a pass: the three channels of `n` input pixels `step` bytes apart from `p`, weighted by
+ * kk[kBase..kBase+n), rounded and clamped into out[o..o+2] (the same for both passes, as Pillow's ImagingResample*).
+ */
+function convolvePixel(src: Uint8Array, p: number, step: number, n: number, kk: Int32Array, kBase: number, out: Uint8Array, o: number): void {
+  let s0 = HALF;
+  let s1 = HALF;
+  let s2 = HALF;
+  for (let i = 0; i < n; i++, p += step) {
+    const k = kk[kBase + i];
+    s0 += src[p] * k;
+    s1 += src[p + 1] * k;
+    s2 += src[p + 2] * k;
+  }
+  out[o] = clip8(s0);
+  out[o + 1] = clip8(s1);
+  out[o + 2] = clip8(s2);
+}
+
 export interface Rect {
   left: number;
   top: number;
@@ -149,21 +168,7 @@ export function resizeBicubicPil(src: RgbImage, outW: number, outH: number, crop
         const xx = wx + xo;
         const xmin = bounds[xx * 2];
         const xmax = bounds[xx * 2 + 1];
-        const kBase = xx * ksize;
-        let s0 = HALF;
-        let s1 = HALF;
-        let s2 = HALF;
-        let p = rowBase + xmin * 3;
-        for (let x = 0; x < xmax; x++, p += 3) {
-          const k = kk[kBase + x];
-          s0 += sd[p] * k;
-          s1 += sd[p + 1] * k;
-          s2 += sd[p + 2] * k;
-        }
-        const o = outBase + xo * 3;
-        td[o] = clip8(s0);
-        td[o + 1] = clip8(s1);
-        td[o + 2] = clip8(s2);
+        convolvePixel(sd, rowBase + xmin * 3, 3, xmax, kk, xx * ksize, td, outBase + xo * 3);
       }
     }
     if (!needV) return { width: ww, height: wh, data: tmp };
@@ -185,23 +190,9 @@ export function resizeBicubicPil(src: RgbImage, outW: number, outH: number, crop
     const yy = wy + yo;
     const ymin = bounds[yy * 2] - tmpRowOffset;
     const ymax = bounds[yy * 2 + 1];
-    const kBase = yy * ksize;
     const outBase = yo * ww * 3;
     for (let xo = 0; xo < ww; xo++) {
-      let s0 = HALF;
-      let s1 = HALF;
-      let s2 = HALF;
-      let p = ymin * tmpStride + tmpColOffset + xo * 3;
-      for (let y = 0; y < ymax; y++, p += tmpStride) {
-        const k = kk[kBase + y];
-        s0 += td[p] * k;
-        s1 += td[p + 1] * k;
-        s2 += td[p + 2] * k;
-      }
-      const o = outBase + xo * 3;
-      out[o] = clip8(s0);
-      out[o + 1] = clip8(s1);
-      out[o + 2] = clip8(s2);
+      convolvePixel(td, ymin * tmpStride + tmpColOffset + xo * 3, tmpStride, ymax, kk, yy * ksize, out, outBase + xo * 3);
     }
   }
   return { width: ww, height: wh, data: out };

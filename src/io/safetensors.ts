@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import { fileError, UserError } from '../util/errors.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { openForReading, writeFileAtomic } from '../util/fs.js';
 import { DTYPE_SIZE, type DType, type RawTensor, numel } from './tensor.js';
 
 /** safetensors dtype names <-> RawTensor dtypes (the subset the project uses). */
@@ -64,12 +64,7 @@ export function readSafetensors(file: string): SafetensorsFile {
 
 /** Only the header: names, dtypes, shapes, offsets, metadata. Reads a few KB, whatever the file size. */
 export function readSafetensorsHeader(file: string): { entries: HeaderEntry[]; metadata: Record<string, string>; dataStart: number; fileSize: number } {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw fileError(file, `cannot open: ${(e as Error).message}`);
-  }
+  const fd = openForReading(file);
   try {
     const fileSize = fs.fstatSync(fd).size;
     const head = Buffer.alloc(Math.min(fileSize, 8));

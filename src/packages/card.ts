@@ -5,7 +5,7 @@
  * Every field comes from the package's config.json: the card says nothing config.json does not.
  */
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { datasetDisplayName, methodDisplayName } from '../eval/report/names.js';
+import { datasetDisplayName, methodDisplayName } from '../report/names.js';
 import type { PackageConfig } from './package.js';
 
 /** Hugging Face repositories of the backbones known by name (the card's base_model). */

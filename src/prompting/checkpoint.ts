@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
 import { firstNonFinite, type RawTensor } from '../io/tensor.js';
 import { readTorchCheckpoint, sniffFormat } from '../io/torchzip.js';
-import { allFinite } from '../torch/index.js';
 import { UserError, fileError } from '../util/errors.js';
 import { writeJsonAtomic } from '../util/fs.js';
 import { camelKeys, snakeKeys } from '../util/json.js';

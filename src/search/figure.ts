@@ -2,10 +2,10 @@
  * The search's figure: objective against trainable parameters (left) and against measured time per training
  * step (right), one point per candidate at the largest budget it reached (darker = trained longer), the
  * Pareto front of each panel (no other candidate scores higher at a lower cost), the paper's default and
- * MaPLe's replacement marked, the best ringed. Plain SVG with the report figures' helpers (src/eval/report/).
+ * MaPLe's replacement marked, the best ringed. Plain SVG with the report figures' helpers (src/report/).
  */
-import { axes } from '../eval/report/plots.js';
-import { esc, niceTicks, r2, svgDocument, text, textWidth } from '../eval/report/svg.js';
+import { axes } from '../report/plots.js';
+import { esc, niceTicks, r2, svgDocument, text, textWidth } from '../report/svg.js';
 import { paretoFront } from './halving.js';
 import type { SearchResult } from './search.js';
 

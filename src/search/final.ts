@@ -6,8 +6,8 @@
  */
 import * as path from 'node:path';
 import type { BackboneModel } from '../backbones/model.js';
-import { collect } from '../eval/report/collect.js';
-import { formatMarkdown } from '../eval/report/format.js';
+import { collect } from '../report/collect.js';
+import { formatMarkdown } from '../report/format.js';
 import { DG_TARGETS, runBase2New, runTransfer, XD_TARGETS, type ProtocolOptions } from '../eval/protocols.js';
 import type { RunResult } from '../eval/results.js';
 import type { MethodOptions } from '../prompting/methods/index.js';

@@ -3,8 +3,8 @@
  * objective per seed), the figure (SVG and PNG), the JSON result, and the best schedule as ready flags.
  */
 import * as path from 'node:path';
-import { csvField } from '../eval/report/format.js';
-import { svgToPng } from '../eval/report/svg.js';
+import { csvField } from '../report/format.js';
+import { svgToPng } from '../report/svg.js';
 import { writeFileAtomic, writeJsonAtomic } from '../util/fs.js';
 import { renderSearchSvg } from './figure.js';
 import type { SearchResult } from './search.js';

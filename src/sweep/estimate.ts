@@ -12,7 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDataset } from '../data/dataset.js';
-import { findResultFiles } from '../eval/report/collect.js';
+import { findResultFiles } from '../report/result-files.js';
 import { learnsPrompts, methodDef } from '../prompting/methods/index.js';
 import type { RunResult } from '../eval/results.js';
 import type { RunConfig } from '../eval/run-config.js';

@@ -4,10 +4,10 @@
  * difference, for every cell that has all its runs finished. The paper reports nothing for base-class
  * accuracy, HM, domain generalisation or few-shot: those tables show our numbers only (`mpl table`).
  */
-import type { LoadedResult } from '../eval/report/collect.js';
-import { aggregate } from '../eval/report/collect.js';
-import { formatMarkdown } from '../eval/report/format.js';
-import { datasetDisplayName, methodDisplayName } from '../eval/report/names.js';
+import type { LoadedResult } from '../report/result-files.js';
+import { aggregate } from '../report/collect.js';
+import { formatMarkdown } from '../report/format.js';
+import { datasetDisplayName, methodDisplayName } from '../report/names.js';
 import type { Protocol } from '../eval/results.js';
 import { PAPER_DATASETS, PAPER_METHODS, type PresetName } from './presets.js';
 

@@ -11,7 +11,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readSafetensorsHeader } from '../io/safetensors.js';
-import { CHECKPOINT_FILE } from '../train/trainer.js';
+import { CHECKPOINT_FILE } from '../train/checkpoint.js';
 import * as os from 'node:os';
 import { LOCK_FILE, liveLockOwner } from '../util/lock.js';
 import { readLocalRecords, readSlurmJobs, recordAlive } from './records.js';

@@ -7,6 +7,34 @@ import { native } from './native.js';
 import { noGrad } from './scope.js';
 import type { Tensor } from './tensor.js';
 
+/**
+ * What the optimisers share: the parameters, the learning rate (schedules set it between steps), zeroing the
+ * gradients, and the step over every parameter that has a gradient (the others are skipped, as in PyTorch).
+ */
+abstract class ParameterOptimizer {
+  constructor(
+    readonly params: Tensor[],
+    public lr: number,
+    readonly weightDecay: number,
+  ) {}
+
+  zeroGrad(): void {
+    for (const p of this.params) p.zeroGrad();
+  }
+
+  step(): void {
+    noGrad(() => {
+      for (const p of this.params) {
+        const g = p.grad;
+        if (g) this.update(p, g);
+      }
+    });
+  }
+
+  /** Updates `p` from its gradient `g` (a handle of its own, disposed here). */
+  protected abstract update(p: Tensor, g: Tensor): void;
+}
+
 export interface SGDOptions {
   lr: number;
   momentum?: number;
@@ -21,59 +49,46 @@ export interface SGDOptions {
  *   p -= lr·d
  * Parameters without a gradient are skipped, as in PyTorch. Momentum buffers are owned (kept) here.
  */
-export class SGD {
-  lr: number;
+export class SGD extends ParameterOptimizer {
   readonly momentum: number;
   readonly dampening: number;
-  readonly weightDecay: number;
   readonly nesterov: boolean;
   private readonly buffers = new Map<Tensor, Tensor>();
 
-  constructor(readonly params: Tensor[], options: SGDOptions) {
-    this.lr = options.lr;
+  constructor(params: Tensor[], options: SGDOptions) {
+    super(params, options.lr, options.weightDecay ?? 0);
     this.momentum = options.momentum ?? 0;
     this.dampening = options.dampening ?? 0;
-    this.weightDecay = options.weightDecay ?? 0;
     this.nesterov = options.nesterov ?? false;
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       throw new Error('Nesterov momentum requires a momentum and zero dampening');
     }
   }
 
-  zeroGrad(): void {
-    for (const p of this.params) p.zeroGrad();
-  }
-
-  step(): void {
-    noGrad(() => {
-      for (const p of this.params) {
-        const g = p.grad;
-        if (!g) continue;
-        const temps: Tensor[] = [g];
-        let d = g;
-        if (this.weightDecay !== 0) {
-          d = d.add(p, this.weightDecay);
-          temps.push(d);
-        }
-        if (this.momentum !== 0) {
-          let buf = this.buffers.get(p);
-          if (!buf) {
-            buf = d.clone().keep();
-            this.buffers.set(p, buf);
-          } else {
-            buf.mul_(this.momentum).add_(d, 1 - this.dampening);
-          }
-          if (this.nesterov) {
-            d = d.add(buf, this.momentum);
-            temps.push(d);
-          } else {
-            d = buf;
-          }
-        }
-        p.add_(d, -this.lr);
-        for (const t of temps) t.dispose();
+  protected update(p: Tensor, g: Tensor): void {
+    const temps: Tensor[] = [g];
+    let d = g;
+    if (this.weightDecay !== 0) {
+      d = d.add(p, this.weightDecay);
+      temps.push(d);
+    }
+    if (this.momentum !== 0) {
+      let buf = this.buffers.get(p);
+      if (!buf) {
+        buf = d.clone().keep();
+        this.buffers.set(p, buf);
+      } else {
+        buf.mul_(this.momentum).add_(d, 1 - this.dampening);
       }
-    });
+      if (this.nesterov) {
+        d = d.add(buf, this.momentum);
+        temps.push(d);
+      } else {
+        d = buf;
+      }
+    }
+    p.add_(d, -this.lr);
+    for (const t of temps) t.dispose();
   }
 
   /** Momentum buffers by parameter index (for checkpoints); undefined where no step has run yet. */
@@ -172,51 +187,38 @@ export interface AdamWState {
  * `lr` may change between steps (schedules set it). Parameters without a gradient are skipped and their
  * step count does not advance, as in PyTorch. The moment buffers are owned (kept) here.
  */
-export class AdamW {
-  lr: number;
+export class AdamW extends ParameterOptimizer {
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
-  readonly weightDecay: number;
   private readonly state = new Map<Tensor, AdamWState>();
 
-  constructor(readonly params: Tensor[], options: AdamWOptions) {
-    this.lr = options.lr;
+  constructor(params: Tensor[], options: AdamWOptions) {
+    super(params, options.lr, options.weightDecay ?? 1e-2);
     [this.beta1, this.beta2] = options.betas ?? [0.9, 0.999];
     this.eps = options.eps ?? 1e-8;
-    this.weightDecay = options.weightDecay ?? 1e-2;
     for (const b of [this.beta1, this.beta2]) {
       if (!(b >= 0 && b < 1)) throw new Error(`AdamW: betas must be in [0, 1), got ${b}`);
     }
   }
 
-  zeroGrad(): void {
-    for (const p of this.params) p.zeroGrad();
-  }
-
-  step(): void {
-    noGrad(() => {
-      for (const p of this.params) {
-        const g = p.grad;
-        if (!g) continue;
-        let s = this.state.get(p);
-        if (!s) {
-          s = { step: 0, expAvg: zeros(p.shape, p.dtype, p.device).keep(), expAvgSq: zeros(p.shape, p.dtype, p.device).keep() };
-          this.state.set(p, s);
-        }
-        s.step += 1;
-        if (this.weightDecay !== 0) p.mul_(1 - this.lr * this.weightDecay);
-        s.expAvg.mul_(this.beta1).add_(g, 1 - this.beta1);
-        const g2 = g.mul(g);
-        s.expAvgSq.mul_(this.beta2).add_(g2, 1 - this.beta2);
-        const stepSize = this.lr / (1 - this.beta1 ** s.step);
-        const root = s.expAvgSq.sqrt();
-        const denom = root.div(Math.sqrt(1 - this.beta2 ** s.step)).add_(this.eps);
-        const update = s.expAvg.div(denom);
-        p.add_(update, -stepSize);
-        for (const t of [g, g2, root, denom, update]) t.dispose();
-      }
-    });
+  protected update(p: Tensor, g: Tensor): void {
+    let s = this.state.get(p);
+    if (!s) {
+      s = { step: 0, expAvg: zeros(p.shape, p.dtype, p.device).keep(), expAvgSq: zeros(p.shape, p.dtype, p.device).keep() };
+      this.state.set(p, s);
+    }
+    s.step += 1;
+    if (this.weightDecay !== 0) p.mul_(1 - this.lr * this.weightDecay);
+    s.expAvg.mul_(this.beta1).add_(g, 1 - this.beta1);
+    const g2 = g.mul(g);
+    s.expAvgSq.mul_(this.beta2).add_(g2, 1 - this.beta2);
+    const stepSize = this.lr / (1 - this.beta1 ** s.step);
+    const root = s.expAvgSq.sqrt();
+    const denom = root.div(Math.sqrt(1 - this.beta2 ** s.step)).add_(this.eps);
+    const update = s.expAvg.div(denom);
+    p.add_(update, -stepSize);
+    for (const t of [g, g2, root, denom, update]) t.dispose();
   }
 
   /** The state by parameter index (for checkpoints); undefined where no step has run yet. */

@@ -15,7 +15,7 @@ import { CACHE_KEYS, CACHE_VALUES, type PromptLearner } from '../prompting/learn
 import { Tensor, allFinite, noGrad, tensor, tidy } from '../torch/index.js';
 import { configDiff, describeDiff } from '../util/config.js';
 import { UserError } from '../util/errors.js';
-import { silentReporter, type Reporter } from '../util/reporter.js';
+import { silentReporter } from '../util/reporter.js';
 import type { BatchSource } from './batches.js';
 import { buildFeatureCache, collectFeatures, searchCacheHyperparameters, type SplitFeatures } from './feature-heads.js';
 import { lpclipSearch } from './logistic.js';

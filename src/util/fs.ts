@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { UserError } from './errors.js';
+import { fileError, UserError } from './errors.js';
 
 /** The file-system calls the atomic writer makes; tests replace `writeSync` to simulate a full disk. */
 export interface WriteIo {
@@ -11,6 +11,15 @@ const realIo: WriteIo = { writeSync: (fd, buffer, offset, length) => fs.writeSyn
 
 /** errno codes that mean "the disk cannot take these bytes": the previous file is kept, the user frees space. */
 const NO_SPACE_CODES = new Set(['ENOSPC', 'EDQUOT', 'EFBIG', 'EIO']);
+
+/** Opens a file for reading; a failure is a one-line error naming the file. */
+export function openForReading(file: string): number {
+  try {
+    return fs.openSync(file, 'r');
+  } catch (e) {
+    throw fileError(file, `cannot open: ${(e as Error).message}`);
+  }
+}
 
 /**
  * Writes a file atomically: the data goes to a temporary file in the same folder, written in full (a short

@@ -10,7 +10,27 @@ import { repoRoot } from '../helpers.js';
 import { METHODS } from '../../src/prompting/methods/index.js';
 
 /** Lowest first: a folder of src/ may import from itself and the folders before it. */
-const LAYERS = ['util', 'types', 'io', 'torch', 'net', 'data', 'synth', 'backbones', 'prompting', 'train', 'tensorboard', 'eval', 'packages', 'serve', 'pretrain', 'sweep', 'search', 'cli'];
+const LAYERS = [
+  'util',
+  'types',
+  'io',
+  'torch',
+  'net',
+  'data',
+  'synth',
+  'backbones',
+  'prompting',
+  'train',
+  'tensorboard',
+  'eval',
+  'report',
+  'packages',
+  'serve',
+  'pretrain',
+  'sweep',
+  'search',
+  'cli',
+];
 
 const src = path.join(repoRoot, 'src');
 

@@ -8,7 +8,7 @@ import { UserError } from '../../src/util/errors.js';
 import { describeDataset, generateSplit, loadDataset } from '../../src/data/dataset.js';
 import { DATASET_NAMES, DATASETS, getDataset } from '../../src/data/datasets/index.js';
 import { CATALOGUE, findDataset } from '../../src/data/download.js';
-import { datasetDisplayName, sortDatasets } from '../../src/eval/report/names.js';
+import { datasetDisplayName, sortDatasets } from '../../src/report/names.js';
 import { datasetPrompt } from '../../src/prompting/templates.js';
 import { carsClassName, petsBreed, sunClassName, ucfClassName } from '../../src/data/datasets/coop.js';
 import { readMatFile } from '../../src/data/matfile.js';

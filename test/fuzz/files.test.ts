@@ -18,7 +18,7 @@ import { applyConfig } from '../../src/cli/config-file.js';
 import { register as registerProtocols } from '../../src/cli/commands/protocols.js';
 import { readFewshotCache } from '../../src/data/fewshot.js';
 import { readMatFile } from '../../src/data/matfile.js';
-import { validateResult } from '../../src/eval/report/collect.js';
+import { validateResult } from '../../src/report/result-files.js';
 import { extractArchive } from '../../src/io/archive.js';
 import { writeSafetensors } from '../../src/io/safetensors.js';
 import { loadPrompts } from '../../src/prompting/checkpoint.js';

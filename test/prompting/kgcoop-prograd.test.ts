@@ -24,7 +24,7 @@ import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { PromptLearner } from '../../src/prompting/learner.js';
 import { inferMethod, type MethodName, type MethodOptions } from '../../src/prompting/methods/index.js';
 import { backward, projectGradients } from '../../src/train/step.js';
-import { GradScaler, SGD, noGrad, tensor, tidy, type PrecisionName } from '../../src/torch/index.js';
+import { GradScaler, SGD, noGrad, tensor, tidy } from '../../src/torch/index.js';
 import { fixturesDir } from '../helpers.js';
 import { assertClose, float32, goldenImages, goldenModel, testDevice, testPrecisions } from './golden.js';
 import { REDUCED, assertScaled, assertUpdate, fp32Tolerance, relativeL2 } from '../tolerance.js';

@@ -5,7 +5,8 @@ import * as path from 'node:path';
 import { tmpDir } from '../helpers.js';
 import { harmonicMean } from '../../src/eval/results.js';
 import { UserError } from '../../src/util/errors.js';
-import { aggregate, collect, findResultFiles, loadResults, populationStd, reportToJson } from '../../src/eval/report/collect.js';
+import { aggregate, collect, populationStd, reportToJson } from '../../src/report/collect.js';
+import { findResultFiles, loadResults } from '../../src/report/result-files.js';
 import { B2N, makeResult, mean, popStd, writeFixtureResults, writeResult, XD } from './fixtures.js';
 
 const out = tmpDir('mpl-report-');

@@ -1,7 +1,7 @@
 /** Tables group by the full configuration: a row only ever aggregates seeds of one configuration. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { aggregate, formatLatex, formatMarkdown, type LoadedResult } from '../../src/eval/report/index.js';
+import { aggregate, formatLatex, formatMarkdown, type LoadedResult } from '../../src/report/index.js';
 import { buildRunConfig, settingPath, type RunConfigInput } from '../../src/eval/run-config.js';
 import { UserError } from '../../src/util/errors.js';
 import { makeResult } from './fixtures.js';

@@ -2,8 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { tmpDir } from '../helpers.js';
-import { collect } from '../../src/eval/report/collect.js';
-import { CSV_HEADER, formatCsv, formatMarkdown, formatReport, latexText } from '../../src/eval/report/format.js';
+import { collect } from '../../src/report/collect.js';
+import { CSV_HEADER, formatCsv, formatMarkdown, formatReport, latexText } from '../../src/report/format.js';
 import { makeResult, mean, parseCsv, popStd, writeFixtureResults, writeResult, B2N } from './fixtures.js';
 
 const out = tmpDir('mpl-format-');

@@ -6,11 +6,11 @@ import * as zlib from 'node:zlib';
 import sharp from 'sharp';
 import { tmpDir } from '../helpers.js';
 import type { PlanLayout } from '../../src/prompting/layout.js';
-import { collect } from '../../src/eval/report/collect.js';
-import { readPlanLayout, renderLayoutSvg } from '../../src/eval/report/layout-svg.js';
-import { renderDatasetsSvg, renderTimeSvg } from '../../src/eval/report/plots.js';
-import { esc, niceTicks, PNG_SCALE, writeFigure } from '../../src/eval/report/svg.js';
-import { accuracyViews, b2nView, timePoints } from '../../src/eval/report/views.js';
+import { collect } from '../../src/report/collect.js';
+import { readPlanLayout, renderLayoutSvg } from '../../src/report/layout-svg.js';
+import { renderDatasetsSvg, renderTimeSvg } from '../../src/report/plots.js';
+import { esc, niceTicks, PNG_SCALE, writeFigure } from '../../src/report/svg.js';
+import { accuracyViews, b2nView, timePoints } from '../../src/report/views.js';
 import { UserError } from '../../src/util/errors.js';
 import { countElements, makeResult, parseXml, writeFixtureResults, writeResult, xmlTexts } from './fixtures.js';
 

@@ -3,10 +3,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { loadResults } from '../../src/eval/report/collect.js';
-import { renderDatasetsSvg, renderTimeSvg } from '../../src/eval/report/plots.js';
-import { renderShotsSvg, shotsData } from '../../src/eval/report/shots.js';
-import { svgToPng } from '../../src/eval/report/svg.js';
+import { loadResults } from '../../src/report/result-files.js';
+import { renderDatasetsSvg, renderTimeSvg } from '../../src/report/plots.js';
+import { renderShotsSvg, shotsData } from '../../src/report/shots.js';
+import { svgToPng } from '../../src/report/svg.js';
 import { tmpDir } from '../helpers.js';
 import { countElements, makeResult, mean, parseXml, popStd, writeResult } from './fixtures.js';
 

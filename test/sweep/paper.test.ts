@@ -1,7 +1,7 @@
 /** The reproduction report: our seed means beside the paper's numbers, only for cells whose seeds all finished. */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { LoadedResult } from '../../src/eval/report/collect.js';
+import type { LoadedResult } from '../../src/report/result-files.js';
 import { buildRunConfig, settingPath } from '../../src/eval/run-config.js';
 import { reproductionReport } from '../../src/sweep/paper.js';
 import { makeResult } from '../report/fixtures.js';

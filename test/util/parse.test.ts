@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { readConfigFile } from '../../src/cli/config-file.js';
 import { readFewshotCache } from '../../src/data/fewshot.js';
 import { readSplitFile } from '../../src/data/splits.js';
-import { readResultFile } from '../../src/eval/report/collect.js';
+import { readResultFile } from '../../src/report/result-files.js';
 import { readSearchFile } from '../../src/search/files.js';
 import { readLocalRecords } from '../../src/sweep/records.js';
 import { readSweepFile } from '../../src/sweep/spec.js';

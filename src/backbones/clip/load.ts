@@ -4,11 +4,11 @@
  * reads a local safetensors or OpenAI .pt file (OpenAI, open_clip or Hugging Face key names).
  */
 import * as path from 'node:path';
-import { checkBlas, isCuda, type DType, type Device, type Precision, type PrecisionName } from '../../torch/index.js';
-import { findClipModel, resolveWeights } from '../../net/hub.js';
+import { type DType, type Device, type Precision, type PrecisionName } from '../../torch/index.js';
+import { findClipModel } from '../../net/hub.js';
 import { type ClipConfig } from './config.js';
-import { MODEL_CATALOGUE } from '../catalogue.js';
-import { silentReporter, type Reporter } from '../../util/reporter.js';
+import { catalogueWeights, MODEL_CATALOGUE } from '../catalogue.js';
+import type { Reporter } from '../../util/reporter.js';
 import { UserError } from '../../util/errors.js';
 import { ClipModel } from './model.js';
 import { loadClipWeights } from './weights.js';
@@ -42,11 +42,8 @@ export interface LoadedClip {
 
 export async function loadClip(spec: string | LoadClipOptions): Promise<LoadedClip> {
   const o: LoadClipOptions = typeof spec === 'string' ? { model: spec } : spec;
-  if (!o.model && !o.weights) throw new UserError('give a model name (--model ViT-B/16) or a weights file (--weights FILE)');
-  if (!o.device || !isCuda(o.device)) checkBlas();
-  const file = await resolveWeights({ model: o.weights ? undefined : o.model, weights: o.weights, reporter: o.reporter ?? silentReporter, models: MODEL_CATALOGUE });
-  // A downloaded file that verified but does not load (a bad upload, a disk error since): say how to get rid of it.
-  const cached = o.weights ? '' : `; it is a downloaded copy in the cache: delete it (rm '${file}' '${file}.json') and run again to download it afresh, or pass --weights FILE`;
+  // A downloaded file that verified but does not load (a bad upload, a disk error since): `cached` says how to get rid of it.
+  const { file, cached } = await catalogueWeights(o, 'give a model name (--model ViT-B/16) or a weights file (--weights FILE)', '--weights FILE');
   let loaded: ReturnType<typeof loadClipWeights>;
   try {
     loaded = loadClipWeights(file);

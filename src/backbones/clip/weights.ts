@@ -20,6 +20,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileError, UserError } from '../../util/errors.js';
+import { openForReading } from '../../util/fs.js';
 import { readSafetensors, readSafetensorsHeader, readWholeFile } from '../../io/safetensors.js';
 import { DTYPE_SIZE, type DType, type RawTensor, concatDim0, firstNonFinite, numel, toFloat32, rawTensor, transpose2d } from '../../io/tensor.js';
 import { LEGACY_MESSAGE, parseTorchCheckpoint, sniffFormat } from '../../io/torchzip.js';
@@ -134,12 +135,7 @@ function openWeights(file: string, headerOnly: boolean): { target: string; entri
 }
 
 function readHead(file: string, n: number): Uint8Array {
-  let fd: number;
-  try {
-    fd = fs.openSync(file, 'r');
-  } catch (e) {
-    throw fileError(file, `cannot open: ${(e as Error).message}`);
-  }
+  const fd = openForReading(file);
   try {
     if (!fs.fstatSync(fd).isFile()) throw fileError(file, 'is a folder (or device), not a weights file');
     const buf = Buffer.alloc(n);

@@ -208,7 +208,7 @@ export class SiglipTokenizer {
     const hit = this.cache.get(text);
     if (hit) return hit;
     const clean = canonicalizeText(text.replaceAll(SPIECE_UNDERLINE, ' '));
-    let ids: number[] = [];
+    const ids: number[] = [];
     if (clean) {
       // SentencePiece: the normaliser's character map, remove_extra_whitespaces, the dummy prefix, spaces as "▁"
       const norm = (this.normalizer ? this.normalizer.normalize(clean) : clean).replace(/ +/g, ' ').trim();

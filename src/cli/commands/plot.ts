@@ -8,14 +8,15 @@ import { addMethodOptions, methodFrom, type MethodFlags } from '../method-option
 import { architectureOf } from '../model.js';
 import { UserError } from '../../util/errors.js';
 import type { Protocol } from '../../eval/results.js';
-import { collect, loadResults, parseProtocol, reportProtocols, type Report } from '../../eval/report/collect.js';
-import { renderShotsSvg, shotsData } from '../../eval/report/shots.js';
-import { PROTOCOL_TITLES } from '../../eval/report/format.js';
-import { readPlanLayout, renderLayoutSvg } from '../../eval/report/layout-svg.js';
-import { datasetDisplayName, methodDisplayName } from '../../eval/report/names.js';
-import { renderDatasetsSvg, renderTimeSvg } from '../../eval/report/plots.js';
-import { PNG_SCALE, writeFigure } from '../../eval/report/svg.js';
-import { accuracyViews, b2nView, METRIC_LABELS, parseB2NMetric, timePoints, type MetricView } from '../../eval/report/views.js';
+import { collect, parseProtocol, reportProtocols, type Report } from '../../report/collect.js';
+import { loadResults } from '../../report/result-files.js';
+import { renderShotsSvg, shotsData } from '../../report/shots.js';
+import { PROTOCOL_TITLES } from '../../report/format.js';
+import { readPlanLayout, renderLayoutSvg } from '../../report/layout-svg.js';
+import { datasetDisplayName, methodDisplayName } from '../../report/names.js';
+import { renderDatasetsSvg, renderTimeSvg } from '../../report/plots.js';
+import { PNG_SCALE, writeFigure } from '../../report/svg.js';
+import { accuracyViews, b2nView, METRIC_LABELS, parseB2NMetric, timePoints, type MetricView } from '../../report/views.js';
 
 interface PlotOptions {
   kind?: string;

@@ -6,7 +6,7 @@ import { PromptLearner } from '../../prompting/learner.js';
 import { checkBackbone } from '../../packages/backbone.js';
 import { loadPromptsSource } from '../../packages/package.js';
 import { PROMPTS_FILE, type LoadedPrompts } from '../../prompting/checkpoint.js';
-import { readResultFile } from '../../eval/report/collect.js';
+import { readResultFile } from '../../report/result-files.js';
 import type { MethodOptions } from '../../prompting/methods/index.js';
 import { Classifier } from '../../train/classifier.js';
 import { UserError } from '../../util/errors.js';
@@ -103,7 +103,6 @@ async function classify(images: string[], f: ClassifyFlags, mode: 'zeroshot' | '
   const learner = new PromptLearner(loaded.model, loaded.tokenizer, method, classnames, options);
   try {
     if (prompts) learner.loadSaved(prompts, f.prompts!);
-    const size = loaded.model.arch.vision.image_size;
     const results: Array<{ image: string; probabilities: Record<string, number> }> = [];
     const classifier = new Classifier(learner); // shared with mpl serve
     for (let s = 0; s < files.length; s += 32) {

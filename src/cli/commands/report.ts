@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
-import { writeHtmlReport } from '../../eval/report/html.js';
+import { writeHtmlReport } from '../../report/html.js';
 
 /** `mpl report OUT`: a static, self-contained HTML site over the results under OUT. */
 export function register(program: Command): void {

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { stringify as toYaml } from 'yaml';
-import { readResultFile, type LoadedResult } from '../../eval/report/collect.js';
+import { readResultFile, type LoadedResult } from '../../report/result-files.js';
 import { UserError } from '../../util/errors.js';
 import { MAX_SEED, parseIntListFlag } from '../flags.js';
 import { writeFileAtomic } from '../../util/fs.js';

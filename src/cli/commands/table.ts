@@ -2,9 +2,9 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { UserError } from '../../util/errors.js';
 import { writeFileAtomic } from '../../util/fs.js';
-import { collect, parseProtocol } from '../../eval/report/collect.js';
-import { formatReport, TABLE_FORMATS, type TableFormat } from '../../eval/report/format.js';
-import { parseB2NMetric } from '../../eval/report/views.js';
+import { collect, parseProtocol } from '../../report/collect.js';
+import { formatReport, TABLE_FORMATS, type TableFormat } from '../../report/format.js';
+import { parseB2NMetric } from '../../report/views.js';
 
 interface TableOptions {
   format?: string;

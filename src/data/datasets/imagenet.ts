@@ -83,17 +83,26 @@ export const imagenet: DatasetDef = {
   },
 };
 
-function variant(spec: Pick<DatasetDef, 'reportName' | 'download'> & {
-  name: string;
-  displayName: string;
-  aliases: string[];
-  dirName: string;
-  imageDir: string;
-  layout: string;
-  folders(ctx: DatasetContext, classnames: Map<string, string>): string[];
-  /** Class name of a folder; default: classnames.txt entry of the folder's wnid. */
-  classnameOf?(classnames: Map<string, string>, folder: string, label: number): string | undefined;
-}): DatasetDef {
+/**
+ * A test-only ImageNet variant, one reader for all four: the class folders under `imageDir` (which ones and in what
+ * order: `folders`), class names from classnames.txt. The user downloads each by hand: the manual step is made from
+ * `get` (what to download, from where) and `extract` (where it goes), the layout line from `files`.
+ */
+function variant(
+  spec: Pick<DatasetDef, 'name' | 'displayName' | 'aliases' | 'dirName' | 'reportName' | 'imageDir'> & {
+    homepage: string;
+    /** the manual step's first words, before "and extract it into DIR": what to download and from where */
+    get: string;
+    /** the words after "and extract it": where, and the class folders that gives (`folder`: DIR/imageDir) */
+    extract(dir: string, folder: string): string;
+    /** the class folders and their images under imageDir, as the layout line names them */
+    files: string;
+    folders(ctx: DatasetContext, classnames: Map<string, string>): string[];
+    /** Class name of a folder; default: classnames.txt entry of the folder's wnid. */
+    classnameOf?(classnames: Map<string, string>, folder: string, label: number): string | undefined;
+  },
+): DatasetDef {
+  const imageDir = spec.imageDir;
   return {
     name: spec.name,
     displayName: spec.displayName,
@@ -102,10 +111,22 @@ function variant(spec: Pick<DatasetDef, 'reportName' | 'download'> & {
     ensembleAddsTemplate: false,
     dirName: spec.dirName,
     reportName: spec.reportName,
-    download: spec.download,
-    imageDir: spec.imageDir,
+    download: {
+      homepage: spec.homepage,
+      files: [],
+      expect: [imageDir, 'classnames.txt'],
+      manual: [
+        {
+          steps: (dir) => [
+            `${spec.get} and extract it ${spec.extract(dir, path.join(dir, imageDir))};`,
+            `copy ImageNet's classnames.txt (${IMAGENET_CLASSNAMES}) to ${path.join(dir, 'classnames.txt')}.`,
+          ],
+        },
+      ],
+    },
+    imageDir,
     testOnly: true,
-    layout: spec.layout,
+    layout: `<root>/${spec.dirName}/${imageDir}/${spec.files} and <root>/${spec.dirName}/classnames.txt`,
     read(ctx) {
       const classFile = path.join(ctx.datasetDir, 'classnames.txt');
       const classnames = readClassnames(classFile);
@@ -122,74 +143,41 @@ export const imagenetV2 = variant({
   aliases: ['imagenetv2', 'imagenet-v2', 'inv2'],
   dirName: 'imagenetv2',
   reportName: 'ImageNetV2',
-  download: {
-    homepage: 'https://github.com/modestyachts/ImageNetV2',
-    files: [],
-    expect: ['imagenetv2-matched-frequency-format-val', 'classnames.txt'],
-    manual: [
-      {
-        steps: (dir) => [
-          `Download https://s3-us-west-2.amazonaws.com/imagenetv2public/imagenetv2-matched-frequency.tar.gz and extract it into ${dir},`,
-          `giving ${path.join(dir, 'imagenetv2-matched-frequency-format-val')}/{0..999}/; copy ImageNet's classnames.txt`,
-          `(${IMAGENET_CLASSNAMES}) to ${path.join(dir, 'classnames.txt')}.`,
-        ],
-      },
-    ],
-  },
+  homepage: 'https://github.com/modestyachts/ImageNetV2',
+  get: 'Download https://s3-us-west-2.amazonaws.com/imagenetv2public/imagenetv2-matched-frequency.tar.gz',
+  extract: (dir, folder) => `into ${dir}, giving ${folder}/{0..999}/`,
   imageDir: 'imagenetv2-matched-frequency-format-val',
-  layout: '<root>/imagenetv2/imagenetv2-matched-frequency-format-val/{0..999}/*.jpeg and <root>/imagenetv2/classnames.txt',
+  files: '{0..999}/*.jpeg',
   folders: (_ctx, classnames) => [...classnames.keys()].map((_, i) => String(i)),
   classnameOf: (classnames, _folder, label) => [...classnames.values()][label],
 });
 
+/** ImageNet-Sketch, -A and -R: wnid folders, sorted and labelled 0..n-1 (A and R: 200 of them; README.txt ignored). */
 export const imagenetSketch = variant({
   name: 'imagenet_sketch',
   displayName: 'ImageNetSketch',
   aliases: ['imagenetsketch', 'imagenet-sketch', 'sketch'],
   dirName: 'imagenet-sketch',
   reportName: 'ImageNet-Sketch',
-  download: {
-    homepage: 'https://github.com/HaohanWang/ImageNet-Sketch',
-    files: [],
-    expect: ['images', 'classnames.txt'],
-    manual: [
-      {
-        steps: (dir) => [
-          `Download ImageNet-Sketch as described at https://github.com/HaohanWang/ImageNet-Sketch and extract it so that`,
-          `${path.join(dir, 'images')}/nXXXXXXXX/ holds the 1,000 class folders; copy ImageNet's classnames.txt`,
-          `(${IMAGENET_CLASSNAMES}) to ${path.join(dir, 'classnames.txt')}.`,
-        ],
-      },
-    ],
-  },
+  homepage: 'https://github.com/HaohanWang/ImageNet-Sketch',
+  get: 'Download ImageNet-Sketch as described at https://github.com/HaohanWang/ImageNet-Sketch',
+  extract: (_dir, folder) => `so that ${folder}/nXXXXXXXX/ holds the 1,000 class folders`,
   imageDir: 'images',
-  layout: '<root>/imagenet-sketch/images/<wnid>/*.JPEG and <root>/imagenet-sketch/classnames.txt',
+  files: '<wnid>/*.JPEG',
   folders: (ctx) => listSubdirs(ctx.imageDir, 'ImageNet-Sketch image folder'),
 });
 
-/** ImageNet-A and -R: 200 wnid folders, sorted and relabelled 0..199 (README.txt ignored). */
 export const imagenetA = variant({
   name: 'imagenet_a',
   displayName: 'ImageNetA',
   aliases: ['imageneta', 'imagenet-a', 'imagenet-adversarial'],
   dirName: 'imagenet-adversarial',
   reportName: 'ImageNet-A',
-  download: {
-    homepage: 'https://github.com/hendrycks/natural-adv-examples',
-    files: [],
-    expect: ['imagenet-a', 'classnames.txt'],
-    manual: [
-      {
-        steps: (dir) => [
-          `Download imagenet-a.tar as described at https://github.com/hendrycks/natural-adv-examples and extract it into ${dir},`,
-          `giving ${path.join(dir, 'imagenet-a')}/nXXXXXXXX/ (200 classes); copy ImageNet's classnames.txt`,
-          `(${IMAGENET_CLASSNAMES}) to ${path.join(dir, 'classnames.txt')}.`,
-        ],
-      },
-    ],
-  },
+  homepage: 'https://github.com/hendrycks/natural-adv-examples',
+  get: 'Download imagenet-a.tar as described at https://github.com/hendrycks/natural-adv-examples',
+  extract: (dir, folder) => `into ${dir}, giving ${folder}/nXXXXXXXX/ (200 classes)`,
   imageDir: 'imagenet-a',
-  layout: '<root>/imagenet-adversarial/imagenet-a/<wnid>/*.jpg (200 folders) and <root>/imagenet-adversarial/classnames.txt',
+  files: '<wnid>/*.jpg (200 folders)',
   folders: (ctx) => listSubdirs(ctx.imageDir, 'ImageNet-A image folder'),
 });
 
@@ -199,21 +187,10 @@ export const imagenetR = variant({
   aliases: ['imagenetr', 'imagenet-r', 'imagenet-rendition'],
   dirName: 'imagenet-rendition',
   reportName: 'ImageNet-R',
-  download: {
-    homepage: 'https://github.com/hendrycks/imagenet-r',
-    files: [],
-    expect: ['imagenet-r', 'classnames.txt'],
-    manual: [
-      {
-        steps: (dir) => [
-          `Download imagenet-r.tar as described at https://github.com/hendrycks/imagenet-r and extract it into ${dir},`,
-          `giving ${path.join(dir, 'imagenet-r')}/nXXXXXXXX/ (200 classes); copy ImageNet's classnames.txt`,
-          `(${IMAGENET_CLASSNAMES}) to ${path.join(dir, 'classnames.txt')}.`,
-        ],
-      },
-    ],
-  },
+  homepage: 'https://github.com/hendrycks/imagenet-r',
+  get: 'Download imagenet-r.tar as described at https://github.com/hendrycks/imagenet-r',
+  extract: (dir, folder) => `into ${dir}, giving ${folder}/nXXXXXXXX/ (200 classes)`,
   imageDir: 'imagenet-r',
-  layout: '<root>/imagenet-rendition/imagenet-r/<wnid>/*.jpg (200 folders) and <root>/imagenet-rendition/classnames.txt',
+  files: '<wnid>/*.jpg (200 folders)',
   folders: (ctx) => listSubdirs(ctx.imageDir, 'ImageNet-R image folder'),
 });

@@ -1,6 +1,6 @@
-import type { METRICS_COLUMNS } from '../../train/trainer.js';
+import type { METRICS_COLUMNS } from '../train/trainer.js';
 import { esc, niceTicks, r2, svgDocument, text, tickLabel, widthForTitle } from './svg.js';
-import { fixed } from '../../util/format.js';
+import { fixed } from '../util/format.js';
 
 /**
  * A run's training curves from its metrics.csv: one small panel per quantity (loss, training accuracy,

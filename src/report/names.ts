@@ -4,8 +4,8 @@
  * generated table can be laid beside the published one. Unknown names are shown as they are, after the
  * known ones, alphabetically.
  */
-import { DATASETS, findDatasetDef } from '../../data/datasets/index.js';
-import { methodDefs } from '../../prompting/methods/index.js';
+import { DATASETS, findDatasetDef } from '../data/datasets/index.js';
+import { methodDefs } from '../prompting/methods/index.js';
 
 /** Methods in the order of the papers' tables (zero-shot CLIP first, the proposed method last): the registry's display facts. */
 const METHODS: Array<[key: string, display: string, colour: string]> = [...methodDefs()]

@@ -1,6 +1,7 @@
-import { UserError } from '../../util/errors.js';
-import type { Protocol } from '../results.js';
-import type { AccMethodReport, AccuracyProtocol, Report } from './collect.js';
+import { UserError } from '../util/errors.js';
+import type { Protocol } from '../eval/results.js';
+import type { AccMethodReport, Report } from './collect.js';
+import type { AccuracyProtocol } from './result-files.js';
 import { sameDataset, sortDatasets } from './names.js';
 
 /**

@@ -1,16 +1,14 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { fileError, UserError } from '../../util/errors.js';
-import { canonicalJson, configDiff, describeDiff } from '../../util/config.js';
-import { harmonicMean, type Protocol, type RunResult } from '../results.js';
-import { RESERVED_NAMES, backboneSlug, buildRunConfig, experimentOf, methodOptionsOf, settingOf, settingPath, type RunConfig } from '../run-config.js';
-import { percent } from '../../util/format.js';
-import { METHODS, methodDef, methodDefs, type MethodName } from '../../prompting/methods/index.js';
+import { UserError } from '../util/errors.js';
+import { canonicalJson, configDiff, describeDiff } from '../util/config.js';
+import { harmonicMean, type Protocol, type RunResult } from '../eval/results.js';
+import { backboneSlug, buildRunConfig, experimentOf, methodOptionsOf, settingOf, settingPath, type RunConfig } from '../eval/run-config.js';
+import { percent } from '../util/format.js';
+import { METHODS, methodDef, methodDefs, type MethodName } from '../prompting/methods/index.js';
 import { sameDataset, sortDatasets, sortMethods } from './names.js';
-import { parseJsonText } from '../../util/parse.js';
+import { isNum, isObj, loadResults, PROTOCOLS, type AccuracyProtocol, type LoadedResult } from './result-files.js';
 
 /**
- * Reading every result.json under some folders and aggregating them the way the papers do
+ * Building tables: aggregating the runs' results (read and validated by result-files.ts) the way the papers do
  * (spec/mpl-spec.md §2.5):
  *  - a number per dataset is the mean over seeds; its spread is the population std (numpy's np.std, ddof 0);
  *  - base-to-new HM per dataset is the HM of the seed-mean base and new accuracy (not the mean of per-seed HMs);
@@ -18,15 +16,6 @@ import { parseJsonText } from '../../util/parse.js';
  *    those two averages (MaPLe: 2·82.28·75.14/(82.28+75.14) = 78.55), not the mean of per-dataset HMs.
  * Nothing here rounds: tables round for display only.
  */
-
-export const PROTOCOLS: readonly Protocol[] = ['base2new', 'xd', 'dg', 'fewshot', 'zeroshot'];
-/** The protocols that report top-1 accuracy per evaluated dataset (`RunResult.accuracy`). */
-export type AccuracyProtocol = Exclude<Protocol, 'base2new'>;
-
-export interface LoadedResult {
-  file: string;
-  result: RunResult;
-}
 
 export interface B2NTriple {
   base: number;
@@ -66,7 +55,8 @@ export interface B2NAverage extends B2NTriple {
   train_seconds: number;
 }
 
-export interface B2NMethodReport {
+/** What every method row of a report starts with (base-to-new or accuracy). */
+export interface MethodRowHead {
   /** the report key: the method name, or `method@variant` when the method has several settings (rowKeys) */
   key: string;
   method: string;
@@ -76,6 +66,9 @@ export interface B2NMethodReport {
   test_subset: number | null;
   shots: number;
   backbone: string;
+}
+
+export interface B2NMethodReport extends MethodRowHead {
   /** dataset name → cell, in the papers' column order */
   datasets: Record<string, B2NCell>;
   average: B2NAverage;
@@ -117,14 +110,7 @@ export interface AccAverage {
   train_seconds: number;
 }
 
-export interface AccMethodReport {
-  key: string;
-  method: string;
-  /** as B2NMethodReport.tag and .test_subset */
-  tag: string;
-  test_subset: number | null;
-  shots: number;
-  backbone: string;
+export interface AccMethodReport extends MethodRowHead {
   /** training (source) dataset → cell */
   datasets: Record<string, AccCell>;
   average: AccAverage;
@@ -138,103 +124,6 @@ export interface Report {
   /** method key → report, in the papers' row order; a protocol with no results is absent */
   base2new?: Record<string, B2NMethodReport>;
   accuracy: Partial<Record<AccuracyProtocol, Record<string, AccMethodReport>>>;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Finding and validating files
-
-/**
- * Every file named `result.json` under the given folders (recursively), sorted, each real file once even
- * when folders overlap or are given twice. A path that is itself a result file is accepted too.
- */
-export function findResultFiles(dirs: string[]): string[] {
-  const found = new Map<string, string>(); // realpath → path as found
-  const seenDirs = new Set<string>();
-  const walk = (dir: string): void => {
-    const real = fs.realpathSync(dir);
-    if (seenDirs.has(real)) return; // symlink cycles, overlapping arguments
-    seenDirs.add(real);
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-      const p = path.join(dir, entry.name);
-      let isDir = entry.isDirectory();
-      let isFile = entry.isFile();
-      if (entry.isSymbolicLink()) {
-        const st = fs.statSync(p, { throwIfNoEntry: false });
-        isDir = Boolean(st?.isDirectory());
-        isFile = Boolean(st?.isFile());
-      }
-      if (isDir) walk(p);
-      else if (isFile && entry.name === 'result.json') {
-        const r = fs.realpathSync(p);
-        if (!found.has(r)) found.set(r, p);
-      }
-    }
-  };
-  for (const dir of dirs) {
-    const st = fs.statSync(dir, { throwIfNoEntry: false });
-    if (!st) throw fileError(dir, 'no such file or folder');
-    if (st.isFile()) {
-      const r = fs.realpathSync(dir);
-      if (!found.has(r)) found.set(r, dir);
-    } else walk(dir);
-  }
-  return [...found.values()].sort();
-}
-
-const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Parses and validates one result file; anything wrong is a UserError that starts with the path. */
-export function readResultFile(file: string): RunResult {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw fileError(file, `cannot read (${(e as Error).message})`);
-  }
-  return validateResult(parseJsonText(text, file), file);
-}
-
-/** Checks the fields the reports rely on; `where` names the source in error messages. */
-export function validateResult(v: unknown, where: string): RunResult {
-  const bad = (what: string): never => {
-    throw fileError(where, what);
-  };
-  if (!isObj(v)) return bad('not a JSON object');
-  if (v.schema !== 'mpl-result/1') bad(`schema is ${JSON.stringify(v.schema)}, expected "mpl-result/1"`);
-  if (!PROTOCOLS.includes(v.protocol as Protocol)) {
-    bad(`protocol is ${JSON.stringify(v.protocol)}, expected one of ${PROTOCOLS.join(', ')}`);
-  }
-  for (const key of ['method', 'dataset', 'backbone'] as const) {
-    if (typeof v[key] !== 'string' || v[key] === '') bad(`"${key}" must be a non-empty string`);
-  }
-  if (!Number.isInteger(v.seed)) bad('"seed" must be an integer');
-  if (!Number.isInteger(v.shots)) bad('"shots" must be an integer');
-  if (!isNum(v.train_seconds) || v.train_seconds < 0) bad('"train_seconds" must be a number ≥ 0');
-  if (v.eval_seconds !== undefined && !isNum(v.eval_seconds)) bad('"eval_seconds" must be a number');
-  if (v.protocol === 'base2new') {
-    for (const key of ['base', 'new'] as const) {
-      if (!isNum(v[key])) bad(`base2new result without a numeric "${key}" accuracy`);
-    }
-    if (v.hm !== undefined && !isNum(v.hm)) bad('"hm" must be a number');
-  } else {
-    if (!isObj(v.accuracy) || Object.keys(v.accuracy).length === 0) {
-      bad(`${String(v.protocol)} result without an "accuracy" object (dataset → top-1 %)`);
-    }
-    for (const [k, a] of Object.entries(v.accuracy as Record<string, unknown>)) {
-      if (!isNum(a)) bad(`accuracy["${k}"] must be a number`);
-    }
-  }
-  if (RESERVED_NAMES.includes(v.dataset as string) || v.method === 'average') bad(`"${String(v.dataset)}" is reserved in reports (average, tag, test_subset)`);
-  return v as unknown as RunResult;
-}
-
-/** Finds and validates every result file under the folders. Throws a UserError when there is none. */
-export function loadResults(dirs: string[]): LoadedResult[] {
-  if (dirs.length === 0) throw new UserError('no result folder given');
-  const files = findResultFiles(dirs);
-  if (files.length === 0) throw new UserError(`no result.json found under ${dirs.join(', ')}`);
-  return files.map((file) => ({ file, result: readResultFile(file) }));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -586,6 +475,11 @@ const tagOf = (t: { tag: string; testSubset: number | null }) => ({ tag: t.tag, 
 export function aggregate(results: LoadedResult[], sources: string[] = []): Report {
   const report: Report = { sources, n_results: results.length, accuracy: {} };
   const { grouped, tags } = group(results);
+  // what every method row starts with: its key and tag, the method, shots and backbone of its first run
+  const rowHead = (protocol: Protocol, key: string, byDataset: Map<string, LoadedResult[]>): MethodRowHead => {
+    const first = byDataset.values().next().value![0].result;
+    return { key, method: first.method, ...tagOf(tags.get(`${protocol}\u0000${key}`)!), shots: first.shots, backbone: first.backbone };
+  };
   for (const protocol of PROTOCOLS) {
     const byMethod = grouped.get(protocol);
     if (!byMethod) continue;
@@ -598,13 +492,8 @@ export function aggregate(results: LoadedResult[], sources: string[] = []): Repo
         const cells = Object.values(datasets);
         const base = mean(cells.map((c) => c.mean.base));
         const novel = mean(cells.map((c) => c.mean.new));
-        const first = byDataset.values().next().value![0].result;
         methods[key] = {
-          key,
-          method: first.method,
-          ...tagOf(tags.get(`${protocol}\u0000${key}`)!),
-          shots: first.shots,
-          backbone: first.backbone,
+          ...rowHead(protocol, key, byDataset),
           datasets,
           average: {
             base,
@@ -624,13 +513,8 @@ export function aggregate(results: LoadedResult[], sources: string[] = []): Repo
         const datasets: Record<string, AccCell> = {};
         for (const d of sortDatasets(byDataset.keys())) datasets[d] = accCell(d, byDataset.get(d)!);
         const cells = Object.values(datasets);
-        const first = byDataset.values().next().value![0].result;
         methods[key] = {
-          key,
-          method: first.method,
-          ...tagOf(tags.get(`${protocol}\u0000${key}`)!),
-          shots: first.shots,
-          backbone: first.backbone,
+          ...rowHead(protocol, key, byDataset),
           datasets,
           average: {
             source: nullableMean(cells.map((c) => c.source_accuracy)),

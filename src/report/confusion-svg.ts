@@ -1,5 +1,5 @@
 import { esc, r2, svgDocument, text, textColourOn, textWidth, widthForTitle } from './svg.js';
-import { fixed } from '../../util/format.js';
+import { fixed } from '../util/format.js';
 
 /**
  * A confusion matrix as a heat map: rows = true class, columns = predicted class, each cell shaded by the

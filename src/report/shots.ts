@@ -4,13 +4,14 @@
  * joins runs of one method with one configuration (backbone, precision, method options), only their shots
  * differ; each point is the mean over seeds (±std whiskers), averaged over datasets when several are shown.
  */
-import { UserError } from '../../util/errors.js';
-import { learnsPrompts } from '../../prompting/methods/index.js';
-import { mean, populationStd, type LoadedResult } from './collect.js';
+import { UserError } from '../util/errors.js';
+import { learnsPrompts } from '../prompting/methods/index.js';
+import { mean, populationStd } from './collect.js';
+import type { LoadedResult } from './result-files.js';
 import { datasetDisplayName, methodDisplayName, sortDatasets, sortMethods } from './names.js';
 import { methodColours } from './plots.js';
 import { esc, niceTicks, r2, svgDocument, text, textWidth, tickLabel, widthForTitle } from './svg.js';
-import { percent } from '../../util/format.js';
+import { percent } from '../util/format.js';
 
 export interface ShotsPoint {
   shots: number;

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
-import { UserError } from '../../util/errors.js';
-import { writeFileAtomic } from '../../util/fs.js';
+import { UserError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
 
 /**
  * Small helpers for hand-written SVG figures. The figures are plain SVG 1.1 (no scripts, no CSS beyond

@@ -3,6 +3,7 @@
  * (`<out>/<protocol>/<dataset>/<method>/seed<seed>/result.json`). See docs/reports.md.
  */
 export * from './collect.js';
+export * from './result-files.js';
 export * from './views.js';
 export * from './format.js';
 export * from './plots.js';

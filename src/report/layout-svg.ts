@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
-import { fileError } from '../../util/errors.js';
-import type { LayerLayout, LayoutSegment, PlanLayout, TokenKind } from '../../prompting/layout.js';
+import { fileError } from '../util/errors.js';
+import type { LayerLayout, LayoutSegment, PlanLayout, TokenKind } from '../prompting/layout.js';
 import { methodDisplayName } from './names.js';
 import { esc, r2, svgDocument, text, textColourOn, textWidth } from './svg.js';
 

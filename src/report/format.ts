@@ -1,7 +1,8 @@
-import { UserError } from '../../util/errors.js';
-import { percent } from '../../util/format.js';
-import type { Protocol } from '../results.js';
-import { HM_RULE, populationStd, PROTOCOLS, reportProtocols, reportToJson, type AccuracyProtocol, type Report } from './collect.js';
+import { UserError } from '../util/errors.js';
+import { percent } from '../util/format.js';
+import type { Protocol } from '../eval/results.js';
+import { HM_RULE, populationStd, reportProtocols, reportToJson, type Report } from './collect.js';
+import { PROTOCOLS, type AccuracyProtocol } from './result-files.js';
 import { datasetDisplayName, methodDisplayName } from './names.js';
 import { accuracyViews, b2nView, B2N_METRICS, type B2NMetric, type MetricView, type ViewCell } from './views.js';
 

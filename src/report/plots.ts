@@ -1,7 +1,7 @@
 import { datasetDisplayName, methodColour, methodDisplayName } from './names.js';
 import { esc, niceTicks, PALETTE, r2, svgDocument, text, textWidth, tickLabel, widthForTitle } from './svg.js';
 import type { MetricView, TimePoint } from './views.js';
-import { fixed, percent } from '../../util/format.js';
+import { fixed, percent } from '../util/format.js';
 
 /**
  * The two result figures as SVG strings: the paper's Figure 2 (average accuracy against average training
