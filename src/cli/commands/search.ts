@@ -8,7 +8,7 @@ import { TrialRunner } from '../../search/objective.js';
 import { searchSummary, writeSearchReport } from '../../search/report.js';
 import { runSearch } from '../../search/search.js';
 import { parseRange } from '../../search/space.js';
-import { sweepBackbone } from '../../sweep/spec.js';
+import { sweepBackbone } from '../../sweep/expand.js';
 import { UserError } from '../../util/errors.js';
 import { ensureDir } from '../../util/fs.js';
 import { lockRunFolder } from '../../util/lock.js';
