@@ -38,8 +38,8 @@ export interface RunSettingValues {
   augment: boolean;
 }
 export type RunSettingKey = keyof RunSettingValues;
-/** Settings as a caller gives them: any may be left out (its default applies). */
-export type GivenRunSettings = Partial<RunSettingValues>;
+/** Settings as a caller gives them: any may be left out (its default applies); the fixed ones follow the recipe. */
+export type GivenRunSettings = Partial<Omit<RunSettingValues, 'warmupType' | 'scheduler'>>;
 
 export interface RunSettingSpec {
   key: RunSettingKey;
