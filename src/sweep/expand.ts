@@ -9,6 +9,7 @@ import { getDataset } from '../data/datasets/index.js';
 import { DG_TARGETS, FEWSHOT_SHOTS, XD_TARGETS } from '../eval/protocols.js';
 import type { Protocol } from '../eval/results.js';
 import { buildRunConfig, runDirOf, type RunConfig } from '../eval/run-config.js';
+import { DEFAULT_PRECISION, DEFAULT_SEEDS, DEFAULT_SHOTS, RUN_SETTINGS, type GivenRunSettings } from '../eval/run-settings.js';
 import { OPTION_SPECS, methodDef, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
 import { UserError } from '../util/errors.js';
 import type { DatasetEntry, OptionValue, Override, Settings, Sweep } from './spec.js';
@@ -23,6 +24,15 @@ export interface PlannedRun {
   argv: string[];
   /** device requested for the run (not part of its identity) */
   device?: string;
+}
+
+/** The settings table's rows a sweep gives one value of (epochs, lr, batch-size, warm-up, ..., workers). */
+const ONE_SETTINGS = RUN_SETTINGS.filter((r) => r.sweep === 'one');
+
+/** The one-value run settings a merged entry sets. */
+function oneSettings(st: Settings): GivenRunSettings {
+  const given = st as Record<string, unknown>;
+  return Object.fromEntries(ONE_SETTINGS.filter((r) => given[r.key] !== undefined).map((r) => [r.key, given[r.key]])) as GivenRunSettings;
 }
 
 /** Later settings win; options merge flag by flag. */
@@ -94,11 +104,11 @@ export function expandSweep(s: Sweep): PlannedRun[] {
         const foreign = Object.keys(m.options ?? {}).filter((f) => !methodTakesFlag(m.method, f));
         if (foreign.length) throw new UserError(`${s.origin}: methods: ${m.method}: options ${foreign.join(', ')} do not apply to ${m.method}; remove them`);
         const base = merge(s.top, d, m);
-        const shotsList = base.shots ?? (protocol === 'fewshot' ? FEWSHOT_SHOTS : [16]);
+        const shotsList = base.shots ?? (protocol === 'fewshot' ? FEWSHOT_SHOTS : [DEFAULT_SHOTS]);
         for (const flags of optionGrid(base.options)) {
           for (const shots of shotsList) {
-            for (const precision of base.precision ?? ['fp32']) {
-              for (const seed of base.seeds ?? [1, 2, 3]) {
+            for (const precision of base.precision ?? [DEFAULT_PRECISION]) {
+              for (const seed of base.seeds ?? DEFAULT_SEEDS) {
                 const label = d.name ?? d.dataset;
                 const when = { protocol, dataset: d.dataset, label, method: m.method, shots, precision, seed };
                 const extra = s.overrides.filter((o) => matches(o, when)).map((o) => o.set);
@@ -108,6 +118,7 @@ export function expandSweep(s: Sweep): PlannedRun[] {
                 const targets = protocol === 'xd' || protocol === 'dg' ? st.targets ?? (protocol === 'xd' ? XD_TARGETS : DG_TARGETS) : undefined;
                 const root = d.root ?? s.root!;
                 const config = buildRunConfig({
+                  ...oneSettings(st),
                   protocol,
                   dataset: d.dataset,
                   name: d.name,
@@ -116,11 +127,8 @@ export function expandSweep(s: Sweep): PlannedRun[] {
                   methodOptions: methodOptionsOf(runFlags),
                   seed,
                   shots,
-                  epochs: st.epochs,
-                  lr: st.lr,
-                  batchSize: st.batchSize,
                   backbone: sweepBackbone(s),
-                  precision: precision === 'fp32' ? undefined : precision,
+                  precision: precision === DEFAULT_PRECISION ? undefined : precision,
                   targets,
                 });
                 const runDir = runDirOf(s.out, config);
@@ -161,17 +169,20 @@ function commandOf(
   }
   a.push('--seeds', String(seed));
   if (protocol === 'fewshot') a.push('--k', String(shots));
-  else if (shots !== 16) a.push('--shots', String(shots));
-  if (st.epochs !== undefined) a.push('--epochs', String(st.epochs));
-  if (st.lr !== undefined) a.push('--lr', String(st.lr));
-  if (st.batchSize !== undefined) a.push('--batch-size', String(st.batchSize));
+  else if (shots !== DEFAULT_SHOTS) a.push('--shots', String(shots));
+  const given = oneSettings(st) as Record<string, unknown>;
+  const settingFlags = (recorded: boolean) => {
+    for (const r of ONE_SETTINGS) if (Boolean(r.recorded) === recorded && given[r.key] !== undefined) a.push(`--${r.flag}`, String(given[r.key]));
+  };
+  settingFlags(true);
   // the precision is always explicit: it is part of the run's identity (folder), and the CLI's own default
   // (auto) would resolve per machine; the device only when the sweep sets it (auto picks the GPU the
   // executor hands out through CUDA_VISIBLE_DEVICES)
   a.push('--precision', precision);
   if (st.device !== undefined) a.push('--device', st.device);
   if (targets && st.targets) a.push('--targets', targets.join(','));
-  if (st.workers !== undefined) a.push('--workers', String(st.workers));
+  // settings outside the run's identity (workers) after it
+  settingFlags(false);
   if (s.skipBadImages) a.push('--skip-bad-images');
   if (s.allowGeneratedSplit) a.push('--allow-generated-split');
   a.push('--out', s.out);

@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import * as os from 'node:os';
 import { getDataset } from '../data/datasets/index.js';
 import type { Protocol } from '../eval/results.js';
-import { RUN_RANGES, checkPrecision } from '../eval/run-config.js';
+import { RUN_RANGES, RUN_SETTINGS, type GivenRunSettings } from '../eval/run-settings.js';
 import { OPTION_SPECS, checkMethod, type MethodName } from '../prompting/methods/index.js';
 import { printable, UserError } from '../util/errors.js';
 import { readConfigText } from '../util/parse.js';
@@ -35,18 +35,18 @@ export const SWEEP_PROTOCOLS: readonly Protocol[] = ['base2new', 'xd', 'dg', 'fe
 
 export type OptionValue = string | number | boolean;
 
-/** Settings that the top level, a dataset entry, a method entry and an override may all set. */
-export interface Settings {
+/**
+ * Settings that the top level, a dataset entry, a method entry and an override may all set: the run settings
+ * a sweep takes (the settings table's `sweep` rows, src/eval/run-settings.ts: one value each, or a list for
+ * the grid dimensions seeds, shots and precision), the device, method options and targets.
+ */
+export interface Settings extends Omit<GivenRunSettings, 'seeds' | 'shots' | 'precision'> {
   seeds?: number[];
   shots?: number[];
-  epochs?: number;
-  lr?: number;
-  batchSize?: number;
   precision?: string[];
   device?: string;
   options?: Record<string, OptionValue[]>;
   targets?: string[];
-  workers?: number;
 }
 
 export interface DatasetEntry extends Settings {
@@ -113,7 +113,7 @@ class Checker {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(where, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
     return v as number;
   }
-  /** A number in a stated range (run-config.ts RUN_RANGES, the options table): the refusal states it. */
+  /** A number in a stated range (the settings table's ranges, the options table): the refusal states it. */
   ranged(v: unknown, where: string, r: Range, integer: boolean): number {
     if (typeof v !== 'number' || !inRange(v, r, integer)) this.fail(where, `expected ${rangeText(r, integer)}, got ${JSON.stringify(v)}`);
     return v as number;
@@ -133,7 +133,10 @@ class Checker {
   }
 }
 
-const SETTING_KEYS = ['seeds', 'shots', 'epochs', 'lr', 'batch-size', 'precision', 'device', 'options', 'targets', 'workers'] as const;
+/** The run settings of sweep files: grid dimensions (a list makes a grid) and settings of one value. */
+const GRID_SETTINGS = RUN_SETTINGS.filter((r) => r.sweep === 'grid');
+const ONE_SETTINGS = RUN_SETTINGS.filter((r) => r.sweep === 'one');
+const SETTING_KEYS = [...RUN_SETTINGS.filter((r) => r.sweep).map((r) => r.flag!), 'device', 'options', 'targets'];
 const TOP_KEYS = ['out', 'weights', 'model', 'root', 'protocol', 'datasets', 'methods', 'overrides', 'slurm', 'skip-bad-images', 'allow-generated-split', ...SETTING_KEYS];
 const SLURM_FILE_KEYS = [...SLURM_KEYS.map((k) => k.sweepKey), 'cpus-per-task', 'sbatch-args'];
 
@@ -156,26 +159,25 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
   const s: Settings = {};
   // "1,2,3" as on the command line, or a YAML list
   const ints = (v: unknown) => (typeof v === 'string' && /^\s*\d+(\s*,\s*\d+)*\s*$/.test(v) ? v.split(',').map(Number) : v);
-  if (o.seeds !== undefined) s.seeds = c.list(ints(o.seeds), at('seeds'), (x, w) => c.ranged(x, w, RUN_RANGES.seed, true));
-  if (o.shots !== undefined) s.shots = c.list(ints(o.shots), at('shots'), (x, w) => c.ranged(x, w, RUN_RANGES.shots, true));
-  if (o.epochs !== undefined) s.epochs = c.ranged(o.epochs, at('epochs'), RUN_RANGES.epochs, true);
-  if (o.lr !== undefined) s.lr = c.ranged(o.lr, at('lr'), RUN_RANGES.lr, false);
-  if (o['batch-size'] !== undefined) s.batchSize = c.ranged(o['batch-size'], at('batch-size'), RUN_RANGES.batchSize, true);
-  if (o.precision !== undefined) {
-    s.precision = c.list(o.precision, at('precision'), (x, w) => {
-      try {
-        return checkPrecision(c.str(x, w));
-      } catch (e) {
-        return c.fail(w, (e as Error).message.replace(/^--precision /, ''));
-      }
-    });
+  for (const r of GRID_SETTINGS) {
+    const v = o[r.flag!];
+    if (v === undefined) continue;
+    const values = r.kind === 'choice'
+      ? c.list(v, at(r.flag!), (x, w) => {
+          const given = c.str(x, w);
+          return r.choices!.includes(given) ? given : c.fail(w, `must be one of ${r.choices!.join(', ')}, got '${given}'`);
+        })
+      : c.list(ints(v), at(r.flag!), (x, w) => c.ranged(x, w, r.range ?? {}, true));
+    (s as Record<string, unknown>)[r.key] = values;
+  }
+  for (const r of ONE_SETTINGS) {
+    if (o[r.flag!] !== undefined) (s as Record<string, unknown>)[r.key] = c.ranged(o[r.flag!], at(r.flag!), r.range ?? {}, r.kind === 'int');
   }
   if (o.device !== undefined) {
     if (Array.isArray(o.device)) c.fail(at('device'), 'one device only: the device is not part of a run\'s identity, so a list would make the same run twice');
     s.device = c.str(o.device, at('device'));
   }
   if (o.targets !== undefined) s.targets = c.list(o.targets, at('targets'), (x, w) => knownDataset(c, c.str(x, w), w));
-  if (o.workers !== undefined) s.workers = c.ranged(o.workers, at('workers'), RUN_RANGES.workers, true);
   if (o.options !== undefined) {
     const opts = c.obj(o.options, at('options'));
     s.options = {};
@@ -269,7 +271,7 @@ function overrideEntry(c: Checker, v: unknown, where: string): Override {
   if (w.precision !== undefined) when.precision = c.str(w.precision, `${where}.when.precision`);
   if (w.seed !== undefined) when.seed = c.ranged(w.seed, `${where}.when.seed`, RUN_RANGES.seed, true);
   const setObj = c.obj(o.set, `${where}.set`);
-  c.keys(setObj, SETTING_KEYS.filter((k) => k !== 'seeds' && k !== 'shots' && k !== 'precision'), `${where}.set`);
+  c.keys(setObj, SETTING_KEYS.filter((k) => !GRID_SETTINGS.some((r) => r.flag === k)), `${where}.set`);
   const set = settingsFrom(c, setObj, `${where}.set`);
   for (const [flag, values] of Object.entries(set.options ?? {})) {
     if (values.length > 1) c.fail(`${where}.set.options.${flag}`, 'an override sets one value (grids belong to the entries)');
