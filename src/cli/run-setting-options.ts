@@ -23,13 +23,13 @@ export function settingParser(s: RunSettingSpec): ((v: string) => unknown) | und
   }
 }
 
-/** Adds the protocol commands' run-setting flags; `seeds` defaults to the table's (1,2,3). */
+/** Adds the protocol commands' run-setting flags; a list (`seeds`) shows its default, which no recipe changes. */
 export function addRunSettingOptions(cmd: Command): Command {
   for (const s of RUN_SETTINGS) {
     if (s.declaredBy !== 'protocol' || !s.flag) continue;
     const placeholder = s.kind === 'boolean' ? '' : ` <${s.value ?? 'x'}>`;
     const parse = settingParser(s)!;
-    if (s.kind === 'int-list') cmd.option(`--${s.flag}${placeholder}`, s.help, parse, s.default?.({} as never));
+    if (s.kind === 'int-list') cmd.option(`--${s.flag}${placeholder}`, s.help, parse, s.default?.(undefined as never));
     else cmd.option(`--${s.flag}${placeholder}`, s.help, parse);
   }
   return cmd;

@@ -12,7 +12,8 @@
  *   seeds: [1, 2, 3]
  *   shots: 16                     # a list makes a grid (few-shot: default 1, 2, 4, 8, 16)
  *   options: { n-ctx: 1 }         # method flags by their CLI names; a list makes a grid
- *   epochs: 5                     # also lr, batch-size, precision (a list makes a grid), device, targets, workers
+ *   epochs: 5                     # also lr, batch-size, momentum, weight-decay, warmup-epochs, warmup-lr,
+ *                                 # precision (a list makes a grid), device, targets, workers (src/eval/run-settings.ts)
  *   overrides:                    # settings for some runs only (after the grid is expanded)
  *     - { when: { method: coop, dataset: imagenet }, set: { epochs: 50 } }
  *   slurm: { partition: gpu, gres: "gpu:1", cpus-per-task: 8, mem: 32G, time: "12:00:00" }   # checked: slurm-settings.ts

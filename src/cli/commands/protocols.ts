@@ -308,7 +308,7 @@ export function flagsFromResult(r: RunResult, file: string): { name: ConfiguredC
   // every recorded setting of the table, back to its flag (`warmup.lr` → --warmup-lr)
   const settings = flags as unknown as Record<string, unknown>;
   for (const s of RUN_SETTINGS) {
-    if (!s.recorded || !s.flag || s.key === 'seeds') continue;
+    if (!s.recorded || !s.flag) continue;
     const v = s.replayRequired ? need(s.recorded) : recordedValue(c, s.recorded);
     if (v !== undefined) settings[s.key] = s.fromRecord ? s.fromRecord(v) : v;
   }
