@@ -327,7 +327,7 @@ function registerRerun(program: Command): void {
     .option('--weights <file>', 'CLIP weights, when the recorded file has moved')
     .option('--model <name>', 'pretrained CLIP by name, when the run recorded none')
     .option('--force', 'run again even when the replay folder already holds a result')
-    .option('--workers <n>', 'data-loader worker threads', intFlag('--workers', { max: 1024 }))
+    .option('--workers <n>', 'data-loader worker threads', intFlag('--workers', RUN_RANGES.workers))
     .option('--quiet', 'no progress output');
   addComputeOptions(cmd, { precision: 'recorded' })
     .addHelpText('after', '\nExample:\n  mpl rerun runs/base2new/photos/shots_16/mpl/*/seed1/result.json     replays into rerun/ and compares')
