@@ -17,6 +17,7 @@ import type { Command, Option } from 'commander';
 import { CLIP_MEAN, CLIP_STD } from '../data/image.js';
 import { UserError, fileError, printable } from '../util/errors.js';
 import { parseYamlText, readConfigText } from '../util/parse.js';
+import { RUN_SETTINGS } from '../eval/run-settings.js';
 import { OPTION_SPECS, checkMethod, dasslTrainer, dasslTrainerNames, methodDef, type OptionKey } from '../prompting/methods/index.js';
 
 /** A value as read from a file (or an override), before the flag's own parser checks it. */
@@ -50,22 +51,16 @@ const TRAINER_KEYS: Record<string, string> = Object.fromEntries(OPTION_SPECS.fla
 /** Whole keys of the options table outside TRAINER (ProGrad's LOSS.LAMBDA, LOSS.T) → the flag's attribute name. */
 const OPTION_KEYS: Record<string, OptionKey> = Object.fromEntries(OPTION_SPECS.flatMap((o) => (o.dassl ?? []).filter((k) => k.includes('.')).map((k) => [k, o.key])));
 
-/** Keys mapped onto a flag (attribute name). */
+/**
+ * Keys mapped onto a flag (attribute name): every run setting's Dassl key from the settings table
+ * (src/eval/run-settings.ts: OPTIM.LR, OPTIM.MAX_EPOCH, OPTIM.WARMUP_CONS_LR, DATALOADER.TRAIN_X.BATCH_SIZE,
+ * DATASET.NUM_SHOTS, SEED, ...), and the keys that name the data, the model and the output folder.
+ */
 const MAPPED: Record<string, string> = {
-  'OPTIM.LR': 'lr',
-  'OPTIM.MAX_EPOCH': 'epochs',
-  'OPTIM.MOMENTUM': 'momentum',
-  'OPTIM.WEIGHT_DECAY': 'weightDecay',
-  'OPTIM.WARMUP_EPOCH': 'warmupEpochs',
-  'OPTIM.WARMUP_CONS_LR': 'warmupLr',
-  'DATALOADER.TRAIN_X.BATCH_SIZE': 'batchSize',
-  'DATALOADER.NUM_WORKERS': 'workers',
+  ...Object.fromEntries(RUN_SETTINGS.filter((s) => s.dassl && s.flag).map((s) => [s.dassl!, s.key])),
   'DATASET.NAME': 'dataset',
   'DATASET.ROOT': 'root',
-  'DATASET.NUM_SHOTS': 'shots',
-  'TRAIN.PRINT_FREQ': 'printFreq',
   'MODEL.BACKBONE.NAME': 'model',
-  SEED: 'seeds',
   OUTPUT_DIR: 'out',
 };
 
@@ -74,9 +69,9 @@ const MAPPED: Record<string, string> = {
  * anything else is refused, naming the key and what is supported.
  */
 const FIXED: Record<string, Raw[]> = {
+  // the settings without a flag (the warm-up's type, the scheduler): what the table says is implemented
+  ...Object.fromEntries(RUN_SETTINGS.filter((s) => s.dassl && s.implements).map((s) => [s.dassl!, [...s.implements!]])),
   'OPTIM.NAME': ['sgd'],
-  'OPTIM.LR_SCHEDULER': ['cosine'],
-  'OPTIM.WARMUP_TYPE': ['constant'],
   'OPTIM.SGD_DAMPNING': [0],
   'OPTIM.SGD_NESTEROV': [false],
   'OPTIM.STAGED_LR': [false],

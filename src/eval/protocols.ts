@@ -42,10 +42,17 @@ import { lockRunFolder } from '../util/lock.js';
 import { silentReporter, type Reporter } from '../util/reporter.js';
 import { harmonicMean, type Protocol, type RunResult } from './results.js';
 import { appendRunLog, dasslResultBlock, elapsedLine, writeRunLogHead } from './run-log.js';
+import { DEFAULT_SHOTS, givenSettings, type GivenRunSettings } from './run-settings.js';
 import { buildRunConfig, experimentHash, experimentOf, runConfigFields, runDirOf, settingPath, type RunConfig } from './run-config.js';
 import { readJsonFile, reasonOf } from '../util/parse.js';
 
-export interface ProtocolOptions {
+/**
+ * A protocol call: the model, the data, the method, and the run settings of the settings table
+ * (src/eval/run-settings.ts: shots, epochs, lr, batchSize, momentum, weightDecay, warmupEpochs, warmupLr,
+ * printFreq, and augment: false trains on the images as evaluated, for the tiny CLIP that never saw crops);
+ * each left out takes its default there (the method's official recipe). Precision is the model's.
+ */
+export interface ProtocolOptions extends Omit<GivenRunSettings, 'seeds' | 'precision' | 'workers'> {
   /** the model, on its device and in its precision (loadClip's device / precision options) */
   model: BackboneModel;
   /** how the device is named in result.json, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)" (default: the model's device) */
@@ -66,17 +73,6 @@ export interface ProtocolOptions {
   /** a readable name for a custom dataset (imagefolder, jsonlist): in run folders, tables and results */
   name?: string;
   seeds: number[];
-  shots?: number;
-  epochs?: number;
-  lr?: number;
-  batchSize?: number;
-  /** SGD and warm-up settings (default: the official ones, TRAIN_DEFAULTS in src/train/defaults.ts) */
-  momentum?: number;
-  weightDecay?: number;
-  warmupEpochs?: number;
-  warmupLr?: number;
-  /** a progress line every N batches in log.txt (and on a non-terminal output); default 20 */
-  printFreq?: number;
   out: string;
   /** continue from a checkpoint of the same configuration when one exists (default true, as Dassl) */
   resume?: boolean;
@@ -84,6 +80,7 @@ export interface ProtocolOptions {
   force?: boolean;
   skipBadImages?: boolean;
   allowGeneratedSplit?: boolean;
+  /** data-loader worker threads (the table's `workers`) */
   numWorkers?: number;
   /** a dataset folder per target dataset (xd, dg), for targets that do not live under `root` */
   targetRoots?: Record<string, string>;
@@ -95,13 +92,6 @@ export interface ProtocolOptions {
    * quickstart uses it so a CPU run ends in minutes, and says so.
    */
   maxTestImages?: number;
-  /**
-   * Training augmentation: Dassl's random resized crop (scale 0.08-1) and flip, as the official code
-   * (default), or none (false): the images as evaluated, in a shuffled order. The tiny CLIP
-   * (assets/tiny-clip) never saw crops in pretraining, and crops down to 8% of its centred objects would
-   * train the prompts on images unlike any it is tested on.
-   */
-  augment?: boolean;
   reporter?: Reporter;
 }
 
@@ -133,6 +123,8 @@ export function protocolRunConfig(
   targets?: string[],
 ): RunConfig {
   return buildRunConfig({
+    // every run setting of the table the options give (epochs, lr, warm-up, ...); the run's own below
+    ...givenSettings(o),
     protocol,
     dataset: o.dataset,
     name: o.name,
@@ -141,17 +133,9 @@ export function protocolRunConfig(
     methodOptions: o.methodOptions,
     seed,
     shots,
-    epochs: o.epochs,
-    lr: o.lr,
-    batchSize: o.batchSize,
-    momentum: o.momentum,
-    weightDecay: o.weightDecay,
-    warmupEpochs: o.warmupEpochs,
-    warmupLr: o.warmupLr,
     backbone: o.backbone,
     precision: o.precision,
     maxTestImages: o.maxTestImages,
-    augment: o.augment,
     targets,
   });
 }
@@ -329,7 +313,7 @@ export function preflight(o: Omit<ProtocolOptions, 'model'>, protocol: Protocol,
   };
   // the datasets report what they warn about (a redrawn few-shot subset) once, with the other warnings
   const quiet: Reporter = { ...(o.reporter ?? silentReporter), warn: (m) => warnings.add(m), info() {} };
-  const shots = o.shots ?? 16;
+  const shots = o.shots ?? DEFAULT_SHOTS;
   // the run's own settings first (--name, ...): a flag error is the only thing to say
   attempt(() => protocolRunConfig({ ...o, precision: 'fp32' }, protocol, o.seeds[0] ?? 1, shots, protocol === 'fewshot' ? undefined : [...targets]));
   if (problems.size) throw new UserError([...problems][0]);
@@ -521,7 +505,7 @@ function planRun(o: ProtocolOptions, protocol: Protocol, shots: number, targets:
 export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
   if (!o.preflighted) preflight(o, 'base2new', [], o.model.arch, tokenizerFor(o.model));
   const results: RunResult[] = [];
-  const shots = o.shots ?? 16;
+  const shots = o.shots ?? DEFAULT_SHOTS;
   const run = planRun(o, 'base2new', shots, []);
   for (const seed of o.seeds) {
     const t0 = Date.now();
@@ -589,7 +573,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
 export async function runTransfer(o: ProtocolOptions, protocol: Protocol, targets: string[]): Promise<RunResult[]> {
   if (!o.preflighted) preflight(o, protocol, targets, o.model.arch, tokenizerFor(o.model));
   const results: RunResult[] = [];
-  const shots = o.shots ?? 16;
+  const shots = o.shots ?? DEFAULT_SHOTS;
   const run = planRun(o, protocol, shots, targets);
   for (const seed of o.seeds) {
     const t0 = Date.now();

@@ -18,31 +18,17 @@
 import * as path from 'node:path';
 import { getDataset } from '../data/datasets/index.js';
 import { RECIPES, checkMethod, datasetDefaults, methodDef, resolveOptions, type MethodName, type MethodOptions, type ResolvedOptions } from '../prompting/methods/index.js';
-import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import { canonicalJson, configHash } from '../util/config.js';
 import { camelKeys, snakeKeys } from '../util/json.js';
 import { UserError } from '../util/errors.js';
 import type { Protocol } from './results.js';
-import type { Range } from '../util/range.js';
+import { DEFAULT_PRECISION, RUN_SETTINGS, runSetting, PRECISIONS, type GivenRunSettings, type Precision, type RunSettingKey } from './run-settings.js';
 
-export const PRECISIONS = ['fp32', 'fp16', 'amp', 'bf16'] as const;
-
-/**
- * The valid values of the run settings, the same however they are given (flags, sweep files, config files,
- * `mpl search`), said in every refusal. `shots: 0` is Dassl's "all images" (NUM_SHOTS < 1: no few-shot draw).
- */
-export const RUN_RANGES = {
-  shots: { min: 0, max: 100_000, note: '0 = all images' },
-  epochs: { min: 0, max: 100_000 },
-  batchSize: { min: 1, max: 4096 },
-  lr: { min: 0, exclusiveMin: true },
-  workers: { min: 0, max: 1024 },
-  seed: { min: 0, max: 0xffffffff },
-} as const satisfies Record<string, Range>;
-export type Precision = (typeof PRECISIONS)[number];
+// the valid values and the precisions live with the settings table; re-exported for their importers
+export { PRECISIONS, RUN_RANGES, type Precision } from './run-settings.js';
 
 /** What a caller knows about a run; unset numbers take the method's official recipe (RECIPES). */
-export interface RunConfigInput {
+export interface RunConfigInput extends Omit<GivenRunSettings, 'seeds' | 'shots' | 'precision'> {
   protocol: Protocol;
   /** the dataset's CLI name or alias (eurosat, EuroSAT, imagefolder, ...) */
   dataset: string;
@@ -53,20 +39,10 @@ export interface RunConfigInput {
   methodOptions?: MethodOptions;
   seed: number;
   shots: number;
-  epochs?: number;
-  lr?: number;
-  batchSize?: number;
-  /** SGD and warm-up (default: the official 0.9, 5e-4, one constant epoch at 1e-5; --config maps Dassl's OPTIM.*) */
-  momentum?: number;
-  weightDecay?: number;
-  warmupEpochs?: number;
-  warmupLr?: number;
   /** the backbone's name: the model name (ViT-B/16) or the weights file's base name */
   backbone: string;
   precision?: string;
   maxTestImages?: number;
-  /** false: train without random crops and flips (`--no-augment`, the tiny CLIP); default true */
-  augment?: boolean;
   /** xd / dg: the evaluated target datasets */
   targets?: string[];
 }
@@ -107,10 +83,14 @@ export interface RunConfig {
 export const RESERVED_NAMES = ['average', 'tag', 'test_subset'];
 
 /** Every field of a RunConfig: what a saved configuration is compared on (result.json adds class lists). */
-const RUN_CONFIG_KEYS: ReadonlyArray<keyof RunConfig> = [
-  'protocol', 'dataset', 'dataset_type', 'root', 'method', 'method_options', 'seed', 'shots', 'epochs', 'lr',
-  'batch_size', 'backbone', 'precision', 'max_test_images', 'momentum', 'weight_decay', 'warmup', 'scheduler', 'augment', 'targets', 'optimizer',
-];
+const RUN_CONFIG_KEYS: readonly string[] = [
+  ...[
+    'protocol', 'dataset', 'dataset_type', 'root', 'method', 'method_options', 'seed', 'shots', 'epochs', 'lr',
+    'batch_size', 'backbone', 'precision', 'max_test_images', 'momentum', 'weight_decay', 'warmup', 'scheduler', 'optimizer', 'augment', 'targets',
+  ],
+  // a setting added to the table later is recorded after these
+  ...RUN_SETTINGS.map((s) => s.recorded?.split('.')[0]).filter((k): k is string => k !== undefined),
+].filter((k, n, all) => all.indexOf(k) === n);
 
 /** The RunConfig fields of a saved configuration (a result's `config` also holds the class lists). */
 export function runConfigFields(saved: Record<string, unknown>): RunConfig {
@@ -128,7 +108,7 @@ export function methodOptionsOf(c: Pick<RunConfig, 'method_options'>): ResolvedO
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export function checkPrecision(value: string | undefined): Precision {
-  const p = value ?? 'fp32';
+  const p = value ?? DEFAULT_PRECISION;
   if (!(PRECISIONS as readonly string[]).includes(p)) throw new UserError(`--precision must be one of ${PRECISIONS.join(', ')}, got '${p}'`);
   return p as Precision;
 }
@@ -146,48 +126,56 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
   // the method's official settings for this dataset (Tip-Adapter's configs/<dataset>.yaml) under what is given
   const perDataset = datasetDefaults(method, def.name);
   const given = Object.fromEntries(Object.entries(i.methodOptions ?? {}).filter(([, v]) => v !== undefined)) as MethodOptions;
-  const perStep = recipe.schedule === 'cosine-per-step';
+  // every setting of the table: the value given, else the recipe's (RUN_SETTINGS' defaults)
+  const official = { ...recipe, ...(perDataset.epochs !== undefined ? { epochs: perDataset.epochs } : {}) };
+  const fallback = (k: RunSettingKey) => runSetting(k).default?.(official);
+  const input: Record<string, unknown> = { ...(i as unknown as Record<string, unknown>), seeds: [i.seed] };
+  const value = (k: RunSettingKey) => input[k] ?? fallback(k);
   // settings a method's own training has no use for are refused, not ignored (the values it records anyway,
   // as `mpl rerun` replays them, are accepted)
-  const momentum = recipe.optimizer?.betas[0] ?? TRAIN_DEFAULTS.momentum;
-  const weightDecay = recipe.optimizer?.weightDecay ?? TRAIN_DEFAULTS.weightDecay;
-  const [warmupEpochs, warmupLr] = perStep ? [0, 0] : [TRAIN_DEFAULTS.warmupEpochs, TRAIN_DEFAULTS.warmupLr];
-  const refuse = (flags: Array<[string, unknown, unknown]>, why: string) => {
-    const given = flags.filter(([, v, recorded]) => v !== undefined && v !== recorded).map(([f]) => f);
-    if (given.length) throw new UserError(`${given.join(', ')} ${given.length > 1 ? 'do' : 'does'} not apply to --method ${method}: ${why}`);
+  const refuse = (keys: RunSettingKey[], why: string) => {
+    const flags = keys.filter((k) => input[k] !== undefined && input[k] !== (k === 'epochs' ? 0 : fallback(k))).map((k) => `--${runSetting(k).flag}`);
+    if (flags.length) throw new UserError(`${flags.join(', ')} ${flags.length > 1 ? 'do' : 'does'} not apply to --method ${method}: ${why}`);
   };
   if (methodDef(method).trainable && recipe.epochs === 0) {
-    refuse(
-      [['--epochs', i.epochs, 0], ['--lr', i.lr, recipe.lr], ['--momentum', i.momentum, momentum], ['--weight-decay', i.weightDecay, weightDecay], ['--warmup-epochs', i.warmupEpochs, warmupEpochs], ['--warmup-lr', i.warmupLr, warmupLr]],
-      'it is fitted on the training features, without epochs of gradient steps',
-    );
+    refuse(['epochs', 'lr', 'momentum', 'weightDecay', 'warmupEpochs', 'warmupLr'], 'it is fitted on the training features, without epochs of gradient steps');
   }
-  if (recipe.optimizer) refuse([['--momentum', i.momentum, momentum]], `it trains with ${recipe.optimizer.name === 'adamw' ? 'AdamW' : recipe.optimizer.name} (betas ${recipe.optimizer.betas.join(', ')})`);
-  if (perStep) refuse([['--warmup-epochs', i.warmupEpochs, 0], ['--warmup-lr', i.warmupLr, 0]], 'its learning rate follows a cosine per step, with no warm-up');
-  const config: RunConfig = {
+  if (recipe.optimizer) refuse(['momentum'], `it trains with ${recipe.optimizer.name === 'adamw' ? 'AdamW' : recipe.optimizer.name} (betas ${recipe.optimizer.betas.join(', ')})`);
+  if (recipe.schedule === 'cosine-per-step') refuse(['warmupEpochs', 'warmupLr'], 'its learning rate follows a cosine per step, with no warm-up');
+  const config: Record<string, unknown> = {
     protocol: i.protocol,
     dataset: i.name ?? def.name,
     dataset_type: def.name,
     root: path.resolve(i.root),
     method,
     method_options: snakeKeys(resolveOptions(method, { ...perDataset.options, ...given })) as unknown as SnakeOptions,
-    seed: i.seed,
-    shots: i.shots,
-    epochs: i.epochs ?? perDataset.epochs ?? recipe.epochs,
-    lr: i.lr ?? recipe.lr,
-    batch_size: i.batchSize ?? recipe.batchSize,
     backbone: i.backbone,
-    precision: checkPrecision(i.precision),
     max_test_images: i.maxTestImages ?? null,
-    momentum: i.momentum ?? momentum,
-    weight_decay: i.weightDecay ?? weightDecay,
-    warmup: perStep ? { epochs: 0, lr: 0, type: 'none' } : { epochs: i.warmupEpochs ?? warmupEpochs, lr: i.warmupLr ?? warmupLr, type: 'constant' },
-    scheduler: recipe.schedule ?? 'cosine',
   };
+  // the recorded settings, each at its place (`warmup.lr`), in its recorded form
+  for (const s of RUN_SETTINGS) {
+    if (!s.recorded) continue;
+    const v = s.key === 'precision' ? checkPrecision(i.precision) : value(s.key);
+    setRecorded(config, s.recorded, s.toRecord ? s.toRecord(v as never) : v);
+  }
   if (recipe.optimizer) config.optimizer = { name: recipe.optimizer.name, betas: [recipe.optimizer.betas[0], recipe.optimizer.betas[1]], eps: recipe.optimizer.eps };
-  if (i.augment === false) config.augment = false;
   if (i.targets) config.targets = i.targets.map((t) => getDataset(t).name);
-  return config;
+  return inRecordOrder(config) as unknown as RunConfig;
+}
+
+/** Sets a dotted path ('warmup.lr') of a configuration; an undefined value is not recorded. */
+function setRecorded(config: Record<string, unknown>, at: string, v: unknown): void {
+  if (v === undefined) return;
+  const parts = at.split('.');
+  let o = config;
+  for (const p of parts.slice(0, -1)) o = (o[p] ??= {}) as Record<string, unknown>;
+  o[parts[parts.length - 1]] = v;
+}
+
+/** The configuration's keys in the order every earlier version wrote them (config.json, result.json, log.txt). */
+function inRecordOrder(config: Record<string, unknown>): Record<string, unknown> {
+  const keys = [...RUN_CONFIG_KEYS, ...Object.keys(config).filter((k) => !(RUN_CONFIG_KEYS as readonly string[]).includes(k))];
+  return Object.fromEntries(keys.filter((k) => config[k] !== undefined).map((k) => [k, config[k]]));
 }
 
 const isCustom = (c: Pick<RunConfig, 'dataset_type'>): boolean => getDataset(c.dataset_type).dirName === undefined;

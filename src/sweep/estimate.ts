@@ -17,7 +17,7 @@ import { learnsPrompts, methodDef } from '../prompting/methods/index.js';
 import type { RunResult } from '../eval/results.js';
 import type { RunConfig } from '../eval/run-config.js';
 import { UserError } from '../util/errors.js';
-import type { PlannedRun } from './spec.js';
+import type { PlannedRun } from './expand.js';
 import type { RunStatus } from './state.js';
 
 /** Classes and test images of the benchmarks (CoOp's splits; the ImageNet variants' test sets). */

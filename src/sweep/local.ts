@@ -11,7 +11,8 @@ import * as path from 'node:path';
 import { UserError } from '../util/errors.js';
 import { startOf, updateLocalRecord, type LocalRecord } from './records.js';
 import { defaultMplCommand } from './slurm.js';
-import type { PlannedRun, Sweep } from './spec.js';
+import type { PlannedRun } from './expand.js';
+import type { Sweep } from './spec.js';
 
 /** The GPUs `nvidia-smi -L` lists, by index ("0", "1", ...); none when it is absent or lists none. */
 export function detectGpus(): string[] {

@@ -9,7 +9,8 @@ import { estimateRuns, formatDuration, type Estimate, type Throughput } from './
 import { runLocal } from './local.js';
 import { lockSweep } from './records.js';
 import { submitSlurm } from './slurm.js';
-import { expandSweep, type PlannedRun, type SlurmSettings, type Sweep } from './spec.js';
+import { expandSweep, type PlannedRun } from './expand.js';
+import type { SlurmSettings, Sweep } from './spec.js';
 import { countStates, runStates, type RunState, type RunStatus } from './state.js';
 
 /** One line of `mpl sweep plan --json`. */

@@ -12,21 +12,21 @@
  *   seeds: [1, 2, 3]
  *   shots: 16                     # a list makes a grid (few-shot: default 1, 2, 4, 8, 16)
  *   options: { n-ctx: 1 }         # method flags by their CLI names; a list makes a grid
- *   epochs: 5                     # also lr, batch-size, precision (a list makes a grid), device, targets, workers
+ *   epochs: 5                     # also lr, batch-size, momentum, weight-decay, warmup-epochs, warmup-lr,
+ *                                 # precision (a list makes a grid), device, targets, workers (src/eval/run-settings.ts)
  *   overrides:                    # settings for some runs only (after the grid is expanded)
  *     - { when: { method: coop, dataset: imagenet }, set: { epochs: 50 } }
  *   slurm: { partition: gpu, gres: "gpu:1", cpus-per-task: 8, mem: 32G, time: "12:00:00" }   # checked: slurm-settings.ts
  *
- * Every key is checked; an unknown key, a wrong type or two entries that are the same run are errors that
- * name the file and the key.
+ * Every key is checked; an unknown key or a wrong type is an error that names the file and the key. This file
+ * reads and checks (file → Sweep); ./expand.ts expands the checked grid into runs (Sweep → PlannedRun[]).
  */
 import * as path from 'node:path';
 import * as os from 'node:os';
 import { getDataset } from '../data/datasets/index.js';
-import { DG_TARGETS, FEWSHOT_SHOTS, XD_TARGETS } from '../eval/protocols.js';
 import type { Protocol } from '../eval/results.js';
-import { RUN_RANGES, buildRunConfig, checkPrecision, runDirOf, type RunConfig } from '../eval/run-config.js';
-import { OPTION_SPECS, checkMethod, methodDef, type MethodName, type MethodOptions } from '../prompting/methods/index.js';
+import { RUN_RANGES, RUN_SETTINGS, type GivenRunSettings } from '../eval/run-settings.js';
+import { OPTION_SPECS, checkMethod, type MethodName } from '../prompting/methods/index.js';
 import { printable, UserError } from '../util/errors.js';
 import { readConfigText } from '../util/parse.js';
 import { inRange, rangeText, type Range } from '../util/range.js';
@@ -34,23 +34,23 @@ import { SLURM_KEYS, checkCpusPerTask, checkSbatchArg, checkSlurmValue, type Slu
 
 export const SWEEP_PROTOCOLS: readonly Protocol[] = ['base2new', 'xd', 'dg', 'fewshot'];
 
-type OptionValue = string | number | boolean;
+export type OptionValue = string | number | boolean;
 
-/** Settings that the top level, a dataset entry, a method entry and an override may all set. */
-interface Settings {
+/**
+ * Settings that the top level, a dataset entry, a method entry and an override may all set: the run settings
+ * a sweep takes (the settings table's `sweep` rows, src/eval/run-settings.ts: one value each, or a list for
+ * the grid dimensions seeds, shots and precision), the device, method options and targets.
+ */
+export interface Settings extends Omit<GivenRunSettings, 'seeds' | 'shots' | 'precision'> {
   seeds?: number[];
   shots?: number[];
-  epochs?: number;
-  lr?: number;
-  batchSize?: number;
   precision?: string[];
   device?: string;
   options?: Record<string, OptionValue[]>;
   targets?: string[];
-  workers?: number;
 }
 
-interface DatasetEntry extends Settings {
+export interface DatasetEntry extends Settings {
   /** the dataset reader's CLI name */
   dataset: string;
   /** --name of a custom dataset */
@@ -58,11 +58,11 @@ interface DatasetEntry extends Settings {
   root?: string;
 }
 
-interface MethodEntry extends Settings {
+export interface MethodEntry extends Settings {
   method: MethodName;
 }
 
-interface Override {
+export interface Override {
   when: { protocol?: string; dataset?: string; method?: string; shots?: number; precision?: string; seed?: number };
   set: Settings;
 }
@@ -86,18 +86,6 @@ export interface Sweep {
   skipBadImages: boolean;
   allowGeneratedSplit: boolean;
   slurm: SlurmSettings;
-}
-
-/** One run of a sweep: its configuration, its folder and the `mpl` arguments that perform it. */
-export interface PlannedRun {
-  /** position in the sweep (stable while the file is unchanged) */
-  index: number;
-  config: RunConfig;
-  runDir: string;
-  /** arguments after `mpl` */
-  argv: string[];
-  /** device requested for the run (not part of its identity) */
-  device?: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -126,7 +114,7 @@ class Checker {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) this.fail(where, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
     return v as number;
   }
-  /** A number in a stated range (run-config.ts RUN_RANGES, the options table): the refusal states it. */
+  /** A number in a stated range (the settings table's ranges, the options table): the refusal states it. */
   ranged(v: unknown, where: string, r: Range, integer: boolean): number {
     if (typeof v !== 'number' || !inRange(v, r, integer)) this.fail(where, `expected ${rangeText(r, integer)}, got ${JSON.stringify(v)}`);
     return v as number;
@@ -146,7 +134,10 @@ class Checker {
   }
 }
 
-const SETTING_KEYS = ['seeds', 'shots', 'epochs', 'lr', 'batch-size', 'precision', 'device', 'options', 'targets', 'workers'] as const;
+/** The run settings of sweep files: grid dimensions (a list makes a grid) and settings of one value. */
+const GRID_SETTINGS = RUN_SETTINGS.filter((r) => r.sweep === 'grid');
+const ONE_SETTINGS = RUN_SETTINGS.filter((r) => r.sweep === 'one');
+const SETTING_KEYS = [...RUN_SETTINGS.filter((r) => r.sweep).map((r) => r.flag!), 'device', 'options', 'targets'];
 const TOP_KEYS = ['out', 'weights', 'model', 'root', 'protocol', 'datasets', 'methods', 'overrides', 'slurm', 'skip-bad-images', 'allow-generated-split', ...SETTING_KEYS];
 const SLURM_FILE_KEYS = [...SLURM_KEYS.map((k) => k.sweepKey), 'cpus-per-task', 'sbatch-args'];
 
@@ -169,26 +160,25 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
   const s: Settings = {};
   // "1,2,3" as on the command line, or a YAML list
   const ints = (v: unknown) => (typeof v === 'string' && /^\s*\d+(\s*,\s*\d+)*\s*$/.test(v) ? v.split(',').map(Number) : v);
-  if (o.seeds !== undefined) s.seeds = c.list(ints(o.seeds), at('seeds'), (x, w) => c.ranged(x, w, RUN_RANGES.seed, true));
-  if (o.shots !== undefined) s.shots = c.list(ints(o.shots), at('shots'), (x, w) => c.ranged(x, w, RUN_RANGES.shots, true));
-  if (o.epochs !== undefined) s.epochs = c.ranged(o.epochs, at('epochs'), RUN_RANGES.epochs, true);
-  if (o.lr !== undefined) s.lr = c.ranged(o.lr, at('lr'), RUN_RANGES.lr, false);
-  if (o['batch-size'] !== undefined) s.batchSize = c.ranged(o['batch-size'], at('batch-size'), RUN_RANGES.batchSize, true);
-  if (o.precision !== undefined) {
-    s.precision = c.list(o.precision, at('precision'), (x, w) => {
-      try {
-        return checkPrecision(c.str(x, w));
-      } catch (e) {
-        return c.fail(w, (e as Error).message.replace(/^--precision /, ''));
-      }
-    });
+  for (const r of GRID_SETTINGS) {
+    const v = o[r.flag!];
+    if (v === undefined) continue;
+    const values = r.kind === 'choice'
+      ? c.list(v, at(r.flag!), (x, w) => {
+          const given = c.str(x, w);
+          return r.choices!.includes(given) ? given : c.fail(w, `must be one of ${r.choices!.join(', ')}, got '${given}'`);
+        })
+      : c.list(ints(v), at(r.flag!), (x, w) => c.ranged(x, w, r.range ?? {}, true));
+    (s as Record<string, unknown>)[r.key] = values;
+  }
+  for (const r of ONE_SETTINGS) {
+    if (o[r.flag!] !== undefined) (s as Record<string, unknown>)[r.key] = c.ranged(o[r.flag!], at(r.flag!), r.range ?? {}, r.kind === 'int');
   }
   if (o.device !== undefined) {
     if (Array.isArray(o.device)) c.fail(at('device'), 'one device only: the device is not part of a run\'s identity, so a list would make the same run twice');
     s.device = c.str(o.device, at('device'));
   }
   if (o.targets !== undefined) s.targets = c.list(o.targets, at('targets'), (x, w) => knownDataset(c, c.str(x, w), w));
-  if (o.workers !== undefined) s.workers = c.ranged(o.workers, at('workers'), RUN_RANGES.workers, true);
   if (o.options !== undefined) {
     const opts = c.obj(o.options, at('options'));
     s.options = {};
@@ -282,7 +272,7 @@ function overrideEntry(c: Checker, v: unknown, where: string): Override {
   if (w.precision !== undefined) when.precision = c.str(w.precision, `${where}.when.precision`);
   if (w.seed !== undefined) when.seed = c.ranged(w.seed, `${where}.when.seed`, RUN_RANGES.seed, true);
   const setObj = c.obj(o.set, `${where}.set`);
-  c.keys(setObj, SETTING_KEYS.filter((k) => k !== 'seeds' && k !== 'shots' && k !== 'precision'), `${where}.set`);
+  c.keys(setObj, SETTING_KEYS.filter((k) => !GRID_SETTINGS.some((r) => r.flag === k)), `${where}.set`);
   const set = settingsFrom(c, setObj, `${where}.set`);
   for (const [flag, values] of Object.entries(set.options ?? {})) {
     if (values.length > 1) c.fail(`${where}.set.options.${flag}`, 'an override sets one value (grids belong to the entries)');
@@ -345,162 +335,4 @@ export function readSweepFile(file: string): Sweep {
   const raw = readConfigText(file, 'sweep file');
   const name = path.basename(file).replace(/\.(ya?ml|json)$/i, '');
   return sweepFromObject(raw, file, name, path.dirname(path.resolve(file)));
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Expansion
-
-/** Later settings win; options merge flag by flag. */
-function merge(...layers: Settings[]): Settings {
-  const out: Settings = {};
-  for (const l of layers) {
-    const { options, ...rest } = l;
-    Object.assign(out, Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)));
-    if (options) out.options = { ...out.options, ...options };
-  }
-  return out;
-}
-
-/** Every combination of the option lists: [{depth: 3, n-ctx: 1}, {depth: 9, n-ctx: 1}, ...]. */
-function optionGrid(options: Record<string, OptionValue[]> = {}): Array<Record<string, OptionValue>> {
-  let grid: Array<Record<string, OptionValue>> = [{}];
-  for (const [flag, values] of Object.entries(options)) grid = grid.flatMap((g) => values.map((v) => ({ ...g, [flag]: v })));
-  return grid;
-}
-
-function methodOptionsOf(flags: Record<string, OptionValue>): MethodOptions {
-  const o: Record<string, OptionValue> = {};
-  for (const [flag, v] of Object.entries(flags)) {
-    const def = OPTION_SPECS.find((f) => f.flag === flag)!;
-    if (def.kind === 'boolean' && v === false) continue; // a boolean flag is either given or not
-    o[def.key] = v;
-  }
-  return o as MethodOptions;
-}
-
-function matches(o: Override, r: { protocol: string; dataset: string; label: string; method: string; shots: number; precision: string; seed: number }): boolean {
-  const w = o.when;
-  const sameDataset = (x: string) => {
-    try {
-      return x === r.label || getDataset(x).name === r.dataset;
-    } catch {
-      return false;
-    }
-  };
-  return (
-    (w.protocol === undefined || w.protocol === r.protocol) &&
-    (w.dataset === undefined || sameDataset(w.dataset)) &&
-    (w.method === undefined || w.method === r.method) &&
-    (w.shots === undefined || w.shots === r.shots) &&
-    (w.precision === undefined || w.precision === r.precision) &&
-    (w.seed === undefined || w.seed === r.seed)
-  );
-}
-
-/** The backbone name a run will record (as loadClip names it: the weights file's base name, or the model). */
-export function sweepBackbone(s: Pick<Sweep, 'weights' | 'model'>): string {
-  return s.weights ? path.basename(s.weights) : s.model!;
-}
-
-/** Whether a method takes a method flag (by its CLI name). */
-function methodTakesFlag(method: MethodName, flag: string): boolean {
-  const spec = OPTION_SPECS.find((o) => o.flag === flag);
-  return spec !== undefined && (methodDef(method).options as readonly string[]).includes(spec.key);
-}
-
-/** Every run of the sweep, in order: protocol, dataset, method, options, shots, precision, seed. */
-export function expandSweep(s: Sweep): PlannedRun[] {
-  const runs: PlannedRun[] = [];
-  const byDir = new Map<string, number>();
-  for (const protocol of s.protocols) {
-    for (const d of s.datasets) {
-      for (const m of s.methods) {
-        // a method's own entry naming a flag it does not take is a mistake; the sweep's common options are not
-        const foreign = Object.keys(m.options ?? {}).filter((f) => !methodTakesFlag(m.method, f));
-        if (foreign.length) throw new UserError(`${s.origin}: methods: ${m.method}: options ${foreign.join(', ')} do not apply to ${m.method}; remove them`);
-        const base = merge(s.top, d, m);
-        const shotsList = base.shots ?? (protocol === 'fewshot' ? FEWSHOT_SHOTS : [16]);
-        for (const flags of optionGrid(base.options)) {
-          for (const shots of shotsList) {
-            for (const precision of base.precision ?? ['fp32']) {
-              for (const seed of base.seeds ?? [1, 2, 3]) {
-                const label = d.name ?? d.dataset;
-                const when = { protocol, dataset: d.dataset, label, method: m.method, shots, precision, seed };
-                const extra = s.overrides.filter((o) => matches(o, when)).map((o) => o.set);
-                const st = merge(base, { options: Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, [v]])) }, ...extra);
-                // options given for the whole sweep reach the methods that take them (n-ctx: CoOp and MPL, not VPT)
-                const runFlags = Object.fromEntries(Object.entries(st.options ?? {}).filter(([k]) => methodTakesFlag(m.method, k)).map(([k, v]) => [k, v[0]]));
-                const targets = protocol === 'xd' || protocol === 'dg' ? st.targets ?? (protocol === 'xd' ? XD_TARGETS : DG_TARGETS) : undefined;
-                const root = d.root ?? s.root!;
-                const config = buildRunConfig({
-                  protocol,
-                  dataset: d.dataset,
-                  name: d.name,
-                  root,
-                  method: m.method,
-                  methodOptions: methodOptionsOf(runFlags),
-                  seed,
-                  shots,
-                  epochs: st.epochs,
-                  lr: st.lr,
-                  batchSize: st.batchSize,
-                  backbone: sweepBackbone(s),
-                  precision: precision === 'fp32' ? undefined : precision,
-                  targets,
-                });
-                const runDir = runDirOf(s.out, config);
-                const index = runs.length;
-                const twin = byDir.get(runDir);
-                if (twin !== undefined) throw new UserError(`${s.origin}: runs ${twin + 1} and ${index + 1} are the same run (${runDir}): check the lists for repeats`);
-                byDir.set(runDir, index);
-                runs.push({ index, config, runDir, argv: commandOf(s, protocol, d, m.method, runFlags, st, shots, precision, seed, targets), device: st.device });
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  return runs;
-}
-
-/** The `mpl` arguments of one run: exactly what a user would type. */
-function commandOf(
-  s: Sweep,
-  protocol: Protocol,
-  d: DatasetEntry,
-  method: MethodName,
-  flags: Record<string, OptionValue>,
-  st: Settings,
-  shots: number,
-  precision: string,
-  seed: number,
-  targets: string[] | undefined,
-): string[] {
-  const a: string[] = [protocol, '--dataset', d.dataset, '--root', d.root ?? s.root!];
-  if (d.name) a.push('--name', d.name);
-  a.push('--method', method);
-  for (const [flag, v] of Object.entries(flags)) {
-    if (v === true) a.push(`--${flag}`);
-    else if (v !== false) a.push(`--${flag}`, String(v));
-  }
-  a.push('--seeds', String(seed));
-  if (protocol === 'fewshot') a.push('--k', String(shots));
-  else if (shots !== 16) a.push('--shots', String(shots));
-  if (st.epochs !== undefined) a.push('--epochs', String(st.epochs));
-  if (st.lr !== undefined) a.push('--lr', String(st.lr));
-  if (st.batchSize !== undefined) a.push('--batch-size', String(st.batchSize));
-  // the precision is always explicit: it is part of the run's identity (folder), and the CLI's own default
-  // (auto) would resolve per machine; the device only when the sweep sets it (auto picks the GPU the
-  // executor hands out through CUDA_VISIBLE_DEVICES)
-  a.push('--precision', precision);
-  if (st.device !== undefined) a.push('--device', st.device);
-  if (targets && st.targets) a.push('--targets', targets.join(','));
-  if (st.workers !== undefined) a.push('--workers', String(st.workers));
-  if (s.skipBadImages) a.push('--skip-bad-images');
-  if (s.allowGeneratedSplit) a.push('--allow-generated-split');
-  a.push('--out', s.out);
-  if (s.weights) a.push('--weights', s.weights);
-  else a.push('--model', s.model!);
-  return a;
 }

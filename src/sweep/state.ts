@@ -16,7 +16,8 @@ import * as os from 'node:os';
 import { LOCK_FILE, liveLockOwner } from '../util/lock.js';
 import { readLocalRecords, readSlurmJobs, recordAlive } from './records.js';
 import { slurmTaskStates, type TaskState } from './slurm.js';
-import type { PlannedRun, Sweep } from './spec.js';
+import type { PlannedRun } from './expand.js';
+import type { Sweep } from './spec.js';
 
 export const RUN_STATES = ['done', 'running', 'failed', 'pending'] as const;
 export type RunState = (typeof RUN_STATES)[number];

@@ -11,6 +11,7 @@ import { knownArchitectures } from '../../backbones/clip/config.js';
 import { findResultFiles, readResultFile } from '../../report/result-files.js';
 import { officialFolders, writeOfficialLayout } from '../../eval/dassl-layout.js';
 import { CHECKPOINT_FILE } from '../../train/checkpoint.js';
+import { recordedValue, runSetting, type RunSettingKey } from '../../eval/run-settings.js';
 import { UserError } from '../../util/errors.js';
 import { intFlag } from '../flags.js';
 import { exportPackage } from './packages.js';
@@ -40,17 +41,19 @@ function exportCheckpoint(file: string, out: string, epochFlag?: number): string
   epoch ??= typeof config.epochs === 'number' ? config.epochs : undefined;
   if (epoch === undefined || !Number.isInteger(epoch)) throw new UserError(`${file}: cannot tell how many epochs were trained (no checkpoint or result.json beside it); give --epoch N`);
   const recipe = methodDef(method).recipe;
-  const warmup = (config.warmup ?? {}) as { epochs?: number; lr?: number };
+  // the run's recorded settings (the settings table says where each is recorded); lr and epochs else the recipe's
+  const setting = (k: RunSettingKey) => recordedValue(config, runSetting(k).recorded!) as number | undefined;
+  const orRecipe = (k: RunSettingKey) => setting(k) ?? (runSetting(k).default!(recipe) as number);
   return writeDasslCheckpoint(out, {
     method,
     tensors: prompts.tensors,
     epoch,
-    lr: (config.lr as number | undefined) ?? recipe.lr,
-    epochs: (config.epochs as number | undefined) ?? recipe.epochs,
-    momentum: config.momentum as number | undefined,
-    weightDecay: config.weight_decay as number | undefined,
-    warmupEpochs: warmup.epochs,
-    warmupLr: warmup.lr,
+    lr: orRecipe('lr'),
+    epochs: orRecipe('epochs'),
+    momentum: setting('momentum'),
+    weightDecay: setting('weightDecay'),
+    warmupEpochs: setting('warmupEpochs'),
+    warmupLr: setting('warmupLr'),
     momentum_buffers: buffers.size ? buffers : undefined,
   });
 }

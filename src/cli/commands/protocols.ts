@@ -16,38 +16,28 @@ import { sayHowToResumeOnInterrupt } from '../interrupt.js';
 import { architectureOf, modelFrom } from '../model.js';
 import type { BackboneArchitecture } from '../../backbones/model.js';
 import { terminalReporter } from '../reporter.js';
-import { TRAIN_DEFAULTS } from '../../train/defaults.js';
 import { checkMethod, methodDef } from '../../prompting/methods/index.js';
-import { RUN_RANGES } from '../../eval/run-config.js';
+import { DEFAULT_PRECISION, RUN_RANGES, RUN_SETTINGS, givenSettings, recordedValue, type GivenRunSettings } from '../../eval/run-settings.js';
+import { addRunSettingOptions } from '../run-setting-options.js';
 
-interface RunFlags extends MethodFlags, ComputeFlags {
+/** The parsed flags: the run settings (the table's keys are the flags' attribute names), method options, ... */
+interface RunFlags extends MethodFlags, ComputeFlags, GivenRunSettings {
   weights?: string;
   model?: string;
   dataset: string;
   name?: string;
   root: string;
   seeds: number[];
-  shots?: number;
-  epochs?: number;
-  lr?: number;
-  batchSize?: number;
-  momentum?: number;
-  weightDecay?: number;
-  warmupEpochs?: number;
-  warmupLr?: number;
-  printFreq?: number;
   out: string;
   resume?: boolean;
   force?: boolean;
   skipBadImages?: boolean;
   allowGeneratedSplit?: boolean;
-  workers?: number;
   targets?: string;
   target?: string[];
   k?: number[];
   quiet?: boolean;
   config?: string[];
-  augment?: boolean;
 }
 
 function common(cmd: Command, datasetDefault?: string): Command {
@@ -59,17 +49,8 @@ function common(cmd: Command, datasetDefault?: string): Command {
     .option('--dataset <name>', 'dataset (eurosat, dtd, ..., imagefolder, jsonlist)', datasetDefault)
     .option('--name <name>', 'imagefolder / jsonlist: a name for your dataset in run folders and tables')
     // required, but checked after the config files (DATASET.ROOT may give it)
-    .option('--root <dir>', "CoOp's data folder (holding eurosat/, dtd/, ...) or the imagefolder / JSON list (required)")
-    .option('--seeds <list>', 'seeds (distinct integers)', intListFlag('--seeds', RUN_RANGES.seed), [1, 2, 3])
-    .option('--shots <k>', 'training images per class (0 = all)', intFlag('--shots', RUN_RANGES.shots))
-    .option('--epochs <n>', "epochs (default: the method's official config)", intFlag('--epochs', RUN_RANGES.epochs))
-    .option('--lr <x>', 'learning rate, > 0 (default: the official config)', numberFlag('--lr', RUN_RANGES.lr))
-    .option('--batch-size <n>', 'training batch size (default: the official config)', intFlag('--batch-size', RUN_RANGES.batchSize))
-    .option('--momentum <x>', `SGD momentum (default ${TRAIN_DEFAULTS.momentum})`, numberFlag('--momentum', { max: 1 }))
-    .option('--weight-decay <x>', `SGD weight decay (default ${TRAIN_DEFAULTS.weightDecay})`, numberFlag('--weight-decay', { max: 1 }))
-    .option('--warmup-epochs <n>', `constant warm-up epochs (default ${TRAIN_DEFAULTS.warmupEpochs})`, intFlag('--warmup-epochs', { max: 100_000 }))
-    .option('--warmup-lr <x>', `warm-up learning rate (default ${TRAIN_DEFAULTS.warmupLr})`, numberFlag('--warmup-lr'))
-    .option('--print-freq <n>', 'a progress line every N batches in log.txt and on non-terminal output (default 20, as Dassl; 0 = none)', intFlag('--print-freq'))
+    .option('--root <dir>', "CoOp's data folder (holding eurosat/, dtd/, ...) or the imagefolder / JSON list (required)");
+  addRunSettingOptions(cmd)
     .option('--out <dir>', 'output folder', 'output')
     .option('--resume', 'continue a run from its checkpoint when the configuration is the same (the default)')
     .option('--no-resume', 'ignore an existing checkpoint: train from epoch 1')
@@ -109,16 +90,9 @@ async function optionsFrom(f: RunFlags, applied: AppliedConfig, check: (o: Unloa
     root: f.root,
     dataset: f.dataset,
     name: f.name,
+    // every run setting of the table (--precision is the loaded model's, --workers the loader's numWorkers)
+    ...(({ precision: _p, workers: _w, ...given }) => given)(givenSettings(f)),
     seeds: f.seeds,
-    shots: f.shots,
-    epochs: f.epochs,
-    lr: f.lr,
-    batchSize: f.batchSize,
-    momentum: f.momentum,
-    weightDecay: f.weightDecay,
-    warmupEpochs: f.warmupEpochs,
-    warmupLr: f.warmupLr,
-    printFreq: f.printFreq,
     out: f.out,
     resume: f.resume,
     force: f.force,
@@ -126,7 +100,6 @@ async function optionsFrom(f: RunFlags, applied: AppliedConfig, check: (o: Unloa
     allowGeneratedSplit: f.allowGeneratedSplit,
     numWorkers: f.workers,
     targetRoots: targetRootsOf(f.target),
-    augment: f.augment,
     reporter,
   };
   check(unloaded, await knownArchitectureOf(f));
@@ -311,8 +284,8 @@ interface RerunFlags extends ComputeFlags {
 export function flagsFromResult(r: RunResult, file: string): { name: ConfiguredCommand; flags: RunFlags } {
   const c = r.config as Record<string, unknown>;
   const need = (key: string): unknown => {
-    if (c[key] === undefined) throw new UserError(`${file}: the recorded configuration has no "${key}" (written by an older version?); run the command again by hand`);
-    return c[key];
+    if (recordedValue(c, key) === undefined) throw new UserError(`${file}: the recorded configuration has no "${key}" (written by an older version?); run the command again by hand`);
+    return recordedValue(c, key);
   };
   if (r.protocol === 'zeroshot') throw new UserError(`${file}: zero-shot results are replayed with mpl eval, not rerun`);
   const options = (c.method_options ?? {}) as Record<string, unknown>;
@@ -323,7 +296,6 @@ export function flagsFromResult(r: RunResult, file: string): { name: ConfiguredC
       .map(([k, v]) => [k.replace(/_([a-z])/g, (_, ch: string) => ch.toUpperCase()), v] as const)
       .filter(([k]) => takes.includes(k)),
   );
-  const warmup = (c.warmup ?? {}) as { epochs?: number; lr?: number };
   const flags: RunFlags = {
     ...(camel as MethodFlags),
     method: String(need('method')),
@@ -331,22 +303,21 @@ export function flagsFromResult(r: RunResult, file: string): { name: ConfiguredC
     name: c.dataset_type && c.dataset !== c.dataset_type ? String(c.dataset) : undefined,
     dataset: String(c.dataset_type ?? need('dataset')),
     seeds: [r.seed],
-    shots: r.protocol === 'fewshot' ? undefined : (c.shots as number | undefined),
-    k: r.protocol === 'fewshot' ? [r.shots] : undefined,
-    epochs: need('epochs') as number,
-    lr: need('lr') as number,
-    batchSize: need('batch_size') as number,
-    momentum: c.momentum as number | undefined,
-    weightDecay: c.weight_decay as number | undefined,
-    warmupEpochs: warmup.epochs,
-    warmupLr: warmup.lr,
-    precision: r.precision ?? (c.precision as string | undefined) ?? 'fp32',
     weights: (c.weights as string | null) ?? undefined,
     model: (c.model as string | null) ?? undefined,
     targets: Array.isArray(c.targets) && c.targets.length ? (c.targets as string[]).join(',') : undefined,
-    augment: c.augment === false ? false : undefined,
     out: 'output',
   };
+  // every recorded setting of the table, back to its flag (`warmup.lr` → --warmup-lr)
+  const settings = flags as unknown as Record<string, unknown>;
+  for (const s of RUN_SETTINGS) {
+    if (!s.recorded || !s.flag) continue;
+    const v = s.replayRequired ? need(s.recorded) : recordedValue(c, s.recorded);
+    if (v !== undefined) settings[s.key] = s.fromRecord ? s.fromRecord(v) : v;
+  }
+  // few-shot runs are replayed by their K; the precision the result names wins over the recorded default
+  if (r.protocol === 'fewshot') [flags.shots, flags.k] = [undefined, [r.shots]];
+  flags.precision = r.precision ?? flags.precision ?? DEFAULT_PRECISION;
   return { name: r.protocol, flags };
 }
 
@@ -359,7 +330,7 @@ function registerRerun(program: Command): void {
     .option('--weights <file>', 'CLIP weights, when the recorded file has moved')
     .option('--model <name>', 'pretrained CLIP by name, when the run recorded none')
     .option('--force', 'run again even when the replay folder already holds a result')
-    .option('--workers <n>', 'data-loader worker threads', intFlag('--workers', { max: 1024 }))
+    .option('--workers <n>', 'data-loader worker threads', intFlag('--workers', RUN_RANGES.workers))
     .option('--quiet', 'no progress output');
   addComputeOptions(cmd, { precision: 'recorded' })
     .addHelpText('after', '\nExample:\n  mpl rerun runs/base2new/photos/shots_16/mpl/*/seed1/result.json     replays into rerun/ and compares')

@@ -8,7 +8,7 @@ import { TrialRunner } from '../../search/objective.js';
 import { searchSummary, writeSearchReport } from '../../search/report.js';
 import { runSearch } from '../../search/search.js';
 import { parseRange } from '../../search/space.js';
-import { sweepBackbone } from '../../sweep/spec.js';
+import { sweepBackbone } from '../../sweep/expand.js';
 import { UserError } from '../../util/errors.js';
 import { ensureDir } from '../../util/fs.js';
 import { lockRunFolder } from '../../util/lock.js';
@@ -18,7 +18,7 @@ import { sayHowToResumeOnInterrupt } from '../interrupt.js';
 import { architectureOf, modelFrom } from '../model.js';
 import { terminalReporter } from '../reporter.js';
 import { addExecutorOptions, slurmSettingsOf, type ExecutorFlags } from './sweep.js';
-import { RUN_RANGES } from '../../eval/run-config.js';
+import { DEFAULT_SHOTS, RUN_RANGES } from '../../eval/run-settings.js';
 
 interface SearchFlags extends ComputeFlags, ExecutorFlags {
   augment?: boolean;
@@ -85,9 +85,9 @@ export function register(program: Command): void {
     .option('--max-epochs <n>', "the full budget: epochs of the training schedule (default MPL's 5)", intFlag('--max-epochs', { min: 1, max: 100_000 }))
     .option('--seed <n>', 'search seed: proposals and the pseudo-base/new split', intFlag('--seed', { max: MAX_SEED }), 1)
     .option('--seeds <list>', 'seeds the objective averages over (few-shot subset, initialisation; default: --seed)', intListFlag('--seeds', { max: MAX_SEED }))
-    .option('--shots <k>', 'training images per class (0 = all)', intFlag('--shots', RUN_RANGES.shots), 16)
-    .option('--lr <x>', "learning rate (default MPL's 0.0035)", numberFlag('--lr', RUN_RANGES.lr))
-    .option('--batch-size <n>', "batch size (default MPL's 4)", intFlag('--batch-size', RUN_RANGES.batchSize))
+    .option('--shots <k>', 'training images per class (0 = all)', intFlag('--shots', RUN_RANGES.shots), DEFAULT_SHOTS)
+    .option('--lr <x>', `learning rate (default MPL's ${RECIPES.mpl.lr})`, numberFlag('--lr', RUN_RANGES.lr))
+    .option('--batch-size <n>', `batch size (default MPL's ${RECIPES.mpl.batchSize})`, intFlag('--batch-size', RUN_RANGES.batchSize))
     .option('--out <dir>', 'the search folder', 'search')
     .option('--force', 'start the search in --out over')
     .option('--json', 'print the result as JSON: { best, candidates, read_splits, ... }')
