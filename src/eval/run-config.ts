@@ -22,7 +22,15 @@ import { canonicalJson, configHash } from '../util/config.js';
 import { camelKeys, snakeKeys } from '../util/json.js';
 import { UserError } from '../util/errors.js';
 import type { Protocol } from './results.js';
-import { DEFAULT_PRECISION, RUN_SETTINGS, runSetting, PRECISIONS, type GivenRunSettings, type Precision, type RunSettingKey } from './run-settings.js';
+import {
+  DEFAULT_PRECISION,
+  RUN_SETTINGS,
+  runSetting,
+  PRECISIONS,
+  type GivenRunSettings,
+  type Precision,
+  type RunSettingKey,
+} from './run-settings.js';
 
 // the valid values and the precisions live with the settings table; re-exported for their importers
 export { PRECISIONS, RUN_RANGES, type Precision } from './run-settings.js';
@@ -85,8 +93,27 @@ export const RESERVED_NAMES = ['average', 'tag', 'test_subset'];
 /** Every field of a RunConfig: what a saved configuration is compared on (result.json adds class lists). */
 const RUN_CONFIG_KEYS: readonly string[] = [
   ...[
-    'protocol', 'dataset', 'dataset_type', 'root', 'method', 'method_options', 'seed', 'shots', 'epochs', 'lr',
-    'batch_size', 'backbone', 'precision', 'max_test_images', 'momentum', 'weight_decay', 'warmup', 'scheduler', 'optimizer', 'augment', 'targets',
+    'protocol',
+    'dataset',
+    'dataset_type',
+    'root',
+    'method',
+    'method_options',
+    'seed',
+    'shots',
+    'epochs',
+    'lr',
+    'batch_size',
+    'backbone',
+    'precision',
+    'max_test_images',
+    'momentum',
+    'weight_decay',
+    'warmup',
+    'scheduler',
+    'optimizer',
+    'augment',
+    'targets',
   ],
   // a setting added to the table later is recorded after these
   ...RUN_SETTINGS.map((s) => s.recorded?.split('.')[0]).filter((k): k is string => k !== undefined),
@@ -138,9 +165,16 @@ export function buildRunConfig(i: RunConfigInput): RunConfig {
     if (flags.length) throw new UserError(`${flags.join(', ')} ${flags.length > 1 ? 'do' : 'does'} not apply to --method ${method}: ${why}`);
   };
   if (methodDef(method).trainable && recipe.epochs === 0) {
-    refuse(['epochs', 'lr', 'momentum', 'weightDecay', 'warmupEpochs', 'warmupLr'], 'it is fitted on the training features, without epochs of gradient steps');
+    refuse(
+      ['epochs', 'lr', 'momentum', 'weightDecay', 'warmupEpochs', 'warmupLr'],
+      'it is fitted on the training features, without epochs of gradient steps',
+    );
   }
-  if (recipe.optimizer) refuse(['momentum'], `it trains with ${recipe.optimizer.name === 'adamw' ? 'AdamW' : recipe.optimizer.name} (betas ${recipe.optimizer.betas.join(', ')})`);
+  if (recipe.optimizer)
+    refuse(
+      ['momentum'],
+      `it trains with ${recipe.optimizer.name === 'adamw' ? 'AdamW' : recipe.optimizer.name} (betas ${recipe.optimizer.betas.join(', ')})`,
+    );
   if (recipe.schedule === 'cosine-per-step') refuse(['warmupEpochs', 'warmupLr'], 'its learning rate follows a cosine per step, with no warm-up');
   const config: Record<string, unknown> = {
     protocol: i.protocol,

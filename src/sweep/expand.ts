@@ -63,7 +63,10 @@ function methodOptionsOf(flags: Record<string, OptionValue>): MethodOptions {
   return o as MethodOptions;
 }
 
-function matches(o: Override, r: { protocol: string; dataset: string; label: string; method: string; shots: number; precision: string; seed: number }): boolean {
+function matches(
+  o: Override,
+  r: { protocol: string; dataset: string; label: string; method: string; shots: number; precision: string; seed: number },
+): boolean {
   const w = o.when;
   const sameDataset = (x: string) => {
     try {
@@ -102,7 +105,8 @@ export function expandSweep(s: Sweep): PlannedRun[] {
       for (const m of s.methods) {
         // a method's own entry naming a flag it does not take is a mistake; the sweep's common options are not
         const foreign = Object.keys(m.options ?? {}).filter((f) => !methodTakesFlag(m.method, f));
-        if (foreign.length) throw new UserError(`${s.origin}: methods: ${m.method}: options ${foreign.join(', ')} do not apply to ${m.method}; remove them`);
+        if (foreign.length)
+          throw new UserError(`${s.origin}: methods: ${m.method}: options ${foreign.join(', ')} do not apply to ${m.method}; remove them`);
         const base = merge(s.top, d, m);
         const shotsList = base.shots ?? (protocol === 'fewshot' ? FEWSHOT_SHOTS : [DEFAULT_SHOTS]);
         for (const flags of optionGrid(base.options)) {
@@ -114,8 +118,12 @@ export function expandSweep(s: Sweep): PlannedRun[] {
                 const extra = s.overrides.filter((o) => matches(o, when)).map((o) => o.set);
                 const st = merge(base, { options: Object.fromEntries(Object.entries(flags).map(([k, v]) => [k, [v]])) }, ...extra);
                 // options given for the whole sweep reach the methods that take them (n-ctx: CoOp and MPL, not VPT)
-                const runFlags = Object.fromEntries(Object.entries(st.options ?? {}).filter(([k]) => methodTakesFlag(m.method, k)).map(([k, v]) => [k, v[0]]));
-                const targets = protocol === 'xd' || protocol === 'dg' ? st.targets ?? (protocol === 'xd' ? XD_TARGETS : DG_TARGETS) : undefined;
+                const runFlags = Object.fromEntries(
+                  Object.entries(st.options ?? {})
+                    .filter(([k]) => methodTakesFlag(m.method, k))
+                    .map(([k, v]) => [k, v[0]]),
+                );
+                const targets = protocol === 'xd' || protocol === 'dg' ? (st.targets ?? (protocol === 'xd' ? XD_TARGETS : DG_TARGETS)) : undefined;
                 const root = d.root ?? s.root!;
                 const config = buildRunConfig({
                   ...oneSettings(st),
@@ -134,9 +142,16 @@ export function expandSweep(s: Sweep): PlannedRun[] {
                 const runDir = runDirOf(s.out, config);
                 const index = runs.length;
                 const twin = byDir.get(runDir);
-                if (twin !== undefined) throw new UserError(`${s.origin}: runs ${twin + 1} and ${index + 1} are the same run (${runDir}): check the lists for repeats`);
+                if (twin !== undefined)
+                  throw new UserError(`${s.origin}: runs ${twin + 1} and ${index + 1} are the same run (${runDir}): check the lists for repeats`);
                 byDir.set(runDir, index);
-                runs.push({ index, config, runDir, argv: commandOf(s, protocol, d, m.method, runFlags, st, shots, precision, seed, targets), device: st.device });
+                runs.push({
+                  index,
+                  config,
+                  runDir,
+                  argv: commandOf(s, protocol, d, m.method, runFlags, st, shots, precision, seed, targets),
+                  device: st.device,
+                });
               }
             }
           }

@@ -163,12 +163,13 @@ function settingsFrom(c: Checker, o: Record<string, unknown>, where: string): Se
   for (const r of GRID_SETTINGS) {
     const v = o[r.flag!];
     if (v === undefined) continue;
-    const values = r.kind === 'choice'
-      ? c.list(v, at(r.flag!), (x, w) => {
-          const given = c.str(x, w);
-          return r.choices!.includes(given) ? given : c.fail(w, `must be one of ${r.choices!.join(', ')}, got '${given}'`);
-        })
-      : c.list(ints(v), at(r.flag!), (x, w) => c.ranged(x, w, r.range ?? {}, true));
+    const values =
+      r.kind === 'choice'
+        ? c.list(v, at(r.flag!), (x, w) => {
+            const given = c.str(x, w);
+            return r.choices!.includes(given) ? given : c.fail(w, `must be one of ${r.choices!.join(', ')}, got '${given}'`);
+          })
+        : c.list(ints(v), at(r.flag!), (x, w) => c.ranged(x, w, r.range ?? {}, true));
     (s as Record<string, unknown>)[r.key] = values;
   }
   for (const r of ONE_SETTINGS) {
@@ -272,7 +273,11 @@ function overrideEntry(c: Checker, v: unknown, where: string): Override {
   if (w.precision !== undefined) when.precision = c.str(w.precision, `${where}.when.precision`);
   if (w.seed !== undefined) when.seed = c.ranged(w.seed, `${where}.when.seed`, RUN_RANGES.seed, true);
   const setObj = c.obj(o.set, `${where}.set`);
-  c.keys(setObj, SETTING_KEYS.filter((k) => !GRID_SETTINGS.some((r) => r.flag === k)), `${where}.set`);
+  c.keys(
+    setObj,
+    SETTING_KEYS.filter((k) => !GRID_SETTINGS.some((r) => r.flag === k)),
+    `${where}.set`,
+  );
   const set = settingsFrom(c, setObj, `${where}.set`);
   for (const [flag, values] of Object.entries(set.options ?? {})) {
     if (values.length > 1) c.fail(`${where}.set.options.${flag}`, 'an override sets one value (grids belong to the entries)');

@@ -46,7 +46,22 @@ const VALUES: Record<string, { flag: string[]; sweep?: unknown; recorded: unknow
 const BASE: Record<string, string[]> = { seeds: ['1'], epochs: ['1'], 'batch-size': ['2'], precision: ['fp32'], workers: ['0'] };
 
 function argsWith(flags: Record<string, string[]>, extra: string[] = []): string[] {
-  return ['base2new', '--weights', weights, '--dataset', 'imagefolder', '--root', root, '--method', 'coop', '--out', out, '--quiet', ...Object.entries(flags).flatMap(([f, v]) => [`--${f}`, ...v]), ...extra];
+  return [
+    'base2new',
+    '--weights',
+    weights,
+    '--dataset',
+    'imagefolder',
+    '--root',
+    root,
+    '--method',
+    'coop',
+    '--out',
+    out,
+    '--quiet',
+    ...Object.entries(flags).flatMap(([f, v]) => [`--${f}`, ...v]),
+    ...extra,
+  ];
 }
 
 /** The folder of seed `seed` below the one a protocol command printed (`results in <folder>/ (seed1, ...)`), and its result.json. */
@@ -67,7 +82,8 @@ test.before(async () => {
 test('the table is whole: every setting has help, a flag unless the recipe fixes it, a default where a run records it', () => {
   for (const s of RUN_SETTINGS) {
     assert.ok(s.help.length > 10, `${s.key}: help`);
-    if (s.kind === 'fixed') assert.ok(!s.flag && s.implements?.length && s.dassl, `${s.key}: a fixed setting names its Dassl key and what is implemented`);
+    if (s.kind === 'fixed')
+      assert.ok(!s.flag && s.implements?.length && s.dassl, `${s.key}: a fixed setting names its Dassl key and what is implemented`);
     else assert.ok(s.flag && s.declaredBy, `${s.key}: a flag and who declares it`);
     if (s.recorded) assert.ok(s.default, `${s.key}: a recorded setting has a default`);
     if (s.flag && s.kind !== 'fixed') assert.ok(s.key in VALUES, `${s.key}: this test gives it a value (add one to VALUES)`);
@@ -123,8 +139,16 @@ function roundTrip(s: RunSettingSpec): void {
   if (s.sweep) {
     const sweepOut = path.join(work, 'sweep-out');
     const sweep = {
-      out: sweepOut, weights, protocol: 'base2new', datasets: [{ name: 'imagefolder', root }], methods: ['coop'],
-      seeds: [1], epochs: 1, 'batch-size': 2, precision: 'fp32', [s.flag!]: v.sweep,
+      out: sweepOut,
+      weights,
+      protocol: 'base2new',
+      datasets: [{ name: 'imagefolder', root }],
+      methods: ['coop'],
+      seeds: [1],
+      epochs: 1,
+      'batch-size': 2,
+      precision: 'fp32',
+      [s.flag!]: v.sweep,
     };
     const [planned] = expandSweep(sweepFromObject(sweep, 'test sweep', 'test', work));
     assert.equal(path.relative(sweepOut, planned.runDir), rel, `sweep key '${s.flag}'`);
@@ -133,5 +157,6 @@ function roundTrip(s: RunSettingSpec): void {
 
 for (const s of RUN_SETTINGS) {
   if (!s.flag) continue;
-  test(`${s.key} (--${s.flag}${s.dassl ? `, ${s.dassl}` : ''}${s.sweep ? `, sweep key ${s.flag}` : ''}) round-trips: flag → run → result.json → rerun → same identity`, () => roundTrip(s));
+  test(`${s.key} (--${s.flag}${s.dassl ? `, ${s.dassl}` : ''}${s.sweep ? `, sweep key ${s.flag}` : ''}) round-trips: flag → run → result.json → rerun → same identity`, () =>
+    roundTrip(s));
 }

@@ -8,7 +8,7 @@ import type { RunResult } from '../../eval/results.js';
 import { resultRunDir } from '../../eval/run-config.js';
 import { percent } from '../../util/format.js';
 import { UserError } from '../../util/errors.js';
-import { addDataLoaderOptions, addMaxImagePixelsOption, intFlag, intListFlag, numberFlag } from '../flags.js';
+import { addDataLoaderOptions, addMaxImagePixelsOption, intFlag, intListFlag } from '../flags.js';
 import { addMethodOptions, methodFrom, type MethodFlags } from '../method-options.js';
 import { addComputeOptions, computeFrom, type ComputeFlags } from '../compute-options.js';
 import { applyConfig, collect, type AppliedConfig, type ConfiguredCommand } from '../config-file.js';
@@ -284,7 +284,8 @@ interface RerunFlags extends ComputeFlags {
 export function flagsFromResult(r: RunResult, file: string): { name: ConfiguredCommand; flags: RunFlags } {
   const c = r.config as Record<string, unknown>;
   const need = (key: string): unknown => {
-    if (recordedValue(c, key) === undefined) throw new UserError(`${file}: the recorded configuration has no "${key}" (written by an older version?); run the command again by hand`);
+    if (recordedValue(c, key) === undefined)
+      throw new UserError(`${file}: the recorded configuration has no "${key}" (written by an older version?); run the command again by hand`);
     return recordedValue(c, key);
   };
   if (r.protocol === 'zeroshot') throw new UserError(`${file}: zero-shot results are replayed with mpl eval, not rerun`);
