@@ -65,6 +65,14 @@ export function intListFlag(flag: string, range: Range = {}): (value: string) =>
   return (value) => parseIntListFlag(flag, value, range);
 }
 
+/** The parser of a table row's value by its kind (method options, run settings), with its stated range; undefined for other kinds. */
+export function rangedFlag(flag: string, kind: string, range: Range | undefined): ((value: string) => number | number[]) | undefined {
+  if (kind === 'int') return intFlag(flag, range);
+  if (kind === 'number') return numberFlag(flag, range);
+  if (kind === 'int-list') return intListFlag(flag, range);
+  return undefined;
+}
+
 /**
  * The data-loading flags of the commands that train or evaluate on a dataset (protocols, eval, search), one
  * wording everywhere; `augment` adds --no-augment for those that train.

@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { UserError, printable } from '../util/errors.js';
 import { METHODS, OPTION_SPECS, checkMethod, inferMethod, methodDef, methodDefs, type MethodName, type MethodOptions, type OptionSpec } from '../prompting/methods/index.js';
 import type { LoadedPrompts } from '../prompting/checkpoint.js';
-import { intFlag, numberFlag } from './flags.js';
+import { rangedFlag } from './flags.js';
 
 /** Commander's attribute for a flag: `--n-ctx` → `nCtx` (the option's key in the table). */
 type FlagValue = string | number | boolean | undefined;
@@ -16,12 +16,10 @@ type FlagValue = string | number | boolean | undefined;
 /** How the CLI parses one option's value. */
 function parserOf(s: OptionSpec): ((v: string) => FlagValue) | undefined {
   const flag = `--${s.flag}`;
+  // ints and numbers: the option's stated range (options.ts); the design and the plan check the model's own limits
+  const ranged = rangedFlag(flag, s.kind, s.range) as ((v: string) => FlagValue) | undefined;
+  if (ranged) return ranged;
   switch (s.kind) {
-    case 'int':
-      // the option's stated range (options.ts); the design and the plan check the model's own limits
-      return intFlag(flag, s.range);
-    case 'number':
-      return numberFlag(flag, s.range);
     case 'choice':
       return (v) => {
         if (!s.choices!.includes(v)) throw new UserError(`${flag} must be ${s.choices!.join(', ')}, got '${printable(v)}'`);

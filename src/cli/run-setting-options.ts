@@ -6,21 +6,11 @@
  */
 import type { Command } from 'commander';
 import { RUN_SETTINGS, type RunSettingSpec } from '../eval/run-settings.js';
-import { intFlag, intListFlag, numberFlag } from './flags.js';
+import { rangedFlag } from './flags.js';
 
 /** How the CLI parses one setting's value (its range from the table). */
 export function settingParser(s: RunSettingSpec): ((v: string) => unknown) | undefined {
-  const flag = `--${s.flag}`;
-  switch (s.kind) {
-    case 'int':
-      return intFlag(flag, s.range);
-    case 'number':
-      return numberFlag(flag, s.range);
-    case 'int-list':
-      return intListFlag(flag, s.range);
-    default:
-      return undefined;
-  }
+  return rangedFlag(`--${s.flag}`, s.kind, s.range);
 }
 
 /** Adds the protocol commands' run-setting flags; a list (`seeds`) shows its default, which no recipe changes. */

@@ -501,6 +501,17 @@ function planRun(o: ProtocolOptions, protocol: Protocol, shots: number, targets:
   return new RunClock(units);
 }
 
+/** A finished run of this configuration (result.json there, no --force): said, added to `results`, true. */
+function skipFinished(o: ProtocolOptions, config: RunConfig, results: RunResult[]): boolean {
+  const done = finishedRun(o, config);
+  if (!done) return false;
+  o.reporter?.info(
+    `${path.join(runDirOf(o.out, config), 'result.json')} exists with this configuration: skipping this run (use --force to run it again)`,
+  );
+  results.push(done);
+  return true;
+}
+
 /** Base-to-new generalisation over seeds. */
 export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
   if (!o.preflighted) preflight(o, 'base2new', [], o.model.arch, tokenizerFor(o.model));
@@ -511,12 +522,7 @@ export async function runBase2New(o: ProtocolOptions): Promise<RunResult[]> {
     const t0 = Date.now();
     // the precision the model computes in is part of the run identity
     const config = protocolRunConfig({ ...o, precision: o.model.precision.name }, 'base2new', seed, shots);
-    const done = finishedRun(o, config);
-    if (done) {
-      o.reporter?.info(`${path.join(runDirOf(o.out, config), 'result.json')} exists with this configuration: skipping this run (use --force to run it again)`);
-      results.push(done);
-      continue;
-    }
+    if (skipFinished(o, config, results)) continue;
     const base = load(o, o.dataset, seed, 'base', shots);
     const novel = load(o, o.dataset, seed, 'new', shots);
     // the learner refuses what cannot run (the method on this model, prompts longer than the context) before the folder exists
@@ -578,12 +584,7 @@ export async function runTransfer(o: ProtocolOptions, protocol: Protocol, target
   for (const seed of o.seeds) {
     const t0 = Date.now();
     const config = protocolRunConfig({ ...o, precision: o.model.precision.name }, protocol, seed, shots, protocol === 'fewshot' ? undefined : targets);
-    const done = finishedRun(o, config);
-    if (done) {
-      o.reporter?.info(`${path.join(runDirOf(o.out, config), 'result.json')} exists with this configuration: skipping this run (use --force to run it again)`);
-      results.push(done);
-      continue;
-    }
+    if (skipFinished(o, config, results)) continue;
     const src = load(o, o.dataset, seed, 'all', shots);
     const targetData = targets.map((t) => load(o, t, seed, 'all', 0));
     const learner = new PromptLearner(o.model, tokenizerFor(o.model), o.method, src.classnames, { ...learnerOptions(o, config), seed, dataset: src });
