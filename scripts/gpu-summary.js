@@ -55,6 +55,10 @@ for (const f of fs.readdirSync(out).filter((n) => /^bench-train-.*\.log$/.test(n
   lines.push(`train bench ${r.precision} on ${r.device_name} (${r.classes} classes, ${r.train_images} train / ${r.eval_images} eval images):`);
   lines.push(`  mpl      train ${f2(r.train_images_per_s)} img/s   eval ${f2(r.eval_images_per_s)} img/s${r.eval_logits_relative_error_vs_fp32 !== undefined ? `   logits vs fp32 ${r.eval_logits_relative_error_vs_fp32.toExponential(2)}` : ''}`);
   if (r.torch_same_precision_train_images_per_s !== undefined) lines.push(`  PyTorch ${r.precision} train ${f2(r.torch_same_precision_train_images_per_s)} img/s   eval ${f2(r.torch_same_precision_eval_images_per_s)} img/s`);
+  if (r.torch_version === undefined) {
+    lines.push(`  (no PyTorch baseline${r.baseline_note ? `: ${r.baseline_note}` : ''})`);
+    continue;
+  }
   lines.push(`  PyTorch fp32 train ${f2(r.torch_train_images_per_s)} img/s   eval ${f2(r.torch_eval_images_per_s)} img/s (torch ${r.torch_version})`);
   lines.push(`  ratio (same precision): train ${f3(r.train_ratio)}   eval ${f3(r.eval_ratio)}${r.baseline_note ? '   ' + r.baseline_note : ''}`);
   const gibs = (b) => (typeof b === 'number' ? `${(b / 2 ** 30).toFixed(2)} GiB` : 'not reported');
