@@ -7,64 +7,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
 import { PromptLearner, defaultTextMemory, type TextMemory } from '../../src/prompting/learner.js';
 import { blocksByLength } from '../../src/prompting/class-text.js';
-import type { MethodName, MethodOptions } from '../../src/prompting/methods/index.js';
+import type { MethodName } from '../../src/prompting/methods/index.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import type { Batch, BatchSource } from '../../src/train/batches.js';
 import { liveTensors, noGrad, tensor, tidy, type Tensor } from '../../src/torch/index.js';
-import { goldenDir } from '../helpers.js';
-import { assertClose, float32, goldenImages, goldenModel, goldenTensors, testDevice } from './golden.js';
+import { assertClose, float32, goldenImages, goldenModel, goldenTensors, optionsFor, outputs, testDevice } from './golden.js';
 
 /** The parity test's fp32 tolerances [rtol, atol] (test/prompting/parity.test.ts). */
 const FP32 = testDevice === 'cpu' ? { logits: [1e-5, 1e-4], loss: [1e-5, 0], grad: [1e-4, 1e-6] } : { logits: [1e-4, 1e-4], loss: [1e-4, 1e-7], grad: [1e-3, 1e-5] };
 
-interface Outputs {
-  classes?: string[];
-  labels?: number[];
-  [k: string]: unknown;
-}
-
-function outputs(method: string): Outputs & { classes: string[]; labels: number[] } {
-  const read = (m: string) => JSON.parse(fs.readFileSync(path.join(goldenDir, 'methods', m, 'outputs.json'), 'utf8')) as Outputs;
-  const o = read(method);
-  const shared = read('coop');
-  return { ...o, classes: o.classes ?? shared.classes!, labels: o.labels ?? shared.labels! };
-}
-
-/** The golden run's method options (as parity.test.ts reads them). */
-function optionsFor(method: MethodName, o: Outputs): MethodOptions {
-  const n = (k: string) => o[k] as number | undefined;
-  const s = (k: string) => o[k] as string | undefined;
-  switch (method) {
-    case 'coop':
-      return { nCtx: n('n_ctx'), ctxInit: s('ctx_init'), csc: o.csc as boolean, classTokenPosition: s('class_token_position') as 'end' };
-    case 'cocoop':
-      return { nCtx: n('n_ctx'), ctxInit: s('ctx_init') };
-    case 'vpt':
-      return { nCtxVision: n('n_ctx_vision'), depthVision: n('depth'), template: s('text_template') };
-    case 'ivlp':
-    case 'promptsrc':
-      return {
-        nCtx: n('n_ctx_text'),
-        nCtxVision: n('n_ctx_vision'),
-        depthText: n('depth_text'),
-        depthVision: n('depth_vision'),
-        ctxInit: s('ctx_init'),
-        textLossWeight: n('text_loss_weight'),
-        imageLossWeight: n('image_loss_weight'),
-      };
-    case 'maple':
-      return { nCtx: n('n_ctx'), depth: n('depth'), ctxInit: s('ctx_init') };
-    case 'mpl':
-      return { nCtx: n('n_ctx'), nAdd: n('n_add'), nRm: n('n_rm'), depth: n('depth'), ctxInit: s('ctx_init') };
-    default:
-      return {};
-  }
-}
 
 interface Pass {
   logits: Float32Array;

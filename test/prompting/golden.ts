@@ -6,6 +6,7 @@ import { readSafetensors } from '../../src/io/safetensors.js';
 import type { RawTensor } from '../../src/io/tensor.js';
 import { ClipModel, type ClipArchitecture } from '../../src/backbones/clip/model.js';
 import { cpuHasNativeBf16, isCuda, native, resolveDevice, tensor, type Device, type PrecisionName, type Tensor } from '../../src/torch/index.js';
+import type { MethodName, MethodOptions } from '../../src/prompting/methods/index.js';
 import { goldenDir } from '../helpers.js';
 
 /**
@@ -91,4 +92,59 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     }
   }
   if (worst >= 0) assert.fail(`${what}: element ${worst} is ${actual[worst]}, expected ${expected[worst]} (rtol ${rtol}, atol ${atol})`);
+}
+
+/** A method's golden outputs.json (../shared/golden/methods/<method>/): the run's options and figures. */
+export interface Outputs {
+  classes: string[];
+  labels: number[];
+  loss?: number;
+  loss_step2?: number;
+  vision_lengths?: number[];
+  trainable_parameters?: number;
+  [k: string]: unknown;
+}
+
+/** A method's outputs.json, with the classes and labels every method shares (zero-shot's file holds only its template). */
+export function outputs(method: string): Outputs {
+  const read = (m: string) => JSON.parse(fs.readFileSync(path.join(goldenDir, 'methods', m, 'outputs.json'), 'utf8')) as Outputs;
+  const o = read(method);
+  // zero-shot's file holds only its template; the classes and labels are the same for every method
+  const shared = read('coop');
+  return { ...o, classes: o.classes ?? shared.classes, labels: o.labels ?? shared.labels };
+}
+
+/** The golden run's method options, as the library names them. */
+export function optionsFor(method: MethodName, o: Outputs): MethodOptions {
+  const n = (k: string) => o[k] as number | undefined;
+  const s = (k: string) => o[k] as string | undefined;
+  switch (method) {
+    case 'zeroshot':
+      return { template: s('template') };
+    case 'coop':
+      return { nCtx: n('n_ctx'), ctxInit: s('ctx_init'), csc: o.csc as boolean, classTokenPosition: s('class_token_position') as 'end' };
+    case 'cocoop':
+      return { nCtx: n('n_ctx'), ctxInit: s('ctx_init') };
+    case 'vpt':
+      return { nCtxVision: n('n_ctx_vision'), depthVision: n('depth'), template: s('text_template') };
+    case 'ivlp':
+    case 'promptsrc':
+      return {
+        nCtx: n('n_ctx_text'),
+        nCtxVision: n('n_ctx_vision'),
+        depthText: n('depth_text'),
+        depthVision: n('depth_vision'),
+        ctxInit: s('ctx_init'),
+        textLossWeight: n('text_loss_weight'),
+        imageLossWeight: n('image_loss_weight'),
+      };
+    case 'maple':
+      return { nCtx: n('n_ctx'), depth: n('depth'), ctxInit: s('ctx_init') };
+    case 'mpl':
+      return { nCtx: n('n_ctx'), nAdd: n('n_add'), nRm: n('n_rm'), depth: n('depth'), ctxInit: s('ctx_init') };
+    default:
+      throw new Error(
+        `${method}: no vectors in shared/golden; its parity test is its own (KgCoOp and ProGrad: test/prompting/kgcoop-prograd.test.ts; the adapters, caches and probe: test/prompting/zoo-parity.test.ts)`,
+      );
+  }
 }

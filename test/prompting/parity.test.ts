@@ -13,66 +13,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { GradScaler, SGD, cpuClass, cpuHasNativeBf16, nn, noGrad, resolvePrecision, tensor, tidy } from '../../src/torch/index.js';
 import { UserError } from '../../src/util/errors.js';
 import { PromptLearner } from '../../src/prompting/learner.js';
 import { gpaWeights } from '../../src/prompting/methods/index.js';
-import type { MethodName, MethodOptions } from '../../src/prompting/methods/index.js';
+import type { MethodName } from '../../src/prompting/methods/index.js';
 import { ClipTokenizer } from '../../src/backbones/clip/tokenizer.js';
-import { goldenDir } from '../helpers.js';
-import { float32, goldenImages, goldenModel, goldenTensors, testDevice, testPrecisions } from './golden.js';
+import { float32, goldenImages, goldenModel, goldenTensors, optionsFor, outputs, testDevice, testPrecisions } from './golden.js';
 import { PROMPTSRC_GRAD, REDUCED, assertHalfStored, assertScaled, assertUpdate, change, fp32Tolerance, relativeL2 } from '../tolerance.js';
 
-interface Outputs {
-  classes: string[];
-  labels: number[];
-  loss?: number;
-  loss_step2?: number;
-  vision_lengths?: number[];
-  trainable_parameters?: number;
-  [k: string]: unknown;
-}
-
-function outputs(method: string): Outputs {
-  const read = (m: string) => JSON.parse(fs.readFileSync(path.join(goldenDir, 'methods', m, 'outputs.json'), 'utf8')) as Outputs;
-  const o = read(method);
-  // zero-shot's file holds only its template; the classes and labels are the same for every method
-  const shared = read('coop');
-  return { ...o, classes: o.classes ?? shared.classes, labels: o.labels ?? shared.labels };
-}
-
-function optionsFor(method: MethodName, o: Outputs): MethodOptions {
-  const n = (k: string) => o[k] as number | undefined;
-  const s = (k: string) => o[k] as string | undefined;
-  switch (method) {
-    case 'zeroshot':
-      return { template: s('template') };
-    case 'coop':
-      return { nCtx: n('n_ctx'), ctxInit: s('ctx_init'), csc: o.csc as boolean, classTokenPosition: s('class_token_position') as 'end' };
-    case 'cocoop':
-      return { nCtx: n('n_ctx'), ctxInit: s('ctx_init') };
-    case 'vpt':
-      return { nCtxVision: n('n_ctx_vision'), depthVision: n('depth'), template: s('text_template') };
-    case 'ivlp':
-    case 'promptsrc':
-      return {
-        nCtx: n('n_ctx_text'),
-        nCtxVision: n('n_ctx_vision'),
-        depthText: n('depth_text'),
-        depthVision: n('depth_vision'),
-        ctxInit: s('ctx_init'),
-        textLossWeight: n('text_loss_weight'),
-        imageLossWeight: n('image_loss_weight'),
-      };
-    case 'maple':
-      return { nCtx: n('n_ctx'), depth: n('depth'), ctxInit: s('ctx_init') };
-    case 'mpl':
-      return { nCtx: n('n_ctx'), nAdd: n('n_add'), nRm: n('n_rm'), depth: n('depth'), ctxInit: s('ctx_init') };
-    default:
-      throw new Error(`${method}: no vectors in shared/golden; its parity test is its own (KgCoOp and ProGrad: test/prompting/kgcoop-prograd.test.ts; the adapters, caches and probe: test/prompting/zoo-parity.test.ts)`);
-  }
-}
 
 const FP32 = fp32Tolerance(testDevice);
 /** the CPU class in test names, so the output says what was tested */
