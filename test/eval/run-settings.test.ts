@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { experimentHash, runConfigFields } from '../../src/eval/run-config.js';
 import { RUN_SETTINGS, recordedValue, type RunSettingSpec } from '../../src/eval/run-settings.js';
 import { RECIPES } from '../../src/prompting/methods/index.js';
+import { cpuBf16Decision, cpuClass } from '../../src/torch/index.js';
 import { sweepFromObject } from '../../src/sweep/spec.js';
 import { expandSweep } from '../../src/sweep/expand.js';
 import { goldenDir, mplOk, runMpl, tmpDir } from '../helpers.js';
@@ -155,8 +156,21 @@ function roundTrip(s: RunSettingSpec): void {
   }
 }
 
+// The only CPU precision besides fp32 is bf16, which a CPU without AVX512-BF16 or AMX refuses (docs/precision.md):
+// there the precision row is tested by that refusal, on such CPUs by its round trip.
+const bf16 = cpuBf16Decision();
+
 for (const s of RUN_SETTINGS) {
   if (!s.flag) continue;
+  if (s.key === 'precision' && !bf16.allowed) {
+    test(`precision (--precision) on this CPU (class ${cpuClass()}): bf16 refused in one line`, () => {
+      const r = runMpl(argsWith({ ...BASE, precision: ['bf16'] }));
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /^mpl: --precision bf16: no AVX512-BF16 or AMX on this CPU.*use --precision fp32/);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    });
+    continue;
+  }
   test(`${s.key} (--${s.flag}${s.dassl ? `, ${s.dassl}` : ''}${s.sweep ? `, sweep key ${s.flag}` : ''}) round-trips: flag → run → result.json → rerun → same identity`, () =>
     roundTrip(s));
 }
