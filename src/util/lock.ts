@@ -103,7 +103,9 @@ function inspect(lock: string): Found {
     try {
       return { kind: 'legacy', owner: parseOwner(fs.readFileSync(lock, 'utf8')) };
     } catch (e2) {
-      if ((e2 as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'none' };
+      const code2 = (e2 as NodeJS.ErrnoException).code;
+      if (code2 === 'ENOENT') return { kind: 'none' };
+      if (code2 === 'EISDIR') return inspect(lock); // an earlier lock file was just taken over as a folder: read that
       throw e2;
     }
   }
